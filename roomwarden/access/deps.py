@@ -1,0 +1,56 @@
+"""Route dependencies: ``AccessDep`` resolves the caller's rights in the path's tenant;
+``require(p)`` additionally demands a tenant-level permission."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+from sqlalchemy import select
+
+from roomwarden.access.permissions import Permission
+from roomwarden.access.resolver import Access, resolve_access
+from roomwarden.identity.deps import PrincipalDep
+from roomwarden.kit.api import SessionDep
+from roomwarden.kit.errors import Forbidden, NotFound
+from roomwarden.tenants.models import TenantSettings
+
+TenantId = Annotated[uuid.UUID, Path(description="the tenant acted in")]
+
+
+def tenant_access(
+    request: Request, tenant_id: TenantId, principal: PrincipalDep, session: SessionDep
+) -> Access:
+    access = resolve_access(session, principal, tenant_id)
+    if access.is_partner and not principal.mfa:
+        require_mfa = session.scalar(
+            select(TenantSettings.require_mfa_for_partners).where(TenantSettings.tenant_id == tenant_id)
+        )
+        if require_mfa:
+            raise Forbidden("this customer requires partner users to sign in with a second factor")
+    request.state.access = access
+    return access
+
+
+AccessDep = Annotated[Access, Depends(tenant_access)]
+
+
+def require(perm: Permission, what: str = "resource") -> Any:
+    def check(access: AccessDep) -> Access:
+        access.require_tenant_wide(perm, what)
+        return access
+
+    return Depends(check)
+
+
+def global_admin(access: AccessDep) -> Access:
+    """The directory belongs to the tenant's Global admins; partners never see it."""
+    if access.is_partner:
+        raise NotFound("directory not found")
+    if not access.principal.is_global_admin:
+        raise Forbidden("only a Global admin manages the directory")
+    return access
+
+
+GlobalAdminDep = Annotated[Access, Depends(global_admin)]

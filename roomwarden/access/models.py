@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.time import utcnow
+
+ROLE_KINDS = ("builtin", "custom", "partner_builtin", "partner_custom")
+
+
+class Scope(IdMixin, Base):
+    """A set of rooms: every room of the tenant (``all``), or listed rooms plus the current
+    members of listed room groups. Owned by exactly one assignment, link or invitation."""
+
+    __tablename__ = "scopes"
+    __table_args__ = (UniqueConstraint("tenant_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    all_rooms: Mapped[bool] = mapped_column(default=False)
+
+
+class ScopeRoom(Base):
+    __tablename__ = "scope_rooms"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"], ondelete="CASCADE"),
+        Index("ix_scope_rooms_room_id", "room_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    scope_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class ScopeGroup(Base):
+    __tablename__ = "scope_groups"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"],
+            ["room_groups.tenant_id", "room_groups.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_scope_groups_group_id", "group_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    scope_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class Role(IdMixin, Base):
+    __tablename__ = "roles"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        CheckConstraint("kind IN ('builtin', 'custom', 'partner_builtin', 'partner_custom')", name="kind"),
+        CheckConstraint("(partner_link_id IS NULL) = (kind IN ('builtin', 'custom'))", name="partner_link"),
+        Index(
+            "uq_roles_customer_name",
+            "tenant_id",
+            "name",
+            unique=True,
+            sqlite_where=text("partner_link_id IS NULL"),
+            postgresql_where=text("partner_link_id IS NULL"),
+        ),
+        Index(
+            "uq_roles_partner_name",
+            "partner_link_id",
+            "name",
+            unique=True,
+            sqlite_where=text("partner_link_id IS NOT NULL"),
+            postgresql_where=text("partner_link_id IS NOT NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    partner_link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("partner_links.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RolePermission(Base):
+    __tablename__ = "role_permissions"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "role_id"], ["roles.tenant_id", "roles.id"], ondelete="CASCADE"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    role_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    permission: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class RoleAssignment(IdMixin, Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "role_id"], ["roles.tenant_id", "roles.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"]),
+        Index("ix_role_assignments_role", "role_id", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    role_id: Mapped[uuid.UUID] = mapped_column()
+    scope_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    email_notifications: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AssignmentMember(IdMixin, Base):
+    """A user or security group named by an assignment. For partner roles the member lives
+    in the partner tenant, so the member's tenant is stored alongside."""
+
+    __tablename__ = "assignment_members"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "assignment_id"],
+            ["role_assignments.tenant_id", "role_assignments.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="one_member"),
+        UniqueConstraint("assignment_id", "user_id"),
+        UniqueConstraint("assignment_id", "group_id"),
+        Index("ix_assignment_members_user", "user_id", "tenant_id"),
+        Index("ix_assignment_members_group", "group_id", "tenant_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    assignment_id: Mapped[uuid.UUID] = mapped_column()
+    member_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("security_groups.id", ondelete="CASCADE"))

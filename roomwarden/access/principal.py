@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in user, re-read from the database on every request."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    upn: str
+    display_name: str
+    is_global_admin: bool
+    mfa: bool = False

@@ -1,0 +1,260 @@
+"""The one place that decides what a principal may do in a tenant (SPEC §2-3).
+
+``resolve_access`` reads the principal's assignments in a tenant with a single indexed
+query whose cost depends on the principal's assignments, never on the number of rooms.
+Everything room-shaped is then answered by ``RoomSet``: a typed description of the rooms a
+principal may touch with one permission, turned into a SQL predicate by the queries that
+need it, so no list is ever filtered in Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from roomwarden.access.models import (
+    AssignmentMember,
+    Role,
+    RoleAssignment,
+    RolePermission,
+    Scope,
+    ScopeGroup,
+    ScopeRoom,
+)
+from roomwarden.access.permissions import ALL_PERMISSIONS, PARTNER_ADMIN, Permission
+from roomwarden.access.principal import Principal
+from roomwarden.audit.service import Actor
+from roomwarden.identity.models import SecurityGroupMember
+from roomwarden.kit.errors import Forbidden, NotFound
+from roomwarden.partners.models import PartnerLink
+from roomwarden.rooms.models import RoomGroupMember
+from roomwarden.tenants.models import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Everything one permission reaches: all rooms, or the union of some scopes."""
+
+    all_rooms: bool = False
+    scope_ids: frozenset[uuid.UUID] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    id: uuid.UUID
+    partner_tenant_id: uuid.UUID
+    scope_id: uuid.UUID
+    all_rooms: bool
+
+
+def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> tuple[Select, Select]:
+    """The effective rooms of some scopes, as two sub-selects: the listed rooms and the
+    current members of the listed groups."""
+    ids = sorted(scope_ids)
+    direct = select(ScopeRoom.room_id).where(ScopeRoom.scope_id.in_(ids))
+    via_groups = (
+        select(RoomGroupMember.room_id)
+        .join(ScopeGroup, ScopeGroup.group_id == RoomGroupMember.group_id)
+        .where(ScopeGroup.scope_id.in_(ids))
+    )
+    return direct, via_groups
+
+
+def _in_scopes(column: ColumnElement, scope_ids: frozenset[uuid.UUID]) -> ColumnElement[bool]:
+    direct, via_groups = scope_room_ids(scope_ids)
+    return or_(column.in_(direct), column.in_(via_groups))
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSet:
+    """The rooms of ``tenant_id`` a principal may touch with one permission.
+
+    Queries over rooms (and everything that follows a room: tickets, group members, ring
+    counts, reports) take a ``RoomSet`` rather than ids, so none can forget the check.
+    """
+
+    tenant_id: uuid.UUID
+    grant: Grant | None
+    link: LinkInfo | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.grant is None
+
+    @property
+    def is_everything(self) -> bool:
+        return self.grant is not None and self.grant.all_rooms and (self.link is None or self.link.all_rooms)
+
+    def clause(self, room_id: ColumnElement) -> ColumnElement[bool]:
+        """A predicate on a room-id column; the caller also filters by ``tenant_id``."""
+        if self.grant is None:
+            return false()
+        parts: list[ColumnElement[bool]] = []
+        if not self.grant.all_rooms:
+            parts.append(_in_scopes(room_id, self.grant.scope_ids))
+        if self.link is not None and not self.link.all_rooms:
+            parts.append(_in_scopes(room_id, frozenset({self.link.scope_id})))
+        return and_(true(), *parts) if parts else true()
+
+    def group_named(self, group_id: ColumnElement) -> ColumnElement[bool]:
+        """A predicate on a room-group-id column: the group is named by a scope of this
+        set (and by the link's scope, for a partner), or the set is everything."""
+        if self.grant is None:
+            return false()
+        if self.is_everything:
+            return true()
+        parts: list[ColumnElement[bool]] = []
+        for all_rooms, ids in (
+            (self.grant.all_rooms, self.grant.scope_ids),
+            (
+                self.link is None or self.link.all_rooms,
+                frozenset({self.link.scope_id}) if self.link else frozenset(),
+            ),
+        ):
+            if not all_rooms:
+                named = select(ScopeGroup.group_id).where(ScopeGroup.scope_id.in_(sorted(ids)))
+                parts.append(group_id.in_(named))
+        return and_(true(), *parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A principal's rights in one tenant, resolved for the current request."""
+
+    tenant_id: uuid.UUID
+    principal: Principal
+    grants: dict[Permission, Grant] = field(default_factory=dict)
+    link: LinkInfo | None = None
+
+    @property
+    def is_partner(self) -> bool:
+        return self.link is not None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.principal.user_id, self.principal.tenant_id)
+
+    def has(self, perm: Permission) -> bool:
+        return perm in self.grants
+
+    def tenant_wide(self, perm: Permission) -> bool:
+        return self.rooms(perm).is_everything
+
+    def rooms(self, perm: Permission) -> RoomSet:
+        return RoomSet(self.tenant_id, self.grants.get(perm), self.link)
+
+    def require_tenant_wide(self, perm: Permission, what: str = "resource") -> None:
+        """Tenant-level actions: partners never see surfaces outside their column (404);
+        the tenant's own users without the right get 403."""
+        if self.is_partner and perm not in PARTNER_ADMIN:
+            raise NotFound(f"{what} not found")
+        if not self.tenant_wide(perm):
+            raise Forbidden(f"{perm.value} over all rooms is required")
+
+
+def _group_ids(session: Session, user_id: uuid.UUID) -> Select:
+    return select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == user_id)
+
+
+def _grants(
+    session: Session, principal: Principal, tenant_id: uuid.UUID, link: LinkInfo | None
+) -> dict[Permission, Grant]:
+    member = or_(
+        AssignmentMember.user_id == principal.user_id,
+        AssignmentMember.group_id.in_(_group_ids(session, principal.user_id)),
+    )
+    assignments = select(AssignmentMember.assignment_id).where(
+        AssignmentMember.tenant_id == tenant_id, member
+    )
+    role_filter = Role.partner_link_id.is_(None) if link is None else Role.partner_link_id == link.id
+    rows = session.execute(
+        select(RolePermission.permission, Scope.id, Scope.all_rooms)
+        .select_from(RoleAssignment)
+        .join(Role, and_(Role.id == RoleAssignment.role_id, role_filter))
+        .join(RolePermission, RolePermission.role_id == Role.id)
+        .join(Scope, Scope.id == RoleAssignment.scope_id)
+        .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.id.in_(assignments))
+    ).all()
+    allowed = PARTNER_ADMIN if link is not None else ALL_PERMISSIONS
+    all_rooms: set[Permission] = set()
+    scopes: dict[Permission, set[uuid.UUID]] = defaultdict(set)
+    for perm_id, scope_id, scope_all in rows:
+        try:
+            perm = Permission(perm_id)
+        except ValueError:  # a permission retired from the catalogue grants nothing
+            continue
+        if perm not in allowed:
+            continue
+        if scope_all:
+            all_rooms.add(perm)
+        else:
+            scopes[perm].add(scope_id)
+    perms = all_rooms | scopes.keys()
+    return {p: Grant(all_rooms=p in all_rooms, scope_ids=frozenset(scopes.get(p, ()))) for p in perms}
+
+
+def active_link(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID) -> LinkInfo | None:
+    row = session.execute(
+        select(PartnerLink.id, PartnerLink.scope_id, Scope.all_rooms)
+        .join(Scope, Scope.id == PartnerLink.scope_id)
+        .where(
+            PartnerLink.tenant_id == customer_id,
+            PartnerLink.partner_tenant_id == partner_id,
+            PartnerLink.status == "active",
+        )
+    ).first()
+    if row is None:
+        return None
+    return LinkInfo(id=row[0], partner_tenant_id=partner_id, scope_id=row[1], all_rooms=row[2])
+
+
+def resolve_access(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Access:
+    """The principal's rights in ``tenant_id``, or ``NotFound`` when the tenant is not
+    visible to it: a tenant is visible to its own users, and to partner users who hold at
+    least one role in an active link with it."""
+    not_found = NotFound("tenant not found")
+    if principal.tenant_id == tenant_id:
+        if principal.is_global_admin:
+            grants = {p: Grant(all_rooms=True) for p in ALL_PERMISSIONS}
+            return Access(tenant_id, principal, grants)
+        return Access(tenant_id, principal, _grants(session, principal, tenant_id, None))
+    if session.get(Tenant, tenant_id) is None:
+        raise not_found
+    link = active_link(session, tenant_id, principal.tenant_id)
+    if link is None:
+        raise not_found
+    grants = _grants(session, principal, tenant_id, link)
+    if not grants:
+        raise not_found
+    return Access(tenant_id, principal, grants, link)
+
+
+def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """``(link_id, customer_tenant_id, customer_name)`` of every active link in which the
+    principal holds at least one partner role, by customer name."""
+    member = or_(
+        AssignmentMember.user_id == principal.user_id,
+        AssignmentMember.group_id.in_(_group_ids(session, principal.user_id)),
+    )
+    holds_role = (
+        select(RoleAssignment.id)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
+        .where(Role.partner_link_id == PartnerLink.id, member)
+        .exists()
+    )
+    rows = session.execute(
+        select(PartnerLink.id, Tenant.id, Tenant.name)
+        .join(Tenant, Tenant.id == PartnerLink.tenant_id)
+        .where(
+            PartnerLink.partner_tenant_id == principal.tenant_id,
+            PartnerLink.status == "active",
+            holds_role,
+        )
+        .order_by(Tenant.name, Tenant.id)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlalchemy import Select
+
+from roomwarden.access import service
+from roomwarden.access.deps import AccessDep
+from roomwarden.access.models import Role, RoleAssignment
+from roomwarden.access.permissions import permission_table
+from roomwarden.access.schemas import (
+    AssignmentCreate,
+    AssignmentRead,
+    AssignmentUpdate,
+    RoleCreate,
+    RoleRead,
+    RoleUpdate,
+)
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.routing import router
+
+api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["roles"])
+catalogue = router(prefix="/api/v1", tags=["roles"])
+RoleKind = Literal["builtin", "custom", "partner_builtin", "partner_custom"]
+
+
+@catalogue.get("/permissions")
+def list_permissions() -> list[dict[str, object]]:
+    """The permission catalogue with the built-in roles that hold each permission."""
+    return permission_table()
+
+
+@api.get("/roles", response_model=Page[RoleRead])
+def list_roles(
+    session: SessionDep, access: AccessDep, pages: PageDep, kind: RoleKind | None = None
+) -> Page[RoleRead]:
+    page = paginate(session, service.list_roles_query(access, kind), Role.id, pages, lambda r: r)
+    return Page[RoleRead](items=service.role_reads(session, page.items), next_cursor=page.next_cursor)
+
+
+@api.post("/roles", response_model=RoleRead, status_code=201)
+@audited(Category.ROLE, Operation.CREATE)
+def create_role(session: SessionDep, access: AccessDep, body: RoleCreate) -> RoleRead:
+    return service.role_reads(session, [service.create_role(session, access, body)])[0]
+
+
+@api.get("/roles/{role_id}", response_model=RoleRead)
+def get_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> RoleRead:
+    return service.role_reads(session, [service.visible_role(session, access, role_id)])[0]
+
+
+@api.patch("/roles/{role_id}", response_model=RoleRead)
+@audited(Category.ROLE, Operation.UPDATE)
+def update_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID, body: RoleUpdate) -> RoleRead:
+    return service.role_reads(session, [service.update_role(session, access, role_id, body)])[0]
+
+
+@api.delete("/roles/{role_id}", status_code=204)
+@audited(Category.ROLE, Operation.DELETE)
+def delete_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> None:
+    service.delete_role(session, access, role_id)
+
+
+# -- assignments ------------------------------------------------------------------------------------
+
+
+def _one(session: SessionDep, item: RoleAssignment) -> AssignmentRead:
+    return service.assignment_reads(session, [item])[0]
+
+
+@api.get("/roles/{role_id}/assignments", response_model=Page[AssignmentRead])
+def list_assignments(
+    session: SessionDep, access: AccessDep, role_id: uuid.UUID, pages: PageDep
+) -> Page[AssignmentRead]:
+    role = service.visible_role(session, access, role_id)
+    stmt: Select[tuple[RoleAssignment]] = service.assignments_query(role)
+    page = paginate(session, stmt, RoleAssignment.id, pages, lambda a: a)
+    return Page[AssignmentRead](
+        items=service.assignment_reads(session, page.items), next_cursor=page.next_cursor
+    )
+
+
+@api.post("/roles/{role_id}/assignments", response_model=AssignmentRead, status_code=201)
+@audited(Category.ASSIGNMENT, Operation.CREATE)
+def create_assignment(
+    session: SessionDep, access: AccessDep, role_id: uuid.UUID, body: AssignmentCreate
+) -> AssignmentRead:
+    return _one(session, service.create_assignment(session, access, role_id, body))
+
+
+# Assignments are addressed both under their role and directly under the tenant.
+
+
+@api.get("/roles/{role_id}/assignments/{assignment_id}", response_model=AssignmentRead)
+def get_role_assignment(
+    session: SessionDep, access: AccessDep, role_id: uuid.UUID, assignment_id: uuid.UUID
+) -> AssignmentRead:
+    return _one(session, service.visible_assignment(session, access, assignment_id, role_id)[1])
+
+
+@api.patch("/roles/{role_id}/assignments/{assignment_id}", response_model=AssignmentRead)
+@audited(Category.ASSIGNMENT, Operation.UPDATE)
+def update_role_assignment(
+    session: SessionDep,
+    access: AccessDep,
+    role_id: uuid.UUID,
+    assignment_id: uuid.UUID,
+    body: AssignmentUpdate,
+) -> AssignmentRead:
+    return _one(session, service.update_assignment(session, access, assignment_id, body, role_id))
+
+
+@api.delete("/roles/{role_id}/assignments/{assignment_id}", status_code=204)
+@audited(Category.ASSIGNMENT, Operation.DELETE)
+def delete_role_assignment(
+    session: SessionDep, access: AccessDep, role_id: uuid.UUID, assignment_id: uuid.UUID
+) -> None:
+    service.delete_assignment(session, access, assignment_id, role_id)
+
+
+@api.get("/assignments/{assignment_id}", response_model=AssignmentRead)
+def get_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.UUID) -> AssignmentRead:
+    return _one(session, service.visible_assignment(session, access, assignment_id)[1])
+
+
+@api.patch("/assignments/{assignment_id}", response_model=AssignmentRead)
+@audited(Category.ASSIGNMENT, Operation.UPDATE)
+def update_assignment(
+    session: SessionDep, access: AccessDep, assignment_id: uuid.UUID, body: AssignmentUpdate
+) -> AssignmentRead:
+    return _one(session, service.update_assignment(session, access, assignment_id, body))
+
+
+@api.delete("/assignments/{assignment_id}", status_code=204)
+@audited(Category.ASSIGNMENT, Operation.DELETE)
+def delete_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.UUID) -> None:
+    service.delete_assignment(session, access, assignment_id)

@@ -1,0 +1,465 @@
+"""Roles and role assignments (SPEC §2-3).
+
+A customer principal with ``roles.*`` over all rooms manages the tenant's own roles and
+sees every role, partner roles included. A partner principal's ``roles.*`` reach only the
+partner roles of its own link (managed by ``partners``), never the customer's roles.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, delete, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, RolePermission, Scope
+from roomwarden.access.permissions import PARTNER_ADMIN, Permission
+from roomwarden.access.resolver import Access, Grant, RoomSet
+from roomwarden.access.schemas import (
+    AssignmentCreate,
+    AssignmentRead,
+    AssignmentUpdate,
+    MemberRead,
+    MemberRef,
+    RoleCreate,
+    RoleRead,
+    RoleUpdate,
+    ScopeIn,
+)
+from roomwarden.access.scopes import create_scope, delete_scopes, read_scopes, replace_scope
+from roomwarden.audit.service import Category, Operation, record
+from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.time import utcnow
+from roomwarden.rooms.models import Room, RoomGroup
+
+CATALOGUE_ORDER = {p: i for i, p in enumerate(Permission)}
+CUSTOMER_KINDS = ("builtin", "custom")
+IMMUTABLE_KINDS = ("builtin", "partner_builtin")
+
+
+# -- visibility -----------------------------------------------------------------------------
+
+
+def require_roles(access: Access, perm: Permission) -> None:
+    """Customer: ``roles.*`` over all rooms. Partner: ``roles.*`` from an assignment whose
+    scope is the whole link (its meaning is the link's partner roles)."""
+    if access.is_partner:
+        grant = access.grants.get(perm)
+        if grant is None or not grant.all_rooms:
+            raise Forbidden(f"{perm.value} over the whole link is required")
+        return
+    access.require_tenant_wide(perm, "role")
+
+
+def visible_roles(access: Access) -> ColumnElement[bool]:
+    if access.link is not None:
+        return Role.partner_link_id == access.link.id
+    return Role.tenant_id == access.tenant_id
+
+
+def list_roles_query(access: Access, kind: str | None = None) -> Select[tuple[Role]]:
+    require_roles(access, Permission.ROLES_VIEW)
+    stmt = select(Role).where(Role.tenant_id == access.tenant_id, visible_roles(access))
+    if kind:
+        stmt = stmt.where(Role.kind == kind)
+    return stmt
+
+
+def visible_role(session: Session, access: Access, role_id: uuid.UUID, *, lock: bool = False) -> Role:
+    require_roles(access, Permission.ROLES_VIEW)
+    stmt = select(Role).where(Role.tenant_id == access.tenant_id, Role.id == role_id, visible_roles(access))
+    if lock:
+        stmt = stmt.with_for_update()
+    role = session.scalar(stmt)
+    if role is None:
+        raise NotFound("role not found")
+    return role
+
+
+def permissions_of(session: Session, role_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Permission]]:
+    out: dict[uuid.UUID, list[Permission]] = {r: [] for r in role_ids}
+    for rid, perm in session.execute(
+        select(RolePermission.role_id, RolePermission.permission).where(
+            RolePermission.role_id.in_(list(role_ids))
+        )
+    ):
+        try:
+            out[rid].append(Permission(perm))
+        except ValueError:
+            continue
+    return {rid: sorted(perms, key=CATALOGUE_ORDER.__getitem__) for rid, perms in out.items()}
+
+
+def role_reads(session: Session, roles: Sequence[Role]) -> list[RoleRead]:
+    perms = permissions_of(session, [r.id for r in roles])
+    return [
+        RoleRead(
+            id=r.id,
+            tenant_id=r.tenant_id,
+            name=r.name,
+            description=r.description,
+            kind=r.kind,  # type: ignore[arg-type]
+            partner_link_id=r.partner_link_id,
+            permissions=perms[r.id],
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in roles
+    ]
+
+
+# -- roles ------------------------------------------------------------------------------------
+
+
+def _name_free(
+    session: Session, role: Role | None, tenant_id: uuid.UUID, link_id: uuid.UUID | None, name: str
+) -> None:
+    stmt = select(Role.id).where(Role.tenant_id == tenant_id, Role.name == name)
+    stmt = stmt.where(Role.partner_link_id.is_(None) if link_id is None else Role.partner_link_id == link_id)
+    if role is not None:
+        stmt = stmt.where(Role.id != role.id)
+    if session.scalar(stmt) is not None:
+        raise Conflict(f"a role named {name!r} already exists")
+
+
+def set_permissions(session: Session, role: Role, perms: Sequence[Permission]) -> None:
+    session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
+    session.add_all(
+        RolePermission(tenant_id=role.tenant_id, role_id=role.id, permission=p.value)
+        for p in sorted(set(perms))
+    )
+    session.flush()
+
+
+def create_role(session: Session, access: Access, data: RoleCreate) -> Role:
+    if access.is_partner:
+        raise Forbidden("partner roles are created by the partner module")
+    require_roles(access, Permission.ROLES_VIEW)
+    require_roles(access, Permission.ROLES_MODIFY)
+    _name_free(session, None, access.tenant_id, None, data.name)
+    role = Role(tenant_id=access.tenant_id, name=data.name, description=data.description, kind="custom")
+    session.add(role)
+    session.flush()
+    set_permissions(session, role, data.permissions)
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROLE,
+        operation=Operation.CREATE,
+        object_name=role.name,
+        object_id=role.id,
+        details={"permissions": sorted(p.value for p in set(data.permissions))},
+    )
+    return role
+
+
+def update_role(session: Session, access: Access, role_id: uuid.UUID, data: RoleUpdate) -> Role:
+    role = visible_role(session, access, role_id, lock=True)
+    require_roles(access, Permission.ROLES_MODIFY)
+    if role.kind in IMMUTABLE_KINDS:
+        raise Forbidden("built-in roles cannot be edited")
+    if access.is_partner != (role.kind == "partner_custom"):
+        raise Forbidden(
+            "this role is managed by the partner" if role.kind == "partner_custom" else "not permitted"
+        )
+    changes: dict[str, object] = {}
+    if "name" in data.model_fields_set and data.name != role.name:
+        _name_free(session, role, role.tenant_id, role.partner_link_id, data.name)
+        changes["name"] = {"from": role.name, "to": data.name}
+        role.name = data.name
+    if "description" in data.model_fields_set and data.description != role.description:
+        changes["description"] = {"from": role.description, "to": data.description}
+        role.description = data.description
+    if "permissions" in data.model_fields_set:
+        before = permissions_of(session, [role.id])[role.id]
+        check_role_permissions(access, data.permissions)
+        set_permissions(session, role, data.permissions)
+        after = sorted(set(data.permissions), key=CATALOGUE_ORDER.__getitem__)
+        if before != after:
+            changes["permissions"] = {"from": [p.value for p in before], "to": [p.value for p in after]}
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROLE,
+        operation=Operation.UPDATE,
+        object_name=role.name,
+        object_id=role.id,
+        details=changes,
+    )
+    return role
+
+
+def check_role_permissions(access: Access, perms: Sequence[Permission]) -> None:
+    if access.is_partner and (extra := sorted(p.value for p in set(perms) - PARTNER_ADMIN)):
+        raise Invalid(f"not a Partner admin permission: {', '.join(extra)}")
+
+
+def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
+    """Deleting a role removes its assignments. The customer may delete any partner role
+    of its tenant; a partner only custom roles of its own link."""
+    role = visible_role(session, access, role_id, lock=True)
+    require_roles(access, Permission.ROLES_MODIFY)
+    if role.kind == "builtin":
+        raise Forbidden("built-in roles cannot be deleted")
+    if access.is_partner and role.kind != "partner_custom":
+        raise Forbidden("the Primary admins role cannot be deleted")
+    assignments = session.execute(
+        select(RoleAssignment.id, RoleAssignment.scope_id).where(RoleAssignment.role_id == role.id)
+    ).all()
+    session.execute(delete(RoleAssignment).where(RoleAssignment.role_id == role.id))
+    delete_scopes(session, [a.scope_id for a in assignments])
+    name = role.name
+    session.delete(role)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROLE,
+        operation=Operation.DELETE,
+        object_name=name,
+        object_id=role_id,
+        details={
+            "kind": role.kind,
+            "assignments_removed": len(assignments),
+            "partner_link_id": str(role.partner_link_id) if role.partner_link_id else None,
+        },
+    )
+
+
+# -- assignments ------------------------------------------------------------------------------
+
+
+def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[AssignmentRead]:
+    ids = [a.id for a in items]
+    members: dict[uuid.UUID, list[MemberRead]] = defaultdict(list)
+    for aid, uid, gid in session.execute(
+        select(AssignmentMember.assignment_id, AssignmentMember.user_id, AssignmentMember.group_id)
+        .where(AssignmentMember.assignment_id.in_(ids))
+        .order_by(AssignmentMember.id)
+    ):
+        members[aid].append(MemberRead(type="user", id=uid) if uid else MemberRead(type="group", id=gid))
+    scopes = read_scopes(session, [a.scope_id for a in items])
+    return [
+        AssignmentRead(
+            id=a.id,
+            tenant_id=a.tenant_id,
+            role_id=a.role_id,
+            name=a.name,
+            description=a.description,
+            email_notifications=a.email_notifications,
+            members=members[a.id],
+            scope=scopes[a.scope_id],
+            created_at=a.created_at,
+            updated_at=a.updated_at,
+        )
+        for a in items
+    ]
+
+
+def assignments_query(role: Role) -> Select[tuple[RoleAssignment]]:
+    return select(RoleAssignment).where(RoleAssignment.role_id == role.id)
+
+
+def visible_assignment(
+    session: Session,
+    access: Access,
+    assignment_id: uuid.UUID,
+    role_id: uuid.UUID | None = None,
+    *,
+    lock: bool = False,
+) -> tuple[Role, RoleAssignment]:
+    require_roles(access, Permission.ROLES_VIEW)
+    stmt = (
+        select(RoleAssignment, Role)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(
+            RoleAssignment.tenant_id == access.tenant_id,
+            RoleAssignment.id == assignment_id,
+            visible_roles(access),
+        )
+    )
+    if role_id is not None:
+        stmt = stmt.where(Role.id == role_id)
+    if lock:
+        stmt = stmt.with_for_update(of=RoleAssignment)
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound("assignment not found")
+    return row[1], row[0]
+
+
+def _require_manage(access: Access, role: Role) -> None:
+    require_roles(access, Permission.ROLES_MODIFY)
+    if not access.is_partner and role.kind not in CUSTOMER_KINDS:
+        raise Forbidden("assignments of partner roles are managed by the partner")
+
+
+def _check_members(session: Session, tenant_id: uuid.UUID, members: Sequence[MemberRef]) -> list[MemberRef]:
+    """Members must be users or security groups of ``tenant_id``; others read as unknown."""
+    users = sorted({m.id for m in members if m.type == "user"})
+    groups = sorted({m.id for m in members if m.type == "group"})
+    found_users = set(session.scalars(select(User.id).where(User.tenant_id == tenant_id, User.id.in_(users))))
+    found_groups = set(
+        session.scalars(
+            select(SecurityGroup.id).where(SecurityGroup.tenant_id == tenant_id, SecurityGroup.id.in_(groups))
+        )
+    )
+    missing = [f"user {u}" for u in users if u not in found_users]
+    missing += [f"group {g}" for g in groups if g not in found_groups]
+    if missing:
+        raise Invalid(f"no such member in the members' tenant: {', '.join(missing)}")
+    return [MemberRef(type="user", id=u) for u in users] + [MemberRef(type="group", id=g) for g in groups]
+
+
+def _set_members(
+    session: Session, assignment: RoleAssignment, member_tenant_id: uuid.UUID, members: Sequence[MemberRef]
+) -> None:
+    session.execute(delete(AssignmentMember).where(AssignmentMember.assignment_id == assignment.id))
+    session.add_all(
+        AssignmentMember(
+            tenant_id=assignment.tenant_id,
+            assignment_id=assignment.id,
+            member_tenant_id=member_tenant_id,
+            user_id=m.id if m.type == "user" else None,
+            group_id=m.id if m.type == "group" else None,
+        )
+        for m in members
+    )
+    session.flush()
+
+
+def _member_tenant(access: Access) -> uuid.UUID:
+    return access.link.partner_tenant_id if access.link is not None else access.tenant_id
+
+
+def _check_scope(session: Session, access: Access, scope: ScopeIn) -> None:
+    """A partner delegates only inside its link's scope."""
+    link = access.link
+    if link is None or link.all_rooms or scope.all:
+        return
+    within = RoomSet(access.tenant_id, Grant(all_rooms=True), link)
+    if scope.rooms:
+        inside = set(
+            session.scalars(
+                select(Room.id).where(
+                    Room.tenant_id == access.tenant_id, Room.id.in_(scope.rooms), within.clause(Room.id)
+                )
+            )
+        )
+        if outside := sorted(str(r) for r in set(scope.rooms) - inside):
+            raise Invalid(f"scope names no room with id: {', '.join(outside)}")
+    if scope.room_groups:
+        inside = set(
+            session.scalars(
+                select(RoomGroup.id).where(
+                    RoomGroup.tenant_id == access.tenant_id,
+                    RoomGroup.id.in_(scope.room_groups),
+                    within.group_named(RoomGroup.id),
+                )
+            )
+        )
+        if outside := sorted(str(g) for g in set(scope.room_groups) - inside):
+            raise Invalid(f"scope names no room group with id: {', '.join(outside)}")
+
+
+def create_assignment(
+    session: Session, access: Access, role_id: uuid.UUID, data: AssignmentCreate
+) -> RoleAssignment:
+    role = visible_role(session, access, role_id, lock=True)
+    _require_manage(access, role)
+    members = _check_members(session, _member_tenant(access), data.members)
+    _check_scope(session, access, data.scope)
+    scope = create_scope(session, access.tenant_id, data.scope)
+    assignment = RoleAssignment(
+        tenant_id=access.tenant_id,
+        role_id=role.id,
+        scope_id=scope.id,
+        name=data.name,
+        description=data.description,
+        email_notifications=data.email_notifications,
+    )
+    session.add(assignment)
+    session.flush()
+    _set_members(session, assignment, _member_tenant(access), members)
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ASSIGNMENT,
+        operation=Operation.CREATE,
+        object_name=f"{role.name}: {assignment.name}",
+        object_id=assignment.id,
+        details={
+            "role_id": str(role.id),
+            "members": [m.model_dump(mode="json") for m in members],
+            "scope": data.scope.model_dump(mode="json"),
+        },
+    )
+    return assignment
+
+
+def update_assignment(
+    session: Session,
+    access: Access,
+    assignment_id: uuid.UUID,
+    data: AssignmentUpdate,
+    role_id: uuid.UUID | None = None,
+) -> RoleAssignment:
+    role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
+    _require_manage(access, role)
+    fields = data.model_fields_set
+    changes: dict[str, object] = {}
+    for field in ("name", "description", "email_notifications"):
+        if field in fields and getattr(assignment, field) != getattr(data, field):
+            changes[field] = {"from": getattr(assignment, field), "to": getattr(data, field)}
+            setattr(assignment, field, getattr(data, field))
+    if "members" in fields:
+        members = _check_members(session, _member_tenant(access), data.members)
+        _set_members(session, assignment, _member_tenant(access), members)
+        changes["members"] = [m.model_dump(mode="json") for m in members]
+    if "scope" in fields:
+        _check_scope(session, access, data.scope)
+        replace_scope(session, session.get_one(Scope, assignment.scope_id), data.scope)
+        changes["scope"] = data.scope.model_dump(mode="json")
+    assignment.updated_at = utcnow()
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ASSIGNMENT,
+        operation=Operation.UPDATE,
+        object_name=f"{role.name}: {assignment.name}",
+        object_id=assignment.id,
+        details=changes,
+    )
+    return assignment
+
+
+def delete_assignment(
+    session: Session, access: Access, assignment_id: uuid.UUID, role_id: uuid.UUID | None = None
+) -> None:
+    role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
+    _require_manage(access, role)
+    if role.kind == "partner_builtin":
+        raise Conflict("the Primary admins assignment cannot be deleted; change its members instead")
+    name, scope_id = assignment.name, assignment.scope_id
+    session.delete(assignment)
+    session.flush()
+    delete_scopes(session, [scope_id])
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ASSIGNMENT,
+        operation=Operation.DELETE,
+        object_name=f"{role.name}: {name}",
+        object_id=assignment_id,
+    )

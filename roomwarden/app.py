@@ -1,0 +1,80 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from roomwarden import __version__
+from roomwarden.access.routes import api as roles_api
+from roomwarden.access.routes import catalogue
+from roomwarden.audit.refusals import record_refusal
+from roomwarden.audit.routes import api as audit_api
+from roomwarden.identity.routes import auth, directory
+from roomwarden.kit.api import install_error_handlers, problem_response
+from roomwarden.kit.crypto import SecretBox
+from roomwarden.kit.db import Database
+from roomwarden.rooms.routes import api as rooms_api
+from roomwarden.settings import Settings, get_settings
+from roomwarden.tenants.routes import api as settings_api
+from roomwarden.tenants.routes import operator
+
+log = logging.getLogger("roomwarden")
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_production_ready()
+    database = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="Roomwarden",
+        version=__version__,
+        description="Meeting-room fleets with scoped delegation to partner organisations.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.secret_box = SecretBox(settings.encryption_key)
+    app.state.refusal_hook = record_refusal
+    install_error_handlers(app)
+    for r in (operator, auth, catalogue, directory, rooms_api, roles_api, settings_api, audit_api):
+        app.include_router(r)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        try:
+            with database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready"
+            log.warning("readiness check failed: %s", exc)
+            return problem_response(
+                503,
+                {
+                    "type": "about:blank",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "detail": "the database is unreachable",
+                },
+            )
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.time import utcnow
+
+
+class User(IdMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # UPNs are stored lower-cased; their domain is one of the tenant's, and domains are
+    # unique across the service, so the UPN is too.
+    upn: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    is_global_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecurityGroup(IdMixin, Base):
+    __tablename__ = "security_groups"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), UniqueConstraint("tenant_id", "id"))
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecurityGroupMember(Base):
+    """Membership; the composite foreign keys keep both ends in the same tenant."""
+
+    __tablename__ = "security_group_members"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"],
+            ["security_groups.tenant_id", "security_groups.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        Index("ix_security_group_members_user_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class SignInFailure(IdMixin, Base):
+    """One failed sign-in. Throttling counts rows in a sliding window, so every worker
+    sees the same numbers."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_account", "account", "created_at"),
+        Index("ix_sign_in_failures_address", "client_address", "created_at"),
+    )
+
+    account: Mapped[str] = mapped_column(String(320))
+    client_address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

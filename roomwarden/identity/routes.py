@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Form, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.deps import GlobalAdminDep
+from roomwarden.access.resolver import linked_customers
+from roomwarden.audit.service import Category, Operation
+from roomwarden.identity import service
+from roomwarden.identity.deps import PrincipalDep
+from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.identity.schemas import (
+    GroupCreate,
+    GroupRead,
+    GroupUpdate,
+    MeRead,
+    TenantRef,
+    TokenResponse,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from roomwarden.identity.tokens import issue_token
+from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.errors import Unauthenticated
+from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.routing import router
+from roomwarden.tenants.models import Tenant
+
+auth = router(prefix="/api/v1", tags=["identity"])
+directory = router(prefix="/api/v1/tenants/{tenant_id}", tags=["directory"])
+
+
+@auth.post("/auth/token", response_model=TokenResponse)
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=256)],
+    otp: Annotated[str | None, Form(max_length=10)] = None,
+) -> TokenResponse:
+    """OAuth2 password grant for local accounts. Failures are throttled per account and
+    per client address."""
+    settings = request.app.state.settings
+    db = request.app.state.db
+    account = username.strip().lower()
+    address = request.client.host if request.client else "unknown"
+    service.check_throttle(session, settings, account, address)
+    try:
+        user = service.authenticate(session, account, password)
+    except Unauthenticated:
+        with db.transaction() as own:  # survives the request's rollback
+            service.record_failure(own, account, address)
+        raise
+    token = issue_token(settings, user_id=user.id, tenant_id=user.tenant_id, mfa=False)
+    return TokenResponse(access_token=token, expires_in=settings.token_ttl_seconds)
+
+
+@auth.get("/me", response_model=MeRead)
+def me(session: SessionDep, principal: PrincipalDep) -> MeRead:
+    user = service.principal_user(session, principal)
+    home = session.get_one(Tenant, principal.tenant_id)
+    home_ref = TenantRef(id=home.id, name=home.name, relationship="home")
+    customers = [
+        TenantRef(id=tenant_id, name=name, relationship="customer", partner_link_id=link_id)
+        for link_id, tenant_id, name in linked_customers(session, principal)
+    ]
+    return MeRead(user=UserRead.model_validate(user), tenant=home_ref, tenants=[home_ref, *customers])
+
+
+# -- users -----------------------------------------------------------------------------------
+
+
+@directory.get("/users", response_model=Page[UserRead])
+def list_users(
+    session: SessionDep,
+    access: GlobalAdminDep,
+    pages: PageDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[UserRead]:
+    stmt = service.list_users_query(access, q)
+    return paginate(session, stmt, User.id, pages, UserRead.model_validate)
+
+
+@directory.post("/users", response_model=UserRead, status_code=201)
+@audited(Category.USER, Operation.CREATE)
+def create_user(session: SessionDep, access: GlobalAdminDep, body: UserCreate) -> UserRead:
+    return UserRead.model_validate(service.create_user(session, access, body))
+
+
+@directory.get("/users/{user_id}", response_model=UserRead)
+def get_user(session: SessionDep, access: GlobalAdminDep, user_id: uuid.UUID) -> UserRead:
+    return UserRead.model_validate(service.get_user(session, access, user_id))
+
+
+@directory.patch("/users/{user_id}", response_model=UserRead)
+@audited(Category.USER, Operation.UPDATE)
+def update_user(
+    session: SessionDep, access: GlobalAdminDep, user_id: uuid.UUID, body: UserUpdate
+) -> UserRead:
+    return UserRead.model_validate(service.update_user(session, access, user_id, body))
+
+
+@directory.delete("/users/{user_id}", status_code=204)
+@audited(Category.USER, Operation.DELETE)
+def delete_user(session: SessionDep, access: GlobalAdminDep, user_id: uuid.UUID) -> Response:
+    service.delete_user(session, access, user_id)
+    return Response(status_code=204)
+
+
+# -- security groups ---------------------------------------------------------------------------
+
+
+def _group_read(session: Session, group: SecurityGroup) -> GroupRead:
+    return GroupRead(
+        id=group.id,
+        tenant_id=group.tenant_id,
+        name=group.name,
+        created_at=group.created_at,
+        member_ids=service.member_ids(session, group.id),
+    )
+
+
+@directory.get("/security-groups", response_model=Page[GroupRead])
+def list_groups(session: SessionDep, access: GlobalAdminDep, pages: PageDep) -> Page[GroupRead]:
+    stmt = select(SecurityGroup).where(SecurityGroup.tenant_id == access.tenant_id)
+    page = paginate(session, stmt, SecurityGroup.id, pages, lambda g: g)
+    members = service.members_by_group(session, [g.id for g in page.items])
+    items = [
+        GroupRead(
+            id=g.id, tenant_id=g.tenant_id, name=g.name, created_at=g.created_at, member_ids=members[g.id]
+        )
+        for g in page.items
+    ]
+    return Page[GroupRead](items=items, next_cursor=page.next_cursor)
+
+
+@directory.post("/security-groups", response_model=GroupRead, status_code=201)
+@audited(Category.SECURITY_GROUP, Operation.CREATE)
+def create_group(session: SessionDep, access: GlobalAdminDep, body: GroupCreate) -> GroupRead:
+    return _group_read(session, service.create_group(session, access, body))
+
+
+@directory.get("/security-groups/{group_id}", response_model=GroupRead)
+def get_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> GroupRead:
+    return _group_read(session, service.get_group(session, access, group_id))
+
+
+@directory.patch("/security-groups/{group_id}", response_model=GroupRead)
+@audited(Category.SECURITY_GROUP, Operation.UPDATE)
+def update_group(
+    session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID, body: GroupUpdate
+) -> GroupRead:
+    return _group_read(session, service.update_group(session, access, group_id, body))
+
+
+@directory.delete("/security-groups/{group_id}", status_code=204)
+@audited(Category.SECURITY_GROUP, Operation.DELETE)
+def delete_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> Response:
+    service.delete_group(session, access, group_id)
+    return Response(status_code=204)

@@ -1,0 +1,310 @@
+"""Local sign-in (with throttling), the directory of users and security groups, and the
+caller's own view of itself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.principal import Principal
+from roomwarden.access.resolver import Access
+from roomwarden.audit.service import Category, Operation, record
+from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, SignInFailure, User
+from roomwarden.identity.passwords import hash_password, verify_password
+from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
+from roomwarden.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthenticated
+from roomwarden.kit.time import utcnow
+from roomwarden.settings import Settings
+from roomwarden.tenants.service import domains_of
+
+# -- sign-in -----------------------------------------------------------------------------
+
+
+def check_throttle(session: Session, settings: Settings, account: str, address: str) -> None:
+    since = utcnow() - timedelta(seconds=settings.signin_window_seconds)
+    per_account = session.scalar(
+        select(func.count()).where(SignInFailure.account == account, SignInFailure.created_at > since)
+    )
+    per_address = session.scalar(
+        select(func.count()).where(SignInFailure.client_address == address, SignInFailure.created_at > since)
+    )
+    if (per_account or 0) >= settings.signin_max_failures_per_account or (
+        per_address or 0
+    ) >= settings.signin_max_failures_per_address:
+        raise TooManyRequests(
+            "too many failed sign-in attempts; try again later",
+            retry_after=settings.signin_window_seconds,
+        )
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.upn == username))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        raise Unauthenticated("the user name or password is incorrect")
+    return user
+
+
+def record_failure(session: Session, account: str, address: str) -> None:
+    session.add(SignInFailure(account=account, client_address=address))
+    session.flush()
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def _user(session: Session, access: Access, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    stmt = select(User).where(User.id == user_id, User.tenant_id == access.tenant_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    user = session.scalar(stmt)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def get_user(session: Session, access: Access, user_id: uuid.UUID) -> User:
+    return _user(session, access, user_id)
+
+
+def list_users_query(access: Access, q: str | None):
+    stmt = select(User).where(User.tenant_id == access.tenant_id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(User.upn.like(like), func.lower(User.display_name).like(like)))
+    return stmt
+
+
+def create_user(session: Session, access: Access, data: UserCreate) -> User:
+    domain = data.upn.rsplit("@", 1)[1]
+    domains = domains_of(session, access.tenant_id)
+    if domain not in domains:
+        raise Invalid(f"the UPN's domain must be one of the tenant's domains: {', '.join(domains)}")
+    if session.scalar(select(User.id).where(User.upn == data.upn)) is not None:
+        raise Conflict(f"a user with UPN {data.upn} already exists")
+    user = User(
+        tenant_id=access.tenant_id,
+        upn=data.upn,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        is_global_admin=data.is_global_admin,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.USER,
+        operation=Operation.CREATE,
+        object_name=user.upn,
+        object_id=user.id,
+        details={"display_name": user.display_name, "is_global_admin": user.is_global_admin},
+    )
+    return user
+
+
+def _guard_last_global_admin(session: Session, access: Access, user: User) -> None:
+    """A tenant always keeps one active Global admin. The admins' rows are locked so two
+    concurrent demotions cannot both pass the check."""
+    admins = session.scalars(
+        select(User.id)
+        .where(User.tenant_id == access.tenant_id, User.is_global_admin, User.is_active)
+        .with_for_update()
+    ).all()
+    if set(admins) <= {user.id}:
+        raise Conflict("the tenant's last active Global admin cannot be removed or demoted")
+
+
+def update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
+    user = _user(session, access, user_id, lock=True)
+    fields = data.model_fields_set
+    losing_admin = (
+        user.is_global_admin
+        and user.is_active
+        and (
+            ("is_global_admin" in fields and not data.is_global_admin)
+            or ("is_active" in fields and not data.is_active)
+        )
+    )
+    if losing_admin:
+        _guard_last_global_admin(session, access, user)
+    changes: dict[str, object] = {}
+    for field in ("display_name", "is_global_admin", "is_active"):
+        if field in fields and getattr(user, field) != getattr(data, field):
+            changes[field] = {"from": getattr(user, field), "to": getattr(data, field)}
+            setattr(user, field, getattr(data, field))
+    if "password" in fields:
+        user.password_hash = hash_password(data.password)
+        changes["password"] = "changed"
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.USER,
+        operation=Operation.UPDATE,
+        object_name=user.upn,
+        object_id=user.id,
+        details=changes,
+    )
+    return user
+
+
+def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
+    user = _user(session, access, user_id, lock=True)
+    if user.is_global_admin and user.is_active:
+        _guard_last_global_admin(session, access, user)
+    upn = user.upn
+    session.delete(user)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.USER,
+        operation=Operation.DELETE,
+        object_name=upn,
+        object_id=user_id,
+    )
+
+
+# -- security groups -----------------------------------------------------------------------
+
+
+def member_ids(session: Session, group_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(SecurityGroupMember.user_id)
+            .where(SecurityGroupMember.group_id == group_id)
+            .order_by(SecurityGroupMember.user_id)
+        )
+    )
+
+
+def members_by_group(session: Session, group_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    out: dict[uuid.UUID, list[uuid.UUID]] = {g: [] for g in group_ids}
+    rows = session.execute(
+        select(SecurityGroupMember.group_id, SecurityGroupMember.user_id)
+        .where(SecurityGroupMember.group_id.in_(group_ids))
+        .order_by(SecurityGroupMember.user_id)
+    )
+    for gid, uid in rows:
+        out[gid].append(uid)
+    return out
+
+
+def _group(session: Session, access: Access, group_id: uuid.UUID, *, lock: bool = False) -> SecurityGroup:
+    stmt = select(SecurityGroup).where(
+        SecurityGroup.id == group_id, SecurityGroup.tenant_id == access.tenant_id
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    group = session.scalar(stmt)
+    if group is None:
+        raise NotFound("security group not found")
+    return group
+
+
+def get_group(session: Session, access: Access, group_id: uuid.UUID) -> SecurityGroup:
+    return _group(session, access, group_id)
+
+
+def _check_users(session: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    wanted = sorted(set(ids))
+    found = set(session.scalars(select(User.id).where(User.tenant_id == tenant_id, User.id.in_(wanted))))
+    if missing := [str(i) for i in wanted if i not in found]:
+        raise Invalid(f"no user of this tenant with id: {', '.join(missing)}")
+    return wanted
+
+
+def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
+    stmt = select(SecurityGroup.id).where(SecurityGroup.tenant_id == tenant_id, SecurityGroup.name == name)
+    if exclude is not None:
+        stmt = stmt.where(SecurityGroup.id != exclude)
+    if session.scalar(stmt) is not None:
+        raise Conflict(f"a security group named {name!r} already exists")
+
+
+def create_group(session: Session, access: Access, data: GroupCreate) -> SecurityGroup:
+    users = _check_users(session, access.tenant_id, data.member_ids)
+    _name_free(session, access.tenant_id, data.name)
+    group = SecurityGroup(tenant_id=access.tenant_id, name=data.name)
+    session.add(group)
+    session.flush()
+    session.add_all(
+        SecurityGroupMember(tenant_id=access.tenant_id, group_id=group.id, user_id=u) for u in users
+    )
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.SECURITY_GROUP,
+        operation=Operation.CREATE,
+        object_name=group.name,
+        object_id=group.id,
+        details={"member_ids": [str(u) for u in users]},
+    )
+    return group
+
+
+def update_group(session: Session, access: Access, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
+    group = _group(session, access, group_id, lock=True)
+    changes: dict[str, object] = {}
+    if "name" in data.model_fields_set and data.name != group.name:
+        _name_free(session, access.tenant_id, data.name, exclude=group.id)
+        changes["name"] = {"from": group.name, "to": data.name}
+        group.name = data.name
+    if "member_ids" in data.model_fields_set:
+        wanted = set(_check_users(session, access.tenant_id, data.member_ids))
+        current = set(member_ids(session, group.id))
+        if added := wanted - current:
+            session.add_all(
+                SecurityGroupMember(tenant_id=access.tenant_id, group_id=group.id, user_id=u)
+                for u in sorted(added)
+            )
+        if removed := current - wanted:
+            session.execute(
+                delete(SecurityGroupMember).where(
+                    SecurityGroupMember.group_id == group.id,
+                    SecurityGroupMember.user_id.in_(removed),
+                )
+            )
+        changes["members_added"] = sorted(str(u) for u in added)
+        changes["members_removed"] = sorted(str(u) for u in removed)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.SECURITY_GROUP,
+        operation=Operation.UPDATE,
+        object_name=group.name,
+        object_id=group.id,
+        details=changes,
+    )
+    return group
+
+
+def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
+    group = _group(session, access, group_id, lock=True)
+    name = group.name
+    session.delete(group)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.SECURITY_GROUP,
+        operation=Operation.DELETE,
+        object_name=name,
+        object_id=group_id,
+    )
+
+
+def principal_user(session: Session, principal: Principal) -> User:
+    return session.get_one(User, principal.user_id)

@@ -1,0 +1,172 @@
+"""HTTP plumbing shared by every router: one transaction per request, problem+json errors,
+and the audit record of refused change attempts."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from roomwarden.kit.db import Database
+from roomwarden.kit.errors import AppError, Conflict, TooManyRequests
+
+log = logging.getLogger("roomwarden")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PROBLEM = "application/problem+json"
+
+
+def database(request: Request) -> Database:
+    return request.app.state.db
+
+
+class TransactionalRoute(APIRoute):
+    """Wraps each endpoint in one database transaction: committed when the endpoint
+    returns, rolled back when it raises. Hooks registered on the database (queued e-mail,
+    for example) run only after a successful commit."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            db: Database = request.app.state.db
+            writes = request.method not in SAFE_METHODS or hasattr(self.endpoint, "__audit__")
+            session = db.session(write=writes)
+            request.state.session = session
+            try:
+                response = await handler(request)
+                await run_in_threadpool(session.commit)
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+            for hook in db.after_commit_hooks:
+                await run_in_threadpool(hook)
+            return response
+
+        return run
+
+
+def get_session(request: Request) -> Session:
+    return request.state.session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+# -- refused attempts ------------------------------------------------------------------
+
+AuditHook = Callable[[Request, AppError | RequestValidationError | IntegrityError], None]
+
+
+def audited(category: str, operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare what a state-changing endpoint changes, so that a refused attempt can be
+    written to the tenant's audit log even though the attempt's transaction rolls back."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__audit__ = (category, operation)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def _record_refusal(request: Request, exc: Exception) -> None:
+    hook: AuditHook | None = getattr(request.app.state, "refusal_hook", None)
+    endpoint = request.scope.get("endpoint")
+    if hook is None or not hasattr(endpoint, "__audit__"):
+        return
+    try:
+        hook(request, exc)  # type: ignore[arg-type]
+    except Exception:  # the refusal itself must still be answered
+        log.exception("could not record a refused attempt")
+
+
+async def _app_error(request: Request, exc: AppError) -> Response:
+    await run_in_threadpool(_record_refusal, request, exc)
+    headers = {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem_response(exc.status, exc.problem(), headers)
+
+
+def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+    out = []
+    for err in errors:
+        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type")}
+        out.append(item)
+    return out
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    await run_in_threadpool(_record_refusal, request, exc)
+    errors = _clean_errors(exc.errors())
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in errors)
+    body = {
+        "type": "https://roomwarden.dev/problems/invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": detail or "the request is not valid",
+        "errors": errors,
+    }
+    return problem_response(422, body)
+
+
+async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
+    log.info("integrity error: %s", exc.orig)
+    conflict = Conflict("the change conflicts with existing data")
+    await run_in_threadpool(_record_refusal, request, conflict)
+    return problem_response(409, conflict.problem())
+
+
+async def _operational_error(request: Request, exc: OperationalError) -> Response:
+    log.error("database error: %s", exc.orig)
+    body = {
+        "type": "https://roomwarden.dev/problems/unavailable",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "the database is busy or unreachable; retry shortly",
+    }
+    return problem_response(503, body, {"Retry-After": "1"})
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+    body = {
+        "type": "about:blank",
+        "title": titles.get(exc.status_code, "HTTP error"),
+        "status": exc.status_code,
+        "detail": str(exc.detail),
+    }
+    return problem_response(exc.status_code, body, getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _operational_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+
+
+def path_uuid(request: Request, name: str) -> uuid.UUID | None:
+    raw = request.path_params.get(name)
+    try:
+        return uuid.UUID(str(raw)) if raw is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,31 @@
+"""Imports every ORM model so that ``Base.metadata`` is complete (migrations, tests)."""
+
+from roomwarden.access.models import (  # noqa: F401
+    AssignmentMember,
+    Role,
+    RoleAssignment,
+    RolePermission,
+    Scope,
+    ScopeGroup,
+    ScopeRoom,
+)
+from roomwarden.audit.models import AuditChainHead, AuditRecord  # noqa: F401
+from roomwarden.identity.models import (  # noqa: F401
+    SecurityGroup,
+    SecurityGroupMember,
+    SignInFailure,
+    User,
+)
+from roomwarden.kit.db import Base
+from roomwarden.partners.models import PartnerLink  # noqa: F401
+from roomwarden.rooms.models import (  # noqa: F401
+    Room,
+    RoomGroup,
+    RoomGroupMember,
+    Ticket,
+    TicketUpdate,
+    UpdateRing,
+)
+from roomwarden.tenants.models import Tenant, TenantDomain, TenantSettings  # noqa: F401
+
+metadata = Base.metadata

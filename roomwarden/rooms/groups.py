@@ -1,0 +1,185 @@
+"""Room groups. A scoped principal sees the groups its scope names and the groups holding
+at least one of its rooms, and of each group only the members it may see; it changes only
+groups its scope names, and only the membership of rooms inside its scope, so a group can
+never be used to pull a room into someone's scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.resolver import Access, RoomSet
+from roomwarden.audit.service import Category, Operation, record
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
+from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
+
+
+def group_visible(rooms: RoomSet) -> ColumnElement[bool]:
+    holds_visible_room = (
+        select(RoomGroupMember.room_id)
+        .where(RoomGroupMember.group_id == RoomGroup.id, rooms.clause(RoomGroupMember.room_id))
+        .exists()
+    )
+    return or_(rooms.group_named(RoomGroup.id), holds_visible_room)
+
+
+def list_groups_query(access: Access, q: str | None = None) -> Select[tuple[RoomGroup]]:
+    rooms = access.rooms(P.GROUPS_VIEW)
+    stmt = select(RoomGroup).where(RoomGroup.tenant_id == access.tenant_id, group_visible(rooms))
+    if q:
+        stmt = stmt.where(func.lower(RoomGroup.name).like(f"%{q.lower()}%"))
+    return stmt
+
+
+def visible_group(session: Session, access: Access, group_id: uuid.UUID, *, lock: bool = False) -> RoomGroup:
+    rooms = access.rooms(P.GROUPS_VIEW)
+    stmt = select(RoomGroup).where(
+        RoomGroup.tenant_id == access.tenant_id, RoomGroup.id == group_id, group_visible(rooms)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    group = session.scalar(stmt)
+    if group is None:
+        raise NotFound("room group not found")
+    return group
+
+
+def member_ids(session: Session, group_id: uuid.UUID, rooms: RoomSet) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(RoomGroupMember.room_id)
+            .where(RoomGroupMember.group_id == group_id, rooms.clause(RoomGroupMember.room_id))
+            .order_by(RoomGroupMember.room_id)
+        )
+    )
+
+
+def member_counts(session: Session, group_ids: Sequence[uuid.UUID], rooms: RoomSet) -> dict[uuid.UUID, int]:
+    rows = session.execute(
+        select(RoomGroupMember.group_id, func.count())
+        .where(RoomGroupMember.group_id.in_(list(group_ids)), rooms.clause(RoomGroupMember.room_id))
+        .group_by(RoomGroupMember.group_id)
+    ).all()
+    counts = {gid: 0 for gid in group_ids}
+    counts.update({gid: n for gid, n in rows})
+    return counts
+
+
+def _existing_rooms(
+    session: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], within: RoomSet
+) -> set[uuid.UUID]:
+    """The given ids, which must all be rooms of the tenant inside ``within``; anything else
+    is reported exactly like a room that does not exist."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    found = set(
+        session.scalars(
+            select(Room.id).where(Room.tenant_id == tenant_id, Room.id.in_(wanted), within.clause(Room.id))
+        )
+    )
+    if missing := [str(i) for i in wanted if i not in found]:
+        raise Invalid(f"no room with id: {', '.join(missing)}")
+    return found
+
+
+def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
+    stmt = select(RoomGroup.id).where(RoomGroup.tenant_id == tenant_id, RoomGroup.name == name)
+    if exclude is not None:
+        stmt = stmt.where(RoomGroup.id != exclude)
+    if session.scalar(stmt) is not None:
+        raise Conflict(f"a room group named {name!r} already exists")
+
+
+def create_group(session: Session, access: Access, data: RoomGroupCreate) -> RoomGroup:
+    access.require_tenant_wide(P.GROUPS_CREATE, "room group")
+    rooms = _existing_rooms(session, access.tenant_id, data.room_ids, access.rooms(P.GROUPS_CREATE))
+    _name_free(session, access.tenant_id, data.name)
+    group = RoomGroup(tenant_id=access.tenant_id, name=data.name)
+    session.add(group)
+    session.flush()
+    session.add_all(
+        RoomGroupMember(tenant_id=access.tenant_id, group_id=group.id, room_id=r) for r in sorted(rooms)
+    )
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROOM_GROUP,
+        operation=Operation.CREATE,
+        object_name=group.name,
+        object_id=group.id,
+        details={"room_ids": sorted(str(r) for r in rooms)},
+    )
+    return group
+
+
+def _require_modify(session: Session, access: Access, group: RoomGroup) -> RoomSet:
+    modifiable = access.rooms(P.GROUPS_MODIFY)
+    named = session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id))
+    if not named:
+        raise Forbidden("groups.modify is not granted on this room group")
+    return modifiable
+
+
+def update_group(session: Session, access: Access, group_id: uuid.UUID, data: RoomGroupUpdate) -> RoomGroup:
+    group = visible_group(session, access, group_id, lock=True)
+    modifiable = _require_modify(session, access, group)
+    changes: dict[str, object] = {}
+    if "name" in data.model_fields_set and data.name != group.name:
+        _name_free(session, access.tenant_id, data.name, exclude=group.id)
+        changes["name"] = {"from": group.name, "to": data.name}
+        group.name = data.name
+    if "room_ids" in data.model_fields_set:
+        wanted = _existing_rooms(session, access.tenant_id, data.room_ids, modifiable)
+        current = set(member_ids(session, group.id, modifiable))
+        if added := wanted - current:
+            session.add_all(
+                RoomGroupMember(tenant_id=access.tenant_id, group_id=group.id, room_id=r)
+                for r in sorted(added)
+            )
+        if removed := current - wanted:
+            session.execute(
+                delete(RoomGroupMember).where(
+                    RoomGroupMember.group_id == group.id, RoomGroupMember.room_id.in_(removed)
+                )
+            )
+        changes["rooms_added"] = sorted(str(r) for r in added)
+        changes["rooms_removed"] = sorted(str(r) for r in removed)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROOM_GROUP,
+        operation=Operation.UPDATE,
+        object_name=group.name,
+        object_id=group.id,
+        details=changes,
+    )
+    return group
+
+
+def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
+    """Deleting a group changes every scope that names it, so it is tenant-level."""
+    group = visible_group(session, access, group_id, lock=True)
+    if not access.tenant_wide(P.GROUPS_MODIFY):
+        raise Forbidden("deleting a room group needs groups.modify over all rooms")
+    name = group.name
+    session.delete(group)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROOM_GROUP,
+        operation=Operation.DELETE,
+        object_name=name,
+        object_id=group_id,
+    )

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.time import utcnow
+
+ENROLLMENT_STATES = ("enrolled", "unenrolled")
+HEALTH_STATES = ("healthy", "degraded", "unhealthy", "unknown")
+TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
+TICKET_SEVERITIES = ("important", "warning")
+TICKET_KINDS = ("incident", "service")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UpdateRing(IdMixin, Base):
+    __tablename__ = "update_rings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "id"),
+        CheckConstraint("deferral_days >= 0 AND deferral_days <= 365", name="deferral_days"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    deferral_days: Mapped[int] = mapped_column(default=0)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Room(IdMixin, Base):
+    __tablename__ = "rooms"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "resource_account"),
+        ForeignKeyConstraint(["tenant_id", "update_ring_id"], ["update_rings.tenant_id", "update_rings.id"]),
+        CheckConstraint(_in("enrollment_state", ENROLLMENT_STATES), name="enrollment_state"),
+        CheckConstraint(_in("health_state", HEALTH_STATES), name="health_state"),
+        Index("ix_rooms_tenant_country", "tenant_id", "country", "id"),
+        Index("ix_rooms_tenant_ring", "tenant_id", "update_ring_id", "id"),
+        Index("ix_rooms_tenant_health", "tenant_id", "health_state"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    resource_account: Mapped[str] = mapped_column(String(320))
+    country: Mapped[str] = mapped_column(String(2))
+    city: Mapped[str] = mapped_column(String(100), default="")
+    building: Mapped[str] = mapped_column(String(100), default="")
+    update_ring_id: Mapped[uuid.UUID] = mapped_column()
+    enrollment_state: Mapped[str] = mapped_column(String(12), default="enrolled")
+    health_state: Mapped[str] = mapped_column(String(12), default="unknown")
+    enrollment_key_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoomGroup(IdMixin, Base):
+    __tablename__ = "room_groups"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), UniqueConstraint("tenant_id", "id"))
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoomGroupMember(Base):
+    __tablename__ = "room_group_members"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"],
+            ["room_groups.tenant_id", "room_groups.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"], ondelete="CASCADE"),
+        Index("ix_room_group_members_room_id", "room_id", "group_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class Ticket(IdMixin, Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"]),
+        CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
+        CheckConstraint(_in("severity", TICKET_SEVERITIES), name="severity"),
+        CheckConstraint(_in("kind", TICKET_KINDS), name="kind"),
+        Index("ix_tickets_tenant_room", "tenant_id", "room_id", "id"),
+        Index("ix_tickets_tenant_status", "tenant_id", "status", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[uuid.UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10), default="incident")
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    severity: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_by_tenant_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TicketUpdate(IdMixin, Base):
+    """One entry of a ticket's history: a status change, a comment, or both."""
+
+    __tablename__ = "ticket_updates"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "ticket_id"], ["tickets.tenant_id", "tickets.id"], ondelete="CASCADE"
+        ),
+        Index("ix_ticket_updates_ticket", "ticket_id", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    ticket_id: Mapped[uuid.UUID] = mapped_column()
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    author_tenant_id: Mapped[uuid.UUID | None] = mapped_column()
+    status_from: Mapped[str | None] = mapped_column(String(12))
+    status_to: Mapped[str | None] = mapped_column(String(12))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

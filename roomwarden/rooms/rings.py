@@ -1,0 +1,100 @@
+"""Update rings. Every principal with ``rings.view`` sees every ring of the tenant (rings
+are roll-out stages, not rooms) with a room count filtered to its own rooms. Creating a
+ring and changing a ring's own settings are tenant-level; moving an in-scope room between
+rings is a room change (``rooms.service.update_room``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.resolver import Access, RoomSet
+from roomwarden.audit.service import Category, Operation, record
+from roomwarden.kit.errors import Conflict, NotFound
+from roomwarden.rooms.models import Room, UpdateRing
+from roomwarden.rooms.schemas import RingCreate, RingUpdate
+
+
+def list_rings_query(access: Access) -> Select[tuple[UpdateRing]]:
+    stmt = select(UpdateRing).where(UpdateRing.tenant_id == access.tenant_id)
+    return stmt if access.has(P.RINGS_VIEW) else stmt.where(False)  # type: ignore[arg-type]
+
+
+def visible_ring(session: Session, access: Access, ring_id: uuid.UUID, *, lock: bool = False) -> UpdateRing:
+    stmt = select(UpdateRing).where(UpdateRing.tenant_id == access.tenant_id, UpdateRing.id == ring_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    ring = session.scalar(stmt) if access.has(P.RINGS_VIEW) else None
+    if ring is None:
+        raise NotFound("update ring not found")
+    return ring
+
+
+def room_counts(session: Session, access: Access, ring_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    rooms: RoomSet = access.rooms(P.RINGS_VIEW)
+    rows = session.execute(
+        select(Room.update_ring_id, func.count())
+        .where(
+            Room.tenant_id == access.tenant_id, Room.update_ring_id.in_(list(ring_ids)), rooms.clause(Room.id)
+        )
+        .group_by(Room.update_ring_id)
+    ).all()
+    counts = {rid: 0 for rid in ring_ids}
+    counts.update({rid: n for rid, n in rows})
+    return counts
+
+
+def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
+    stmt = select(UpdateRing.id).where(UpdateRing.tenant_id == tenant_id, UpdateRing.name == name)
+    if exclude is not None:
+        stmt = stmt.where(UpdateRing.id != exclude)
+    if session.scalar(stmt) is not None:
+        raise Conflict(f"an update ring named {name!r} already exists")
+
+
+def create_ring(session: Session, access: Access, data: RingCreate) -> UpdateRing:
+    access.require_tenant_wide(P.RINGS_CREATE, "update ring")
+    _name_free(session, access.tenant_id, data.name)
+    ring = UpdateRing(tenant_id=access.tenant_id, name=data.name, deferral_days=data.deferral_days)
+    session.add(ring)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.UPDATE_RING,
+        operation=Operation.CREATE,
+        object_name=ring.name,
+        object_id=ring.id,
+        details={"deferral_days": ring.deferral_days},
+    )
+    return ring
+
+
+def update_ring(session: Session, access: Access, ring_id: uuid.UUID, data: RingUpdate) -> UpdateRing:
+    ring = visible_ring(session, access, ring_id, lock=True)
+    access.require_tenant_wide(P.RINGS_MODIFY, "update ring")
+    changes: dict[str, object] = {}
+    if "name" in data.model_fields_set and data.name != ring.name:
+        _name_free(session, access.tenant_id, data.name, exclude=ring.id)
+        changes["name"] = {"from": ring.name, "to": data.name}
+        ring.name = data.name
+    if "deferral_days" in data.model_fields_set and data.deferral_days != ring.deferral_days:
+        changes["deferral_days"] = {"from": ring.deferral_days, "to": data.deferral_days}
+        ring.deferral_days = data.deferral_days
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.UPDATE_RING,
+        operation=Operation.UPDATE,
+        object_name=ring.name,
+        object_id=ring.id,
+        details=changes,
+    )
+    return ring

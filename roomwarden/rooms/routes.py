@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query, Request
+from sqlalchemy.orm import Session
+
+from roomwarden.access.deps import AccessDep
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.resolver import Access
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.crypto import SecretBox
+from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.routing import router
+from roomwarden.rooms import groups, reports, rings, service, tickets
+from roomwarden.rooms.models import Room, RoomGroup, Ticket, UpdateRing
+from roomwarden.rooms.schemas import (
+    Country,
+    EnrollmentKeyRead,
+    HealthReport,
+    HealthState,
+    IncidentCreate,
+    KeyResetRead,
+    RingCreate,
+    RingRead,
+    RingUpdate,
+    RoomCreate,
+    RoomGroupCreate,
+    RoomGroupRead,
+    RoomGroupSummary,
+    RoomGroupUpdate,
+    RoomRead,
+    RoomUpdate,
+    Severity,
+    TicketDetail,
+    TicketHistoryItem,
+    TicketRead,
+    TicketStatus,
+    TicketUpdateIn,
+)
+
+api = router(prefix="/api/v1/tenants/{tenant_id}")
+Search = Annotated[str | None, Query(max_length=200, description="case-insensitive substring")]
+
+
+def _box(request: Request) -> SecretBox:
+    return request.app.state.secret_box
+
+
+# -- rooms -----------------------------------------------------------------------------------
+
+
+@api.get("/rooms", response_model=Page[RoomRead], tags=["rooms"])
+def list_rooms(
+    session: SessionDep,
+    access: AccessDep,
+    pages: PageDep,
+    q: Search = None,
+    group_id: uuid.UUID | None = None,
+    ring_id: uuid.UUID | None = None,
+    country: Annotated[Country | None, Query()] = None,
+    health_state: HealthState | None = None,
+) -> Page[RoomRead]:
+    stmt = service.list_rooms_query(
+        access, q=q, group_id=group_id, ring_id=ring_id, country=country, health_state=health_state
+    )
+    return paginate(session, stmt, Room.id, pages, RoomRead.model_validate)
+
+
+@api.post("/rooms", response_model=RoomRead, status_code=201, tags=["rooms"])
+@audited(Category.ROOM, Operation.CREATE)
+def create_room(request: Request, session: SessionDep, access: AccessDep, body: RoomCreate) -> RoomRead:
+    return RoomRead.model_validate(service.create_room(session, access, _box(request), body))
+
+
+@api.get("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"])
+def get_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
+    return RoomRead.model_validate(service.visible_room(session, access, room_id))
+
+
+@api.patch("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"])
+@audited(Category.ROOM, Operation.UPDATE)
+def update_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID, body: RoomUpdate) -> RoomRead:
+    return RoomRead.model_validate(service.update_room(session, access, room_id, body))
+
+
+@api.post("/rooms/{room_id}/unenroll", response_model=RoomRead, tags=["rooms"])
+@audited(Category.ROOM, Operation.UPDATE)
+def unenroll_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
+    return RoomRead.model_validate(service.unenroll_room(session, access, room_id))
+
+
+@api.post("/rooms/{room_id}/reset-key", response_model=KeyResetRead, tags=["rooms"])
+@audited(Category.ENROLLMENT_KEY, Operation.UPDATE)
+def reset_key(request: Request, session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> KeyResetRead:
+    room = service.reset_key(session, access, _box(request), room_id)
+    return KeyResetRead(room_id=room.id, reset_at=room.updated_at)
+
+
+@api.get("/rooms/{room_id}/enrollment-key", response_model=EnrollmentKeyRead, tags=["rooms"])
+@audited(Category.ENROLLMENT_KEY, Operation.READ)
+def download_key(
+    request: Request, session: SessionDep, access: AccessDep, room_id: uuid.UUID
+) -> EnrollmentKeyRead:
+    key = service.download_key(session, access, _box(request), room_id)
+    return EnrollmentKeyRead(room_id=room_id, enrollment_key=key)
+
+
+# -- room groups -----------------------------------------------------------------------------------
+
+
+def _group_read(session: Session, access: Access, group: RoomGroup) -> RoomGroupRead:
+    ids = groups.member_ids(session, group.id, access.rooms(P.GROUPS_VIEW))
+    return RoomGroupRead(
+        id=group.id,
+        tenant_id=group.tenant_id,
+        name=group.name,
+        created_at=group.created_at,
+        room_ids=ids,
+        room_count=len(ids),
+    )
+
+
+@api.get("/room-groups", response_model=Page[RoomGroupSummary], tags=["room groups"])
+def list_groups(
+    session: SessionDep, access: AccessDep, pages: PageDep, q: Search = None
+) -> Page[RoomGroupSummary]:
+    page = paginate(session, groups.list_groups_query(access, q), RoomGroup.id, pages, lambda g: g)
+    counts = groups.member_counts(session, [g.id for g in page.items], access.rooms(P.GROUPS_VIEW))
+    items = [
+        RoomGroupSummary(
+            id=g.id, tenant_id=g.tenant_id, name=g.name, created_at=g.created_at, room_count=counts[g.id]
+        )
+        for g in page.items
+    ]
+    return Page[RoomGroupSummary](items=items, next_cursor=page.next_cursor)
+
+
+@api.post("/room-groups", response_model=RoomGroupRead, status_code=201, tags=["room groups"])
+@audited(Category.ROOM_GROUP, Operation.CREATE)
+def create_group(session: SessionDep, access: AccessDep, body: RoomGroupCreate) -> RoomGroupRead:
+    return _group_read(session, access, groups.create_group(session, access, body))
+
+
+@api.get("/room-groups/{group_id}", response_model=RoomGroupRead, tags=["room groups"])
+def get_group(session: SessionDep, access: AccessDep, group_id: uuid.UUID) -> RoomGroupRead:
+    return _group_read(session, access, groups.visible_group(session, access, group_id))
+
+
+@api.patch("/room-groups/{group_id}", response_model=RoomGroupRead, tags=["room groups"])
+@audited(Category.ROOM_GROUP, Operation.UPDATE)
+def update_group(
+    session: SessionDep, access: AccessDep, group_id: uuid.UUID, body: RoomGroupUpdate
+) -> RoomGroupRead:
+    return _group_read(session, access, groups.update_group(session, access, group_id, body))
+
+
+@api.delete("/room-groups/{group_id}", status_code=204, tags=["room groups"])
+@audited(Category.ROOM_GROUP, Operation.DELETE)
+def delete_group(session: SessionDep, access: AccessDep, group_id: uuid.UUID) -> None:
+    groups.delete_group(session, access, group_id)
+
+
+# -- update rings ------------------------------------------------------------------------------------
+
+
+def _ring_reads(session: Session, access: Access, items: list[UpdateRing]) -> list[RingRead]:
+    counts = rings.room_counts(session, access, [r.id for r in items])
+    return [
+        RingRead(
+            id=r.id,
+            tenant_id=r.tenant_id,
+            name=r.name,
+            deferral_days=r.deferral_days,
+            is_default=r.is_default,
+            created_at=r.created_at,
+            room_count=counts[r.id],
+        )
+        for r in items
+    ]
+
+
+@api.get("/update-rings", response_model=Page[RingRead], tags=["update rings"])
+def list_rings(session: SessionDep, access: AccessDep, pages: PageDep) -> Page[RingRead]:
+    page = paginate(session, rings.list_rings_query(access), UpdateRing.id, pages, lambda r: r)
+    return Page[RingRead](items=_ring_reads(session, access, page.items), next_cursor=page.next_cursor)
+
+
+@api.post("/update-rings", response_model=RingRead, status_code=201, tags=["update rings"])
+@audited(Category.UPDATE_RING, Operation.CREATE)
+def create_ring(session: SessionDep, access: AccessDep, body: RingCreate) -> RingRead:
+    return _ring_reads(session, access, [rings.create_ring(session, access, body)])[0]
+
+
+@api.get("/update-rings/{ring_id}", response_model=RingRead, tags=["update rings"])
+def get_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID) -> RingRead:
+    return _ring_reads(session, access, [rings.visible_ring(session, access, ring_id)])[0]
+
+
+@api.patch("/update-rings/{ring_id}", response_model=RingRead, tags=["update rings"])
+@audited(Category.UPDATE_RING, Operation.UPDATE)
+def update_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID, body: RingUpdate) -> RingRead:
+    return _ring_reads(session, access, [rings.update_ring(session, access, ring_id, body)])[0]
+
+
+# -- tickets ----------------------------------------------------------------------------------------------
+
+
+def _ticket_detail(session: Session, ticket: Ticket) -> TicketDetail:
+    updates = [TicketHistoryItem.model_validate(u) for u in tickets.history(session, ticket.id)]
+    return TicketDetail(**TicketRead.model_validate(ticket).model_dump(), updates=updates)
+
+
+@api.get("/tickets", response_model=Page[TicketRead], tags=["tickets"])
+def list_tickets(
+    session: SessionDep,
+    access: AccessDep,
+    pages: PageDep,
+    room_id: uuid.UUID | None = None,
+    status: TicketStatus | None = None,
+    severity: Severity | None = None,
+) -> Page[TicketRead]:
+    stmt = tickets.list_tickets_query(access, room_id=room_id, status=status, severity=severity)
+    return paginate(session, stmt, Ticket.id, pages, TicketRead.model_validate)
+
+
+@api.post("/incidents", response_model=TicketDetail, status_code=201, tags=["tickets"])
+@audited(Category.TICKET, Operation.CREATE)
+def create_incident(session: SessionDep, access: AccessDep, body: IncidentCreate) -> TicketDetail:
+    return _ticket_detail(session, tickets.create_incident(session, access, body))
+
+
+@api.get("/tickets/{ticket_id}", response_model=TicketDetail, tags=["tickets"])
+def get_ticket(session: SessionDep, access: AccessDep, ticket_id: uuid.UUID) -> TicketDetail:
+    return _ticket_detail(session, tickets.visible_ticket(session, access, ticket_id))
+
+
+@api.patch("/tickets/{ticket_id}", response_model=TicketDetail, tags=["tickets"])
+@audited(Category.TICKET, Operation.UPDATE)
+def update_ticket(
+    session: SessionDep, access: AccessDep, ticket_id: uuid.UUID, body: TicketUpdateIn
+) -> TicketDetail:
+    return _ticket_detail(session, tickets.update_ticket(session, access, ticket_id, body))
+
+
+# -- reports ------------------------------------------------------------------------------------------------
+
+
+@api.get("/reports/health", response_model=HealthReport, tags=["reports"])
+def health_report(session: SessionDep, access: AccessDep) -> HealthReport:
+    return reports.health_report(session, access)

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+
+from roomwarden.kit.countries import ISO_3166_ALPHA2
+from roomwarden.kit.schemas import Input, Name, Output, ShortName, Text, Upn
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if code not in ISO_3166_ALPHA2:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, e.g. US, DE, KR")
+    return code
+
+
+Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+HealthState = Literal["healthy", "degraded", "unhealthy", "unknown"]
+TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
+Severity = Literal["important", "warning"]
+IdList = Annotated[list[uuid.UUID], Field(max_length=10000)]
+
+# -- rooms --------------------------------------------------------------------------------
+
+
+class RoomCreate(Input):
+    name: Name
+    resource_account: Upn
+    country: Country
+    city: Place = ""
+    building: Place = ""
+    update_ring_id: uuid.UUID | None = None
+    room_group_ids: IdList = Field(default_factory=list)
+
+
+class RoomUpdate(Input):
+    # Defaults of None are not validated: a field may be omitted but not set to null.
+    name: Name = None  # type: ignore[assignment]
+    resource_account: Upn = None  # type: ignore[assignment]
+    country: Country = None  # type: ignore[assignment]
+    city: Place = None  # type: ignore[assignment]
+    building: Place = None  # type: ignore[assignment]
+    update_ring_id: uuid.UUID = None  # type: ignore[assignment]
+    health_state: HealthState = None  # type: ignore[assignment]
+
+
+class RoomRead(Output):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    resource_account: str
+    country: str
+    city: str
+    building: str
+    update_ring_id: uuid.UUID
+    enrollment_state: str
+    health_state: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class EnrollmentKeyRead(BaseModel):
+    room_id: uuid.UUID
+    enrollment_key: str
+
+
+class KeyResetRead(BaseModel):
+    room_id: uuid.UUID
+    reset_at: datetime
+
+
+# -- room groups ------------------------------------------------------------------------------
+
+
+class RoomGroupCreate(Input):
+    name: Name
+    room_ids: IdList = Field(default_factory=list)
+
+
+class RoomGroupUpdate(Input):
+    name: Name = None  # type: ignore[assignment]
+    room_ids: IdList = None  # type: ignore[assignment]
+
+
+class RoomGroupSummary(Output):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    room_count: int
+    created_at: datetime
+
+
+class RoomGroupRead(RoomGroupSummary):
+    room_ids: list[uuid.UUID]
+
+
+# -- update rings --------------------------------------------------------------------------------
+
+
+class RingCreate(Input):
+    name: ShortName
+    deferral_days: int = Field(ge=0, le=365)
+
+
+class RingUpdate(Input):
+    name: ShortName = None  # type: ignore[assignment]
+    deferral_days: int = Field(default=None, ge=0, le=365)  # type: ignore[assignment]
+
+
+class RingRead(Output):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    deferral_days: int
+    is_default: bool
+    room_count: int
+    created_at: datetime
+
+
+# -- tickets ----------------------------------------------------------------------------------------
+
+
+class IncidentCreate(Input):
+    room_id: uuid.UUID
+    title: Name
+    description: Text = ""
+    severity: Severity
+
+
+class TicketUpdateIn(Input):
+    status: TicketStatus = None  # type: ignore[assignment]
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)] = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def something_to_do(self) -> TicketUpdateIn:
+        if self.status is None and self.comment is None:
+            raise ValueError("give a new status, a comment, or both")
+        return self
+
+
+class TicketHistoryItem(Output):
+    id: uuid.UUID
+    author_user_id: uuid.UUID | None
+    author_tenant_id: uuid.UUID | None
+    status_from: str | None
+    status_to: str | None
+    comment: str
+    created_at: datetime
+
+
+class TicketRead(Output):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    room_id: uuid.UUID
+    kind: str
+    status: str
+    severity: str
+    title: str
+    description: str
+    created_by_user_id: uuid.UUID | None
+    created_by_tenant_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketDetail(TicketRead):
+    updates: list[TicketHistoryItem]
+
+
+# -- reports -------------------------------------------------------------------------------------------
+
+
+class HealthReport(BaseModel):
+    tenant_id: uuid.UUID
+    total_rooms: int
+    rooms_by_health: dict[str, int]
+    open_tickets: int
+    generated_at: datetime

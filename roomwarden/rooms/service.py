@@ -1,0 +1,246 @@
+"""Rooms: create, read, modify, move between rings, unenroll, and their enrollment keys.
+
+Every read goes through ``visible_room`` (``rooms.view`` on that room, else 404) and every
+change then checks its own permission on the room (else 403), per SPEC §3.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.resolver import Access, RoomSet
+from roomwarden.audit.service import Category, Operation, record
+from roomwarden.kit.crypto import SecretBox, new_enrollment_key
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.time import utcnow
+from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, UpdateRing
+from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
+
+ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "health_state")
+
+
+def room_allows(session: Session, rooms: RoomSet, room_id: uuid.UUID) -> bool:
+    if rooms.is_everything:
+        return True
+    if rooms.is_empty:
+        return False
+    stmt = select(Room.id).where(Room.tenant_id == rooms.tenant_id, Room.id == room_id, rooms.clause(Room.id))
+    return session.scalar(stmt) is not None
+
+
+def visible_room(session: Session, access: Access, room_id: uuid.UUID, *, lock: bool = False) -> Room:
+    rooms = access.rooms(P.ROOMS_VIEW)
+    stmt = select(Room).where(Room.tenant_id == access.tenant_id, Room.id == room_id, rooms.clause(Room.id))
+    if lock:
+        stmt = stmt.with_for_update()
+    room = session.scalar(stmt)
+    if room is None:
+        raise NotFound("room not found")
+    return room
+
+
+def require_on_room(session: Session, access: Access, perm: P, room: Room) -> None:
+    if not room_allows(session, access.rooms(perm), room.id):
+        raise Forbidden(f"{perm.value} is not granted on this room")
+
+
+def list_rooms_query(
+    access: Access,
+    *,
+    q: str | None = None,
+    group_id: uuid.UUID | None = None,
+    ring_id: uuid.UUID | None = None,
+    country: str | None = None,
+    health_state: str | None = None,
+    enrollment_state: str | None = None,
+) -> Select[tuple[Room]]:
+    rooms = access.rooms(P.ROOMS_VIEW)
+    stmt = select(Room).where(Room.tenant_id == access.tenant_id, rooms.clause(Room.id))
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(func.lower(Room.name).like(like) | Room.resource_account.like(like))
+    if group_id is not None:
+        members = select(RoomGroupMember.room_id).where(RoomGroupMember.group_id == group_id)
+        stmt = stmt.where(Room.id.in_(members))
+    if ring_id is not None:
+        stmt = stmt.where(Room.update_ring_id == ring_id)
+    if country:
+        stmt = stmt.where(Room.country == country.upper())
+    if health_state:
+        stmt = stmt.where(Room.health_state == health_state)
+    if enrollment_state:
+        stmt = stmt.where(Room.enrollment_state == enrollment_state)
+    return stmt
+
+
+def _ring(session: Session, tenant_id: uuid.UUID, ring_id: uuid.UUID | None) -> UpdateRing:
+    stmt = select(UpdateRing).where(UpdateRing.tenant_id == tenant_id)
+    stmt = stmt.where(UpdateRing.id == ring_id) if ring_id else stmt.where(UpdateRing.is_default)
+    ring = session.scalar(stmt)
+    if ring is None:
+        raise Invalid(f"no update ring with id {ring_id}" if ring_id else "the tenant has no default ring")
+    return ring
+
+
+def _account_free(
+    session: Session, tenant_id: uuid.UUID, account: str, exclude: uuid.UUID | None = None
+) -> None:
+    stmt = select(Room.id).where(Room.tenant_id == tenant_id, Room.resource_account == account)
+    if exclude is not None:
+        stmt = stmt.where(Room.id != exclude)
+    if session.scalar(stmt) is not None:
+        raise Conflict(f"a room with resource account {account} already exists")
+
+
+def _groups_for_new_room(session: Session, access: Access, group_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """A room outside any group needs ``rooms.create`` tenant-wide; a scoped creator may
+    place it only in groups its ``rooms.create`` scope names."""
+    creatable = access.rooms(P.ROOMS_CREATE)
+    if creatable.is_empty:
+        raise Forbidden("rooms.create is required")
+    wanted = sorted(set(group_ids))
+    if not wanted:
+        if not creatable.is_everything:
+            raise Forbidden("a room outside any group needs rooms.create over all rooms")
+        return []
+    rows = session.execute(
+        select(RoomGroup.id, creatable.group_named(RoomGroup.id)).where(
+            RoomGroup.tenant_id == access.tenant_id, RoomGroup.id.in_(wanted)
+        )
+    ).all()
+    found = {gid: bool(allowed) for gid, allowed in rows}
+    if missing := [str(g) for g in wanted if g not in found]:
+        raise Invalid(f"no room group with id: {', '.join(missing)}")
+    if denied := [str(g) for g in wanted if not found[g]]:
+        raise Forbidden(f"rooms.create does not cover room group: {', '.join(denied)}")
+    return wanted
+
+
+def create_room(session: Session, access: Access, box: SecretBox, data: RoomCreate) -> Room:
+    group_ids = _groups_for_new_room(session, access, data.room_group_ids)
+    ring = _ring(session, access.tenant_id, data.update_ring_id)
+    _account_free(session, access.tenant_id, data.resource_account)
+    room = Room(
+        tenant_id=access.tenant_id,
+        name=data.name,
+        resource_account=data.resource_account,
+        country=data.country,
+        city=data.city,
+        building=data.building,
+        update_ring_id=ring.id,
+        enrollment_key_sealed=box.seal(new_enrollment_key()),
+    )
+    session.add(room)
+    session.flush()
+    session.add_all(
+        RoomGroupMember(tenant_id=access.tenant_id, group_id=g, room_id=room.id) for g in group_ids
+    )
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROOM,
+        operation=Operation.CREATE,
+        object_name=room.name,
+        object_id=room.id,
+        details={**_snapshot(room), "room_group_ids": [str(g) for g in group_ids]},
+    )
+    return room
+
+
+def _snapshot(room: Room) -> dict[str, Any]:
+    return {f: getattr(room, f) for f in (*ROOM_FIELDS, "update_ring_id")}
+
+
+def update_room(session: Session, access: Access, room_id: uuid.UUID, data: RoomUpdate) -> Room:
+    room = visible_room(session, access, room_id, lock=True)
+    fields = data.model_fields_set
+    if fields & set(ROOM_FIELDS):
+        require_on_room(session, access, P.ROOMS_MODIFY, room)
+    if "update_ring_id" in fields:
+        require_on_room(session, access, P.RINGS_MODIFY, room)
+        _ring(session, access.tenant_id, data.update_ring_id)
+    if "resource_account" in fields:
+        _account_free(session, access.tenant_id, data.resource_account, exclude=room.id)
+    changes = {}
+    for field in (*ROOM_FIELDS, "update_ring_id"):
+        if field in fields and getattr(room, field) != getattr(data, field):
+            changes[field] = {"from": getattr(room, field), "to": getattr(data, field)}
+            setattr(room, field, getattr(data, field))
+    session.flush()
+    category = Category.UPDATE_RING if set(changes) == {"update_ring_id"} else Category.ROOM
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=category,
+        operation=Operation.UPDATE,
+        object_name=room.name,
+        object_id=room.id,
+        details=changes,
+    )
+    return room
+
+
+def unenroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
+    room = visible_room(session, access, room_id, lock=True)
+    require_on_room(session, access, P.ROOMS_UNENROLL, room)
+    if room.enrollment_state == "unenrolled":
+        raise Conflict("the room is already unenrolled")
+    room.enrollment_state = "unenrolled"
+    room.health_state = "unknown"
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ROOM,
+        operation=Operation.UPDATE,
+        object_name=room.name,
+        object_id=room.id,
+        details={"enrollment_state": {"from": "enrolled", "to": "unenrolled"}},
+    )
+    return room
+
+
+def reset_key(session: Session, access: Access, box: SecretBox, room_id: uuid.UUID) -> Room:
+    room = visible_room(session, access, room_id, lock=True)
+    require_on_room(session, access, P.ROOMS_RESET_KEY, room)
+    room.enrollment_key_sealed = box.seal(new_enrollment_key())
+    room.updated_at = utcnow()
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ENROLLMENT_KEY,
+        operation=Operation.UPDATE,
+        object_name=room.name,
+        object_id=room.id,
+        details={"action": "reset"},
+    )
+    return room
+
+
+def download_key(session: Session, access: Access, box: SecretBox, room_id: uuid.UUID) -> str:
+    """Reading a secret is recorded: the customer can always tell who saw a room's key."""
+    room = visible_room(session, access, room_id)
+    require_on_room(session, access, P.ROOMS_DOWNLOAD_KEY, room)
+    key = box.open(room.enrollment_key_sealed)
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.ENROLLMENT_KEY,
+        operation=Operation.READ,
+        object_name=room.name,
+        object_id=room.id,
+        details={"action": "download"},
+    )
+    return key

@@ -1,0 +1,145 @@
+"""Tickets and customer incidents. A ticket follows its room: whoever may view (or update)
+tickets on the room may view (or update) the ticket; anything else answers 404."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.resolver import Access
+from roomwarden.audit.service import Category, Operation, record
+from roomwarden.kit.errors import Conflict, Forbidden, NotFound
+from roomwarden.kit.time import utcnow
+from roomwarden.rooms.models import Room, Ticket, TicketUpdate
+from roomwarden.rooms.schemas import IncidentCreate, TicketUpdateIn
+from roomwarden.rooms.service import require_on_room, room_allows
+
+#: Allowed status changes. A closed ticket is final: open a new incident instead.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "resolved", "closed"}),
+    "in_progress": frozenset({"open", "resolved", "closed"}),
+    "resolved": frozenset({"open", "in_progress", "closed"}),
+    "closed": frozenset(),
+}
+OPEN_STATUSES = ("open", "in_progress")
+
+
+def check_transition(current: str, new: str) -> None:
+    if new != current and new not in TRANSITIONS[current]:
+        raise Conflict(f"a {current} ticket cannot become {new}")
+    if current == "closed":
+        raise Conflict("the ticket is closed")
+
+
+def list_tickets_query(
+    access: Access,
+    *,
+    room_id: uuid.UUID | None = None,
+    status: str | None = None,
+    severity: str | None = None,
+) -> Select[tuple[Ticket]]:
+    rooms = access.rooms(P.TICKETS_VIEW)
+    stmt = select(Ticket).where(Ticket.tenant_id == access.tenant_id, rooms.clause(Ticket.room_id))
+    if room_id is not None:
+        stmt = stmt.where(Ticket.room_id == room_id)
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    if severity:
+        stmt = stmt.where(Ticket.severity == severity)
+    return stmt
+
+
+def visible_ticket(session: Session, access: Access, ticket_id: uuid.UUID, *, lock: bool = False) -> Ticket:
+    rooms = access.rooms(P.TICKETS_VIEW)
+    stmt = select(Ticket).where(
+        Ticket.tenant_id == access.tenant_id, Ticket.id == ticket_id, rooms.clause(Ticket.room_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    ticket = session.scalar(stmt)
+    if ticket is None:
+        raise NotFound("ticket not found")
+    return ticket
+
+
+def history(session: Session, ticket_id: uuid.UUID) -> list[TicketUpdate]:
+    return list(
+        session.scalars(
+            select(TicketUpdate).where(TicketUpdate.ticket_id == ticket_id).order_by(TicketUpdate.id)
+        )
+    )
+
+
+def create_incident(session: Session, access: Access, data: IncidentCreate) -> Ticket:
+    """The room is the incident's target: out of sight it answers 404 like a missing one."""
+    room = session.scalar(select(Room).where(Room.tenant_id == access.tenant_id, Room.id == data.room_id))
+    creatable = access.rooms(P.INCIDENTS_CREATE)
+    if room is None or not (
+        room_allows(session, access.rooms(P.ROOMS_VIEW), room.id) or room_allows(session, creatable, room.id)
+    ):
+        raise NotFound("room not found")
+    require_on_room(session, access, P.INCIDENTS_CREATE, room)
+    ticket = Ticket(
+        tenant_id=access.tenant_id,
+        room_id=room.id,
+        kind="incident",
+        status="open",
+        severity=data.severity,
+        title=data.title,
+        description=data.description,
+        created_by_user_id=access.principal.user_id,
+        created_by_tenant_id=access.principal.tenant_id,
+    )
+    session.add(ticket)
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.TICKET,
+        operation=Operation.CREATE,
+        object_name=ticket.title,
+        object_id=ticket.id,
+        details={"room_id": str(room.id), "severity": ticket.severity, "kind": "incident"},
+    )
+    return ticket
+
+
+def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: TicketUpdateIn) -> Ticket:
+    ticket = visible_ticket(session, access, ticket_id, lock=True)
+    if not room_allows(session, access.rooms(P.TICKETS_UPDATE), ticket.room_id):
+        raise Forbidden("tickets.update is not granted on this ticket's room")
+    new_status = data.status if data.status is not None else ticket.status
+    check_transition(ticket.status, new_status)
+    entry = TicketUpdate(
+        tenant_id=access.tenant_id,
+        ticket_id=ticket.id,
+        author_user_id=access.principal.user_id,
+        author_tenant_id=access.principal.tenant_id,
+        status_from=ticket.status if new_status != ticket.status else None,
+        status_to=new_status if new_status != ticket.status else None,
+        comment=data.comment or "",
+    )
+    changes: dict[str, object] = {}
+    if new_status != ticket.status:
+        changes["status"] = {"from": ticket.status, "to": new_status}
+        ticket.status = new_status
+    if data.comment:
+        changes["comment"] = data.comment
+    session.add(entry)
+    ticket.updated_at = entry.created_at = utcnow()
+    session.flush()
+    record(
+        session,
+        tenant_id=access.tenant_id,
+        actor=access.actor,
+        category=Category.TICKET,
+        operation=Operation.UPDATE,
+        object_name=ticket.title,
+        object_id=ticket.id,
+        details=changes,
+    )
+    return ticket

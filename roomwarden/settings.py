@@ -1,0 +1,61 @@
+"""Configuration from environment variables (prefix ``ROOMWARDEN_``).
+
+Every value has a default that is safe for the demo and for tests. In production mode
+(``ROOMWARDEN_ENV=production``) the service refuses to start while any secret still has
+its published demo value.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET_KEY = "demo-secret-key-change-me-0123456789abcdef"
+DEMO_ENCRYPTION_KEY = "ZGVtby1lbmNyeXB0aW9uLWtleS1jaGFuZ2UtbWUtMzI="
+DEMO_OPERATOR_TOKEN = "demo-operator-token"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROOMWARDEN_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///roomwarden.db"
+    secret_key: str = Field(DEMO_SECRET_KEY, min_length=32)
+    encryption_key: str = DEMO_ENCRYPTION_KEY
+    operator_token: str = Field(DEMO_OPERATOR_TOKEN, min_length=16)
+    token_issuer: str = "roomwarden"
+    token_audience: str = "roomwarden-api"
+    token_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    # Sign-in throttling: failures counted over a sliding window.
+    signin_window_seconds: int = Field(900, ge=1)
+    signin_max_failures_per_account: int = Field(5, ge=1)
+    signin_max_failures_per_address: int = Field(30, ge=1)
+    # argon2id cost; the defaults follow RFC 9106's second recommended option.
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_cost_kib: int = Field(65536, ge=8)
+    argon2_parallelism: int = Field(4, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def demo_secrets_in_use(self) -> list[str]:
+        demo = {
+            "ROOMWARDEN_SECRET_KEY": self.secret_key == DEMO_SECRET_KEY,
+            "ROOMWARDEN_ENCRYPTION_KEY": self.encryption_key == DEMO_ENCRYPTION_KEY,
+            "ROOMWARDEN_OPERATOR_TOKEN": self.operator_token == DEMO_OPERATOR_TOKEN,
+        }
+        return [name for name, is_demo in demo.items() if is_demo]
+
+    def check_production_ready(self) -> None:
+        """Raise ``RuntimeError`` when production mode would run on demo secrets."""
+        if self.env != "production":
+            return
+        if weak := self.demo_secrets_in_use():
+            raise RuntimeError("refusing to start in production mode with demo secrets: " + ", ".join(weak))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
