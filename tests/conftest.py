@@ -1,0 +1,71 @@
+"""Test set-up: one database per test run (SQLite by default, PostgreSQL with
+``ROOMWARDEN_TEST_DB=postgresql``), migrated with the real migrations. Tests isolate by
+creating their own tenants, so they need no clean-up and can run in parallel."""
+
+from __future__ import annotations
+
+import os
+
+# Cheap password hashing for tests; set before any roomwarden settings are read.
+os.environ.setdefault("ROOMWARDEN_ARGON2_TIME_COST", "1")
+os.environ.setdefault("ROOMWARDEN_ARGON2_MEMORY_COST_KIB", "64")
+os.environ.setdefault("ROOMWARDEN_ARGON2_PARALLELISM", "1")
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from roomwarden.app import create_app
+from roomwarden.kit.db import Database
+from roomwarden.kit.migrate import upgrade
+from roomwarden.settings import Settings
+from tests.factories import World
+from tests.pg import postgres_database
+
+DB_KIND = os.environ.get("ROOMWARDEN_TEST_DB", "sqlite")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"roomwarden test database: {DB_KIND}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if DB_KIND == "postgresql":
+        with postgres_database() as url:
+            yield url
+    else:
+        path: Path = tmp_path_factory.mktemp("db") / "roomwarden-test.db"
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, signin_max_failures_per_address=10_000)
+
+
+@pytest.fixture(scope="session")
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings, db)
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def world(client: TestClient, db: Database, settings: Settings) -> World:
+    return World(client=client, db=db, settings=settings, tag=uuid.uuid4().hex[:10])

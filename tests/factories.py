@@ -1,0 +1,144 @@
+"""Small factories that build test worlds through the public API.
+
+Every name and domain carries the test's unique ``tag``, so tests never collide, even when
+they share one database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from roomwarden.identity.tokens import issue_token
+from roomwarden.kit.db import Database
+from roomwarden.settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class UserH:
+    id: str
+    upn: str
+    tenant_id: str
+    headers: dict[str, str]
+
+
+@dataclass
+class TenantH:
+    id: str
+    name: str
+    domain: str
+    admin: UserH
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+def expect(response: Any, status: int) -> Any:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: expected {status}, "
+        f"got {response.status_code}: {response.text}"
+    )
+    return (
+        response.json() if response.content and "json" in response.headers.get("content-type", "") else None
+    )
+
+
+@dataclass
+class World:
+    client: TestClient
+    db: Database
+    settings: Settings
+    tag: str
+    _n: int = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    # -- identity ------------------------------------------------------------------------
+
+    def headers(self, user_id: str, tenant_id: str, *, mfa: bool = False) -> dict[str, str]:
+        token = issue_token(
+            self.settings, user_id=uuid.UUID(user_id), tenant_id=uuid.UUID(tenant_id), mfa=mfa
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def operator(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.operator_token}"}
+
+    def tenant(self, name: str | None = None) -> TenantH:
+        n = self._next()
+        domain = f"t{n}-{self.tag}.example.com"
+        body = {
+            "name": name or f"Tenant {n} {self.tag}",
+            "domains": [domain],
+            "admin": {"upn": f"admin@{domain}", "display_name": "Admin", "password": PASSWORD},
+        }
+        created = expect(self.client.post("/api/v1/operator/tenants", json=body, headers=self.operator), 201)
+        admin = UserH(
+            id=created["admin_user_id"],
+            upn=f"admin@{domain}",
+            tenant_id=created["id"],
+            headers=self.headers(created["admin_user_id"], created["id"]),
+        )
+        t = TenantH(id=created["id"], name=created["name"], domain=domain, admin=admin)
+        roles = expect(self.client.get(f"/api/v1/tenants/{t.id}/roles", headers=admin.headers), 200)
+        t.roles = {r["name"]: r["id"] for r in roles["items"]}
+        return t
+
+    def user(self, tenant: TenantH, *, ga: bool = False, name: str | None = None) -> UserH:
+        n = self._next()
+        upn = f"{name or 'user'}{n}@{tenant.domain}"
+        body = {"upn": upn, "display_name": name or f"User {n}", "password": PASSWORD, "is_global_admin": ga}
+        created = expect(self.post(tenant, "/users", body), 201)
+        return UserH(
+            id=created["id"], upn=upn, tenant_id=tenant.id, headers=self.headers(created["id"], tenant.id)
+        )
+
+    def security_group(self, tenant: TenantH, members: list[UserH]) -> str:
+        body = {"name": f"SG {self._next()}", "member_ids": [m.id for m in members]}
+        return expect(self.post(tenant, "/security-groups", body), 201)["id"]
+
+    # -- resources -------------------------------------------------------------------------
+
+    def post(self, tenant: TenantH, path: str, body: Any, as_: UserH | None = None) -> Any:
+        headers = (as_ or tenant.admin).headers
+        return self.client.post(f"/api/v1/tenants/{tenant.id}{path}", json=body, headers=headers)
+
+    def room(self, tenant: TenantH, country: str = "US", **extra: Any) -> dict[str, Any]:
+        n = self._next()
+        body = {
+            "name": f"Room {n}",
+            "resource_account": f"room{n}@{tenant.domain}",
+            "country": country,
+            **extra,
+        }
+        return expect(self.post(tenant, "/rooms", body), 201)
+
+    def room_group(self, tenant: TenantH, room_ids: list[str], name: str | None = None) -> dict[str, Any]:
+        body = {"name": name or f"Group {self._next()}", "room_ids": room_ids}
+        return expect(self.post(tenant, "/room-groups", body), 201)
+
+    def role(self, tenant: TenantH, permissions: list[str], name: str | None = None) -> str:
+        body = {"name": name or f"Role {self._next()}", "permissions": permissions}
+        return expect(self.post(tenant, "/roles", body), 201)["id"]
+
+    def assign(
+        self,
+        tenant: TenantH,
+        role_id: str,
+        *,
+        users: list[UserH] = (),
+        groups: list[str] = (),  # type: ignore[assignment]
+        scope: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        members = [{"type": "user", "id": u.id} for u in users] + [{"type": "group", "id": g} for g in groups]
+        body = {"name": f"Assignment {self._next()}", "members": members, "scope": scope or {"all": True}}
+        return expect(self.post(tenant, f"/roles/{role_id}/assignments", body), 201)
+
+    def incident(self, tenant: TenantH, room_id: str) -> dict[str, Any]:
+        body = {"room_id": room_id, "title": f"Incident {self._next()}", "severity": "warning"}
+        return expect(self.post(tenant, "/incidents", body), 201)
