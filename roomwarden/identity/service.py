@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access
-from roomwarden.audit.service import Category, Operation, record
+from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, SignInFailure, User
 from roomwarden.identity.passwords import hash_password, verify_password
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from roomwarden.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthenticated
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
-from roomwarden.tenants.service import domains_of
+from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.service import domains_of, tenant_by_domain
 
 # -- sign-in -----------------------------------------------------------------------------
 
@@ -79,14 +80,34 @@ def list_users_query(access: Access, q: str | None):
 
 
 def create_user(session: Session, access: Access, data: UserCreate) -> User:
+    return _create_user(session, access.tenant_id, access.actor, data)
+
+
+def create_user_as_operator(session: Session, tenant_ref: str, data: UserCreate) -> User:
+    """The operator (CLI) creates a user in a tenant named by domain or id."""
+    tenant = _tenant_by_ref(session, tenant_ref)
+    return _create_user(session, tenant.id, OPERATOR_ACTOR, data)
+
+
+def _tenant_by_ref(session: Session, ref: str) -> Tenant:
+    try:
+        tenant = session.get(Tenant, uuid.UUID(ref))
+    except ValueError:
+        tenant = tenant_by_domain(session, ref)
+    if tenant is None:
+        raise NotFound(f"no tenant with id or domain {ref!r}")
+    return tenant
+
+
+def _create_user(session: Session, tenant_id: uuid.UUID, actor: Actor, data: UserCreate) -> User:
     domain = data.upn.rsplit("@", 1)[1]
-    domains = domains_of(session, access.tenant_id)
+    domains = domains_of(session, tenant_id)
     if domain not in domains:
         raise Invalid(f"the UPN's domain must be one of the tenant's domains: {', '.join(domains)}")
     if session.scalar(select(User.id).where(User.upn == data.upn)) is not None:
         raise Conflict(f"a user with UPN {data.upn} already exists")
     user = User(
-        tenant_id=access.tenant_id,
+        tenant_id=tenant_id,
         upn=data.upn,
         display_name=data.display_name,
         password_hash=hash_password(data.password),
@@ -96,8 +117,8 @@ def create_user(session: Session, access: Access, data: UserCreate) -> User:
     session.flush()
     record(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
+        tenant_id=tenant_id,
+        actor=actor,
         category=Category.USER,
         operation=Operation.CREATE,
         object_name=user.upn,
