@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, false, intersect, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import (
@@ -51,9 +51,9 @@ class LinkInfo:
     all_rooms: bool
 
 
-def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> tuple[Select, Select]:
-    """The effective rooms of some scopes, as two sub-selects: the listed rooms and the
-    current members of the listed groups."""
+def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> CompoundSelect:
+    """The effective rooms of some scopes: the listed rooms and the current members of the
+    listed groups, as one ``room_id`` sub-select."""
     ids = sorted(scope_ids)
     direct = select(ScopeRoom.room_id).where(ScopeRoom.scope_id.in_(ids))
     via_groups = (
@@ -61,12 +61,7 @@ def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> tuple[Se
         .join(ScopeGroup, ScopeGroup.group_id == RoomGroupMember.group_id)
         .where(ScopeGroup.scope_id.in_(ids))
     )
-    return direct, via_groups
-
-
-def _in_scopes(column: ColumnElement, scope_ids: frozenset[uuid.UUID]) -> ColumnElement[bool]:
-    direct, via_groups = scope_room_ids(scope_ids)
-    return or_(column.in_(direct), column.in_(via_groups))
+    return union(direct, via_groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +90,37 @@ class RoomSet:
             return false()
         parts: list[ColumnElement[bool]] = []
         if not self.grant.all_rooms:
-            parts.append(_in_scopes(room_id, self.grant.scope_ids))
+            parts.append(room_id.in_(scope_room_ids(self.grant.scope_ids)))
         if self.link is not None and not self.link.all_rooms:
-            parts.append(_in_scopes(room_id, frozenset({self.link.scope_id})))
+            parts.append(room_id.in_(scope_room_ids(frozenset({self.link.scope_id}))))
         return and_(true(), *parts) if parts else true()
+
+    def effective_ids(self) -> Select | CompoundSelect | None:
+        """The ids of the rooms in this set as one sub-select, or ``None`` for every room of
+        the tenant. Its size is bounded by the principal's scopes, not by the tenant."""
+        if self.grant is None:
+            return select(ScopeRoom.room_id).where(false())
+        parts = []
+        if not self.grant.all_rooms:
+            parts.append(scope_room_ids(self.grant.scope_ids))
+        if self.link is not None and not self.link.all_rooms:
+            parts.append(scope_room_ids(frozenset({self.link.scope_id})))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else intersect(*parts)
+
+    def first_ids(self, room_id: ColumnElement, after: uuid.UUID | None, count: int) -> ColumnElement[bool]:
+        """``clause`` for one keyset page of an unfiltered list: picks the page's ids from
+        the effective set first, so a sparse scope in a large tenant costs its own size, not a
+        walk over the tenant's rooms."""
+        ids = self.effective_ids()
+        if ids is None:
+            return true()
+        eff = ids.subquery("eff")
+        page = select(eff.c.room_id)
+        if after is not None:
+            page = page.where(eff.c.room_id > after)
+        return room_id.in_(page.order_by(eff.c.room_id).limit(count))
 
     def group_named(self, group_id: ColumnElement) -> ColumnElement[bool]:
         """A predicate on a room-group-id column: the group is named by a scope of this

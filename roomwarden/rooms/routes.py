@@ -64,7 +64,13 @@ def list_rooms(
     health_state: HealthState | None = None,
 ) -> Page[RoomRead]:
     stmt = service.list_rooms_query(
-        access, q=q, group_id=group_id, ring_id=ring_id, country=country, health_state=health_state
+        access,
+        q=q,
+        group_id=group_id,
+        ring_id=ring_id,
+        country=country,
+        health_state=health_state,
+        page=pages,
     )
     return paginate(session, stmt, Room.id, pages, RoomRead.model_validate)
 

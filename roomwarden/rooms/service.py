@@ -17,6 +17,7 @@ from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation, record
 from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, UpdateRing
 from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
@@ -58,9 +59,17 @@ def list_rooms_query(
     country: str | None = None,
     health_state: str | None = None,
     enrollment_state: str | None = None,
+    page: PageParams | None = None,
 ) -> Select[tuple[Room]]:
+    """Rooms visible to the caller. Given the ``page`` of an unfiltered list, the page's ids
+    are taken from the caller's scope first (``RoomSet.first_ids``)."""
     rooms = access.rooms(P.ROOMS_VIEW)
-    stmt = select(Room).where(Room.tenant_id == access.tenant_id, rooms.clause(Room.id))
+    unfiltered = not any((q, group_id, ring_id, country, health_state, enrollment_state))
+    if page is not None and unfiltered:
+        visible = rooms.first_ids(Room.id, page.after, page.limit + 1)
+    else:
+        visible = rooms.clause(Room.id)
+    stmt = select(Room).where(Room.tenant_id == access.tenant_id, visible)
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(func.lower(Room.name).like(like) | Room.resource_account.like(like))
