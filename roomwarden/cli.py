@@ -200,9 +200,10 @@ def user_create(
 @app.command()
 def keygen() -> None:
     """Print fresh secrets for a production configuration."""
-    out.print(f"ROOMWARDEN_SECRET_KEY={secrets.token_urlsafe(48)}")
-    out.print(f"ROOMWARDEN_ENCRYPTION_KEY={generate_encryption_key()}")
-    out.print(f"ROOMWARDEN_OPERATOR_TOKEN={secrets.token_urlsafe(32)}")
+    # Plain lines, never wrapped: the output is meant for an environment file.
+    typer.echo(f"ROOMWARDEN_SECRET_KEY={secrets.token_urlsafe(48)}")
+    typer.echo(f"ROOMWARDEN_ENCRYPTION_KEY={generate_encryption_key()}")
+    typer.echo(f"ROOMWARDEN_OPERATOR_TOKEN={secrets.token_urlsafe(32)}")
 
 
 def _redact(url: str) -> str:

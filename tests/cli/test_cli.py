@@ -1,0 +1,156 @@
+"""The command line: each command against a real database file, with its exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from roomwarden.cli import app
+from roomwarden.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("ROOMWARDEN_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_migrate_reports_the_head_revision(cli_env: Path) -> None:
+    result = run("migrate")
+    assert result.exit_code == 0, result.output
+    assert "revision" in result.output
+    assert cli_env.exists()
+
+
+def test_tenant_and_user_create(cli_env: Path) -> None:
+    result = run(
+        "tenant",
+        "create",
+        "--name",
+        "Northwind",
+        "--domain",
+        "northwind.example",
+        "--admin-upn",
+        "admin@northwind.example",
+        "--admin-name",
+        "Admin",
+        "--admin-password",
+        "a long password",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created tenant Northwind" in result.output
+    result = run(
+        "user",
+        "create",
+        "--tenant",
+        "northwind.example",
+        "--upn",
+        "ops@northwind.example",
+        "--name",
+        "Ops",
+        "--password",
+        "another password",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created user ops@northwind.example" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--domain", "not a domain"], "invalid input"),
+        (["--admin-upn", "admin@elsewhere.example"], "must use one of the tenant's domains"),
+        (["--admin-password", "short"], "at least 8 characters"),
+    ],
+)
+def test_tenant_create_rejects_bad_input_with_a_readable_error(
+    cli_env: Path, args: list[str], message: str
+) -> None:
+    base = {
+        "--name": "Acme",
+        "--domain": "acme.example",
+        "--admin-upn": "admin@acme.example",
+        "--admin-name": "Admin",
+        "--admin-password": "a long password",
+    }
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    result = run("tenant", "create", *[x for kv in base.items() for x in kv])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_duplicate_domain_and_unknown_tenant_fail(cli_env: Path) -> None:
+    args = [
+        "tenant",
+        "create",
+        "--name",
+        "A",
+        "--domain",
+        "dup.example",
+        "--admin-upn",
+        "a@dup.example",
+        "--admin-name",
+        "A",
+        "--admin-password",
+        "a long password",
+    ]
+    assert run(*args).exit_code == 0
+    again = run(*args)
+    assert again.exit_code == 1
+    assert "domain already registered: dup.example" in again.output
+    missing = run(
+        "user",
+        "create",
+        "--tenant",
+        "nowhere.example",
+        "--upn",
+        "x@nowhere.example",
+        "--name",
+        "X",
+        "--password",
+        "a long password",
+    )
+    assert missing.exit_code == 1
+    assert "no tenant with id or domain" in missing.output
+
+
+def test_demo_builds_once_and_prints_sign_in_details(cli_env: Path) -> None:
+    first = run("demo", "--no-serve")
+    assert first.exit_code == 0, first.output
+    assert "Created the demo data set" in first.output
+    for upn in (
+        "admin@contoso.example",
+        "msa@contoso.example",
+        "lead@contoso.example",
+        "tech@contoso.example",
+    ):
+        assert upn in first.output
+    second = run("demo", "--no-serve")
+    assert second.exit_code == 0, second.output
+    assert "Found the demo data set" in second.output
+
+
+def test_keygen_prints_usable_secrets() -> None:
+    result = run("keygen")
+    assert result.exit_code == 0
+    values = dict(line.split("=", 1) for line in result.output.split())
+    from roomwarden.settings import Settings
+
+    Settings(
+        env="production",
+        secret_key=values["ROOMWARDEN_SECRET_KEY"],
+        encryption_key=values["ROOMWARDEN_ENCRYPTION_KEY"],
+        operator_token=values["ROOMWARDEN_OPERATOR_TOKEN"],
+    ).check_production_ready()
