@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Form, Query, Request, Response
+from fastapi import Form, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,9 +25,9 @@ from roomwarden.identity.schemas import (
     UserUpdate,
 )
 from roomwarden.identity.tokens import issue_token
-from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.api import SessionDep, audited, read_only
 from roomwarden.kit.errors import Unauthenticated
-from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
 from roomwarden.tenants.models import Tenant
 
@@ -35,7 +35,12 @@ auth = router(prefix="/api/v1", tags=["identity"])
 directory = router(prefix="/api/v1/tenants/{tenant_id}", tags=["directory"])
 
 
-@auth.post("/auth/token", response_model=TokenResponse)
+@auth.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    responses={429: {"description": "Too many failed sign-ins; see Retry-After"}},
+)
+@read_only
 def sign_in(
     request: Request,
     session: SessionDep,
@@ -80,7 +85,7 @@ def list_users(
     session: SessionDep,
     access: GlobalAdminDep,
     pages: PageDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Search = None,
 ) -> Page[UserRead]:
     stmt = service.list_users_query(access, q)
     return paginate(session, stmt, User.id, pages, UserRead.model_validate)

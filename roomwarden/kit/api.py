@@ -11,14 +11,14 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from roomwarden.kit.db import Database
-from roomwarden.kit.errors import AppError, Conflict, TooManyRequests
+from roomwarden.kit.errors import AppError, Conflict, Invalid, TooManyRequests
 
 log = logging.getLogger("roomwarden")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,7 +39,9 @@ class TransactionalRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             db: Database = request.app.state.db
-            writes = request.method not in SAFE_METHODS or hasattr(self.endpoint, "__audit__")
+            writes = not getattr(self.endpoint, "__read_only__", False) and (
+                request.method not in SAFE_METHODS or hasattr(self.endpoint, "__audit__")
+            )
             session = db.session(write=writes)
             request.state.session = session
             try:
@@ -55,6 +57,14 @@ class TransactionalRoute(APIRoute):
             return response
 
         return run
+
+
+def read_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an endpoint whose request transaction only reads, whatever its method: on SQLite
+    it then does not hold the write lock, so the endpoint may write in a transaction of its
+    own (sign-in records failures that must survive the request's rollback)."""
+    fn.__read_only__ = True  # type: ignore[attr-defined]
+    return fn
 
 
 def get_session(request: Request) -> Session:
@@ -134,6 +144,14 @@ async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
     return problem_response(409, conflict.problem())
 
 
+async def _data_error(request: Request, exc: DataError) -> Response:
+    """Values the database refuses (a NUL byte in a query string, say) are invalid input."""
+    log.info("data error: %s", exc.orig)
+    invalid = Invalid("a value in the request cannot be stored or searched for")
+    await run_in_threadpool(_record_refusal, request, invalid)
+    return problem_response(422, invalid.problem())
+
+
 async def _operational_error(request: Request, exc: OperationalError) -> Response:
     log.error("database error: %s", exc.orig)
     body = {
@@ -146,6 +164,10 @@ async def _operational_error(request: Request, exc: OperationalError) -> Respons
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 400:  # an unreadable body is invalid input like any other
+        invalid = Invalid(f"the request body cannot be read: {exc.detail}")
+        await run_in_threadpool(_record_refusal, request, invalid)
+        return problem_response(422, invalid.problem())
     titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
     body = {
         "type": "about:blank",
@@ -160,6 +182,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _operational_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
 

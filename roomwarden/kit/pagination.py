@@ -83,3 +83,7 @@ def paginate(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+Search = Annotated[
+    str | None,
+    Query(max_length=200, pattern=r"^[^\x00]*$", description="case-insensitive substring"),
+]

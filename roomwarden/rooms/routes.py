@@ -12,7 +12,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import SessionDep, audited
 from roomwarden.kit.crypto import SecretBox
-from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
 from roomwarden.rooms import groups, reports, rings, service, tickets
 from roomwarden.rooms.models import Room, RoomGroup, Ticket, UpdateRing
@@ -42,7 +42,6 @@ from roomwarden.rooms.schemas import (
 )
 
 api = router(prefix="/api/v1/tenants/{tenant_id}")
-Search = Annotated[str | None, Query(max_length=200, description="case-insensitive substring")]
 
 
 def _box(request: Request) -> SecretBox:
