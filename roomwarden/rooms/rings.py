@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -21,7 +21,7 @@ from roomwarden.rooms.schemas import RingCreate, RingUpdate
 
 def list_rings_query(access: Access) -> Select[tuple[UpdateRing]]:
     stmt = select(UpdateRing).where(UpdateRing.tenant_id == access.tenant_id)
-    return stmt if access.has(P.RINGS_VIEW) else stmt.where(False)  # type: ignore[arg-type]
+    return stmt if access.has(P.RINGS_VIEW) else stmt.where(false())
 
 
 def visible_ring(session: Session, access: Access, ring_id: uuid.UUID, *, lock: bool = False) -> UpdateRing:
