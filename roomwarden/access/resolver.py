@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, false, intersect, or_, select, true, union
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from roomwarden.access.models import (
 )
 from roomwarden.access.permissions import ALL_PERMISSIONS, PARTNER_ADMIN, Permission
 from roomwarden.access.principal import Principal
-from roomwarden.audit.service import Actor
+from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.partners.models import PartnerLink
@@ -159,6 +160,27 @@ class Access:
     @property
     def actor(self) -> Actor:
         return Actor(self.principal.user_id, self.principal.tenant_id)
+
+    def audit(
+        self,
+        session: Session,
+        category: Category,
+        operation: Operation,
+        object_name: str,
+        object_id: uuid.UUID | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a successful change by this principal in this tenant's audit log."""
+        record(
+            session,
+            tenant_id=self.tenant_id,
+            actor=self.actor,
+            category=category,
+            operation=operation,
+            object_name=object_name,
+            object_id=object_id,
+            details=details,
+        )
 
     def has(self, perm: Permission) -> bool:
         return perm in self.grants

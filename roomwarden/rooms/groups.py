@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
-from roomwarden.audit.service import Category, Operation, record
+from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
@@ -107,15 +107,13 @@ def create_group(session: Session, access: Access, data: RoomGroupCreate) -> Roo
         RoomGroupMember(tenant_id=access.tenant_id, group_id=group.id, room_id=r) for r in sorted(rooms)
     )
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROOM_GROUP,
-        operation=Operation.CREATE,
-        object_name=group.name,
-        object_id=group.id,
-        details={"room_ids": sorted(str(r) for r in rooms)},
+        Category.ROOM_GROUP,
+        Operation.CREATE,
+        group.name,
+        group.id,
+        {"room_ids": sorted(str(r) for r in rooms)},
     )
     return group
 
@@ -153,16 +151,7 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Ro
         changes["rooms_added"] = sorted(str(r) for r in added)
         changes["rooms_removed"] = sorted(str(r) for r in removed)
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROOM_GROUP,
-        operation=Operation.UPDATE,
-        object_name=group.name,
-        object_id=group.id,
-        details=changes,
-    )
+    access.audit(session, Category.ROOM_GROUP, Operation.UPDATE, group.name, group.id, changes)
     return group
 
 
@@ -174,12 +163,4 @@ def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
     name = group.name
     session.delete(group)
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROOM_GROUP,
-        operation=Operation.DELETE,
-        object_name=name,
-        object_id=group_id,
-    )
+    access.audit(session, Category.ROOM_GROUP, Operation.DELETE, name, group_id)

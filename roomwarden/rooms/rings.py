@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
-from roomwarden.audit.service import Category, Operation, record
+from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, NotFound
 from roomwarden.rooms.models import Room, UpdateRing
 from roomwarden.rooms.schemas import RingCreate, RingUpdate
@@ -62,15 +62,13 @@ def create_ring(session: Session, access: Access, data: RingCreate) -> UpdateRin
     ring = UpdateRing(tenant_id=access.tenant_id, name=data.name, deferral_days=data.deferral_days)
     session.add(ring)
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.UPDATE_RING,
-        operation=Operation.CREATE,
-        object_name=ring.name,
-        object_id=ring.id,
-        details={"deferral_days": ring.deferral_days},
+        Category.UPDATE_RING,
+        Operation.CREATE,
+        ring.name,
+        ring.id,
+        {"deferral_days": ring.deferral_days},
     )
     return ring
 
@@ -87,14 +85,5 @@ def update_ring(session: Session, access: Access, ring_id: uuid.UUID, data: Ring
         changes["deferral_days"] = {"from": ring.deferral_days, "to": data.deferral_days}
         ring.deferral_days = data.deferral_days
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.UPDATE_RING,
-        operation=Operation.UPDATE,
-        object_name=ring.name,
-        object_id=ring.id,
-        details=changes,
-    )
+    access.audit(session, Category.UPDATE_RING, Operation.UPDATE, ring.name, ring.id, changes)
     return ring

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
-from roomwarden.audit.service import Category, Operation, record
+from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
@@ -150,15 +150,13 @@ def create_room(session: Session, access: Access, box: SecretBox, data: RoomCrea
         RoomGroupMember(tenant_id=access.tenant_id, group_id=g, room_id=room.id) for g in group_ids
     )
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROOM,
-        operation=Operation.CREATE,
-        object_name=room.name,
-        object_id=room.id,
-        details={**_snapshot(room), "room_group_ids": [str(g) for g in group_ids]},
+        Category.ROOM,
+        Operation.CREATE,
+        room.name,
+        room.id,
+        {**_snapshot(room), "room_group_ids": [str(g) for g in group_ids]},
     )
     return room
 
@@ -184,16 +182,7 @@ def update_room(session: Session, access: Access, room_id: uuid.UUID, data: Room
             setattr(room, field, getattr(data, field))
     session.flush()
     category = Category.UPDATE_RING if set(changes) == {"update_ring_id"} else Category.ROOM
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=category,
-        operation=Operation.UPDATE,
-        object_name=room.name,
-        object_id=room.id,
-        details=changes,
-    )
+    access.audit(session, category, Operation.UPDATE, room.name, room.id, changes)
     return room
 
 
@@ -205,15 +194,13 @@ def unenroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
     room.enrollment_state = "unenrolled"
     room.health_state = "unknown"
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROOM,
-        operation=Operation.UPDATE,
-        object_name=room.name,
-        object_id=room.id,
-        details={"enrollment_state": {"from": "enrolled", "to": "unenrolled"}},
+        Category.ROOM,
+        Operation.UPDATE,
+        room.name,
+        room.id,
+        {"enrollment_state": {"from": "enrolled", "to": "unenrolled"}},
     )
     return room
 
@@ -224,16 +211,7 @@ def reset_key(session: Session, access: Access, box: SecretBox, room_id: uuid.UU
     room.enrollment_key_sealed = box.seal(new_enrollment_key())
     room.updated_at = utcnow()
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ENROLLMENT_KEY,
-        operation=Operation.UPDATE,
-        object_name=room.name,
-        object_id=room.id,
-        details={"action": "reset"},
-    )
+    access.audit(session, Category.ENROLLMENT_KEY, Operation.UPDATE, room.name, room.id, {"action": "reset"})
     return room
 
 
@@ -242,14 +220,5 @@ def download_key(session: Session, access: Access, box: SecretBox, room_id: uuid
     room = visible_room(session, access, room_id)
     require_on_room(session, access, P.ROOMS_DOWNLOAD_KEY, room)
     key = box.open(room.enrollment_key_sealed)
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ENROLLMENT_KEY,
-        operation=Operation.READ,
-        object_name=room.name,
-        object_id=room.id,
-        details={"action": "download"},
-    )
+    access.audit(session, Category.ENROLLMENT_KEY, Operation.READ, room.name, room.id, {"action": "download"})
     return key

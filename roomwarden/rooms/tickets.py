@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access
-from roomwarden.audit.service import Category, Operation, record
+from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.models import Room, Ticket, TicketUpdate
@@ -95,15 +95,13 @@ def create_incident(session: Session, access: Access, data: IncidentCreate) -> T
     )
     session.add(ticket)
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.TICKET,
-        operation=Operation.CREATE,
-        object_name=ticket.title,
-        object_id=ticket.id,
-        details={"room_id": str(room.id), "severity": ticket.severity, "kind": "incident"},
+        Category.TICKET,
+        Operation.CREATE,
+        ticket.title,
+        ticket.id,
+        {"room_id": str(room.id), "severity": ticket.severity, "kind": "incident"},
     )
     return ticket
 
@@ -132,14 +130,5 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
     session.add(entry)
     ticket.updated_at = entry.created_at = utcnow()
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.TICKET,
-        operation=Operation.UPDATE,
-        object_name=ticket.title,
-        object_id=ticket.id,
-        details=changes,
-    )
+    access.audit(session, Category.TICKET, Operation.UPDATE, ticket.title, ticket.id, changes)
     return ticket

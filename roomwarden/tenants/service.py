@@ -122,13 +122,5 @@ def update_settings(session: Session, access: Access, data: SettingsUpdate) -> T
             changes[field] = {"from": old, "to": new}
             setattr(row, field, new)
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.SETTINGS,
-        operation=Operation.UPDATE,
-        object_name="Service settings",
-        details=changes,
-    )
+    access.audit(session, Category.SETTINGS, Operation.UPDATE, "Service settings", details=changes)
     return row
