@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-Domain = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        min_length=3,
-        max_length=253,
-        pattern=r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
-    ),
-]
-Upn = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        max_length=320,
-        pattern=r"^[a-z0-9._%+\-']{1,64}@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
-    ),
-]
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+[a-z]{{2,63}}")
+_LOCAL_RE = re.compile(r"[a-z0-9._%+\-']{1,64}")
+
+
+def _domain(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > 253 or not _DOMAIN_RE.fullmatch(value):
+        raise ValueError("must be a DNS domain name such as contoso.com")
+    return value
+
+
+def _upn(value: str) -> str:
+    value = value.strip().lower()
+    local, _, domain = value.partition("@")
+    if len(value) > 320 or not _LOCAL_RE.fullmatch(local) or not _DOMAIN_RE.fullmatch(domain):
+        raise ValueError("must be a user principal name such as alice@contoso.com")
+    return value
+
+
+Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_domain)]
+Upn = Annotated[str, StringConstraints(max_length=320), AfterValidator(_upn)]
 
 
 def _reject_nul(value: Any) -> None:

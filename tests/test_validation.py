@@ -1,0 +1,224 @@
+"""Bad input is refused with 422 problem+json and changes nothing in the database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from roomwarden.kit.db import Database
+from tests.factories import TenantH, World
+
+TABLES = (
+    "users",
+    "security_groups",
+    "rooms",
+    "room_groups",
+    "room_group_members",
+    "update_rings",
+    "tickets",
+    "ticket_updates",
+    "roles",
+    "role_assignments",
+    "scopes",
+)
+LONG = "x" * 5000
+
+
+def snapshot(db: Database, tenant_id: str) -> dict[str, Any]:
+    tid = uuid.UUID(tenant_id)
+    with db.engine.connect() as conn:
+
+        def q(sql: str) -> Any:
+            return conn.execute(text(sql), {"t": tid.hex if db.is_sqlite else tid}).all()
+
+        state = {t: q(f"SELECT count(*) FROM {t} WHERE tenant_id = :t") for t in TABLES}
+        state["rooms_content"] = q(
+            "SELECT id, name, country, city, update_ring_id, health_state FROM rooms "
+            "WHERE tenant_id = :t ORDER BY id"
+        )
+        state["settings"] = q(
+            "SELECT notification_email, enable_all_tickets_view, require_mfa_for_partners "
+            "FROM tenant_settings WHERE tenant_id = :t"
+        )
+        state["audit_ok"] = q(
+            "SELECT count(*) FROM audit_records WHERE tenant_id = :t AND result_status = 'Successful'"
+        )
+    return state
+
+
+@pytest.fixture
+def target(world: World) -> dict[str, Any]:
+    t = world.tenant()
+    room = world.room(t)
+    group = world.room_group(t, [room["id"]])
+    ticket = world.incident(t, room["id"])
+    user = world.user(t)
+    sg = world.security_group(t, [user])
+    role = world.role(t, ["rooms.view"])
+    assignment = world.assign(t, role, users=[user])
+    rings = world.client.get(f"/api/v1/tenants/{t.id}/update-rings", headers=t.admin.headers).json()["items"]
+    return {
+        "t": t,
+        "room": room["id"],
+        "group": group["id"],
+        "ticket": ticket["id"],
+        "user": user.id,
+        "sg": sg,
+        "role": role,
+        "assignment": assignment["id"],
+        "ring": rings[0]["id"],
+    }
+
+
+def endpoints(x: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Each endpoint with a body, and a valid body to corrupt."""
+    t: TenantH = x["t"]
+    return {
+        "create user": (
+            "POST",
+            "/users",
+            {"upn": f"n@{t.domain}", "display_name": "N", "password": "long enough"},
+        ),
+        "update user": ("PATCH", f"/users/{x['user']}", {"display_name": "N"}),
+        "create security group": ("POST", "/security-groups", {"name": "SG", "member_ids": [x["user"]]}),
+        "update security group": ("PATCH", f"/security-groups/{x['sg']}", {"name": "SG2"}),
+        "create room": (
+            "POST",
+            "/rooms",
+            {"name": "R", "resource_account": f"r@{t.domain}", "country": "US"},
+        ),
+        "update room": ("PATCH", f"/rooms/{x['room']}", {"name": "R2", "country": "DE"}),
+        "create room group": ("POST", "/room-groups", {"name": "G", "room_ids": [x["room"]]}),
+        "update room group": ("PATCH", f"/room-groups/{x['group']}", {"name": "G2", "room_ids": []}),
+        "create ring": ("POST", "/update-rings", {"name": "Pilot", "deferral_days": 3}),
+        "update ring": ("PATCH", f"/update-rings/{x['ring']}", {"deferral_days": 3}),
+        "create incident": (
+            "POST",
+            "/incidents",
+            {"room_id": x["room"], "title": "T", "severity": "warning"},
+        ),
+        "update ticket": ("PATCH", f"/tickets/{x['ticket']}", {"status": "in_progress", "comment": "c"}),
+        "update settings": ("PATCH", "/settings", {"enable_all_tickets_view": True}),
+        "create role": ("POST", "/roles", {"name": "Role X", "permissions": ["rooms.view"]}),
+        "update role": ("PATCH", f"/roles/{x['role']}", {"permissions": ["rooms.modify"]}),
+        "create assignment": (
+            "POST",
+            f"/roles/{x['role']}/assignments",
+            {"name": "A", "members": [{"type": "user", "id": x["user"]}], "scope": {"all": True}},
+        ),
+        "update assignment": ("PATCH", f"/assignments/{x['assignment']}", {"name": "A2"}),
+    }
+
+
+def corruptions(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    first = next(iter(body))
+    value = body[first]
+    wrong_type = 12345 if isinstance(value, str) else "not-the-right-type"
+    return [
+        ("unknown field", {**body, "surprise": 1}),
+        ("wrong type", {**body, first: wrong_type}),
+        ("null", {**body, first: None}),
+        ("oversize string", {**body, first: LONG} if isinstance(value, str) else {**body, "surprise": LONG}),
+        ("not an object", [body]),
+        (
+            "bad id in body",
+            {**body, first: "not-a-uuid"}
+            if first.endswith(("_id", "_ids", "members"))
+            else {**body, "room_id": "not-a-uuid"},
+        ),
+    ]
+
+
+NAMES = list(
+    endpoints(
+        {
+            "t": TenantH("", "", "d", None),
+            **dict.fromkeys(  # type: ignore[arg-type]
+                ("room", "group", "ticket", "user", "sg", "role", "assignment", "ring"), ""
+            ),
+        }
+    )
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_corrupted_bodies_are_422_and_change_nothing(world: World, target: dict[str, Any], name: str) -> None:
+    t = target["t"]
+    method, path, body = endpoints(target)[name]
+    before = snapshot(world.db, t.id)
+    assert before["rooms"] == [(1,)] and before["audit_ok"][0][0] > 5  # the snapshot sees the tenant
+    for label, bad in corruptions(body):
+        response = world.client.request(
+            method, f"/api/v1/tenants/{t.id}{path}", json=bad, headers=t.admin.headers
+        )
+        assert response.status_code == 422, f"{name} / {label}: {response.status_code} {response.text}"
+        problem = response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert {"type", "title", "status", "detail"} <= problem.keys() and problem["status"] == 422
+    empty = world.client.request(
+        method,
+        f"/api/v1/tenants/{t.id}{path}",
+        content=b"{not json",
+        headers={**t.admin.headers, "content-type": "application/json"},
+    )
+    assert empty.status_code == 422
+    assert snapshot(world.db, t.id) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/rooms/not-a-uuid",
+        "/tickets/123",
+        "/room-groups/%20",
+        "/users/x",
+        "/roles/zz/assignments",
+        "/update-rings/1",
+    ],
+)
+def test_malformed_ids_in_paths_are_422(world: World, path: str) -> None:
+    t = world.tenant()
+    response = world.client.get(f"/api/v1/tenants/{t.id}{path}", headers=t.admin.headers)
+    assert response.status_code == 422
+    assert world.client.get(f"/api/v1/tenants/not-a-tenant{path}", headers=t.admin.headers).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "cursor=%%%",
+        "country=XX",
+        "country=USA",
+        "health_state=great",
+        "group_id=nope",
+    ],
+)
+def test_bad_list_parameters_are_422(world: World, query: str) -> None:
+    t = world.tenant()
+    assert (
+        world.client.get(f"/api/v1/tenants/{t.id}/rooms?{query}", headers=t.admin.headers).status_code == 422
+    )
+
+
+@given(
+    junk=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_junk_room_bodies_never_create_a_room(world: World, target: dict[str, Any], junk: Any) -> None:
+    t = target["t"]
+    before = snapshot(world.db, t.id)
+    response = world.client.post(f"/api/v1/tenants/{t.id}/rooms", json=junk, headers=t.admin.headers)
+    assert response.status_code == 422
+    assert snapshot(world.db, t.id) == before
