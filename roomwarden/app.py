@@ -19,6 +19,9 @@ from roomwarden.identity.routes import auth, directory
 from roomwarden.kit.api import install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
+from roomwarden.notifications.service import Mailer
+from roomwarden.partners.routes import customer as partners_customer
+from roomwarden.partners.routes import partner as partners_partner
 from roomwarden.rooms.routes import api as rooms_api
 from roomwarden.settings import Settings, get_settings
 from roomwarden.tenants.routes import api as settings_api
@@ -32,9 +35,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings.check_production_ready()
     database = db or Database(settings.database_url)
 
+    mailer = Mailer(database, settings)
+    if mailer.enabled:
+        database.after_commit_hooks.append(mailer.after_commit)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mailer.start_retry_loop()
         yield
+        mailer.stop()
         if db is None:
             database.dispose()
 
@@ -51,8 +60,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.secret_box = SecretBox(settings.encryption_key)
     app.state.refusal_hook = record_refusal
+    app.state.mailer = mailer
     install_error_handlers(app)
-    for r in (operator, auth, catalogue, directory, rooms_api, roles_api, settings_api, audit_api):
+    routers = (
+        operator,
+        auth,
+        catalogue,
+        directory,
+        rooms_api,
+        roles_api,
+        settings_api,
+        audit_api,
+        partners_customer,
+        partners_partner,
+    )
+    for r in routers:
         app.include_router(r)
 
     @app.get("/healthz", tags=["health"])

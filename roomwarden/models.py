@@ -17,7 +17,8 @@ from roomwarden.identity.models import (  # noqa: F401
     User,
 )
 from roomwarden.kit.db import Base
-from roomwarden.partners.models import PartnerLink  # noqa: F401
+from roomwarden.notifications.models import OutgoingMail  # noqa: F401
+from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager  # noqa: F401
 from roomwarden.rooms.models import (  # noqa: F401
     Room,
     RoomGroup,

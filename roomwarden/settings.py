@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    # Outgoing e-mail; none is sent unless a host is set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "roomwarden@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(10, gt=0)
+    mail_retry_seconds: int = Field(30, ge=1)
+    mail_max_attempts: int = Field(8, ge=1)
 
     def demo_secrets_in_use(self) -> list[str]:
         demo = {

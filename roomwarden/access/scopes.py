@@ -34,6 +34,12 @@ def _check_ids(
     return rooms, groups
 
 
+def validate_scope(session: Session, tenant_id: uuid.UUID, data: ScopeIn) -> ScopeRead:
+    """Check a scope's ids and return it normalised, without storing anything."""
+    rooms, groups = _check_ids(session, tenant_id, data)
+    return ScopeRead(all=data.all, rooms=rooms, room_groups=groups)
+
+
 def create_scope(session: Session, tenant_id: uuid.UUID, data: ScopeIn) -> Scope:
     rooms, groups = _check_ids(session, tenant_id, data)
     scope = Scope(tenant_id=tenant_id, all_rooms=data.all)

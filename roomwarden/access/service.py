@@ -135,12 +135,20 @@ def set_permissions(session: Session, role: Role, perms: Sequence[Permission]) -
 
 
 def create_role(session: Session, access: Access, data: RoleCreate) -> Role:
-    if access.is_partner:
-        raise Forbidden("partner roles are created by the partner module")
+    """A customer creates a custom role; a partner user (``roles.modify`` over its whole link)
+    creates a custom partner role inside its link, from Partner admin permissions only."""
     require_roles(access, Permission.ROLES_VIEW)
     require_roles(access, Permission.ROLES_MODIFY)
-    _name_free(session, None, access.tenant_id, None, data.name)
-    role = Role(tenant_id=access.tenant_id, name=data.name, description=data.description, kind="custom")
+    check_role_permissions(access, data.permissions)
+    link_id = access.link.id if access.link is not None else None
+    _name_free(session, None, access.tenant_id, link_id, data.name)
+    role = Role(
+        tenant_id=access.tenant_id,
+        name=data.name,
+        description=data.description,
+        kind="partner_custom" if link_id else "custom",
+        partner_link_id=link_id,
+    )
     session.add(role)
     session.flush()
     set_permissions(session, role, data.permissions)
@@ -207,8 +215,10 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
     require_roles(access, Permission.ROLES_MODIFY)
     if role.kind == "builtin":
         raise Forbidden("built-in roles cannot be deleted")
-    if access.is_partner and role.kind != "partner_custom":
-        raise Forbidden("the Primary admins role cannot be deleted")
+    if role.kind == "partner_builtin":
+        if access.is_partner:
+            raise Forbidden("the Primary admins role cannot be deleted")
+        raise Conflict("the Primary admins role lives as long as its link: remove the partner to end it")
     assignments = session.execute(
         select(RoleAssignment.id, RoleAssignment.scope_id).where(RoleAssignment.role_id == role.id)
     ).all()
@@ -301,7 +311,7 @@ def _require_manage(access: Access, role: Role) -> None:
         raise Forbidden("assignments of partner roles are managed by the partner")
 
 
-def _check_members(session: Session, tenant_id: uuid.UUID, members: Sequence[MemberRef]) -> list[MemberRef]:
+def check_members(session: Session, tenant_id: uuid.UUID, members: Sequence[MemberRef]) -> list[MemberRef]:
     """Members must be users or security groups of ``tenant_id``; others read as unknown."""
     users = sorted({m.id for m in members if m.type == "user"})
     groups = sorted({m.id for m in members if m.type == "group"})
@@ -318,7 +328,7 @@ def _check_members(session: Session, tenant_id: uuid.UUID, members: Sequence[Mem
     return [MemberRef(type="user", id=u) for u in users] + [MemberRef(type="group", id=g) for g in groups]
 
 
-def _set_members(
+def set_members(
     session: Session, assignment: RoleAssignment, member_tenant_id: uuid.UUID, members: Sequence[MemberRef]
 ) -> None:
     session.execute(delete(AssignmentMember).where(AssignmentMember.assignment_id == assignment.id))
@@ -374,7 +384,7 @@ def create_assignment(
 ) -> RoleAssignment:
     role = visible_role(session, access, role_id, lock=True)
     _require_manage(access, role)
-    members = _check_members(session, _member_tenant(access), data.members)
+    members = check_members(session, _member_tenant(access), data.members)
     _check_scope(session, access, data.scope)
     scope = create_scope(session, access.tenant_id, data.scope)
     assignment = RoleAssignment(
@@ -387,7 +397,7 @@ def create_assignment(
     )
     session.add(assignment)
     session.flush()
-    _set_members(session, assignment, _member_tenant(access), members)
+    set_members(session, assignment, _member_tenant(access), members)
     record(
         session,
         tenant_id=access.tenant_id,
@@ -421,10 +431,12 @@ def update_assignment(
             changes[field] = {"from": getattr(assignment, field), "to": getattr(data, field)}
             setattr(assignment, field, getattr(data, field))
     if "members" in fields:
-        members = _check_members(session, _member_tenant(access), data.members)
-        _set_members(session, assignment, _member_tenant(access), members)
+        members = check_members(session, _member_tenant(access), data.members)
+        set_members(session, assignment, _member_tenant(access), members)
         changes["members"] = [m.model_dump(mode="json") for m in members]
     if "scope" in fields:
+        if role.kind == "partner_builtin":
+            raise Invalid("the Primary admins scope is the link's scope, which the customer changes")
         _check_scope(session, access, data.scope)
         replace_scope(session, session.get_one(Scope, assignment.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")

@@ -16,7 +16,7 @@ from roomwarden.tenants.models import Tenant
 
 def record_refusal(request: Request, exc: Any) -> None:
     principal = getattr(request.state, "principal", None)
-    tenant_id = path_uuid(request, "tenant_id")
+    tenant_id = path_uuid(request, "tenant_id") or getattr(request.state, "audit_tenant_id", None)
     if principal is None or tenant_id is None:
         return  # anonymous attempts are answered 401 and not written to any tenant's log
     category, operation = request.scope["endpoint"].__audit__

@@ -17,6 +17,7 @@ from roomwarden.identity.passwords import hash_password, verify_password
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from roomwarden.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthenticated
 from roomwarden.kit.time import utcnow
+from roomwarden.partners.guards import guard_primary_admins
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 from roomwarden.tenants.service import domains_of, tenant_by_domain
@@ -179,6 +180,7 @@ def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
     user = _user(session, access, user_id, lock=True)
     if user.is_global_admin and user.is_active:
         _guard_last_global_admin(session, access, user)
+    guard_primary_admins(session, user_id=user.id)
     upn = user.upn
     session.delete(user)
     session.flush()
@@ -313,6 +315,7 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Gr
 
 def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
     group = _group(session, access, group_id, lock=True)
+    guard_primary_admins(session, group_id=group.id)
     name = group.name
     session.delete(group)
     session.flush()

@@ -47,13 +47,14 @@ class TransactionalRoute(APIRoute):
             try:
                 response = await handler(request)
                 await run_in_threadpool(session.commit)
+                info = dict(session.info)
             except BaseException:
                 await run_in_threadpool(session.rollback)
                 raise
             finally:
                 await run_in_threadpool(session.close)
             for hook in db.after_commit_hooks:
-                await run_in_threadpool(hook)
+                await run_in_threadpool(hook, info)
             return response
 
         return run

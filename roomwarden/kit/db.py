@@ -109,7 +109,9 @@ class Database:
         )
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
-        self.after_commit_hooks: list[Callable[[], None]] = []
+        #: Called after each successful request or ``transaction()`` commit with the
+        #: session's ``info`` (what the transaction asked to do after it).
+        self.after_commit_hooks: list[Callable[[dict[str, Any]], None]] = []
 
     def session(self, *, write: bool = True) -> Session:
         return (self._write if write else self._read)()
@@ -120,13 +122,14 @@ class Database:
         try:
             yield session
             session.commit()
+            info = dict(session.info)
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
         for hook in self.after_commit_hooks:
-            hook()
+            hook(info)
 
     def dispose(self) -> None:
         self.engine.dispose()

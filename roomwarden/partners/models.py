@@ -39,3 +39,50 @@ class PartnerLink(IdMixin, Base):
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+INVITATION_STATUSES = ("pending", "accepted", "denied", "revoked", "expired")
+
+
+class PartnerInvitation(IdMixin, Base):
+    """A customer's offer to a partner tenant. ``tenant_id`` is the customer. A pending
+    invitation past ``expires_at`` is expired, whether or not a job has marked it yet."""
+
+    __tablename__ = "partner_invitations"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'denied', 'revoked', 'expired')", name="status"),
+        CheckConstraint("tenant_id <> partner_tenant_id", name="distinct_tenants"),
+        Index(
+            "uq_partner_invitations_pending_pair",
+            "tenant_id",
+            "partner_tenant_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_partner_invitations_partner", "partner_tenant_id", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    expires_at: Mapped[datetime] = mapped_column()
+    approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    link_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partner_links.id"))
+
+
+class TenantManager(Base):
+    """A partner-side user who may review invitations without managing rooms."""
+
+    __tablename__ = "tenant_managers"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

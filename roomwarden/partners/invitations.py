@@ -1,0 +1,317 @@
+"""Partner invitations (SPEC §4): invite, review, revoke; the partner accepts or denies.
+
+State machine: ``pending`` → ``accepted`` | ``denied`` | ``revoked``; a pending invitation
+past its expiry is ``expired`` at that very moment (checked when it is read or acted on, not
+only by a job). Two requests racing over one customer-partner pair are ordered by locking
+the customer's tenant row; the partial unique index on pending invitations backs it up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.models import Scope, ScopeGroup, ScopeRoom
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.principal import Principal
+from roomwarden.access.resolver import Access, resolve_access
+from roomwarden.access.scopes import create_scope, read_scopes, validate_scope
+from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.identity.models import User
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.time import utcnow
+from roomwarden.notifications.service import queue_mail
+from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager
+from roomwarden.partners.schemas import (
+    InvitationCreate,
+    InvitationRead,
+    PartnerInvitationRead,
+    ScopeSize,
+)
+from roomwarden.tenants.models import Tenant, TenantDomain
+from roomwarden.tenants.service import tenant_by_domain
+
+
+def effective_status(inv: PartnerInvitation) -> str:
+    if inv.status == "pending" and inv.expires_at <= utcnow():
+        return "expired"
+    return inv.status
+
+
+def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    """Serialise everything that concerns one customer's partner pairs."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+
+
+# -- customer side ---------------------------------------------------------------------------
+
+
+def _resolve_partner(session: Session, access: Access, domain: str) -> Tenant:
+    partner = tenant_by_domain(session, domain)
+    if partner is None:
+        raise Invalid("no tenant with that domain")
+    if partner.id == access.tenant_id:
+        raise Invalid("a tenant cannot invite itself")
+    return partner
+
+
+def preview(session: Session, access: Access, data: InvitationCreate) -> InvitationRead:
+    """The review step: everything the customer is about to send, nothing stored."""
+    access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
+    partner = _resolve_partner(session, access, data.partner_domain)
+    scope_read = validate_scope(session, access.tenant_id, data.scope)
+    return InvitationRead(
+        id=None,
+        status="draft",
+        customer_tenant_id=access.tenant_id,
+        partner_tenant_id=partner.id,
+        partner_name=partner.name,
+        partner_domain=data.partner_domain,
+        expires_at=utcnow() + timedelta(days=data.expires_in_days),
+        approval_policy=data.approval_policy.as_dict(),
+        scope=scope_read,
+        created_at=None,
+    )
+
+
+def create_invitation(session: Session, access: Access, data: InvitationCreate) -> PartnerInvitation:
+    access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
+    partner = _resolve_partner(session, access, data.partner_domain)
+    lock_tenant(session, access.tenant_id)
+    pending = session.scalar(
+        select(PartnerInvitation).where(
+            PartnerInvitation.tenant_id == access.tenant_id,
+            PartnerInvitation.partner_tenant_id == partner.id,
+            PartnerInvitation.status == "pending",
+        )
+    )
+    if pending is not None and effective_status(pending) == "expired":
+        pending.status = "expired"
+        session.flush()
+    elif pending is not None:
+        raise Conflict("a pending invitation to this partner already exists")
+    if _active_link(session, access.tenant_id, partner.id) is not None:
+        raise Conflict("this partner is already linked")
+    scope = create_scope(session, access.tenant_id, data.scope)
+    inv = PartnerInvitation(
+        tenant_id=access.tenant_id,
+        partner_tenant_id=partner.id,
+        status="pending",
+        expires_at=utcnow() + timedelta(days=data.expires_in_days),
+        approval_policy=data.approval_policy.as_dict(),
+        scope_id=scope.id,
+        created_by_user_id=access.principal.user_id,
+    )
+    session.add(inv)
+    session.flush()
+    access.audit(
+        session,
+        Category.PARTNER_INVITATION,
+        Operation.CREATE,
+        partner.name,
+        inv.id,
+        {
+            "partner_tenant_id": str(partner.id),
+            "expires_at": inv.expires_at.isoformat(),
+            "approval_policy": inv.approval_policy,
+            "scope": data.scope.model_dump(mode="json"),
+        },
+    )
+    _notify_partner(session, access, partner, inv)
+    return inv
+
+
+def _notify_partner(session: Session, access: Access, partner: Tenant, inv: PartnerInvitation) -> None:
+    admins = session.scalars(
+        select(User.upn).where(User.tenant_id == partner.id, User.is_active, User.is_global_admin)
+    ).all()
+    managers = session.scalars(
+        select(User.upn)
+        .join(TenantManager, TenantManager.user_id == User.id)
+        .where(TenantManager.tenant_id == partner.id, User.is_active)
+    ).all()
+    customer = session.get_one(Tenant, access.tenant_id)
+    body = (
+        f"{customer.name} invites {partner.name} to manage some of its meeting rooms in Roomwarden.\n\n"
+        f"The invitation expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC. Review it under "
+        f"Partner > Invitations, or at GET /api/v1/partner/invitations (invitation {inv.id}).\n"
+    )
+    queue_mail(session, partner.id, [*admins, *managers], f"Partner invitation from {customer.name}", body)
+
+
+def _active_link(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID) -> PartnerLink | None:
+    return session.scalar(
+        select(PartnerLink).where(
+            PartnerLink.tenant_id == customer_id,
+            PartnerLink.partner_tenant_id == partner_id,
+            PartnerLink.status == "active",
+        )
+    )
+
+
+def invitations_query(access: Access) -> Select[tuple[PartnerInvitation]]:
+    access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
+    return select(PartnerInvitation).where(PartnerInvitation.tenant_id == access.tenant_id)
+
+
+def customer_invitation(
+    session: Session, access: Access, inv_id: uuid.UUID, *, lock: bool = False
+) -> PartnerInvitation:
+    stmt = invitations_query(access).where(PartnerInvitation.id == inv_id)
+    inv = session.scalar(stmt.with_for_update() if lock else stmt)
+    if inv is None:
+        raise NotFound("invitation not found")
+    return inv
+
+
+def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[InvitationRead]:
+    scopes = read_scopes(session, [i.scope_id for i in items])
+    names = _tenant_names(session, {i.partner_tenant_id for i in items})
+    return [
+        InvitationRead(
+            id=i.id,
+            status=effective_status(i),
+            customer_tenant_id=i.tenant_id,
+            partner_tenant_id=i.partner_tenant_id,
+            partner_name=names[i.partner_tenant_id],
+            expires_at=i.expires_at,
+            approval_policy=i.approval_policy,
+            scope=scopes[i.scope_id],
+            created_at=i.created_at,
+            link_id=i.link_id,
+        )
+        for i in items
+    ]
+
+
+def _tenant_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return {
+        tid: name for tid, name in session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids)))
+    }
+
+
+def revoke(session: Session, access: Access, inv_id: uuid.UUID) -> PartnerInvitation:
+    inv = customer_invitation(session, access, inv_id, lock=True)
+    if effective_status(inv) != "pending":
+        raise Conflict(f"the invitation is {effective_status(inv)} and cannot be revoked")
+    inv.status = "revoked"
+    inv.decided_at = utcnow()
+    inv.decided_by_user_id = access.principal.user_id
+    session.flush()
+    access.audit(
+        session, Category.PARTNER_INVITATION, Operation.DELETE, str(inv.id), inv.id, {"status": "revoked"}
+    )
+    return inv
+
+
+# -- partner side ------------------------------------------------------------------------------
+
+
+def is_pro_manager(session: Session, principal: Principal) -> bool:
+    """Global admin, or holds partners.manage over all rooms in its own tenant (an MSA)."""
+    own = resolve_access(session, principal, principal.tenant_id)
+    return own.tenant_wide(P.PARTNERS_MANAGE)
+
+
+def is_reviewer(session: Session, principal: Principal) -> bool:
+    if is_pro_manager(session, principal):
+        return True
+    return session.get(TenantManager, (principal.tenant_id, principal.user_id)) is not None
+
+
+def require_reviewer(session: Session, principal: Principal) -> None:
+    if not is_reviewer(session, principal):
+        raise Forbidden("only Global admins, Pro managers and tenant managers review invitations")
+
+
+def partner_invitations_query(session: Session, principal: Principal) -> Select[tuple[PartnerInvitation]]:
+    require_reviewer(session, principal)
+    return select(PartnerInvitation).where(PartnerInvitation.partner_tenant_id == principal.tenant_id)
+
+
+def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[PartnerInvitationRead]:
+    names = _tenant_names(session, {i.tenant_id for i in items})
+    sizes = _scope_sizes(session, [i.scope_id for i in items])
+    return [
+        PartnerInvitationRead(
+            id=i.id,
+            status=effective_status(i),
+            customer_tenant_id=i.tenant_id,
+            customer_name=names[i.tenant_id],
+            scope_size=sizes[i.scope_id],
+            expires_at=i.expires_at,
+            approval_policy=i.approval_policy,
+            created_at=i.created_at,
+        )
+        for i in items
+    ]
+
+
+def _scope_sizes(session: Session, scope_ids: list[uuid.UUID]) -> dict[uuid.UUID, ScopeSize]:
+    scopes = read_scopes(session, scope_ids)
+    return {
+        sid: ScopeSize(all=s.all, rooms=len(s.rooms), room_groups=len(s.room_groups))
+        for sid, s in scopes.items()
+    }
+
+
+def partner_invitation(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerInvitation:
+    """The invitation addressed to the caller's tenant, locked, with the customer's tenant
+    locked first (the order every pair-changing transaction takes)."""
+    require_reviewer(session, principal)
+    inv = session.scalar(
+        select(PartnerInvitation).where(
+            PartnerInvitation.id == inv_id, PartnerInvitation.partner_tenant_id == principal.tenant_id
+        )
+    )
+    if inv is None:
+        raise NotFound("invitation not found")
+    lock_tenant(session, inv.tenant_id)
+    session.refresh(inv, with_for_update=True)
+    return inv
+
+
+def _require_pending(inv: PartnerInvitation) -> None:
+    status = effective_status(inv)
+    if status != "pending":
+        raise Conflict(f"the invitation is {status}")
+
+
+def deny(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerInvitation:
+    inv = partner_invitation(session, principal, inv_id)
+    _require_pending(inv)
+    inv.status = "denied"
+    inv.decided_at = utcnow()
+    inv.decided_by_user_id = principal.user_id
+    session.flush()
+    record(
+        session,
+        tenant_id=inv.tenant_id,
+        actor=Actor(principal.user_id, principal.tenant_id),
+        category=Category.PARTNER_INVITATION,
+        operation=Operation.REJECT,
+        object_name=str(inv.id),
+        object_id=inv.id,
+        details={"status": "denied"},
+    )
+    return inv
+
+
+def copy_scope(session: Session, scope_id: uuid.UUID) -> Scope:
+    src = session.get_one(Scope, scope_id)
+    dst = Scope(tenant_id=src.tenant_id, all_rooms=src.all_rooms)
+    session.add(dst)
+    session.flush()
+    for rid in session.scalars(select(ScopeRoom.room_id).where(ScopeRoom.scope_id == src.id)):
+        session.add(ScopeRoom(tenant_id=src.tenant_id, scope_id=dst.id, room_id=rid))
+    for gid in session.scalars(select(ScopeGroup.group_id).where(ScopeGroup.scope_id == src.id)):
+        session.add(ScopeGroup(tenant_id=src.tenant_id, scope_id=dst.id, group_id=gid))
+    session.flush()
+    return dst
+
+
+def domains_for(session: Session, tenant_id: uuid.UUID) -> list[str]:
+    return list(session.scalars(select(TenantDomain.domain).where(TenantDomain.tenant_id == tenant_id)))

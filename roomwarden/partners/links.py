@@ -1,0 +1,250 @@
+"""Partner links: acceptance establishes one; the customer changes its delegation; either
+side ends it (off-boarding). The link's ``Primary admins`` role is its one built-in partner
+role and always keeps at least one member."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, Scope
+from roomwarden.access.permissions import PARTNER_ADMIN, PRIMARY_ADMINS
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.principal import Principal
+from roomwarden.access.resolver import Access, linked_customers
+from roomwarden.access.schemas import MemberRef
+from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
+from roomwarden.access.service import check_members, set_members, set_permissions
+from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.identity.models import SecurityGroupMember
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.time import utcnow
+from roomwarden.partners.invitations import (
+    _active_link,
+    _require_pending,
+    _tenant_names,
+    copy_scope,
+    is_reviewer,
+    partner_invitation,
+)
+from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.schemas import AcceptInvitation, LinkRead, LinkUpdate
+
+# -- acceptance ------------------------------------------------------------------------------
+
+
+def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: AcceptInvitation) -> PartnerLink:
+    """The first acceptance establishes the link; the named partner users or groups (default:
+    the acceptor) become its Primary admins. Expiry is checked here, under the lock."""
+    inv = partner_invitation(session, principal, inv_id)
+    _require_pending(inv)
+    if _active_link(session, inv.tenant_id, inv.partner_tenant_id) is not None:
+        raise Conflict("this customer is already linked")
+    members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
+    members = check_members(session, principal.tenant_id, members)
+    link = PartnerLink(
+        tenant_id=inv.tenant_id,
+        partner_tenant_id=inv.partner_tenant_id,
+        status="active",
+        scope_id=copy_scope(session, inv.scope_id).id,
+        approval_policy=inv.approval_policy,
+    )
+    session.add(link)
+    session.flush()
+    role = Role(
+        tenant_id=inv.tenant_id,
+        name=PRIMARY_ADMINS,
+        kind="partner_builtin",
+        partner_link_id=link.id,
+        description="The partner's administrators for the rooms delegated by this link.",
+    )
+    session.add(role)
+    session.flush()
+    set_permissions(session, role, sorted(PARTNER_ADMIN))
+    whole_link = Scope(tenant_id=inv.tenant_id, all_rooms=True)
+    session.add(whole_link)
+    session.flush()
+    assignment = RoleAssignment(
+        tenant_id=inv.tenant_id, role_id=role.id, scope_id=whole_link.id, name=PRIMARY_ADMINS
+    )
+    session.add(assignment)
+    session.flush()
+    set_members(session, assignment, principal.tenant_id, members)
+    inv.status, inv.decided_at, inv.decided_by_user_id, inv.link_id = (
+        "accepted",
+        utcnow(),
+        principal.user_id,
+        link.id,
+    )
+    session.flush()
+    actor = Actor(principal.user_id, principal.tenant_id)
+    record(
+        session,
+        tenant_id=inv.tenant_id,
+        actor=actor,
+        category=Category.PARTNER_INVITATION,
+        operation=Operation.APPROVE,
+        object_name=str(inv.id),
+        object_id=inv.id,
+        details={"link_id": str(link.id)},
+    )
+    record(
+        session,
+        tenant_id=inv.tenant_id,
+        actor=actor,
+        category=Category.PARTNER,
+        operation=Operation.CREATE,
+        object_name=_tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
+        object_id=link.id,
+        details={"primary_admins": [m.model_dump(mode="json") for m in members]},
+    )
+    return link
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]:
+    names = _tenant_names(session, {x.tenant_id for x in links} | {x.partner_tenant_id for x in links})
+    scopes = read_scopes(session, [x.scope_id for x in links])
+    primary = dict(
+        session.execute(
+            select(Role.partner_link_id, Role.id).where(
+                Role.partner_link_id.in_([x.id for x in links]), Role.kind == "partner_builtin"
+            )
+        ).all()
+    )
+    return [
+        LinkRead(
+            id=x.id,
+            status=x.status,
+            customer_tenant_id=x.tenant_id,
+            customer_name=names[x.tenant_id],
+            partner_tenant_id=x.partner_tenant_id,
+            partner_name=names[x.partner_tenant_id],
+            scope=scopes[x.scope_id],
+            approval_policy=x.approval_policy,
+            primary_admins_role_id=primary.get(x.id),
+            created_at=x.created_at,
+            ended_at=x.ended_at,
+        )
+        for x in links
+    ]
+
+
+def customer_links_query(access: Access, status: str | None = None) -> Select[tuple[PartnerLink]]:
+    access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
+    stmt = select(PartnerLink).where(PartnerLink.tenant_id == access.tenant_id)
+    return stmt.where(PartnerLink.status == status) if status else stmt
+
+
+def customer_link(session: Session, access: Access, link_id: uuid.UUID, *, lock: bool = False) -> PartnerLink:
+    stmt = customer_links_query(access).where(PartnerLink.id == link_id)
+    link = session.scalar(stmt.with_for_update() if lock else stmt)
+    if link is None:
+        raise NotFound("partner not found")
+    return link
+
+
+def update_link(session: Session, access: Access, link_id: uuid.UUID, data: LinkUpdate) -> PartnerLink:
+    """Widen or narrow the delegation, or change the policy. The resolver reads the link's
+    scope on every request, so narrowing applies to every partner role at once."""
+    link = customer_link(session, access, link_id, lock=True)
+    if link.status != "active":
+        raise Conflict("the partner has been removed")
+    changes: dict[str, object] = {}
+    if "scope" in data.model_fields_set:
+        replace_scope(session, session.get_one(Scope, link.scope_id), data.scope)
+        changes["scope"] = data.scope.model_dump(mode="json")
+    if "approval_policy" in data.model_fields_set:
+        changes["approval_policy"] = {"from": link.approval_policy, "to": data.approval_policy.as_dict()}
+        link.approval_policy = data.approval_policy.as_dict()
+    session.flush()
+    access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)
+    return link
+
+
+def _partner_name(session: Session, link: PartnerLink) -> str:
+    return _tenant_names(session, {link.partner_tenant_id})[link.partner_tenant_id]
+
+
+def require_confirmation(confirm: bool) -> None:
+    if not confirm:
+        raise Invalid("removing a partner needs explicit confirmation: add ?confirm=true")
+
+
+def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None:
+    """Off-boarding: the link ends and its partner roles go with it; from the next request on
+    no partner user reaches the customer. The customer's audit log keeps every record."""
+    if link.status != "active":
+        raise Conflict("the partner link has already ended")
+    link.status, link.ended_at = "ended", utcnow()
+    roles = session.scalars(select(Role.id).where(Role.partner_link_id == link.id)).all()
+    scopes = session.scalars(select(RoleAssignment.scope_id).where(RoleAssignment.role_id.in_(roles))).all()
+    session.execute(delete(RoleAssignment).where(RoleAssignment.role_id.in_(roles)))
+    delete_scopes(session, scopes)
+    session.execute(delete(Role).where(Role.id.in_(roles)))
+    session.flush()
+    record(
+        session,
+        tenant_id=link.tenant_id,
+        actor=actor,
+        category=Category.PARTNER,
+        operation=Operation.DELETE,
+        object_name=_partner_name(session, link),
+        object_id=link.id,
+        details={"ended_by": by, "partner_roles_removed": len(roles)},
+    )
+
+
+def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, confirm: bool) -> None:
+    link = customer_link(session, access, link_id, lock=True)
+    require_confirmation(confirm)
+    end_link(session, link, access.actor, "customer")
+
+
+# -- partner side ------------------------------------------------------------------------------
+
+
+def partner_links_query(session: Session, principal: Principal) -> Select[tuple[PartnerLink]]:
+    """Tenant managers, Pro managers and Global admins see every active link of their tenant;
+    other partner users see the customers in which they hold a role."""
+    stmt = select(PartnerLink).where(
+        PartnerLink.partner_tenant_id == principal.tenant_id, PartnerLink.status == "active"
+    )
+    if is_reviewer(session, principal):
+        return stmt
+    return stmt.where(PartnerLink.id.in_([link_id for link_id, _, _ in linked_customers(session, principal)]))
+
+
+def is_primary_admin(session: Session, principal: Principal, link_id: uuid.UUID) -> bool:
+    groups = select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == principal.user_id)
+    found = session.scalar(
+        select(func.count())
+        .select_from(AssignmentMember)
+        .join(RoleAssignment, RoleAssignment.id == AssignmentMember.assignment_id)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(
+            Role.partner_link_id == link_id,
+            Role.kind == "partner_builtin",
+            or_(AssignmentMember.user_id == principal.user_id, AssignmentMember.group_id.in_(groups)),
+        )
+    )
+    return bool(found)
+
+
+def offboard_by_partner(
+    session: Session, principal: Principal, link_id: uuid.UUID, confirm: bool
+) -> PartnerLink:
+    link = session.scalar(partner_links_query(session, principal).where(PartnerLink.id == link_id))
+    if link is None:
+        raise NotFound("customer not found")
+    if not is_primary_admin(session, principal, link.id):
+        raise Forbidden("only the link's Primary admins remove the customer")
+    require_confirmation(confirm)
+    session.refresh(link, with_for_update=True)
+    end_link(session, link, Actor(principal.user_id, principal.tenant_id), "partner")
+    return link

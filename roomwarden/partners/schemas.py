@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from roomwarden.access.schemas import MemberRef, ScopeIn, ScopeRead
+from roomwarden.kit.schemas import Domain, Input
+
+Mode = Literal["auto", "manual"]
+EVENTS = ("room.update", "update_ring.change", "incident.create", "ticket.update", "partner_role.change")
+
+
+class ApprovalPolicy(Input):
+    """Change control per partner write event; every event defaults to ``auto``."""
+
+    room_update: Mode = Field("auto", alias="room.update")
+    update_ring_change: Mode = Field("auto", alias="update_ring.change")
+    incident_create: Mode = Field("auto", alias="incident.create")
+    ticket_update: Mode = Field("auto", alias="ticket.update")
+    partner_role_change: Mode = Field("auto", alias="partner_role.change")
+
+    model_config = {**Input.model_config, "populate_by_name": False}
+
+    def as_dict(self) -> dict[str, str]:
+        return self.model_dump(by_alias=True)
+
+
+class InvitationCreate(Input):
+    partner_domain: Domain
+    expires_in_days: int = Field(ge=1, le=30, strict=True)
+    approval_policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    scope: ScopeIn
+    terms_accepted: Literal[True]
+
+
+class ScopeSize(BaseModel):
+    all: bool
+    rooms: int
+    room_groups: int
+
+
+class InvitationRead(BaseModel):
+    """What the customer sends, and reads back."""
+
+    id: uuid.UUID | None
+    status: str
+    customer_tenant_id: uuid.UUID
+    partner_tenant_id: uuid.UUID
+    partner_name: str
+    partner_domain: str | None = None
+    expires_at: datetime
+    approval_policy: dict[str, str]
+    scope: ScopeRead
+    terms_accepted: bool = True
+    created_at: datetime | None
+    link_id: uuid.UUID | None = None
+
+
+class PartnerInvitationRead(BaseModel):
+    """What the partner sees before it holds a role: high-level customer metadata only."""
+
+    id: uuid.UUID
+    status: str
+    customer_tenant_id: uuid.UUID
+    customer_name: str
+    scope_size: ScopeSize
+    expires_at: datetime
+    approval_policy: dict[str, str]
+    created_at: datetime
+
+
+class AcceptInvitation(Input):
+    primary_admins: list[MemberRef] = Field(default_factory=list, max_length=100)
+
+
+class LinkUpdate(Input):
+    scope: ScopeIn = None  # type: ignore[assignment]
+    approval_policy: ApprovalPolicy = None  # type: ignore[assignment]
+
+
+class LinkRead(BaseModel):
+    id: uuid.UUID
+    status: str
+    customer_tenant_id: uuid.UUID
+    customer_name: str
+    partner_tenant_id: uuid.UUID
+    partner_name: str
+    scope: ScopeRead
+    approval_policy: dict[str, str]
+    primary_admins_role_id: uuid.UUID | None
+    created_at: datetime
+    ended_at: datetime | None
+
+
+class TenantManagerCreate(Input):
+    user_id: uuid.UUID
+
+
+class TenantManagerRead(BaseModel):
+    user_id: uuid.UUID
+    upn: str
+    display_name: str
+    created_at: datetime

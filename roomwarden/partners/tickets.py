@@ -1,0 +1,42 @@
+"""The partner's aggregate ticket view: one list across every customer that enabled
+"all tickets view", each customer's part filtered by the caller's rights there."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.principal import Principal
+from roomwarden.access.resolver import linked_customers, resolve_access
+from roomwarden.kit.errors import NotFound
+from roomwarden.rooms.models import Ticket
+from roomwarden.tenants.models import TenantSettings
+
+
+def aggregate_query(
+    session: Session, principal: Principal, customer_id: uuid.UUID | None = None, status: str | None = None
+) -> tuple[Select[tuple[Ticket]], dict[uuid.UUID, str]]:
+    customers = {tid: name for _, tid, name in linked_customers(session, principal)}
+    if customer_id is not None:
+        if customer_id not in customers:
+            raise NotFound("customer not found")
+        customers = {customer_id: customers[customer_id]}
+    enabled = set(
+        session.scalars(
+            select(TenantSettings.tenant_id).where(
+                TenantSettings.tenant_id.in_(list(customers)), TenantSettings.enable_all_tickets_view
+            )
+        )
+    )
+    parts = []
+    for tid in sorted(enabled):
+        access = resolve_access(session, principal, tid)
+        if access.has(P.TICKETS_VIEW):
+            parts.append(and_(Ticket.tenant_id == tid, access.rooms(P.TICKETS_VIEW).clause(Ticket.room_id)))
+    stmt = select(Ticket).where(or_(false(), *parts))
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    return stmt, customers
