@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, false, intersect, or_, select, true, union
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import (
@@ -108,7 +108,10 @@ class RoomSet:
             parts.append(scope_room_ids(frozenset({self.link.scope_id})))
         if not parts:
             return None
-        return parts[0] if len(parts) == 1 else intersect(*parts)
+        if len(parts) == 1:
+            return parts[0]
+        grant_rooms = parts[0].subquery("grant_rooms")
+        return select(grant_rooms.c.room_id).where(grant_rooms.c.room_id.in_(parts[1]))
 
     def first_ids(self, room_id: ColumnElement, after: uuid.UUID | None, count: int) -> ColumnElement[bool]:
         """``clause`` for one keyset page of an unfiltered list: picks the page's ids from
@@ -191,10 +194,13 @@ class Access:
     def rooms(self, perm: Permission) -> RoomSet:
         return RoomSet(self.tenant_id, self.grants.get(perm), self.link)
 
-    def require_tenant_wide(self, perm: Permission, what: str = "resource") -> None:
-        """Tenant-level actions: partners never see surfaces outside their column (404);
-        the tenant's own users without the right get 403."""
-        if self.is_partner and perm not in PARTNER_ADMIN:
+    def require_tenant_wide(
+        self, perm: Permission, what: str = "resource", *, partner_visible: bool = False
+    ) -> None:
+        """Tenant-level actions: partners never see surfaces outside their column (404) —
+        unless the surface itself is visible to them (``partner_visible``: creating a group
+        where they list groups), then 403; the tenant's own users without the right get 403."""
+        if self.is_partner and perm not in PARTNER_ADMIN and not partner_visible:
             raise NotFound(f"{what} not found")
         if not self.tenant_wide(perm):
             raise Forbidden(f"{perm.value} over all rooms is required")

@@ -97,7 +97,7 @@ def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.
 
 
 def create_group(session: Session, access: Access, data: RoomGroupCreate) -> RoomGroup:
-    access.require_tenant_wide(P.GROUPS_CREATE, "room group")
+    access.require_tenant_wide(P.GROUPS_CREATE, "room group", partner_visible=True)
     rooms = _existing_rooms(session, access.tenant_id, data.room_ids, access.rooms(P.GROUPS_CREATE))
     _name_free(session, access.tenant_id, data.name)
     group = RoomGroup(tenant_id=access.tenant_id, name=data.name)

@@ -57,7 +57,7 @@ def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.
 
 
 def create_ring(session: Session, access: Access, data: RingCreate) -> UpdateRing:
-    access.require_tenant_wide(P.RINGS_CREATE, "update ring")
+    access.require_tenant_wide(P.RINGS_CREATE, "update ring", partner_visible=True)
     _name_free(session, access.tenant_id, data.name)
     ring = UpdateRing(tenant_id=access.tenant_id, name=data.name, deferral_days=data.deferral_days)
     session.add(ring)

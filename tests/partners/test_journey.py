@@ -17,8 +17,13 @@ def test_partner_journey(world: World) -> None:
     c = world.client
 
     # The MSA reviews and sends the invitation.
-    body = {"partner_domain": fabrikam.domain, "expires_in_days": 14, "scope": {"room_groups": [us["id"]]},
-            "approval_policy": {"ticket.update": "auto"}, "terms_accepted": True}
+    body = {
+        "partner_domain": fabrikam.domain,
+        "expires_in_days": 14,
+        "scope": {"room_groups": [us["id"]]},
+        "approval_policy": {"ticket.update": "auto"},
+        "terms_accepted": True,
+    }
     review = expect(world.post(contoso, "/partner-invitations/review", body), 200)
     assert review["partner_name"] == "Fabrikam" and review["scope"]["room_groups"] == [us["id"]]
     assert review["approval_policy"]["room.update"] == "auto" and review["id"] is None
@@ -33,7 +38,8 @@ def test_partner_journey(world: World) -> None:
     # Fabrikam sees only high-level metadata and accepts.
     pending = expect(c.get("/api/v1/partner/invitations", headers=fabrikam.admin.headers), 200)["items"]
     assert [(p["customer_name"], p["scope_size"]) for p in pending] == [
-        ("Contoso", {"all": False, "rooms": 0, "room_groups": 1})]
+        ("Contoso", {"all": False, "rooms": 0, "room_groups": 1})
+    ]
     tech = world.user(fabrikam, name="tech")
     link = expect(accept(world, fabrikam.admin, inv["id"], [{"type": "user", "id": tech.id}]), 201)
     assert link["status"] == "active" and link["customer_name"] == "Contoso"
@@ -46,29 +52,53 @@ def test_partner_journey(world: World) -> None:
     assert in_customer(world, contoso, tech, "GET", "/settings").status_code == 404
 
     # The customer adds a room to the delegation; the partner updates a ticket in it.
-    expect(c.patch(f"/api/v1/tenants/{contoso.id}/partners/{link['id']}",
-                   json={"scope": {"room_groups": [us["id"]], "rooms": [de_room["id"]]}},
-                   headers=contoso.admin.headers), 200)
+    expect(
+        c.patch(
+            f"/api/v1/tenants/{contoso.id}/partners/{link['id']}",
+            json={"scope": {"room_groups": [us["id"]], "rooms": [de_room["id"]]}},
+            headers=contoso.admin.headers,
+        ),
+        200,
+    )
     ticket = world.incident(contoso, de_room["id"])
-    updated = expect(in_customer(world, contoso, tech, "PATCH", f"/tickets/{ticket['id']}",
-                                 {"status": "in_progress", "comment": "Fabrikam on site"}), 200)
+    updated = expect(
+        in_customer(
+            world,
+            contoso,
+            tech,
+            "PATCH",
+            f"/tickets/{ticket['id']}",
+            {"status": "in_progress", "comment": "Fabrikam on site"},
+        ),
+        200,
+    )
     assert updated["updates"][-1]["author_tenant_id"] == fabrikam.id
 
     # The customer removes the partner: from the next request on, nothing.
-    assert c.delete(f"/api/v1/tenants/{contoso.id}/partners/{link['id']}",
-                    headers=contoso.admin.headers).status_code == 422  # needs confirmation
-    expect(c.delete(f"/api/v1/tenants/{contoso.id}/partners/{link['id']}?confirm=true",
-                    headers=contoso.admin.headers), 204)
+    assert (
+        c.delete(
+            f"/api/v1/tenants/{contoso.id}/partners/{link['id']}", headers=contoso.admin.headers
+        ).status_code
+        == 422
+    )  # needs confirmation
+    expect(
+        c.delete(
+            f"/api/v1/tenants/{contoso.id}/partners/{link['id']}?confirm=true", headers=contoso.admin.headers
+        ),
+        204,
+    )
     for path in ("/rooms", f"/rooms/{us_room['id']}", f"/tickets/{ticket['id']}", "/reports/health"):
         assert in_customer(world, contoso, tech, "GET", path).status_code == 404
     assert expect(c.get("/api/v1/partner/customers", headers=tech.headers), 200)["items"] == []
 
     # The customer's audit log keeps the partner's records, with the partner's tenant.
-    audit = expect(c.get(f"/api/v1/tenants/{contoso.id}/audit-logs?limit=200", headers=contoso.admin.headers),
-                   200)["items"]
+    audit = expect(
+        c.get(f"/api/v1/tenants/{contoso.id}/audit-logs?limit=200", headers=contoso.admin.headers), 200
+    )["items"]
     partner_records = [(r["category"], r["operation"]) for r in audit if r["user_tenant_id"] == fabrikam.id]
     assert ("PartnerInvitation", "Approve") in partner_records
     assert ("Room", "Update") in partner_records and ("Ticket", "Update") in partner_records
     assert any(r["category"] == "Partner" and r["operation"] == "Delete" for r in audit)
-    assert expect(c.get(f"/api/v1/tenants/{contoso.id}/audit-logs/verify", headers=contoso.admin.headers),
-                  200)["ok"]
+    assert expect(
+        c.get(f"/api/v1/tenants/{contoso.id}/audit-logs/verify", headers=contoso.admin.headers), 200
+    )["ok"]
