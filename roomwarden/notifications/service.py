@@ -52,11 +52,20 @@ class Mailer:
         if self.enabled and info.get(MAIL_QUEUED):
             threading.Thread(target=self.deliver_due, name="roomwarden-mail", daemon=True).start()
 
-    def deliver_due(self, batch: int = 50) -> int:
-        """Send every due message once; return how many were sent. One delivery at a time
-        per process; across processes, rows are locked and skipped (``SKIP LOCKED``)."""
+    def deliver_due(self, batch: int = 50, max_batches: int = 100) -> int:
+        """Send every due message once, in batches; return how many were sent. One delivery
+        at a time per process; across processes, rows are locked and skipped."""
+        sent = 0
+        for _ in range(max_batches):
+            done, tried = self._deliver_batch(batch)
+            sent += done
+            if tried < batch:
+                break
+        return sent
+
+    def _deliver_batch(self, batch: int) -> tuple[int, int]:
         if not self.enabled:
-            return 0
+            return 0, 0
         sent = 0
         with self._lock, self.db.transaction() as session:
             due = session.scalars(
@@ -68,7 +77,7 @@ class Mailer:
             ).all()
             for mail in due:
                 sent += self._attempt(mail)
-        return sent
+        return sent, len(due)
 
     def _attempt(self, mail: OutgoingMail) -> int:
         mail.attempts += 1
