@@ -14,15 +14,18 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access import service as access_service
 from roomwarden.access.models import Role
-from roomwarden.access.permissions import MSA, SITE_LEAD, SITE_TECH
+from roomwarden.access.permissions import MSA, SITE_LEAD, SITE_TECH, Permission
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
-from roomwarden.access.schemas import AssignmentCreate, MemberRef, ScopeIn
+from roomwarden.access.schemas import AssignmentCreate, MemberRef, RoleCreate, ScopeIn
 from roomwarden.identity import service as identity_service
 from roomwarden.identity.models import User
 from roomwarden.identity.schemas import UserCreate
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
+from roomwarden.partners.invitations import create_invitation
+from roomwarden.partners.links import accept
+from roomwarden.partners.schemas import AcceptInvitation, InvitationCreate
 from roomwarden.rooms import groups as group_service
 from roomwarden.rooms import service as room_service
 from roomwarden.rooms import tickets as ticket_service
@@ -185,10 +188,50 @@ def _build(
             ticket_service.update_ticket(
                 session, ga, ticket.id, TicketUpdateIn(status="in_progress", comment="Technician dispatched.")
             )
-    _user(
-        session, _access(session, partner_admin), "helpdesk", "Hana Lee (Fabrikam help desk)", PARTNER_DOMAIN
-    )
+    fabrikam = _access(session, partner_admin)
+    helpdesk = _user(session, fabrikam, "helpdesk", "Hana Lee (Fabrikam help desk)", PARTNER_DOMAIN)
+    _user(session, fabrikam, "partnerops", "Pavel Novak (Fabrikam)", PARTNER_DOMAIN)
+    _delegate_us_rooms(session, ga, partner_admin, helpdesk, us.id)
     return DemoResult(True, customer.id, partner.id, total, _accounts())
+
+
+def _delegate_us_rooms(
+    session: Session, customer: Access, partner_admin: User, helpdesk: User, us_group: uuid.UUID
+) -> None:
+    """Contoso delegates its US rooms to Fabrikam; Fabrikam's admin accepts and gives its help
+    desk a custom partner role for rooms and tickets."""
+    invitation = create_invitation(
+        session,
+        customer,
+        InvitationCreate(
+            partner_domain=PARTNER_DOMAIN,
+            expires_in_days=14,
+            scope=ScopeIn(room_groups=[us_group]),
+            terms_accepted=True,
+        ),
+    )
+    principal = Principal(
+        partner_admin.id, partner_admin.tenant_id, partner_admin.upn, partner_admin.display_name, True
+    )
+    link = accept(session, principal, invitation.id, AcceptInvitation())
+    in_customer = resolve_access(session, principal, link.tenant_id)
+    perms = [
+        Permission.ROOMS_VIEW,
+        Permission.TICKETS_VIEW,
+        Permission.TICKETS_UPDATE,
+        Permission.INCIDENTS_CREATE,
+    ]
+    desk = access_service.create_role(
+        session, in_customer, RoleCreate(name="Fabrikam help desk", permissions=perms)
+    )
+    access_service.create_assignment(
+        session,
+        in_customer,
+        desk.id,
+        AssignmentCreate(
+            name="Help desk", members=[MemberRef(type="user", id=helpdesk.id)], scope=ScopeIn(all=True)
+        ),
+    )
 
 
 def _accounts() -> list[DemoAccount]:
@@ -199,6 +242,9 @@ def _accounts() -> list[DemoAccount]:
         DemoAccount(f"lead@{c}", SITE_LEAD, "All US rooms"),
         DemoAccount(f"tech@{c}", SITE_TECH, "Seoul HQ"),
         DemoAccount(f"norole@{c}", "no role", "nothing"),
-        DemoAccount(f"admin@{p}", "Global admin of the partner tenant", "Fabrikam"),
-        DemoAccount(f"helpdesk@{p}", "partner user", "Fabrikam"),
+        DemoAccount(
+            f"admin@{p}", "Fabrikam Global admin; Primary admin for Contoso", "Contoso: All US rooms"
+        ),
+        DemoAccount(f"helpdesk@{p}", "Fabrikam help desk (custom partner role)", "Contoso: All US rooms"),
+        DemoAccount(f"partnerops@{p}", "Fabrikam user without a role", "nothing at Contoso"),
     ]

@@ -137,6 +137,18 @@ def test_demo_builds_once_and_prints_sign_in_details(cli_env: Path) -> None:
         "tech@contoso.example",
     ):
         assert upn in first.output
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{cli_env}")
+    with engine.connect() as conn:
+        links = conn.execute(text("SELECT status FROM partner_links")).all()
+        kinds = sorted(
+            r[0] for r in conn.execute(text("SELECT kind FROM roles WHERE partner_link_id IS NOT NULL"))
+        )
+        countries = {r[0] for r in conn.execute(text("SELECT DISTINCT country FROM rooms"))}
+    engine.dispose()
+    assert links == [("active",)] and kinds == ["partner_builtin", "partner_custom"]
+    assert len(countries) >= 3
     second = run("demo", "--no-serve")
     assert second.exit_code == 0, second.output
     assert "Found the demo data set" in second.output
