@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import Scope, ScopeGroup, ScopeRoom
@@ -39,6 +39,19 @@ def effective_status(inv: PartnerInvitation) -> str:
     if inv.status == "pending" and inv.expires_at <= utcnow():
         return "expired"
     return inv.status
+
+
+def status_is(status: str) -> ColumnElement[bool]:
+    """SQL for ``effective_status(inv) == status``."""
+    now = utcnow()
+    if status == "pending":
+        return and_(PartnerInvitation.status == "pending", PartnerInvitation.expires_at > now)
+    if status == "expired":
+        return or_(
+            PartnerInvitation.status == "expired",
+            and_(PartnerInvitation.status == "pending", PartnerInvitation.expires_at <= now),
+        )
+    return PartnerInvitation.status == status
 
 
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:

@@ -54,8 +54,16 @@ def create_invitation(session: SessionDep, access: AccessDep, body: InvitationCr
 
 
 @customer.get("/partner-invitations", response_model=Page[InvitationRead])
-def list_invitations(session: SessionDep, access: AccessDep, pages: PageDep) -> Page[InvitationRead]:
-    page = paginate(session, invitations.invitations_query(access), PartnerInvitation.id, pages, lambda i: i)
+def list_invitations(
+    session: SessionDep,
+    access: AccessDep,
+    pages: PageDep,
+    status: Literal["pending", "accepted", "denied", "revoked", "expired"] | None = None,
+) -> Page[InvitationRead]:
+    stmt = invitations.invitations_query(access)
+    if status:
+        stmt = stmt.where(invitations.status_is(status))
+    page = paginate(session, stmt, PartnerInvitation.id, pages, lambda i: i)
     return Page[InvitationRead](
         items=invitations.invitation_reads(session, page.items), next_cursor=page.next_cursor
     )
@@ -125,10 +133,10 @@ def partner_invitations(
     status: Literal["pending", "accepted", "denied", "revoked", "expired"] | None = None,
 ) -> Page[PartnerInvitationRead]:
     stmt = invitations.partner_invitations_query(session, principal)
+    if status:
+        stmt = stmt.where(invitations.status_is(status))
     page = paginate(session, stmt, PartnerInvitation.id, pages, lambda i: i)
     items = invitations.partner_invitation_reads(session, page.items)
-    if status:
-        items = [i for i in items if i.status == status]
     return Page[PartnerInvitationRead](items=items, next_cursor=page.next_cursor)
 
 

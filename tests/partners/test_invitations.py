@@ -111,6 +111,11 @@ def test_expiry_is_enforced_at_the_moment_of_acceptance(world: World) -> None:
     assert response.status_code == 409 and "expired" in response.json()["detail"]
     listed = expect(world.client.get("/api/v1/partner/invitations", headers=p.admin.headers), 200)["items"]
     assert listed[0]["status"] == "expired"
+    for status, count in (("expired", 1), ("pending", 0)):
+        url = f"/api/v1/partner/invitations?status={status}"
+        assert len(expect(world.client.get(url, headers=p.admin.headers), 200)["items"]) == count
+        url = f"/api/v1/tenants/{c.id}/partner-invitations?status={status}"
+        assert len(expect(world.client.get(url, headers=c.admin.headers), 200)["items"]) == count
     invite(world, c, p)  # an expired invitation does not block a new one
 
 

@@ -19,11 +19,15 @@ def test_partner_steps_and_refusals_are_audited_in_the_customer(world: World) ->
     expect(accept(world, p.admin, inv["id"]), 201)
     assert accept(world, p.admin, inv["id"]).status_code == 409  # refused: already accepted
     expect(in_customer(world, c, p.admin, "PATCH", f"/rooms/{inside['id']}", {"city": "Oslo"}), 200)
-    assert in_customer(world, c, p.admin, "PATCH", f"/rooms/{outside['id']}", {"city": "Oslo"}).status_code == 404
+    assert (
+        in_customer(world, c, p.admin, "PATCH", f"/rooms/{outside['id']}", {"city": "Oslo"}).status_code
+        == 404
+    )
     assert in_customer(world, c, p.admin, "POST", f"/rooms/{inside['id']}/reset-key").status_code == 403
     partner_rows = [
         (r["category"], r["operation"], r["result_status"], r["object_id"])
-        for r in _log(world, c) if r["user_tenant_id"] == p.id
+        for r in _log(world, c)
+        if r["user_tenant_id"] == p.id
     ]
     assert partner_rows == [
         ("PartnerInvitation", "Approve", "Successful", inv["id"]),
@@ -35,6 +39,7 @@ def test_partner_steps_and_refusals_are_audited_in_the_customer(world: World) ->
     ]
     assert all(r["tenant_id"] == c.id for r in _log(world, c))
     # The partner's own tenant holds none of the customer's records.
-    own = expect(world.client.get(f"/api/v1/tenants/{p.id}/audit-logs?limit=200", headers=p.admin.headers),
-                 200)["items"]
+    own = expect(
+        world.client.get(f"/api/v1/tenants/{p.id}/audit-logs?limit=200", headers=p.admin.headers), 200
+    )["items"]
     assert all(r["category"] in ("Tenant", "User") for r in own)
