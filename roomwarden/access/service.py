@@ -29,7 +29,7 @@ from roomwarden.access.schemas import (
     ScopeIn,
 )
 from roomwarden.access.scopes import create_scope, delete_scopes, read_scopes, replace_scope
-from roomwarden.audit.service import Category, Operation, record
+from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
@@ -152,15 +152,13 @@ def create_role(session: Session, access: Access, data: RoleCreate) -> Role:
     session.add(role)
     session.flush()
     set_permissions(session, role, data.permissions)
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROLE,
-        operation=Operation.CREATE,
-        object_name=role.name,
-        object_id=role.id,
-        details={"permissions": sorted(p.value for p in set(data.permissions))},
+        Category.ROLE,
+        Operation.CREATE,
+        role.name,
+        role.id,
+        {"permissions": sorted(p.value for p in set(data.permissions))},
     )
     return role
 
@@ -190,16 +188,7 @@ def update_role(session: Session, access: Access, role_id: uuid.UUID, data: Role
         if before != after:
             changes["permissions"] = {"from": [p.value for p in before], "to": [p.value for p in after]}
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROLE,
-        operation=Operation.UPDATE,
-        object_name=role.name,
-        object_id=role.id,
-        details=changes,
-    )
+    access.audit(session, Category.ROLE, Operation.UPDATE, role.name, role.id, changes)
     return role
 
 
@@ -227,15 +216,13 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
     name = role.name
     session.delete(role)
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ROLE,
-        operation=Operation.DELETE,
-        object_name=name,
-        object_id=role_id,
-        details={
+        Category.ROLE,
+        Operation.DELETE,
+        name,
+        role_id,
+        {
             "kind": role.kind,
             "assignments_removed": len(assignments),
             "partner_link_id": str(role.partner_link_id) if role.partner_link_id else None,
@@ -398,15 +385,13 @@ def create_assignment(
     session.add(assignment)
     session.flush()
     set_members(session, assignment, _member_tenant(access), members)
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ASSIGNMENT,
-        operation=Operation.CREATE,
-        object_name=f"{role.name}: {assignment.name}",
-        object_id=assignment.id,
-        details={
+        Category.ASSIGNMENT,
+        Operation.CREATE,
+        f"{role.name}: {assignment.name}",
+        assignment.id,
+        {
             "role_id": str(role.id),
             "members": [m.model_dump(mode="json") for m in members],
             "scope": data.scope.model_dump(mode="json"),
@@ -442,15 +427,13 @@ def update_assignment(
         changes["scope"] = data.scope.model_dump(mode="json")
     assignment.updated_at = utcnow()
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ASSIGNMENT,
-        operation=Operation.UPDATE,
-        object_name=f"{role.name}: {assignment.name}",
-        object_id=assignment.id,
-        details=changes,
+        Category.ASSIGNMENT,
+        Operation.UPDATE,
+        f"{role.name}: {assignment.name}",
+        assignment.id,
+        changes,
     )
     return assignment
 
@@ -466,12 +449,4 @@ def delete_assignment(
     session.delete(assignment)
     session.flush()
     delete_scopes(session, [scope_id])
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.ASSIGNMENT,
-        operation=Operation.DELETE,
-        object_name=f"{role.name}: {name}",
-        object_id=assignment_id,
-    )
+    access.audit(session, Category.ASSIGNMENT, Operation.DELETE, f"{role.name}: {name}", assignment_id)

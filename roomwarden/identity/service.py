@@ -163,16 +163,7 @@ def update_user(session: Session, access: Access, user_id: uuid.UUID, data: User
         user.password_hash = hash_password(data.password)
         changes["password"] = "changed"
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.USER,
-        operation=Operation.UPDATE,
-        object_name=user.upn,
-        object_id=user.id,
-        details=changes,
-    )
+    access.audit(session, Category.USER, Operation.UPDATE, user.upn, user.id, changes)
     return user
 
 
@@ -184,15 +175,7 @@ def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
     upn = user.upn
     session.delete(user)
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.USER,
-        operation=Operation.DELETE,
-        object_name=upn,
-        object_id=user_id,
-    )
+    access.audit(session, Category.USER, Operation.DELETE, upn, user_id)
 
 
 # -- security groups -----------------------------------------------------------------------
@@ -262,15 +245,13 @@ def create_group(session: Session, access: Access, data: GroupCreate) -> Securit
         SecurityGroupMember(tenant_id=access.tenant_id, group_id=group.id, user_id=u) for u in users
     )
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.SECURITY_GROUP,
-        operation=Operation.CREATE,
-        object_name=group.name,
-        object_id=group.id,
-        details={"member_ids": [str(u) for u in users]},
+        Category.SECURITY_GROUP,
+        Operation.CREATE,
+        group.name,
+        group.id,
+        {"member_ids": [str(u) for u in users]},
     )
     return group
 
@@ -300,16 +281,7 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Gr
         changes["members_added"] = sorted(str(u) for u in added)
         changes["members_removed"] = sorted(str(u) for u in removed)
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.SECURITY_GROUP,
-        operation=Operation.UPDATE,
-        object_name=group.name,
-        object_id=group.id,
-        details=changes,
-    )
+    access.audit(session, Category.SECURITY_GROUP, Operation.UPDATE, group.name, group.id, changes)
     return group
 
 
@@ -319,15 +291,7 @@ def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
     name = group.name
     session.delete(group)
     session.flush()
-    record(
-        session,
-        tenant_id=access.tenant_id,
-        actor=access.actor,
-        category=Category.SECURITY_GROUP,
-        operation=Operation.DELETE,
-        object_name=name,
-        object_id=group_id,
-    )
+    access.audit(session, Category.SECURITY_GROUP, Operation.DELETE, name, group_id)
 
 
 def principal_user(session: Session, principal: Principal) -> User:
