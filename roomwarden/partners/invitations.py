@@ -106,7 +106,7 @@ def create_invitation(session: Session, access: Access, data: InvitationCreate) 
         session.flush()
     elif pending is not None:
         raise Conflict("a pending invitation to this partner already exists")
-    if _active_link(session, access.tenant_id, partner.id) is not None:
+    if active_link_between(session, access.tenant_id, partner.id) is not None:
         raise Conflict("this partner is already linked")
     scope = create_scope(session, access.tenant_id, data.scope)
     inv = PartnerInvitation(
@@ -155,7 +155,9 @@ def _notify_partner(session: Session, access: Access, partner: Tenant, inv: Part
     queue_mail(session, partner.id, [*admins, *managers], f"Partner invitation from {customer.name}", body)
 
 
-def _active_link(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID) -> PartnerLink | None:
+def active_link_between(
+    session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID
+) -> PartnerLink | None:
     return session.scalar(
         select(PartnerLink).where(
             PartnerLink.tenant_id == customer_id,
@@ -182,7 +184,7 @@ def customer_invitation(
 
 def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[InvitationRead]:
     scopes = read_scopes(session, [i.scope_id for i in items])
-    names = _tenant_names(session, {i.partner_tenant_id for i in items})
+    names = tenant_names(session, {i.partner_tenant_id for i in items})
     return [
         InvitationRead(
             id=i.id,
@@ -200,7 +202,7 @@ def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[I
     ]
 
 
-def _tenant_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+def tenant_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     return {
         tid: name for tid, name in session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids)))
     }
@@ -246,7 +248,7 @@ def partner_invitations_query(session: Session, principal: Principal) -> Select[
 
 
 def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[PartnerInvitationRead]:
-    names = _tenant_names(session, {i.tenant_id for i in items})
+    names = tenant_names(session, {i.tenant_id for i in items})
     sizes = _scope_sizes(session, [i.scope_id for i in items])
     return [
         PartnerInvitationRead(
@@ -287,7 +289,7 @@ def partner_invitation(session: Session, principal: Principal, inv_id: uuid.UUID
     return inv
 
 
-def _require_pending(inv: PartnerInvitation) -> None:
+def require_pending(inv: PartnerInvitation) -> None:
     status = effective_status(inv)
     if status != "pending":
         raise Conflict(f"the invitation is {status}")
@@ -295,7 +297,7 @@ def _require_pending(inv: PartnerInvitation) -> None:
 
 def deny(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerInvitation:
     inv = partner_invitation(session, principal, inv_id)
-    _require_pending(inv)
+    require_pending(inv)
     inv.status = "denied"
     inv.decided_at = utcnow()
     inv.decided_by_user_id = principal.user_id

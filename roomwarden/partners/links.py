@@ -23,12 +23,12 @@ from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.invitations import (
-    _active_link,
-    _require_pending,
-    _tenant_names,
+    active_link_between,
     copy_scope,
     is_reviewer,
     partner_invitation,
+    require_pending,
+    tenant_names,
 )
 from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.schemas import AcceptInvitation, LinkRead, LinkUpdate
@@ -40,8 +40,8 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
     """The first acceptance establishes the link; the named partner users or groups (default:
     the acceptor) become its Primary admins. Expiry is checked here, under the lock."""
     inv = partner_invitation(session, principal, inv_id)
-    _require_pending(inv)
-    if _active_link(session, inv.tenant_id, inv.partner_tenant_id) is not None:
+    require_pending(inv)
+    if active_link_between(session, inv.tenant_id, inv.partner_tenant_id) is not None:
         raise Conflict("this customer is already linked")
     members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
     members = check_members(session, principal.tenant_id, members)
@@ -97,7 +97,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
         actor=actor,
         category=Category.PARTNER,
         operation=Operation.CREATE,
-        object_name=_tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
+        object_name=tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
         object_id=link.id,
         details={"primary_admins": [m.model_dump(mode="json") for m in members]},
     )
@@ -108,7 +108,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
 
 
 def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]:
-    names = _tenant_names(session, {x.tenant_id for x in links} | {x.partner_tenant_id for x in links})
+    names = tenant_names(session, {x.tenant_id for x in links} | {x.partner_tenant_id for x in links})
     scopes = read_scopes(session, [x.scope_id for x in links])
     primary = dict(
         session.execute(
@@ -168,7 +168,7 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
 
 
 def _partner_name(session: Session, link: PartnerLink) -> str:
-    return _tenant_names(session, {link.partner_tenant_id})[link.partner_tenant_id]
+    return tenant_names(session, {link.partner_tenant_id})[link.partner_tenant_id]
 
 
 def require_confirmation(confirm: bool) -> None:
