@@ -162,7 +162,7 @@ class Access:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.principal.user_id, self.principal.tenant_id)
+        return self.principal.actor
 
     def audit(
         self,

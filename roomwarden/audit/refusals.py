@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
-from roomwarden.audit.service import Actor, Category, Operation, Result, record
+from roomwarden.audit.service import Category, Operation, Result, record
 from roomwarden.kit.api import path_uuid
 from roomwarden.kit.errors import AppError
 from roomwarden.tenants.models import Tenant
@@ -36,7 +36,7 @@ def record_refusal(request: Request, exc: Any) -> None:
         record(
             session,
             tenant_id=tenant_id,
-            actor=Actor(principal.user_id, principal.tenant_id),
+            actor=principal.actor,
             category=Category(category),
             operation=Operation(operation),
             object_name=str(object_id) if object_id else str(category),

@@ -19,7 +19,7 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.access.scopes import create_scope, read_scopes, validate_scope
-from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
@@ -305,7 +305,7 @@ def deny(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerIn
     record(
         session,
         tenant_id=inv.tenant_id,
-        actor=Actor(principal.user_id, principal.tenant_id),
+        actor=principal.actor,
         category=Category.PARTNER_INVITATION,
         operation=Operation.REJECT,
         object_name=str(inv.id),

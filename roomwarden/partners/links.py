@@ -80,7 +80,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
         link.id,
     )
     session.flush()
-    actor = Actor(principal.user_id, principal.tenant_id)
+    actor = principal.actor
     record(
         session,
         tenant_id=inv.tenant_id,
@@ -246,5 +246,5 @@ def offboard_by_partner(
         raise Forbidden("only the link's Primary admins remove the customer")
     require_confirmation(confirm)
     session.refresh(link, with_for_update=True)
-    end_link(session, link, Actor(principal.user_id, principal.tenant_id), "partner")
+    end_link(session, link, principal.actor, "partner")
     return link

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.principal import Principal
-from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.partners.invitations import is_pro_manager, require_reviewer
@@ -48,7 +48,7 @@ def add_manager(session: Session, principal: Principal, user_id: uuid.UUID) -> T
     record(
         session,
         tenant_id=principal.tenant_id,
-        actor=Actor(principal.user_id, principal.tenant_id),
+        actor=principal.actor,
         category=Category.TENANT_MANAGER,
         operation=Operation.CREATE,
         object_name=user.upn,
@@ -70,7 +70,7 @@ def remove_manager(session: Session, principal: Principal, user_id: uuid.UUID) -
     record(
         session,
         tenant_id=principal.tenant_id,
-        actor=Actor(principal.user_id, principal.tenant_id),
+        actor=principal.actor,
         category=Category.TENANT_MANAGER,
         operation=Operation.DELETE,
         object_name=upn,
