@@ -79,8 +79,8 @@ def preview(session: Session, access: Access, data: InvitationCreate) -> Invitat
     return InvitationRead(
         id=None,
         status="draft",
-        customer_tenant_id=access.tenant_id,
-        partner_tenant_id=partner.id,
+        customer_id=access.tenant_id,
+        partner_id=partner.id,
         partner_name=partner.name,
         partner_domain=data.partner_domain,
         expires_at=utcnow() + timedelta(days=data.expires_in_days),
@@ -189,8 +189,8 @@ def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[I
         InvitationRead(
             id=i.id,
             status=effective_status(i),
-            customer_tenant_id=i.tenant_id,
-            partner_tenant_id=i.partner_tenant_id,
+            customer_id=i.tenant_id,
+            partner_id=i.partner_tenant_id,
             partner_name=names[i.partner_tenant_id],
             expires_at=i.expires_at,
             approval_policy=i.approval_policy,
@@ -254,7 +254,7 @@ def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -
         PartnerInvitationRead(
             id=i.id,
             status=effective_status(i),
-            customer_tenant_id=i.tenant_id,
+            customer_id=i.tenant_id,
             customer_name=names[i.tenant_id],
             scope_size=sizes[i.scope_id],
             expires_at=i.expires_at,

@@ -121,9 +121,9 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
         LinkRead(
             id=x.id,
             status=x.status,
-            customer_tenant_id=x.tenant_id,
+            customer_id=x.tenant_id,
             customer_name=names[x.tenant_id],
-            partner_tenant_id=x.partner_tenant_id,
+            partner_id=x.partner_tenant_id,
             partner_name=names[x.partner_tenant_id],
             scope=scopes[x.scope_id],
             approval_policy=x.approval_policy,

@@ -75,10 +75,10 @@ def get_invitation(session: SessionDep, access: AccessDep, invitation_id: uuid.U
     return invitations.invitation_reads(session, [inv])[0]
 
 
-@customer.delete("/partner-invitations/{invitation_id}", response_model=InvitationRead)
+@customer.delete("/partner-invitations/{invitation_id}", status_code=204)
 @audited(Category.PARTNER_INVITATION, Operation.DELETE)
-def revoke_invitation(session: SessionDep, access: AccessDep, invitation_id: uuid.UUID) -> InvitationRead:
-    return invitations.invitation_reads(session, [invitations.revoke(session, access, invitation_id)])[0]
+def revoke_invitation(session: SessionDep, access: AccessDep, invitation_id: uuid.UUID) -> None:
+    invitations.revoke(session, access, invitation_id)
 
 
 @customer.get("/partners", response_model=Page[LinkRead])

@@ -47,8 +47,8 @@ class InvitationRead(BaseModel):
 
     id: uuid.UUID | None
     status: str
-    customer_tenant_id: uuid.UUID
-    partner_tenant_id: uuid.UUID
+    customer_id: uuid.UUID
+    partner_id: uuid.UUID
     partner_name: str
     partner_domain: str | None = None
     expires_at: datetime
@@ -64,7 +64,7 @@ class PartnerInvitationRead(BaseModel):
 
     id: uuid.UUID
     status: str
-    customer_tenant_id: uuid.UUID
+    customer_id: uuid.UUID
     customer_name: str
     scope_size: ScopeSize
     expires_at: datetime
@@ -84,9 +84,9 @@ class LinkUpdate(Input):
 class LinkRead(BaseModel):
     id: uuid.UUID
     status: str
-    customer_tenant_id: uuid.UUID
+    customer_id: uuid.UUID
     customer_name: str
-    partner_tenant_id: uuid.UUID
+    partner_id: uuid.UUID
     partner_name: str
     scope: ScopeRead
     approval_policy: dict[str, str]

@@ -38,6 +38,7 @@ def health_report(session: Session, access: Access) -> HealthReport:
         tenant_id=access.tenant_id,
         total_rooms=sum(by_health.values()),
         rooms_by_health=by_health,
+        **by_health,
         open_tickets=open_tickets or 0,
         generated_at=utcnow(),
     )

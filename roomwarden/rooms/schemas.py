@@ -177,6 +177,10 @@ class TicketDetail(TicketRead):
 class HealthReport(BaseModel):
     tenant_id: uuid.UUID
     total_rooms: int
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
     rooms_by_health: dict[str, int]
     open_tickets: int
     generated_at: datetime
