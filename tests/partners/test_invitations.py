@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,7 +105,7 @@ def test_expiry_is_enforced_at_the_moment_of_acceptance(world: World) -> None:
     with world.db.transaction() as session:  # time passes: the invitation's moment is gone
         session.execute(
             update(PartnerInvitation)
-            .where(PartnerInvitation.id == __import__("uuid").UUID(inv["id"]))
+            .where(PartnerInvitation.id == uuid.UUID(inv["id"]))
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     response = accept(world, p.admin, inv["id"])
