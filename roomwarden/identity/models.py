@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
@@ -23,6 +23,11 @@ class User(IdMixin, Base):
     is_global_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Optional TOTP second factor (RFC 6238): the secret is encrypted at rest; the last
+    # accepted time step stops a code from being used twice.
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SecurityGroup(IdMixin, Base):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.access.resolver import linked_customers
 from roomwarden.audit.service import Category, Operation
-from roomwarden.identity import service
+from roomwarden.identity import service, totp
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.schemas import (
@@ -18,8 +18,10 @@ from roomwarden.identity.schemas import (
     GroupRead,
     GroupUpdate,
     MeRead,
+    OtpIn,
     TenantRef,
     TokenResponse,
+    TotpEnrolment,
     UserCreate,
     UserRead,
     UserUpdate,
@@ -48,8 +50,8 @@ def sign_in(
     password: Annotated[str, Form(max_length=256)],
     otp: Annotated[str | None, Form(max_length=10)] = None,
 ) -> TokenResponse:
-    """OAuth2 password grant for local accounts. Failures are throttled per account and
-    per client address."""
+    """OAuth2 password grant for local accounts; ``otp`` is the one-time code of an account
+    with a second factor. Failures are throttled per account and per client address."""
     settings = request.app.state.settings
     db = request.app.state.db
     account = username.strip().lower()
@@ -57,12 +59,40 @@ def sign_in(
     service.check_throttle(session, settings, account, address)
     try:
         user = service.authenticate(session, account, password)
+        step = totp.second_factor_step(user, request.app.state.secret_box, otp)
+        if step is not None:
+            with db.transaction() as own:
+                totp.consume_step(own, user.id, step)
     except Unauthenticated:
         with db.transaction() as own:  # survives the request's rollback
             service.record_failure(own, account, address)
         raise
-    token = issue_token(settings, user_id=user.id, tenant_id=user.tenant_id, mfa=False)
+    token = issue_token(settings, user_id=user.id, tenant_id=user.tenant_id, mfa=step is not None)
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_seconds)
+
+
+@auth.post("/me/totp", response_model=TotpEnrolment, tags=["identity"])
+@audited(Category.USER, Operation.UPDATE)
+def begin_totp(request: Request, session: SessionDep, principal: PrincipalDep) -> TotpEnrolment:
+    """Start enrolling a TOTP authenticator: returns the secret and an otpauth:// URI. The
+    factor is required only after ``/me/totp/confirm``."""
+    request.state.audit_tenant_id = principal.tenant_id
+    secret, uri = totp.begin(session, principal, request.app.state.secret_box)
+    return TotpEnrolment(secret=secret, otpauth_uri=uri)
+
+
+@auth.post("/me/totp/confirm", status_code=204, tags=["identity"])
+@audited(Category.USER, Operation.UPDATE)
+def confirm_totp(request: Request, session: SessionDep, principal: PrincipalDep, body: OtpIn) -> None:
+    request.state.audit_tenant_id = principal.tenant_id
+    totp.confirm(session, principal, request.app.state.secret_box, body.otp)
+
+
+@auth.post("/me/totp/disable", status_code=204, tags=["identity"])
+@audited(Category.USER, Operation.UPDATE)
+def disable_totp(request: Request, session: SessionDep, principal: PrincipalDep, body: OtpIn) -> None:
+    request.state.audit_tenant_id = principal.tenant_id
+    totp.disable(session, principal, request.app.state.secret_box, body.otp)
 
 
 @auth.get("/me", response_model=MeRead)

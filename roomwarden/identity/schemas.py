@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from roomwarden.kit.schemas import Input, Name, Output, Password, Upn
 
@@ -12,6 +13,15 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class TotpEnrolment(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class OtpIn(Input):
+    otp: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
 
 
 class UserCreate(Input):
@@ -27,6 +37,8 @@ class UserUpdate(Input):
     password: Password = None  # type: ignore[assignment]
     is_global_admin: bool = None  # type: ignore[assignment]
     is_active: bool = None  # type: ignore[assignment]
+    #: A Global admin removes a user's lost second factor; it cannot be switched on for someone.
+    totp_enabled: Literal[False] = None  # type: ignore[assignment]
 
 
 class UserRead(Output):
@@ -36,6 +48,7 @@ class UserRead(Output):
     display_name: str
     is_global_admin: bool
     is_active: bool
+    totp_enabled: bool
     created_at: datetime
 
 

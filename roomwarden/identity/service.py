@@ -162,6 +162,9 @@ def update_user(session: Session, access: Access, user_id: uuid.UUID, data: User
     if "password" in fields:
         user.password_hash = hash_password(data.password)
         changes["password"] = "changed"
+    if "totp_enabled" in fields and user.totp_enabled:
+        user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
+        changes["second_factor"] = "removed"
     session.flush()
     access.audit(session, Category.USER, Operation.UPDATE, user.upn, user.id, changes)
     return user
