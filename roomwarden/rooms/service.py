@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -19,6 +19,7 @@ from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
+from roomwarden.rooms.groups import group_visible
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, UpdateRing
 from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
 
@@ -117,9 +118,11 @@ def _groups_for_new_room(session: Session, access: Access, group_ids: list[uuid.
         if not creatable.is_everything:
             raise Forbidden("a room outside any group needs rooms.create over all rooms")
         return []
+    # A group the caller can neither see nor create in reads exactly like a missing one.
+    known = or_(creatable.group_named(RoomGroup.id), group_visible(access.rooms(P.GROUPS_VIEW)))
     rows = session.execute(
         select(RoomGroup.id, creatable.group_named(RoomGroup.id)).where(
-            RoomGroup.tenant_id == access.tenant_id, RoomGroup.id.in_(wanted)
+            RoomGroup.tenant_id == access.tenant_id, RoomGroup.id.in_(wanted), known
         )
     ).all()
     found = {gid: bool(allowed) for gid, allowed in rows}
