@@ -129,21 +129,31 @@ def _create_user(session: Session, tenant_id: uuid.UUID, actor: Actor, data: Use
     return user
 
 
+def _lock_global_admins(session: Session, tenant_id: uuid.UUID) -> list[uuid.UUID]:
+    """Lock the tenant's active Global admins in id order. A change that may remove one takes
+    these locks before the target's own row, so two such changes queue instead of deadlocking."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .where(User.tenant_id == tenant_id, User.is_global_admin, User.is_active)
+            .order_by(User.id)
+            .with_for_update()
+        )
+    )
+
+
 def _guard_last_global_admin(session: Session, access: Access, user: User) -> None:
     """A tenant always keeps one active Global admin. The admins' rows are locked so two
     concurrent demotions cannot both pass the check."""
-    admins = session.scalars(
-        select(User.id)
-        .where(User.tenant_id == access.tenant_id, User.is_global_admin, User.is_active)
-        .with_for_update()
-    ).all()
-    if set(admins) <= {user.id}:
+    if set(_lock_global_admins(session, access.tenant_id)) <= {user.id}:
         raise Conflict("the tenant's last active Global admin cannot be removed or demoted")
 
 
 def update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
-    user = _user(session, access, user_id, lock=True)
     fields = data.model_fields_set
+    if fields & {"is_global_admin", "is_active"}:
+        _lock_global_admins(session, access.tenant_id)
+    user = _user(session, access, user_id, lock=True)
     losing_admin = (
         user.is_global_admin
         and user.is_active
@@ -171,6 +181,7 @@ def update_user(session: Session, access: Access, user_id: uuid.UUID, data: User
 
 
 def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
+    _lock_global_admins(session, access.tenant_id)
     user = _user(session, access, user_id, lock=True)
     if user.is_global_admin and user.is_active:
         _guard_last_global_admin(session, access, user)
