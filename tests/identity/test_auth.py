@@ -159,3 +159,225 @@ def test_sign_in_is_throttled_per_client_address(world: World, db: Database) -> 
             assert sign_in(c, f"guess{n}@{t.domain}", "nope").status_code == 401
         assert sign_in(c, t.admin.upn).status_code == 429
     assert sign_in(world.client, t.admin.upn).status_code == 200  # another address is not blocked
+
+
+def _unsigned(world: World, user_id: str, tenant_id: str) -> str:
+    """A token with ``alg: none`` and no signature, as an attacker would hand-craft it."""
+    import base64
+    import json
+
+    def part(obj: dict) -> str:  # type: ignore[type-arg]
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    now = int(time.time())
+    claims = {
+        "iss": world.settings.token_issuer,
+        "aud": world.settings.token_audience,
+        "sub": user_id,
+        "tid": tenant_id,
+        "iat": now,
+        "exp": now + 600,
+    }
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+@pytest.mark.parametrize(
+    "variant", ["no_expiry", "no_issuer", "no_audience", "not_yet_valid", "unsigned", "other_algorithm"]
+)
+def test_more_bad_tokens_are_401(world: World, variant: str) -> None:
+    t = world.tenant()
+    uid, tid = t.admin.id, t.id
+    if variant == "unsigned":
+        token = _unsigned(world, uid, tid)
+    elif variant == "other_algorithm":
+        now = int(time.time())
+        claims = {
+            "iss": world.settings.token_issuer,
+            "aud": world.settings.token_audience,
+            "sub": uid,
+            "tid": tid,
+            "exp": now + 600,
+        }
+        token = jwt.encode(
+            {"alg": "HS512"}, claims, OctKey.import_key(world.settings.secret_key), algorithms=["HS512"]
+        )
+    else:
+        overrides = {
+            "no_expiry": {"exp": None},
+            "no_issuer": {"iss": None},
+            "no_audience": {"aud": None},
+            "not_yet_valid": {"nbf": int(time.time()) + 3600},
+        }[variant]
+        token = _forge(world, uid, tid, **overrides)
+    response = world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 401
+
+
+def test_a_forged_token_for_a_user_of_another_tenant_is_401(world: World) -> None:
+    """The token names user and tenant; both must match the user's row."""
+    t, other = world.tenant(), world.tenant()
+    token = _forge(world, t.admin.id, other.id)
+    response = world.client.get(
+        f"/api/v1/tenants/{other.id}/rooms", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+
+
+def test_no_token_is_401_with_a_problem(world: World) -> None:
+    t = world.tenant()
+    for path in ("/api/v1/me", f"/api/v1/tenants/{t.id}/rooms", f"/api/v1/tenants/{t.id}/users"):
+        response = world.client.get(path)
+        assert response.status_code == 401
+        problem = response.json()
+        assert {"type", "title", "status", "detail"} <= problem.keys()
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_deactivated_user_is_refused_like_a_wrong_password(world: World) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    expect(
+        world.client.patch(
+            f"/api/v1/tenants/{t.id}/users/{user.id}", json={"is_active": False}, headers=t.admin.headers
+        ),
+        200,
+    )
+    refused = sign_in(world.client, user.upn)
+    wrong = sign_in(world.client, t.admin.upn, "not the password")
+    assert refused.status_code == wrong.status_code == 401
+    assert refused.json() == wrong.json()
+    expect(
+        world.client.patch(
+            f"/api/v1/tenants/{t.id}/users/{user.id}", json={"is_active": True}, headers=t.admin.headers
+        ),
+        200,
+    )
+    expect(sign_in(world.client, user.upn), 200)
+
+
+def test_a_changed_password_replaces_the_old_one(world: World) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    expect(
+        world.client.patch(
+            f"/api/v1/tenants/{t.id}/users/{user.id}",
+            json={"password": "a brand new secret"},
+            headers=t.admin.headers,
+        ),
+        200,
+    )
+    assert sign_in(world.client, user.upn).status_code == 401
+    expect(sign_in(world.client, user.upn, "a brand new secret"), 200)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},
+        {"username": "a@b.example"},
+        {"password": "x" * 10},
+        {"username": "a@b.example", "password": "x" * 300},
+    ],
+)
+def test_sign_in_form_is_validated(world: World, form: dict[str, str]) -> None:
+    response = world.client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_sign_in_takes_a_form_not_json(world: World) -> None:
+    t = world.tenant()
+    response = world.client.post("/api/v1/auth/token", json={"username": t.admin.upn, "password": PASSWORD})
+    assert response.status_code == 422
+
+
+def _failures(db: Database, *, account: str | None = None, address: str | None = None) -> int:
+    from sqlalchemy import func, select
+
+    from roomwarden.identity.models import SignInFailure
+
+    stmt = select(func.count()).select_from(SignInFailure)
+    if account is not None:
+        stmt = stmt.where(SignInFailure.account == account)
+    if address is not None:
+        stmt = stmt.where(SignInFailure.client_address == address)
+    with db.transaction(write=False) as session:
+        return session.scalar(stmt) or 0
+
+
+def test_failures_are_stored_in_the_database_and_successes_are_not(world: World) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    expect(sign_in(world.client, user.upn), 200)
+    assert _failures(world.db, account=user.upn) == 0
+    for _ in range(2):
+        assert sign_in(world.client, user.upn.upper(), "wrong password").status_code == 401
+    assert _failures(world.db, account=user.upn) == 2  # counted by the normalised name
+
+
+def test_the_account_limit_is_shared_by_two_app_instances(world: World, db: Database) -> None:
+    settings = world.settings.model_copy(update={"signin_max_failures_per_account": 3})
+    t = world.tenant()
+    user = world.user(t)
+    other_db = Database(settings.database_url)
+    try:
+        with TestClient(create_app(settings, db)) as one, TestClient(create_app(settings, other_db)) as two:
+            assert sign_in(one, user.upn, "wrong 1").status_code == 401
+            assert sign_in(two, user.upn, "wrong 2").status_code == 401
+            assert sign_in(one, user.upn, "wrong 3").status_code == 401
+            for client in (one, two):
+                blocked = sign_in(client, user.upn)
+                assert blocked.status_code == 429
+                assert blocked.headers["content-type"] == "application/problem+json"
+                assert int(blocked.headers["retry-after"]) == settings.signin_window_seconds
+            assert sign_in(two, t.admin.upn).status_code == 200
+    finally:
+        other_db.dispose()
+
+
+def test_the_address_limit_is_shared_by_two_app_instances(world: World, db: Database) -> None:
+    settings = world.settings.model_copy(update={"signin_max_failures_per_address": 4})
+    address = f"198.51.100.{uuid.uuid4().int % 250}"
+    t = world.tenant()
+    accounts = [world.user(t) for _ in range(4)]
+    other_db = Database(settings.database_url)
+    try:
+        with (
+            TestClient(create_app(settings, db), client=(address, 1000)) as one,
+            TestClient(create_app(settings, other_db), client=(address, 2000)) as two,
+        ):
+            for n, user in enumerate(accounts):
+                assert sign_in(one if n % 2 else two, user.upn, "wrong").status_code == 401
+            assert _failures(db, address=address) == 4
+            blocked = sign_in(one, t.admin.upn)  # a different account, the same address
+            assert blocked.status_code == 429 and blocked.headers["retry-after"].isdigit()
+            assert sign_in(two, t.admin.upn).status_code == 429
+    finally:
+        other_db.dispose()
+    assert sign_in(world.client, t.admin.upn).status_code == 200
+
+
+def test_failures_outside_the_window_no_longer_count(world: World, db: Database) -> None:
+    settings = world.settings.model_copy(
+        update={"signin_max_failures_per_account": 2, "signin_window_seconds": 1}
+    )
+    t = world.tenant()
+    with TestClient(create_app(settings, db)) as c:
+        for _ in range(2):
+            assert sign_in(c, t.admin.upn, "wrong").status_code == 401
+        assert sign_in(c, t.admin.upn).status_code == 429
+        time.sleep(1.2)
+        expect(sign_in(c, t.admin.upn), 200)
+
+
+def test_me_describes_the_user_and_its_home_tenant(world: World) -> None:
+    t = world.tenant()
+    user = world.user(t, name="carol")
+    me = expect(world.client.get("/api/v1/me", headers=user.headers), 200)
+    assert me["user"]["id"] == user.id and me["user"]["upn"] == user.upn
+    assert me["user"]["tenant_id"] == t.id and me["user"]["is_active"] and not me["user"]["is_global_admin"]
+    assert me["tenant"] == {"id": t.id, "name": t.name, "relationship": "home", "partner_link_id": None}
+    assert me["tenants"] == [me["tenant"]]
+    assert "password_hash" not in me["user"] and "totp_secret_sealed" not in me["user"]
