@@ -8,6 +8,7 @@ import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from roomwarden.kit.db import Database
@@ -169,3 +170,153 @@ def test_verify_detects_a_truncated_tail(world: World) -> None:
     _tamper(world.db, "DELETE FROM audit_records WHERE tenant_id = :t AND seq = :s", t.id, s=last)
     result = _verify(world, t)
     assert not result["ok"] and result["first_bad_seq"] == last
+
+
+def test_who_may_read_export_and_verify_the_log(world: World) -> None:
+    t, other = world.tenant(), world.tenant()
+    room = world.room(t)
+    auditor, scoped, msa, tech = world.user(t), world.user(t), world.user(t), world.user(t)
+    world.assign(t, world.role(t, ["audit.export"]), users=[auditor])
+    world.assign(
+        t, world.role(t, ["audit.export", "rooms.view"]), users=[scoped], scope={"rooms": [room["id"]]}
+    )
+    world.assign(t, t.roles["Managed Service Administrator"], users=[msa])
+    world.assign(t, t.roles["Site Tech"], users=[tech])
+    base = f"/api/v1/tenants/{t.id}/audit-logs"
+    for path in ("", "/export", "/verify"):
+        for who, status in (
+            (auditor, 200),
+            (msa, 200),
+            (t.admin, 200),
+            (scoped, 403),
+            (tech, 403),
+            (other.admin, 404),
+        ):
+            assert world.client.get(f"{base}{path}", headers=who.headers).status_code == status, (path, who)
+
+
+def test_the_log_pages_in_order_without_duplicates_and_filters(world: World) -> None:
+    t = world.tenant()
+    for _ in range(5):
+        world.room(t)
+    world.post(t, "/room-groups", {"name": "G", "room_ids": [str(uuid.uuid4())]})  # refused
+    seqs, cursor = [], None
+    while True:
+        page = expect(
+            world.client.get(
+                f"/api/v1/tenants/{t.id}/audit-logs",
+                params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                headers=t.admin.headers,
+            ),
+            200,
+        )
+        assert len(page["items"]) <= 2
+        seqs += [r["seq"] for r in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seqs == list(range(1, 9))
+    failed = records(world, t, result_status="Failed")
+    assert [(r["category"], r["operation"]) for r in failed] == [("RoomGroup", "Create")]
+    assert [r["seq"] for r in records(world, t, category="Room")] == [3, 4, 5, 6, 7]
+    for bad in ({"result_status": "Maybe"}, {"limit": "0"}, {"cursor": "???"}, {"start": "yesterday"}):
+        response = world.client.get(f"/api/v1/tenants/{t.id}/audit-logs", params=bad, headers=t.admin.headers)
+        assert response.status_code == 422, bad
+
+
+@pytest.mark.parametrize("path", ["", "/export"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_days_ago": 181},
+        {"start_days_ago": 400, "end_days_ago": 200},
+        {"start_days_ago": 1, "end_days_ago": 2},
+        {"naive": True},
+    ],
+)
+def test_date_ranges_are_checked(world: World, path: str, params: dict) -> None:  # type: ignore[type-arg]
+    t = world.tenant()
+    now = datetime.now(UTC)
+    if params.get("naive"):
+        query = {"start": (now - timedelta(days=1)).replace(tzinfo=None).isoformat()}
+    else:
+        query = {"start": (now - timedelta(days=params["start_days_ago"])).isoformat()}
+        if "end_days_ago" in params:
+            query["end"] = (now - timedelta(days=params["end_days_ago"])).isoformat()
+    response = world.client.get(
+        f"/api/v1/tenants/{t.id}/audit-logs{path}", params=query, headers=t.admin.headers
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_range_of_179_days_is_accepted(world: World) -> None:
+    t = world.tenant()
+    start = (datetime.now(UTC) - timedelta(days=179)).isoformat()
+    assert len(records(world, t, start=start)) == 2
+    export = world.client.get(
+        f"/api/v1/tenants/{t.id}/audit-logs/export", params={"start": start}, headers=t.admin.headers
+    )
+    assert export.status_code == 200 and len(export.text.splitlines()) == 3
+
+
+def test_csv_rows_are_the_records_of_the_range(world: World) -> None:
+    t = world.tenant()
+    world.room(t)
+    middle = world.room(t, name='=HYPERLINK("http://evil")')
+    world.room(t)
+    recs = records(world, t)
+    start = recs[3]["creation_time"]
+    end = recs[4]["creation_time"]
+    response = world.client.get(
+        f"/api/v1/tenants/{t.id}/audit-logs/export",
+        params={"start": start, "end": end},
+        headers=t.admin.headers,
+    )
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.text.splitlines()[0] == HEADER
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    expected = [r for r in recs if start <= r["creation_time"] <= end]
+    assert len(rows) == len(expected) == 2
+    for row, rec in zip(rows, expected, strict=True):
+        assert row["activity.category"] == rec["category"]
+        assert row["activity.operation"] == rec["operation"]
+        assert row["activity.resultStatus"] == rec["result_status"]
+        assert row["activity.tenantId"] == t.id
+        assert row["user.userId"] == rec["user_id"] and row["user.userTenantId"] == rec["user_tenant_id"]
+        assert datetime.fromisoformat(row["creationTime"].replace("Z", "+00:00")) == datetime.fromisoformat(
+            rec["creation_time"]
+        )
+        assert row["creationTime"].endswith("Z")
+    assert rows[0]["activity.objectName"] == "'" + middle["name"]  # no spreadsheet formula
+
+
+def test_verify_detects_an_altered_detail_and_a_rewritten_hash(world: World) -> None:
+    t = _tenant_with_history(world)
+    _tamper(
+        world.db,
+        'UPDATE audit_records SET details = \'{"city": "nowhere"}\' WHERE tenant_id = :t AND seq = 5',
+        t.id,
+    )
+    assert _verify(world, t)["first_bad_seq"] == 5
+    t2 = _tenant_with_history(world)
+    _tamper(world.db, "UPDATE audit_records SET hash = prev_hash WHERE tenant_id = :t AND seq = 2", t2.id)
+    result = _verify(world, t2)
+    assert not result["ok"] and result["first_bad_seq"] == 2 and result["problem"]
+
+
+def test_verify_detects_a_removed_record_renumbered_to_hide_the_gap(world: World) -> None:
+    t = _tenant_with_history(world)
+    _tamper(world.db, "DELETE FROM audit_records WHERE tenant_id = :t AND seq = 3", t.id)
+    # Through negative numbers, so no statement meets the unique (tenant_id, seq) mid-way.
+    _tamper(world.db, "UPDATE audit_records SET seq = 1 - seq WHERE tenant_id = :t AND seq > 3", t.id)
+    _tamper(world.db, "UPDATE audit_records SET seq = -seq WHERE tenant_id = :t AND seq < 0", t.id)
+    result = _verify(world, t)
+    assert not result["ok"] and result["first_bad_seq"] == 3
+
+
+def test_verify_counts_a_clean_chain(world: World) -> None:
+    t = world.tenant()
+    world.room(t)
+    world.post(t, "/room-groups", {"name": "G", "room_ids": [str(uuid.uuid4())]})  # a Failed record too
+    assert _verify(world, t) == {"ok": True, "records_checked": 4, "first_bad_seq": None, "problem": None}
