@@ -222,3 +222,151 @@ def test_junk_room_bodies_never_create_a_room(world: World, target: dict[str, An
     response = world.client.post(f"/api/v1/tenants/{t.id}/rooms", json=junk, headers=t.admin.headers)
     assert response.status_code == 422
     assert snapshot(world.db, t.id) == before
+
+
+PATH_IDS = {
+    "update user": ("PATCH", "/users/{bad}", {"display_name": "N"}),
+    "delete user": ("DELETE", "/users/{bad}", None),
+    "update security group": ("PATCH", "/security-groups/{bad}", {"name": "N"}),
+    "delete security group": ("DELETE", "/security-groups/{bad}", None),
+    "update room": ("PATCH", "/rooms/{bad}", {"name": "N"}),
+    "unenroll": ("POST", "/rooms/{bad}/unenroll", None),
+    "reset key": ("POST", "/rooms/{bad}/reset-key", None),
+    "update room group": ("PATCH", "/room-groups/{bad}", {"name": "N"}),
+    "delete room group": ("DELETE", "/room-groups/{bad}", None),
+    "update ring": ("PATCH", "/update-rings/{bad}", {"deferral_days": 1}),
+    "update ticket": ("PATCH", "/tickets/{bad}", {"comment": "c"}),
+    "update role": ("PATCH", "/roles/{bad}", {"name": "N"}),
+    "delete role": ("DELETE", "/roles/{bad}", None),
+    "create assignment": (
+        "POST",
+        "/roles/{bad}/assignments",
+        {"name": "A", "members": [], "scope": {"all": True}},
+    ),
+    "update assignment": ("PATCH", "/assignments/{bad}", {"name": "N"}),
+    "delete assignment": ("DELETE", "/assignments/{bad}", None),
+}
+
+
+@pytest.mark.parametrize("name", list(PATH_IDS))
+def test_malformed_ids_in_change_paths_are_422_and_change_nothing(
+    world: World, target: dict[str, Any], name: str
+) -> None:
+    t = target["t"]
+    method, path, body = PATH_IDS[name]
+    before = snapshot(world.db, t.id)
+    for bad in ("not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g", "%20"):
+        response = world.client.request(
+            method, f"/api/v1/tenants/{t.id}{path.format(bad=bad)}", json=body, headers=t.admin.headers
+        )
+        assert response.status_code == 422, (name, bad, response.text)
+        problem = response.json()
+        assert {"type", "title", "status", "detail"} <= problem.keys() and problem["status"] == 422
+    assert snapshot(world.db, t.id) == before
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_missing_or_empty_body_is_422_and_changes_nothing(
+    world: World, target: dict[str, Any], name: str
+) -> None:
+    t = target["t"]
+    method, path, _ = endpoints(target)[name]
+    before = snapshot(world.db, t.id)
+    url = f"/api/v1/tenants/{t.id}{path}"
+    headers = {**t.admin.headers, "content-type": "application/json"}
+    bodies: list[dict[str, Any]] = [{"content": b""}, {"content": b"null"}]
+    if method == "POST":
+        bodies.append({"content": b"{}"})  # for PATCH an empty object is a valid, empty change
+    for kwargs in bodies:
+        response = world.client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == 422, (name, kwargs, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert snapshot(world.db, t.id) == before
+
+
+def _global_counts(db: Database) -> tuple[int, ...]:
+    with db.engine.connect() as conn:
+        return tuple(
+            conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("tenants", "tenant_domains", "users", "audit_records")
+        )
+
+
+def _operator_bodies(tag: str) -> list[tuple[str, Any]]:
+    domain = f"new-{tag}.example.com"
+    good = {
+        "name": "New tenant",
+        "domains": [domain],
+        "admin": {"upn": f"admin@{domain}", "display_name": "Admin", "password": "long enough"},
+    }
+    admin = good["admin"]
+    return [
+        ("unknown field", {**good, "plan": "gold"}),
+        ("unknown admin field", {**good, "admin": {**admin, "role": "root"}}),
+        ("no domains", {**good, "domains": []}),
+        ("too many domains", {**good, "domains": [f"d{i}-{domain}" for i in range(21)]}),
+        ("bad domain", {**good, "domains": ["not a domain"]}),
+        ("admin outside the domains", {**good, "admin": {**admin, "upn": "admin@elsewhere.example.com"}}),
+        ("bad upn", {**good, "admin": {**admin, "upn": "admin"}}),
+        ("short password", {**good, "admin": {**admin, "password": "short"}}),
+        ("oversize name", {**good, "name": LONG}),
+        ("blank name", {**good, "name": "   "}),
+        ("null name", {**good, "name": None}),
+        ("wrong type", {**good, "domains": domain}),
+        ("missing admin", {k: v for k, v in good.items() if k != "admin"}),
+        ("empty", {}),
+        ("not an object", [good]),
+    ]
+
+
+def test_operator_tenant_creation_validates_and_changes_nothing(world: World) -> None:
+    before = _global_counts(world.db)
+    for label, body in _operator_bodies(world.tag):
+        response = world.client.post("/api/v1/operator/tenants", json=body, headers=world.operator)
+        assert response.status_code == 422, (label, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert _global_counts(world.db) == before
+    taken = world.tenant()
+    body = {
+        "name": "Copy",
+        "domains": [taken.domain.upper()],
+        "admin": {"upn": f"a@{taken.domain}", "display_name": "A", "password": "long enough"},
+    }
+    assert world.client.post("/api/v1/operator/tenants", json=body, headers=world.operator).status_code == 409
+    assert world.client.post("/api/v1/operator/tenants", json=body).status_code == 401
+    assert _global_counts(world.db)[:3] == tuple(n + d for n, d in zip(before[:3], (1, 1, 1), strict=True))
+
+
+_JUNK_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+# Not an object, or an object with at least one field no endpoint knows: never a valid body.
+_JUNK_BODIES = st.one_of(
+    _JUNK_VALUES.filter(lambda v: not isinstance(v, dict)),
+    st.dictionaries(st.text(max_size=8).map(lambda k: "zz_" + k), _JUNK_VALUES, min_size=1, max_size=3),
+    st.builds(
+        lambda extra, key: {**extra, "zz_" + key: 1},
+        st.dictionaries(
+            st.sampled_from(["name", "room_ids", "status", "permissions", "scope"]), _JUNK_VALUES
+        ),
+        st.text(max_size=5),
+    ),
+)
+
+
+@given(name=st.sampled_from(NAMES), junk=_JUNK_BODIES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_junk_bodies_on_any_endpoint_are_422_and_change_nothing(
+    world: World, target: dict[str, Any], name: str, junk: Any
+) -> None:
+    t = target["t"]
+    method, path, _ = endpoints(target)[name]
+    before = snapshot(world.db, t.id)
+    response = world.client.request(
+        method, f"/api/v1/tenants/{t.id}{path}", json=junk, headers=t.admin.headers
+    )
+    assert response.status_code == 422, (name, junk, response.text)
+    assert response.json()["status"] == 422
+    assert snapshot(world.db, t.id) == before
