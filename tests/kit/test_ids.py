@@ -3,6 +3,7 @@ keyset pages, ticket histories and the audit log list rely on that order."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from roomwarden.kit.ids import new_id
@@ -11,7 +12,7 @@ from roomwarden.kit.ids import new_id
 def test_ids_are_version_7_and_strictly_increasing() -> None:
     ids = [new_id() for _ in range(20_000)]  # many share a millisecond
     assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids)
-    assert all(a < b for a, b in zip(ids, ids[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(ids))
     assert len(set(ids)) == len(ids)
 
 
