@@ -33,6 +33,7 @@ from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
+from roomwarden.partners.guards import require_live_member
 from roomwarden.rooms.models import Room, RoomGroup
 
 CATALOGUE_ORDER = {p: i for i, p in enumerate(Permission)}
@@ -371,6 +372,8 @@ def create_assignment(
 ) -> RoleAssignment:
     role = visible_role(session, access, role_id, lock=True)
     _require_manage(access, role)
+    if role.kind == "partner_builtin":
+        raise Conflict("the Primary admins role has exactly one assignment: change its members instead")
     members = check_members(session, _member_tenant(access), data.members)
     _check_scope(session, access, data.scope)
     scope = create_scope(session, access.tenant_id, data.scope)
@@ -417,6 +420,8 @@ def update_assignment(
             setattr(assignment, field, getattr(data, field))
     if "members" in fields:
         members = check_members(session, _member_tenant(access), data.members)
+        if role.kind == "partner_builtin":
+            require_live_member(session, members)
         set_members(session, assignment, _member_tenant(access), members)
         changes["members"] = [m.model_dump(mode="json") for m in members]
     if "scope" in fields:

@@ -151,6 +151,9 @@ def _guard_last_global_admin(session: Session, access: Access, user: User) -> No
 
 def update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
     fields = data.model_fields_set
+    if "is_active" in fields and not data.is_active:
+        # before any user row is locked: see roomwarden/partners/guards.py
+        guard_primary_admins(session, member_tenant_id=access.tenant_id, user_id=user_id)
     if fields & {"is_global_admin", "is_active"}:
         _lock_global_admins(session, access.tenant_id)
     user = _user(session, access, user_id, lock=True)
@@ -181,11 +184,12 @@ def update_user(session: Session, access: Access, user_id: uuid.UUID, data: User
 
 
 def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
+    # before any user row is locked: see roomwarden/partners/guards.py
+    guard_primary_admins(session, member_tenant_id=access.tenant_id, user_id=user_id)
     _lock_global_admins(session, access.tenant_id)
     user = _user(session, access, user_id, lock=True)
     if user.is_global_admin and user.is_active:
         _guard_last_global_admin(session, access, user)
-    guard_primary_admins(session, user_id=user.id)
     upn = user.upn
     session.delete(user)
     session.flush()
@@ -300,8 +304,8 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Gr
 
 
 def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
+    guard_primary_admins(session, member_tenant_id=access.tenant_id, group_id=group_id)
     group = _group(session, access, group_id, lock=True)
-    guard_primary_admins(session, group_id=group.id)
     name = group.name
     session.delete(group)
     session.flush()

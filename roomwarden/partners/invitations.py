@@ -55,8 +55,12 @@ def status_is(status: str) -> ColumnElement[bool]:
 
 
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
-    """Serialise everything that concerns one customer's partner pairs."""
-    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    """Serialise everything that decides one customer's invitations: creating, accepting,
+    denying and revoking lock the customer's tenant row first, then the invitation. The lock
+    is ``FOR NO KEY UPDATE``, so rows that merely reference the tenant (audit records, rooms)
+    are still written meanwhile: a plain ``FOR UPDATE`` would block their foreign-key checks
+    and deadlock against a transaction holding the invitation."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True))
 
 
 # -- customer side ---------------------------------------------------------------------------
@@ -176,7 +180,9 @@ def customer_invitation(
     session: Session, access: Access, inv_id: uuid.UUID, *, lock: bool = False
 ) -> PartnerInvitation:
     stmt = invitations_query(access).where(PartnerInvitation.id == inv_id)
-    inv = session.scalar(stmt.with_for_update() if lock else stmt)
+    if lock:  # re-read under the lock, whatever this session loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    inv = session.scalar(stmt)
     if inv is None:
         raise NotFound("invitation not found")
     return inv
@@ -209,6 +215,8 @@ def tenant_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 
 def revoke(session: Session, access: Access, inv_id: uuid.UUID) -> PartnerInvitation:
+    customer_invitation(session, access, inv_id)  # 404 before any lock
+    lock_tenant(session, access.tenant_id)
     inv = customer_invitation(session, access, inv_id, lock=True)
     if effective_status(inv) != "pending":
         raise Conflict(f"the invitation is {effective_status(inv)} and cannot be revoked")
@@ -249,7 +257,7 @@ def partner_invitations_query(session: Session, principal: Principal) -> Select[
 
 def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[PartnerInvitationRead]:
     names = tenant_names(session, {i.tenant_id for i in items})
-    sizes = _scope_sizes(session, [i.scope_id for i in items])
+    sizes = scope_sizes(session, [i.scope_id for i in items])
     return [
         PartnerInvitationRead(
             id=i.id,
@@ -265,7 +273,7 @@ def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -
     ]
 
 
-def _scope_sizes(session: Session, scope_ids: list[uuid.UUID]) -> dict[uuid.UUID, ScopeSize]:
+def scope_sizes(session: Session, scope_ids: list[uuid.UUID]) -> dict[uuid.UUID, ScopeSize]:
     scopes = read_scopes(session, scope_ids)
     return {
         sid: ScopeSize(all=s.all, rooms=len(s.rooms), room_groups=len(s.room_groups))

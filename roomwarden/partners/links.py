@@ -15,23 +15,33 @@ from roomwarden.access.permissions import PARTNER_ADMIN, PRIMARY_ADMINS
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers
-from roomwarden.access.schemas import MemberRef
+from roomwarden.access.schemas import MemberRef, ScopeIn
 from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
 from roomwarden.access.service import check_members, set_members, set_permissions
 from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
+from roomwarden.partners.guards import require_live_member
 from roomwarden.partners.invitations import (
     active_link_between,
     copy_scope,
+    create_invitation,
     is_reviewer,
     partner_invitation,
     require_pending,
+    scope_sizes,
     tenant_names,
 )
 from roomwarden.partners.models import PartnerLink
-from roomwarden.partners.schemas import AcceptInvitation, LinkRead, LinkUpdate
+from roomwarden.partners.schemas import (
+    AcceptInvitation,
+    ApprovalPolicy,
+    InvitationCreate,
+    LinkRead,
+    LinkUpdate,
+    PartnerLinkRead,
+)
 
 # -- acceptance ------------------------------------------------------------------------------
 
@@ -45,6 +55,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
         raise Conflict("this customer is already linked")
     members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
     members = check_members(session, principal.tenant_id, members)
+    require_live_member(session, members)
     link = PartnerLink(
         tenant_id=inv.tenant_id,
         partner_tenant_id=inv.partner_tenant_id,
@@ -135,6 +146,23 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
     ]
 
 
+def partner_link_reads(
+    session: Session, principal: Principal, links: Sequence[PartnerLink]
+) -> list[PartnerLinkRead]:
+    """Links as the partner sees them: the delegated rooms only where the caller holds a role."""
+    mine = {link_id for link_id, _, _ in linked_customers(session, principal)}
+    sizes = scope_sizes(session, [x.scope_id for x in links])
+    return [
+        PartnerLinkRead(
+            **read.model_dump(exclude={"scope"}),
+            scope=read.scope if x.id in mine else None,
+            scope_size=sizes[x.scope_id],
+            holds_role=x.id in mine,
+        )
+        for x, read in zip(links, link_reads(session, links), strict=True)
+    ]
+
+
 def customer_links_query(access: Access, status: str | None = None) -> Select[tuple[PartnerLink]]:
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
     stmt = select(PartnerLink).where(PartnerLink.tenant_id == access.tenant_id)
@@ -143,7 +171,9 @@ def customer_links_query(access: Access, status: str | None = None) -> Select[tu
 
 def customer_link(session: Session, access: Access, link_id: uuid.UUID, *, lock: bool = False) -> PartnerLink:
     stmt = customer_links_query(access).where(PartnerLink.id == link_id)
-    link = session.scalar(stmt.with_for_update() if lock else stmt)
+    if lock:  # re-read under the lock, whatever this session loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    link = session.scalar(stmt)
     if link is None:
         raise NotFound("partner not found")
     return link
@@ -248,3 +278,35 @@ def offboard_by_partner(
     session.refresh(link, with_for_update=True)
     end_link(session, link, principal.actor, "partner")
     return link
+
+
+# -- establishing a link in one step (demo data, operator tooling) ------------------------------
+
+
+def establish_link(
+    session: Session,
+    customer: Access,
+    acceptor: Principal,
+    *,
+    partner_domain: str,
+    scope: ScopeIn,
+    primary_admins: Sequence[MemberRef] = (),
+    approval_policy: ApprovalPolicy | None = None,
+    expires_in_days: int = 14,
+) -> PartnerLink:
+    """Invite and accept through the same service functions as the API, so the rules hold
+    and both steps are audited: ``customer`` is the inviting customer user's access (it needs
+    ``partners.manage`` over all rooms), ``acceptor`` a reviewer of the partner tenant (Global
+    admin, Pro manager or tenant manager). Returns the active link."""
+    invitation = create_invitation(
+        session,
+        customer,
+        InvitationCreate(
+            partner_domain=partner_domain,
+            expires_in_days=expires_in_days,
+            approval_policy=approval_policy or ApprovalPolicy(),
+            scope=scope,
+            terms_accepted=True,
+        ),
+    )
+    return accept(session, acceptor, invitation.id, AcceptInvitation(primary_admins=list(primary_admins)))

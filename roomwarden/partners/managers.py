@@ -12,6 +12,7 @@ from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.pagination import Page, PageParams, paginate
 from roomwarden.partners.invitations import is_pro_manager, require_reviewer
 from roomwarden.partners.models import TenantManager
 from roomwarden.partners.schemas import TenantManagerRead
@@ -22,17 +23,23 @@ def _require_granter(session: Session, principal: Principal) -> None:
         raise Forbidden("only Global admins and Pro managers grant the tenant manager role")
 
 
-def list_managers(session: Session, principal: Principal) -> list[TenantManagerRead]:
+def list_managers(session: Session, principal: Principal, pages: PageParams) -> Page[TenantManagerRead]:
     require_reviewer(session, principal)
-    rows = session.execute(
+    stmt = (
         select(User, TenantManager.created_at)
         .join(TenantManager, TenantManager.user_id == User.id)
         .where(TenantManager.tenant_id == principal.tenant_id)
-        .order_by(User.upn)
-    ).all()
-    return [
-        TenantManagerRead(user_id=u.id, upn=u.upn, display_name=u.display_name, created_at=c) for u, c in rows
-    ]
+    )
+    return paginate(
+        session,
+        stmt,
+        User.id,
+        pages,
+        lambda row: TenantManagerRead(
+            user_id=row[0].id, upn=row[0].upn, display_name=row[0].display_name, created_at=row[1]
+        ),
+        scalars=False,
+    )
 
 
 def add_manager(session: Session, principal: Principal, user_id: uuid.UUID) -> TenantManagerRead:

@@ -3,13 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import AccessDep
+from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.errors import Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
 from roomwarden.partners import invitations, links, managers, tickets
@@ -21,6 +24,7 @@ from roomwarden.partners.schemas import (
     LinkRead,
     LinkUpdate,
     PartnerInvitationRead,
+    PartnerLinkRead,
     TenantManagerCreate,
     TenantManagerRead,
 )
@@ -109,19 +113,34 @@ def remove_partner(
 
 
 # -- partner side -------------------------------------------------------------------------------
+#
+# Refused partner-side attempts are written to the audit log of the customer they concern
+# (SPEC §6: records live in the tenant acted in), once the addressed invitation or link is known
+# to concern the caller's tenant; tenant-manager changes are the partner tenant's own. The
+# dependencies below run before the body is validated, so invalid input is recorded too.
 
 
-def _audit_in_customer(
-    request: Request, session: SessionDep, principal: PrincipalDep, model: type, object_id: uuid.UUID
+def _audit_in_customer_of(
+    model: type, object_id: uuid.UUID, request: Request, session: Session, principal: Principal
 ) -> None:
-    """A refused partner-side action is recorded in the customer it concerns, once the
-    object is known to be addressed to the caller's tenant."""
     request.state.audit_tenant_id = session.scalar(
         select(model.tenant_id).where(model.id == object_id, model.partner_tenant_id == principal.tenant_id)
     )
 
 
-def _audit_in_own(request: Request, principal: PrincipalDep) -> None:
+def _invitation_customer(
+    request: Request, session: SessionDep, principal: PrincipalDep, invitation_id: uuid.UUID
+) -> None:
+    _audit_in_customer_of(PartnerInvitation, invitation_id, request, session, principal)
+
+
+def _link_customer(
+    request: Request, session: SessionDep, principal: PrincipalDep, link_id: uuid.UUID
+) -> None:
+    _audit_in_customer_of(PartnerLink, link_id, request, session, principal)
+
+
+def _own_tenant(request: Request, principal: PrincipalDep) -> None:
     request.state.audit_tenant_id = principal.tenant_id
 
 
@@ -140,82 +159,101 @@ def partner_invitations(
     return Page[PartnerInvitationRead](items=items, next_cursor=page.next_cursor)
 
 
-@partner.post("/invitations/{invitation_id}/accept", response_model=LinkRead, status_code=201)
+@partner.post(
+    "/invitations/{invitation_id}/accept",
+    response_model=PartnerLinkRead,
+    status_code=201,
+    dependencies=[Depends(_invitation_customer)],
+)
 @audited(Category.PARTNER_INVITATION, Operation.APPROVE)
 def accept_invitation(
-    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
     invitation_id: uuid.UUID,
     body: AcceptInvitation | None = None,
-) -> LinkRead:
-    _audit_in_customer(request, session, principal, PartnerInvitation, invitation_id)
+) -> PartnerLinkRead:
     link = links.accept(session, principal, invitation_id, body or AcceptInvitation())
-    return links.link_reads(session, [link])[0]
+    return links.partner_link_reads(session, principal, [link])[0]
 
 
-@partner.post("/invitations/{invitation_id}/deny", response_model=PartnerInvitationRead)
+@partner.post(
+    "/invitations/{invitation_id}/deny",
+    response_model=PartnerInvitationRead,
+    dependencies=[Depends(_invitation_customer)],
+)
 @audited(Category.PARTNER_INVITATION, Operation.REJECT)
 def deny_invitation(
-    request: Request, session: SessionDep, principal: PrincipalDep, invitation_id: uuid.UUID
+    session: SessionDep, principal: PrincipalDep, invitation_id: uuid.UUID
 ) -> PartnerInvitationRead:
-    _audit_in_customer(request, session, principal, PartnerInvitation, invitation_id)
     return invitations.partner_invitation_reads(
         session, [invitations.deny(session, principal, invitation_id)]
     )[0]
 
 
-@partner.get("/customers", response_model=Page[LinkRead])
-def partner_customers(session: SessionDep, principal: PrincipalDep, pages: PageDep) -> Page[LinkRead]:
+@partner.get("/customers", response_model=Page[PartnerLinkRead])
+def partner_customers(session: SessionDep, principal: PrincipalDep, pages: PageDep) -> Page[PartnerLinkRead]:
     page = paginate(
         session, links.partner_links_query(session, principal), PartnerLink.id, pages, lambda x: x
     )
-    return Page[LinkRead](items=links.link_reads(session, page.items), next_cursor=page.next_cursor)
+    items = links.partner_link_reads(session, principal, page.items)
+    return Page[PartnerLinkRead](items=items, next_cursor=page.next_cursor)
 
 
-@partner.delete("/customers/{link_id}", status_code=204)
+@partner.get("/customers/{link_id}", response_model=PartnerLinkRead)
+def partner_customer(session: SessionDep, principal: PrincipalDep, link_id: uuid.UUID) -> PartnerLinkRead:
+    link = session.scalar(links.partner_links_query(session, principal).where(PartnerLink.id == link_id))
+    if link is None:
+        raise NotFound("customer not found")
+    return links.partner_link_reads(session, principal, [link])[0]
+
+
+@partner.delete("/customers/{link_id}", status_code=204, dependencies=[Depends(_link_customer)])
 @audited(Category.PARTNER, Operation.DELETE)
 def remove_customer(
-    request: Request,
-    session: SessionDep,
-    principal: PrincipalDep,
-    link_id: uuid.UUID,
-    confirm: Confirm = False,
+    session: SessionDep, principal: PrincipalDep, link_id: uuid.UUID, confirm: Confirm = False
 ) -> None:
-    _audit_in_customer(request, session, principal, PartnerLink, link_id)
     links.offboard_by_partner(session, principal, link_id, confirm)
 
 
-@partner.get("/tenant-managers", response_model=list[TenantManagerRead])
-def list_tenant_managers(session: SessionDep, principal: PrincipalDep) -> list[TenantManagerRead]:
-    return managers.list_managers(session, principal)
+@partner.get("/tenant-managers", response_model=Page[TenantManagerRead])
+def list_tenant_managers(
+    session: SessionDep, principal: PrincipalDep, pages: PageDep
+) -> Page[TenantManagerRead]:
+    return managers.list_managers(session, principal, pages)
 
 
-@partner.post("/tenant-managers", response_model=TenantManagerRead, status_code=201)
+@partner.post(
+    "/tenant-managers",
+    response_model=TenantManagerRead,
+    status_code=201,
+    dependencies=[Depends(_own_tenant)],
+)
 @audited(Category.TENANT_MANAGER, Operation.CREATE)
 def add_tenant_manager(
-    request: Request, session: SessionDep, principal: PrincipalDep, body: TenantManagerCreate
+    session: SessionDep, principal: PrincipalDep, body: TenantManagerCreate
 ) -> TenantManagerRead:
-    _audit_in_own(request, principal)
     return managers.add_manager(session, principal, body.user_id)
 
 
-@partner.delete("/tenant-managers/{user_id}", status_code=204)
+@partner.delete("/tenant-managers/{user_id}", status_code=204, dependencies=[Depends(_own_tenant)])
 @audited(Category.TENANT_MANAGER, Operation.DELETE)
-def remove_tenant_manager(
-    request: Request, session: SessionDep, principal: PrincipalDep, user_id: uuid.UUID
-) -> None:
-    _audit_in_own(request, principal)
+def remove_tenant_manager(session: SessionDep, principal: PrincipalDep, user_id: uuid.UUID) -> None:
     managers.remove_manager(session, principal, user_id)
 
 
-@partner.delete("/tenant-managers", status_code=204)
+@partner.delete("/tenant-managers", status_code=204, dependencies=[Depends(_own_tenant)])
 @audited(Category.TENANT_MANAGER, Operation.DELETE)
-def remove_tenant_manager_by_query(
-    request: Request, session: SessionDep, principal: PrincipalDep, user_id: Annotated[uuid.UUID, Query()]
+def remove_tenant_manager_from_collection(
+    session: SessionDep,
+    principal: PrincipalDep,
+    user_id: Annotated[uuid.UUID | None, Query()] = None,
+    body: TenantManagerCreate | None = None,
 ) -> None:
-    _audit_in_own(request, principal)
-    managers.remove_manager(session, principal, user_id)
+    """The collection form: the user named by ``?user_id=`` or by a ``{"user_id"}`` body."""
+    named = {x for x in (user_id, body.user_id if body else None) if x is not None}
+    if len(named) != 1:
+        raise Invalid('name the tenant manager to remove once: ?user_id= or {"user_id": ...}')
+    managers.remove_manager(session, principal, named.pop())
 
 
 @partner.get("/tickets", response_model=Page[AggregateTicket])

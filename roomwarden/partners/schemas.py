@@ -95,6 +95,16 @@ class LinkRead(BaseModel):
     ended_at: datetime | None
 
 
+class PartnerLinkRead(LinkRead):
+    """A link as the partner sees it. The delegated rooms and groups (``scope``) are shown
+    only to partner users who hold a role in the link; others (tenant managers, the partner's
+    admins without a role there) see the scope's size, as in an invitation."""
+
+    scope: ScopeRead | None  # type: ignore[assignment]
+    scope_size: ScopeSize
+    holds_role: bool
+
+
 class TenantManagerCreate(Input):
     user_id: uuid.UUID
 

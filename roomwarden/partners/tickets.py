@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers, resolve_access
-from roomwarden.kit.errors import NotFound
+from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.rooms.models import Ticket
 from roomwarden.tenants.models import TenantSettings
 
@@ -24,13 +24,16 @@ def aggregate_query(
         if customer_id not in customers:
             raise NotFound("customer not found")
         customers = {customer_id: customers[customer_id]}
-    enabled = set(
-        session.scalars(
-            select(TenantSettings.tenant_id).where(
-                TenantSettings.tenant_id.in_(list(customers)), TenantSettings.enable_all_tickets_view
-            )
+    rows = session.execute(
+        select(TenantSettings.tenant_id, TenantSettings.require_mfa_for_partners).where(
+            TenantSettings.tenant_id.in_(list(customers)), TenantSettings.enable_all_tickets_view
         )
-    )
+    ).all()
+    # A customer that requires a second factor of partner users shows nothing to a sign-in
+    # without one, here as under its own paths.
+    if customer_id is not None and not principal.mfa and any(mfa for _, mfa in rows):
+        raise Forbidden("this customer requires partner users to sign in with a second factor")
+    enabled = {tid for tid, mfa in rows if principal.mfa or not mfa}
     parts = []
     for tid in sorted(enabled):
         access = resolve_access(session, principal, tid)

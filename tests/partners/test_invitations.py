@@ -141,7 +141,7 @@ def test_who_reviews_invitations(world: World) -> None:
         201,
     )
     managers = expect(world.client.get("/api/v1/partner/tenant-managers", headers=p.admin.headers), 200)
-    assert [m["user_id"] for m in managers] == [manager.id]
+    assert [m["user_id"] for m in managers["items"]] == [manager.id]
     assert len(expect(world.client.get(url, headers=manager.headers), 200)["items"]) == 1
     # Other tenants' invitations are invisible; customers see none of this.
     assert world.client.post(f"{url}/{inv['id']}/accept", headers=c.admin.headers).status_code == 404
