@@ -34,6 +34,7 @@ from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.guards import require_live_member
+from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room, RoomGroup
 
 CATALOGUE_ORDER = {p: i for i, p in enumerate(Permission)}
@@ -243,7 +244,17 @@ def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[
         .order_by(AssignmentMember.id)
     ):
         members[aid].append(MemberRead(type="user", id=uid) if uid else MemberRead(type="group", id=gid))
-    scopes = read_scopes(session, [a.scope_id for a in items])
+    # The Primary admins' scope is "the whole link": it reads as the link's scope, which is
+    # what the customer edits when it adds rooms to the partner's Primary admins (SPEC §4).
+    shown = {a.id: a.scope_id for a in items} | dict(
+        session.execute(
+            select(RoleAssignment.id, PartnerLink.scope_id)
+            .join(Role, Role.id == RoleAssignment.role_id)
+            .join(PartnerLink, PartnerLink.id == Role.partner_link_id)
+            .where(RoleAssignment.id.in_(ids), Role.kind == "partner_builtin")
+        ).all()
+    )
+    scopes = read_scopes(session, list(shown.values()))
     return [
         AssignmentRead(
             id=a.id,
@@ -253,7 +264,7 @@ def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[
             description=a.description,
             email_notifications=a.email_notifications,
             members=members[a.id],
-            scope=scopes[a.scope_id],
+            scope=scopes[shown[a.id]],
             created_at=a.created_at,
             updated_at=a.updated_at,
         )
@@ -410,6 +421,10 @@ def update_assignment(
     data: AssignmentUpdate,
     role_id: uuid.UUID | None = None,
 ) -> RoleAssignment:
+    if not access.is_partner and "scope" in data.model_fields_set:
+        role, assignment = visible_assignment(session, access, assignment_id, role_id)
+        if role.kind == "partner_builtin":
+            return _change_delegation(session, access, role, assignment, data)
     role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
     _require_manage(access, role)
     fields = data.model_fields_set
@@ -440,6 +455,24 @@ def update_assignment(
         assignment.id,
         changes,
     )
+    return assignment
+
+
+def _change_delegation(
+    session: Session, access: Access, role: Role, assignment: RoleAssignment, data: AssignmentUpdate
+) -> RoleAssignment:
+    """The customer edits the scope of a partner's Primary admins assignment (the seed's "add
+    rooms to the partner admin role"): that is a change of the link's delegation, with the
+    rules, locks and audit record of ``partners.links.update_link``. Everything else about a
+    partner role stays the partner's."""
+    from roomwarden.partners.links import update_link  # partners builds on this module
+    from roomwarden.partners.schemas import LinkUpdate
+
+    if data.model_fields_set != {"scope"}:
+        raise Forbidden("assignments of partner roles are managed by the partner; only the scope is yours")
+    if role.partner_link_id is None:  # a partner_builtin role always belongs to a link
+        raise NotFound("assignment not found")
+    update_link(session, access, role.partner_link_id, LinkUpdate(scope=data.scope))
     return assignment
 
 

@@ -231,3 +231,57 @@ def test_review_step_needs_partners_manage(world: World, who: str) -> None:
         ).status_code
         == want
     )
+
+
+def test_customer_adds_rooms_through_the_primary_admins_assignment(world: World) -> None:
+    """The seed's way: Settings > Roles > partner roles > Primary admins > assignment > scope."""
+    c, p = world.tenant(), world.tenant()
+    a, b = world.room(c), world.room(c)
+    lk = link(world, c, p, scope={"rooms": [a["id"]]})
+    base = f"/api/v1/tenants/{c.id}"
+    assignments = f"{base}/roles/{lk['primary_admins_role_id']}/assignments"
+    primary = expect(world.client.get(assignments, headers=c.admin.headers), 200)["items"][0]
+    assert primary["scope"] == {"all": False, "rooms": [a["id"]], "room_groups": []}  # the link's scope
+    # The partner reads the same, and may not change it.
+    as_partner = expect(in_customer(world, c, p.admin, "GET", f"/assignments/{primary['id']}"), 200)
+    assert as_partner["scope"] == primary["scope"]
+    wider = {"scope": {"rooms": [a["id"], b["id"]]}}
+    assert in_customer(world, c, p.admin, "PATCH", f"/assignments/{primary['id']}", wider).status_code == 422
+    assert in_customer(world, c, p.admin, "GET", f"/rooms/{b['id']}").status_code == 404
+    # The customer's edit is a change of the delegation, effective on the next request.
+    changed = expect(
+        world.client.patch(f"{assignments}/{primary['id']}", json=wider, headers=c.admin.headers), 200
+    )
+    assert sorted(changed["scope"]["rooms"]) == sorted([a["id"], b["id"]])
+    expect(in_customer(world, c, p.admin, "GET", f"/rooms/{b['id']}"), 200)
+    got = expect(world.client.get(f"{base}/partners/{lk['id']}", headers=c.admin.headers), 200)
+    assert got["scope"] == changed["scope"]
+    records = expect(world.client.get(f"{base}/audit-logs?limit=200", headers=c.admin.headers), 200)["items"]
+    assert [
+        r["details"].get("scope") for r in records if (r["category"], r["operation"]) == ("Partner", "Update")
+    ] == [wider["scope"] | {"all": False, "room_groups": []}]
+    # Members and names stay the partner's; the delegation needs partners.manage.
+    members = {"members": [{"type": "user", "id": world.user(c).id}]}
+    assert (
+        world.client.patch(
+            f"{assignments}/{primary['id']}", json=members, headers=c.admin.headers
+        ).status_code
+        == 403
+    )
+    both = {**wider, "name": "Mine"}
+    assert (
+        world.client.patch(f"{assignments}/{primary['id']}", json=both, headers=c.admin.headers).status_code
+        == 403
+    )
+    role_admin = world.user(c)
+    world.assign(c, world.role(c, ["roles.view", "roles.modify"]), users=[role_admin])
+    narrow = {"scope": {"rooms": []}}
+    url = f"{assignments}/{primary['id']}"
+    assert world.client.patch(url, json=narrow, headers=role_admin.headers).status_code == 403
+    assert (
+        world.client.patch(
+            url, json={"scope": {"rooms": [str(uuid.uuid4())]}}, headers=c.admin.headers
+        ).status_code
+        == 422
+    )
+    expect(in_customer(world, c, p.admin, "GET", f"/rooms/{b['id']}"), 200)
