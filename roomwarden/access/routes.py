@@ -5,14 +5,15 @@ from typing import Literal
 
 from sqlalchemy import Select
 
-from roomwarden.access import service
+from roomwarden.access import explain, service
 from roomwarden.access.deps import AccessDep
 from roomwarden.access.models import Role, RoleAssignment
-from roomwarden.access.permissions import permission_table
+from roomwarden.access.permissions import Permission, permission_table
 from roomwarden.access.schemas import (
     AssignmentCreate,
     AssignmentRead,
     AssignmentUpdate,
+    Explanation,
     RoleCreate,
     RoleRead,
     RoleUpdate,
@@ -138,3 +139,21 @@ def update_assignment(
 @audited(Category.ASSIGNMENT, Operation.DELETE)
 def delete_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.UUID) -> None:
     service.delete_assignment(session, access, assignment_id)
+
+
+# -- effective access -----------------------------------------------------------------------------
+
+
+@api.get("/access/explain", response_model=Explanation)
+def explain_access(
+    session: SessionDep,
+    access: AccessDep,
+    user_id: uuid.UUID,
+    room_id: uuid.UUID,
+    permission: Permission | None = None,
+) -> Explanation:
+    """Which permissions the user holds on the room, and through which role, assignment,
+    scope, group membership and partner link. ``allowed`` answers for ``permission`` when
+    given, else whether the user holds any permission on the room. A deactivated user is
+    never allowed."""
+    return explain.explain(session, access, user_id, room_id, permission)

@@ -93,3 +93,71 @@ class AssignmentRead(Output):
     scope: ScopeRead
     created_at: datetime
     updated_at: datetime
+
+
+# -- effective access --------------------------------------------------------------------------
+
+
+class Named(BaseModel):
+    type: Literal["user", "group", "assignment", "room_group"]
+    id: uuid.UUID
+    name: str
+
+
+class ExplainRole(BaseModel):
+    id: uuid.UUID | None  # None for the directory role Global admin
+    name: str
+    kind: Literal["builtin", "custom", "partner_builtin", "partner_custom", "global_admin"]
+
+
+class ExplainScope(BaseModel):
+    """How an assignment's scope reaches the room: all rooms, the room listed itself, and/or
+    room groups that currently hold it."""
+
+    all: bool
+    room: bool = False
+    room_groups: list[Named] = Field(default_factory=list)
+
+
+class ExplainReason(BaseModel):
+    role: ExplainRole
+    assignment: Named | None
+    scope: ExplainScope
+    via: Named  # the user itself, or the security group through which it is a member
+    link_id: uuid.UUID | None
+    permissions: list[Permission]
+
+
+class ExplainUser(BaseModel):
+    id: uuid.UUID
+    upn: str
+    display_name: str
+    tenant_id: uuid.UUID
+    is_active: bool
+    is_global_admin: bool
+
+
+class ExplainRoom(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class ExplainLink(BaseModel):
+    """The partner link a partner user acts through: every permission is cut to its scope
+    and to the Partner admin column."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    partner_name: str
+    room_in_scope: bool
+    requires_mfa: bool
+
+
+class Explanation(BaseModel):
+    user: ExplainUser
+    room: ExplainRoom
+    permission: Permission | None
+    allowed: bool
+    permissions: list[Permission]
+    reasons: list[ExplainReason]
+    link: ExplainLink | None

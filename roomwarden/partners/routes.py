@@ -15,7 +15,7 @@ from roomwarden.kit.api import SessionDep, audited
 from roomwarden.kit.errors import Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
-from roomwarden.partners import invitations, links, managers, tickets
+from roomwarden.partners import invitations, links, managers, overview, tickets
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
 from roomwarden.partners.schemas import (
     AcceptInvitation,
@@ -23,13 +23,14 @@ from roomwarden.partners.schemas import (
     InvitationRead,
     LinkRead,
     LinkUpdate,
+    PartnerHealthReport,
     PartnerInvitationRead,
     PartnerLinkRead,
     TenantManagerCreate,
     TenantManagerRead,
 )
-from roomwarden.rooms.models import Ticket
-from roomwarden.rooms.schemas import TicketRead, TicketStatus
+from roomwarden.rooms.models import Room, Ticket
+from roomwarden.rooms.schemas import HealthState, RoomRead, TicketRead, TicketStatus
 
 customer = router(prefix="/api/v1/tenants/{tenant_id}", tags=["partners (customer)"])
 partner = router(prefix="/api/v1/partner", tags=["partners (partner side)"])
@@ -37,6 +38,11 @@ Confirm = Annotated[bool, Query(description="must be true: removing a partner is
 
 
 class AggregateTicket(TicketRead):
+    customer_name: str
+
+
+class DelegatedRoom(RoomRead):
+    customer_id: uuid.UUID
     customer_name: str
 
 
@@ -271,3 +277,31 @@ def aggregate_tickets(
         for t in page.items
     ]
     return Page[AggregateTicket](items=items, next_cursor=page.next_cursor)
+
+
+@partner.get("/rooms", response_model=Page[DelegatedRoom])
+def delegated_rooms(
+    session: SessionDep,
+    principal: PrincipalDep,
+    pages: PageDep,
+    customer_id: uuid.UUID | None = None,
+    health_state: HealthState | None = None,
+) -> Page[DelegatedRoom]:
+    """Every delegated room the caller may view, across its customers (or one of them)."""
+    view = overview.customer_view(session, principal, customer_id)
+    page = paginate(session, overview.rooms_query(view, health_state), Room.id, pages, lambda r: r)
+    items = [
+        DelegatedRoom(
+            **RoomRead.model_validate(r).model_dump(),
+            customer_id=r.tenant_id,
+            customer_name=view.names[r.tenant_id],
+        )
+        for r in page.items
+    ]
+    return Page[DelegatedRoom](items=items, next_cursor=page.next_cursor)
+
+
+@partner.get("/reports/health", response_model=PartnerHealthReport)
+def partner_health_report(session: SessionDep, principal: PrincipalDep) -> PartnerHealthReport:
+    """Rooms per health state and open tickets, per customer and in total."""
+    return overview.health_report(session, overview.customer_view(session, principal))

@@ -114,3 +114,28 @@ class TenantManagerRead(BaseModel):
     upn: str
     display_name: str
     created_at: datetime
+
+
+class CustomerHealth(BaseModel):
+    customer_id: uuid.UUID
+    customer_name: str
+    total_rooms: int
+    rooms_by_health: dict[str, int]
+    open_tickets: int
+
+
+class WithheldCustomer(BaseModel):
+    """A linked customer left out of a cross-customer view, and why."""
+
+    customer_id: uuid.UUID
+    customer_name: str
+    reason: str
+
+
+class PartnerHealthReport(BaseModel):
+    customers: list[CustomerHealth]
+    total_rooms: int
+    rooms_by_health: dict[str, int]
+    open_tickets: int
+    withheld: list[WithheldCustomer]
+    generated_at: datetime

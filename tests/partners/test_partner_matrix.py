@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from roomwarden.access.permissions import PARTNER_ADMIN, Permission
-from tests.access.test_matrix import CASES, IN, OTHER, OUT, TARGETS, Case, Matrix, Who, matrix  # noqa: F401
+from tests.access.test_matrix import CASES, IN, OTHER, OUT, TARGETS, WHO, Case, Matrix, Who, matrix  # noqa: F401
 from tests.factories import UserH, expect
 from tests.partners.helpers import accept, invite
 
@@ -56,6 +56,8 @@ def expected(who: PartnerWho, case: Case, target: str) -> int:
     if case.name == "POST role":
         return 201 if who.any(P.ROLES_MODIFY) else 403
     if case.name in ("GET role", "GET role assignments"):  # the customer's own role: never visible
+        return 404 if who.any(P.ROLES_VIEW) else 403
+    if case.name == "GET access explain":  # the customer's own user: never visible to a partner
         return 404 if who.any(P.ROLES_VIEW) else 403
     return case.expected(who, target)
 
@@ -169,3 +171,56 @@ def test_narrowing_the_link_applies_to_every_partner_role_on_the_next_request(
             200,
         )
     assert uuid.UUID(partners.link_id)
+
+
+# -- the partner's views across customers ------------------------------------------------------
+
+
+def _delegated(matrix: Matrix) -> set[str]:
+    """The link's scope is the "in" group: its current members, read as the customer."""
+    url = f"/api/v1/tenants/{matrix.tenant.id}/room-groups/{matrix.groups[IN]}"
+    return set(expect(matrix.world.client.get(url, headers=matrix.tenant.admin.headers), 200)["room_ids"])
+
+
+@pytest.mark.parametrize("who", PARTNERS, ids=lambda w: w.name)
+def test_partner_aggregate_views_show_exactly_the_delegated_rooms(
+    matrix: Matrix, partners: Partners, who: PartnerWho
+) -> None:
+    client, user = matrix.world.client, partners.users[who.name]
+    rooms = expect(client.get("/api/v1/partner/rooms?limit=200", headers=user.headers), 200)["items"]
+    # Both partner roles reach the whole "in" group (the custom one also names the "in" room,
+    # which the group holds): the link's scope is everything either may see.
+    want = _delegated(matrix) if who.linked and who.any(P.ROOMS_VIEW) else set()
+    assert {r["id"] for r in rooms} == want
+    assert {(r["customer_id"], r["customer_name"]) for r in rooms} <= {(matrix.tenant.id, matrix.tenant.name)}
+    one = client.get(f"/api/v1/partner/rooms?customer_id={matrix.tenant.id}", headers=user.headers)
+    assert one.status_code == (200 if who.linked else 404)
+    health = expect(client.get("/api/v1/partner/reports/health", headers=user.headers), 200)
+    if who.linked and who.any(P.REPORTS_VIEW):
+        [mine] = health["customers"]
+        own = expect(
+            client.get(f"/api/v1/tenants/{matrix.tenant.id}/reports/health", headers=user.headers), 200
+        )
+        assert (mine["customer_id"], mine["total_rooms"], mine["open_tickets"]) == (
+            matrix.tenant.id,
+            own["total_rooms"],
+            own["open_tickets"],
+        )
+        assert mine["total_rooms"] == len(want)
+    else:
+        assert health["customers"] == [] and health["total_rooms"] == 0
+
+
+@pytest.mark.parametrize("who", [w for w in WHO if w.perms is not None], ids=lambda w: w.name)
+def test_customer_principals_see_no_partner_views(matrix: Matrix, who: Who) -> None:
+    client, headers = matrix.world.client, matrix.users[who.name].headers
+    assert expect(client.get("/api/v1/partner/rooms", headers=headers), 200)["items"] == []
+    assert expect(client.get("/api/v1/partner/reports/health", headers=headers), 200)["customers"] == []
+    url = f"/api/v1/partner/rooms?customer_id={matrix.tenant.id}"
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_partner_views_refuse_the_anonymous(matrix: Matrix) -> None:
+    for path in ("/api/v1/partner/rooms", "/api/v1/partner/reports/health"):
+        response = matrix.world.client.get(path)
+        assert response.status_code == 401 and response.headers["content-type"] == "application/problem+json"
