@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from roomwarden.access.permissions import Permission
-from roomwarden.kit.schemas import Input, Output, ShortName, Text
+from roomwarden.kit.schemas import Input, Output, Patch, ShortName, Text
 
 IdList = Annotated[list[uuid.UUID], Field(max_length=10000)]
 
@@ -38,7 +38,7 @@ class RoleCreate(Input):
     permissions: list[Permission] = Field(min_length=1, max_length=len(Permission))
 
 
-class RoleUpdate(Input):
+class RoleUpdate(Patch):
     name: ShortName = None  # type: ignore[assignment]
     description: Text = None  # type: ignore[assignment]
     permissions: list[Permission] = Field(default=None, min_length=1, max_length=len(Permission))  # type: ignore[assignment]
@@ -69,7 +69,7 @@ class AssignmentCreate(Input):
     scope: ScopeIn
 
 
-class AssignmentUpdate(Input):
+class AssignmentUpdate(Patch):
     name: ShortName = None  # type: ignore[assignment]
     description: Text = None  # type: ignore[assignment]
     email_notifications: bool = None  # type: ignore[assignment]

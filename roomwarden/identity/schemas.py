@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from roomwarden.kit.schemas import Input, Name, Output, Password, Upn
+from roomwarden.kit.schemas import Input, Name, Output, Password, Patch, Upn
 
 
 class TokenResponse(BaseModel):
@@ -31,7 +31,7 @@ class UserCreate(Input):
     is_global_admin: bool = False
 
 
-class UserUpdate(Input):
+class UserUpdate(Patch):
     # Defaults of None are not validated: a field may be omitted but not set to null.
     display_name: Name = None  # type: ignore[assignment]
     password: Password = None  # type: ignore[assignment]
@@ -57,7 +57,7 @@ class GroupCreate(Input):
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
 
 
-class GroupUpdate(Input):
+class GroupUpdate(Patch):
     name: Name = None  # type: ignore[assignment]
     member_ids: list[uuid.UUID] = Field(default=None, max_length=10000)  # type: ignore[assignment]
 

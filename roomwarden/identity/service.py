@@ -75,8 +75,13 @@ def get_user(session: Session, access: Access, user_id: uuid.UUID) -> User:
 def list_users_query(access: Access, q: str | None):
     stmt = select(User).where(User.tenant_id == access.tenant_id)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(User.upn.like(like), func.lower(User.display_name).like(like)))
+        needle = q.lower()
+        stmt = stmt.where(
+            or_(
+                User.upn.contains(needle, autoescape=True),
+                func.lower(User.display_name).contains(needle, autoescape=True),
+            )
+        )
     return stmt
 
 
@@ -106,7 +111,7 @@ def _create_user(session: Session, tenant_id: uuid.UUID, actor: Actor, data: Use
     if domain not in domains:
         raise Invalid(f"the UPN's domain must be one of the tenant's domains: {', '.join(domains)}")
     if session.scalar(select(User.id).where(User.upn == data.upn)) is not None:
-        raise Conflict(f"a user with UPN {data.upn} already exists")
+        raise Conflict("a user with this UPN already exists")
     user = User(
         tenant_id=tenant_id,
         upn=data.upn,
@@ -250,7 +255,7 @@ def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.
     if exclude is not None:
         stmt = stmt.where(SecurityGroup.id != exclude)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"a security group named {name!r} already exists")
+        raise Conflict("a security group with this name already exists")
 
 
 def create_group(session: Session, access: Access, data: GroupCreate) -> SecurityGroup:

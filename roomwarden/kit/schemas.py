@@ -63,3 +63,15 @@ class Input(BaseModel):
 
 class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class Patch(Input):
+    """A partial update: every field may be omitted, but not all of them. An empty update
+    changes nothing and would still be recorded as a change, so it is invalid input (422);
+    a caller allowed none of the fields it names is refused by the service (403)."""
+
+    @model_validator(mode="after")
+    def names_a_field(self) -> Any:
+        if not self.model_fields_set:
+            raise ValueError("the update is empty: name at least one field to change")
+        return self

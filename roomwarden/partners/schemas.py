@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from roomwarden.access.schemas import MemberRef, ScopeIn, ScopeRead
-from roomwarden.kit.schemas import Domain, Input
+from roomwarden.kit.schemas import Domain, Input, Patch
 
 Mode = Literal["auto", "manual"]
 EVENTS = ("room.update", "update_ring.change", "incident.create", "ticket.update", "partner_role.change")
@@ -76,7 +76,7 @@ class AcceptInvitation(Input):
     primary_admins: list[MemberRef] = Field(default_factory=list, max_length=100)
 
 
-class LinkUpdate(Input):
+class LinkUpdate(Patch):
     scope: ScopeIn = None  # type: ignore[assignment]
     approval_policy: ApprovalPolicy = None  # type: ignore[assignment]
 

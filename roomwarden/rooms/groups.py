@@ -32,7 +32,7 @@ def list_groups_query(access: Access, q: str | None = None) -> Select[tuple[Room
     rooms = access.rooms(P.GROUPS_VIEW)
     stmt = select(RoomGroup).where(RoomGroup.tenant_id == access.tenant_id, group_visible(rooms))
     if q:
-        stmt = stmt.where(func.lower(RoomGroup.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(func.lower(RoomGroup.name).contains(q.lower(), autoescape=True))
     return stmt
 
 
@@ -93,11 +93,19 @@ def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.
     if exclude is not None:
         stmt = stmt.where(RoomGroup.id != exclude)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"a room group named {name!r} already exists")
+        raise Conflict("a room group with this name already exists")
+
+
+def require_sees_every_group(access: Access, action: str) -> None:
+    """Group names are unique across the tenant, so "name taken" would reveal a group the
+    caller cannot see: naming a group is reserved to callers who see every group."""
+    if access.is_partner or not access.tenant_wide(P.GROUPS_VIEW):
+        raise Forbidden(f"{action} needs groups.view over all rooms (group names are unique in the tenant)")
 
 
 def create_group(session: Session, access: Access, data: RoomGroupCreate) -> RoomGroup:
     access.require_tenant_wide(P.GROUPS_CREATE, "room group", partner_visible=True)
+    require_sees_every_group(access, "creating a room group")
     rooms = _existing_rooms(session, access.tenant_id, data.room_ids, access.rooms(P.GROUPS_CREATE))
     _name_free(session, access.tenant_id, data.name)
     group = RoomGroup(tenant_id=access.tenant_id, name=data.name)
@@ -131,6 +139,7 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Ro
     modifiable = _require_modify(session, access, group)
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name != group.name:
+        require_sees_every_group(access, "renaming a room group")
         _name_free(session, access.tenant_id, data.name, exclude=group.id)
         changes["name"] = {"from": group.name, "to": data.name}
         group.name = data.name

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation
-from roomwarden.kit.errors import Conflict, NotFound
+from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.rooms.models import Room, UpdateRing
 from roomwarden.rooms.schemas import RingCreate, RingUpdate
 
@@ -53,11 +53,13 @@ def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.
     if exclude is not None:
         stmt = stmt.where(UpdateRing.id != exclude)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"an update ring named {name!r} already exists")
+        raise Conflict("an update ring with this name already exists")
 
 
 def create_ring(session: Session, access: Access, data: RingCreate) -> UpdateRing:
     access.require_tenant_wide(P.RINGS_CREATE, "update ring", partner_visible=True)
+    if not access.has(P.RINGS_VIEW):  # ring names are unique: naming one needs to see them all
+        raise Forbidden("creating an update ring needs rings.view (ring names are unique in the tenant)")
     _name_free(session, access.tenant_id, data.name)
     ring = UpdateRing(tenant_id=access.tenant_id, name=data.name, deferral_days=data.deferral_days)
     session.add(ring)

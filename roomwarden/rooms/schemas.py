@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from roomwarden.kit.countries import ISO_3166_ALPHA2
-from roomwarden.kit.schemas import Input, Name, Output, ShortName, Text, Upn
+from roomwarden.kit.schemas import Input, Name, Output, Patch, ShortName, Text, Upn
 
 
 def _country(value: str) -> str:
@@ -37,7 +37,7 @@ class RoomCreate(Input):
     room_group_ids: IdList = Field(default_factory=list)
 
 
-class RoomUpdate(Input):
+class RoomUpdate(Patch):
     # Defaults of None are not validated: a field may be omitted but not set to null.
     name: Name = None  # type: ignore[assignment]
     resource_account: Upn = None  # type: ignore[assignment]
@@ -81,7 +81,7 @@ class RoomGroupCreate(Input):
     room_ids: IdList = Field(default_factory=list)
 
 
-class RoomGroupUpdate(Input):
+class RoomGroupUpdate(Patch):
     name: Name = None  # type: ignore[assignment]
     room_ids: IdList = None  # type: ignore[assignment]
 
@@ -106,7 +106,7 @@ class RingCreate(Input):
     deferral_days: int = Field(ge=0, le=365)
 
 
-class RingUpdate(Input):
+class RingUpdate(Patch):
     name: ShortName = None  # type: ignore[assignment]
     deferral_days: int = Field(default=None, ge=0, le=365)  # type: ignore[assignment]
 

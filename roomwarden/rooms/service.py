@@ -71,11 +71,20 @@ def list_rooms_query(
     else:
         visible = rooms.clause(Room.id)
     stmt = select(Room).where(Room.tenant_id == access.tenant_id, visible)
-    if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(func.lower(Room.name).like(like) | Room.resource_account.like(like))
+    if q:  # a substring: "%" and "_" are literal characters, not wildcards
+        needle = q.lower()
+        stmt = stmt.where(
+            func.lower(Room.name).contains(needle, autoescape=True)
+            | Room.resource_account.contains(needle, autoescape=True)
+        )
     if group_id is not None:
-        members = select(RoomGroupMember.room_id).where(RoomGroupMember.group_id == group_id)
+        # A group the caller cannot see filters like a group that does not exist: to nothing.
+        seen = select(RoomGroup.id).where(
+            RoomGroup.tenant_id == access.tenant_id,
+            RoomGroup.id == group_id,
+            group_visible(access.rooms(P.GROUPS_VIEW)),
+        )
+        members = select(RoomGroupMember.room_id).where(RoomGroupMember.group_id.in_(seen))
         stmt = stmt.where(Room.id.in_(members))
     if ring_id is not None:
         stmt = stmt.where(Room.update_ring_id == ring_id)
@@ -104,7 +113,20 @@ def _account_free(
     if exclude is not None:
         stmt = stmt.where(Room.id != exclude)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"a room with resource account {account} already exists")
+        raise Conflict("a room with this resource account already exists")
+
+
+def require_sees_every_room(access: Access) -> None:
+    """Resource accounts are unique across the tenant, so "already in use" would tell a
+    scoped caller about a room it cannot see. Changing one is therefore reserved to callers
+    who see and change every room of the tenant: the tenant's own users with ``rooms.view``
+    and ``rooms.modify`` over all rooms, never a partner (SPEC §3: nothing outside scope
+    leaks)."""
+    if access.is_partner or not (access.tenant_wide(P.ROOMS_VIEW) and access.tenant_wide(P.ROOMS_MODIFY)):
+        raise Forbidden(
+            "changing a room's resource account needs rooms.view and rooms.modify over all rooms "
+            "of the tenant (resource accounts are unique across the tenant)"
+        )
 
 
 def _groups_for_new_room(session: Session, access: Access, group_ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -176,7 +198,8 @@ def update_room(session: Session, access: Access, room_id: uuid.UUID, data: Room
     if "update_ring_id" in fields:
         require_on_room(session, access, P.RINGS_MODIFY, room)
         _ring(session, access.tenant_id, data.update_ring_id)
-    if "resource_account" in fields:
+    if "resource_account" in fields and data.resource_account != room.resource_account:
+        require_sees_every_room(access)
         _account_free(session, access.tenant_id, data.resource_account, exclude=room.id)
     changes = {}
     for field in (*ROOM_FIELDS, "update_ring_id"):

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from roomwarden.kit.schemas import Domain, Input, Name, Output, Password, Upn
+from roomwarden.kit.schemas import Domain, Input, Name, Output, Password, Patch, Upn
 
 
 class AdminCreate(Input):
@@ -39,7 +39,7 @@ class SettingsRead(Output):
     updated_at: datetime
 
 
-class SettingsUpdate(Input):
+class SettingsUpdate(Patch):
     notification_email: EmailStr | None = None
     # A default of None is never validated: the field may be omitted, but not set to null.
     enable_all_tickets_view: bool = None  # type: ignore[assignment]

@@ -285,6 +285,23 @@ CASES = [
         by_id=True,
     ),
     Case(
+        # Resource accounts are unique across the tenant: only who sees and changes every
+        # room may change one, or "already in use" would reveal a hidden room (M2).
+        "PATCH room resource account",
+        lambda m, t: ("PATCH", f"/rooms/{m.rooms[t]}", {"resource_account": f"n{_n()}@{m.owner(t).domain}"}),
+        lambda w, t: view_then(
+            w.may(P.ROOMS_VIEW, t), w.tenant_wide(P.ROOMS_VIEW) and w.tenant_wide(P.ROOMS_MODIFY), 200
+        ),
+        by_id=True,
+    ),
+    Case(
+        # An empty update is invalid input for everyone who reaches the tenant (L5).
+        "PATCH room empty",
+        lambda m, t: ("PATCH", f"/rooms/{m.rooms[t]}", {}),
+        lambda w, t: 422,
+        by_id=True,
+    ),
+    Case(
         "PATCH room ring",
         lambda m, t: ("PATCH", f"/rooms/{m.rooms[t]}", {"update_ring_id": m.ring[t]}),
         lambda w, t: view_then(w.may(P.ROOMS_VIEW, t), w.may(P.RINGS_MODIFY, t), 200),
@@ -356,9 +373,12 @@ CASES = [
         by_id=True,
     ),
     Case(
+        # Group names are unique: renaming needs groups.view over all rooms as well (M2).
         "PATCH room group",
         lambda m, t: ("PATCH", f"/room-groups/{m.groups[t]}", {"name": f"G {_n()}"}),
-        lambda w, t: view_then(group_visible(w, t), w.names_group(P.GROUPS_MODIFY, t), 200),
+        lambda w, t: view_then(
+            group_visible(w, t), w.names_group(P.GROUPS_MODIFY, t) and w.tenant_wide(P.GROUPS_VIEW), 200
+        ),
         by_id=True,
     ),
     Case(
@@ -370,7 +390,7 @@ CASES = [
     Case(
         "POST room group",
         lambda m, t: ("POST", "/room-groups", {"name": f"G {_n()}", "room_ids": []}),
-        lambda w, t: tenant_level(w, P.GROUPS_CREATE, 201),
+        lambda w, t: 201 if w.tenant_wide(P.GROUPS_CREATE) and w.tenant_wide(P.GROUPS_VIEW) else 403,
     ),
     # update rings: tenant-wide objects, every one visible with rings.view
     Case(
@@ -388,7 +408,7 @@ CASES = [
     Case(
         "POST ring",
         lambda m, t: ("POST", "/update-rings", {"name": f"Ring {_n()}", "deferral_days": 3}),
-        lambda w, t: tenant_level(w, P.RINGS_CREATE, 201),
+        lambda w, t: 201 if w.tenant_wide(P.RINGS_CREATE) and w.any(P.RINGS_VIEW) else 403,
     ),
     # reports, settings, roles, audit
     Case(
@@ -722,9 +742,10 @@ def test_lists_counts_and_reports_show_only_the_scope(matrix: Matrix, who: Who) 
     out_group = expect(
         client.get(f"{base}/room-groups/{matrix.groups[OUT]}", headers=matrix.tenant.admin.headers), 200
     )
-    assert {r["id"] for r in items(f"/rooms?group_id={matrix.groups[OUT]}")} == set(
-        out_group["room_ids"]
-    ) & within(P.ROOMS_VIEW)
+    # A group the caller cannot see filters to nothing, like a missing one (I2).
+    assert {r["id"] for r in items(f"/rooms?group_id={matrix.groups[OUT]}")} == (
+        set(out_group["room_ids"]) & within(P.ROOMS_VIEW) if group_visible(who, OUT) else set()
+    )
     tickets = _admin_tickets(matrix)
     assert {x["id"] for x in items("/tickets")} == {
         x["id"] for x in tickets if x["room_id"] in within(P.TICKETS_VIEW)
