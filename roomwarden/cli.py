@@ -2,74 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
+from roomwarden.kit.cli import err, fail, guard, load_settings, open_database, out, progress
 from roomwarden.kit.crypto import SecretBox, generate_encryption_key
-from roomwarden.kit.db import Database
-from roomwarden.kit.errors import AppError
+from roomwarden.notifications.cli import mail_app
 from roomwarden.settings import Settings, get_settings
+from roomwarden.tenants.cli import tenant_app
+
+__all__ = ["app", "err", "fail", "out"]
 
 app = typer.Typer(
-    help="Roomwarden: meeting-room fleets with scoped partner delegation.", no_args_is_help=True
+    help="Roomwarden: meeting-room fleets with scoped partner delegation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
-tenant_app = typer.Typer(help="Tenant administration (operator).", no_args_is_help=True)
 user_app = typer.Typer(help="User administration (operator).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
-out = Console()
-err = Console(stderr=True)
+app.add_typer(mail_app, name="mail")
 
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-@contextmanager
-def _guard() -> Iterator[None]:
-    """Turn expected failures into one readable line and a non-zero exit code."""
-    try:
-        yield
-    except AppError as exc:
-        raise fail(exc.detail) from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-        )
-        raise fail(f"invalid input: {problems}", 2) from None
-    except OperationalError as exc:
-        raise fail(f"database error: {exc.orig}") from None
-    except (ValueError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
-
-
-def _settings() -> Settings:
-    with _guard():
-        try:
-            return get_settings()
-        except ValidationError as exc:
-            raise fail(f"invalid configuration: {exc}") from None
-
-
-def _database(settings: Settings, migrate: bool = True) -> Database:
-    from roomwarden.kit.migrate import upgrade
-
-    db = Database(settings.database_url)
-    if migrate:
-        with _guard():
-            upgrade(db)
-    return db
+# Kept under their historical names for the sub-apps that import them from here.
+_guard = guard
+_settings = load_settings
+_database = open_database
 
 
 @app.command()
@@ -77,29 +39,59 @@ def migrate() -> None:
     """Bring the database schema up to date."""
     from roomwarden.kit.migrate import current_revision
 
-    settings = _settings()
-    db = _database(settings)
-    out.print(f"database at revision [bold]{current_revision(db)}[/] ({_redact(settings.database_url)})")
+    settings = load_settings()
+    err.print("migrating the database ...")
+    db = open_database(settings)
+    with guard():
+        revision = current_revision(db)
+    out.print(f"database at revision [bold]{revision}[/] ({_redact(settings.database_url)})")
+
+
+def _bind(host: str | None, port: int | None) -> Settings:
+    """Apply --host/--port to this process's configuration. Unless ROOMWARDEN_PUBLIC_URL is
+    set, the public URL (links in mail, the portal) follows them."""
+    if host:
+        os.environ["ROOMWARDEN_HOST"] = host
+    if port:
+        os.environ["ROOMWARDEN_PORT"] = str(port)
+    get_settings.cache_clear()
+    if (host or port) and "ROOMWARDEN_PUBLIC_URL" not in os.environ:
+        settings = load_settings()
+        os.environ["ROOMWARDEN_PUBLIC_URL"] = f"http://{_url_host(settings.host)}:{settings.port}"
+    get_settings.cache_clear()
+    return load_settings()
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port")] = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="apply migrations")] = True,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
 
-    settings = _settings()
-    with _guard():
+    settings = _bind(host, port)
+    with guard():
         settings.check_production_ready()
     if migrate_first:
-        _database(settings).dispose()
-    host, port = host or settings.host, port or settings.port
-    out.print(f"Roomwarden listening on [bold]http://{host}:{port}[/] (API docs: /api/v1/docs)")
-    uvicorn.run("roomwarden.asgi:app", host=host, port=port, workers=workers, log_level="info")
+        err.print("migrating the database ...")
+        open_database(settings).dispose()
+    out.print(
+        f"Roomwarden listening on [bold]http://{_url_host(settings.host)}:{settings.port}[/] "
+        f"(portal {settings.public_url}/, API docs {settings.public_url}/api/v1/docs)"
+    )
+    with guard():
+        uvicorn.run(
+            "roomwarden.asgi:app", host=settings.host, port=settings.port, workers=workers, log_level="info"
+        )
 
 
 @app.command()
@@ -108,24 +100,27 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="start the service afterwards")
     ] = True,
     rooms_per_site: Annotated[int, typer.Option(min=1, max=5000, help="rooms per demo site")] = 4,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="delete the demo tenants (and all they hold) and build them again")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port")] = None,
 ) -> None:
-    """Load the demo data set (once) and print how to sign in."""
-    from roomwarden.demo import build_demo
+    """Load the demo data set (once) and print how to sign in, then serve."""
+    from roomwarden.demo import build_demo, reset_demo
 
-    settings = _settings()
+    settings = _bind(host, port)
     if settings.env == "production":
         raise fail("the demo data set is not loaded in production mode")
-    db = _database(settings)
-    with Progress(
-        TextColumn("[bold]creating demo rooms"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-    ) as bar:
+    err.print(f"migrating the database ({_redact(settings.database_url)}) ...")
+    db = open_database(settings)
+    if reset:
+        with guard(), db.transaction() as session:
+            removed = reset_demo(session)
+        err.print(f"reset: deleted {removed} demo tenant(s)")
+    with progress("loading demo data") as bar:
         task = bar.add_task("rooms", total=None)
-        with _guard():
+        with guard():
             result = build_demo(
                 db,
                 SecretBox(settings.encryption_key),
@@ -133,7 +128,7 @@ def demo(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     db.dispose()
-    url = f"http://{settings.host}:{settings.port}"
+    url = settings.public_url.rstrip("/")
     out.print(
         ("Created" if result.created else "Found") + f" the demo data set: {result.rooms} customer rooms."
     )
@@ -144,38 +139,19 @@ def demo(
         table.add_row(acct.upn, acct.role, acct.scope)
     out.print(table)
     out.print(f"Customer tenant id: {result.customer_id}\nPartner tenant id:  {result.partner_id}")
-    out.print(f"Service URL: [bold]{url}[/]  (API docs {url}/api/v1/docs)")
+    out.print(f"Portal:         [bold]{url}/[/]")
+    out.print(f"API docs:       {url}/api/v1/docs")
     out.print(
-        "Get a token: curl -s "
-        f"-d 'username=admin@contoso.example&password={result.password}' {url}/api/v1/auth/token"
+        f"Operator token: {settings.operator_token}  (Authorization: Bearer ... on /api/v1/operator)",
+        soft_wrap=True,
+    )
+    out.print(
+        "Get a token:    curl -s "
+        f"-d 'username=admin@contoso.example&password={result.password}' {url}/api/v1/auth/token",
+        soft_wrap=True,
     )
     if serve_after:
         serve(host=None, port=None, workers=1, migrate_first=False)
-
-
-@tenant_app.command("create")
-def tenant_create(
-    name: Annotated[str, typer.Option(help="display name")],
-    domain: Annotated[list[str], typer.Option(help="a domain of the tenant; repeat for several")],
-    admin_upn: Annotated[str, typer.Option(help="UPN of the first Global admin")],
-    admin_name: Annotated[str, typer.Option(help="display name of the first Global admin")],
-    admin_password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="its password")
-    ],
-) -> None:
-    """Create a tenant with its domains and first Global admin."""
-    from roomwarden.tenants.schemas import AdminCreate, TenantCreate
-    from roomwarden.tenants.service import create_tenant
-
-    db = _database(_settings())
-    with _guard(), db.transaction() as session:
-        data = TenantCreate(
-            name=name,
-            domains=domain,
-            admin=AdminCreate(upn=admin_upn, display_name=admin_name, password=admin_password),
-        )
-        tenant, admin = create_tenant(session, data)
-    out.print(f"created tenant [bold]{tenant.name}[/] id={tenant.id} admin={admin.upn} ({admin.id})")
 
 
 @user_app.command("create")
@@ -190,8 +166,8 @@ def user_create(
     from roomwarden.identity.schemas import UserCreate
     from roomwarden.identity.service import create_user_as_operator
 
-    db = _database(_settings())
-    with _guard(), db.transaction() as session:
+    db = open_database(load_settings())
+    with guard(), db.transaction() as session:
         data = UserCreate(upn=upn, display_name=name, password=password, is_global_admin=global_admin)
         user = create_user_as_operator(session, tenant, data)
     out.print(f"created user [bold]{user.upn}[/] id={user.id}")

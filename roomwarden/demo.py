@@ -173,7 +173,8 @@ def _build(
     _assign(session, ga, SITE_LEAD, lead, ScopeIn(room_groups=[us.id]), "US site leads")
     _assign(session, ga, SITE_TECH, tech, ScopeIn(room_groups=[seoul.id]), "Seoul technicians")
 
-    for room_id in rng.sample(by_country["US"] + by_city["Seoul"] + by_city["Berlin"], 6):
+    candidates = by_country["US"] + by_city["Seoul"] + by_city["Berlin"]
+    for room_id in rng.sample(candidates, min(6, len(candidates))):
         ticket = ticket_service.create_incident(
             session,
             ga,
@@ -248,3 +249,17 @@ def _accounts() -> list[DemoAccount]:
         DemoAccount(f"helpdesk@{p}", "Fabrikam help desk (custom partner role)", "Contoso: All US rooms"),
         DemoAccount(f"partnerops@{p}", "Fabrikam user without a role", "nothing at Contoso"),
     ]
+
+
+def reset_demo(session: Session) -> int:
+    """Delete the demo tenants with everything they hold, so the next build starts afresh.
+    Other tenants of the database are left alone. Returns how many tenants were deleted."""
+    from roomwarden.tenants.operator import delete_tenant
+
+    removed = 0
+    for domain in (PARTNER_DOMAIN, CUSTOMER_DOMAIN):
+        tenant = tenant_by_domain(session, domain)
+        if tenant is not None:
+            delete_tenant(session, tenant.id, confirm=True)
+            removed += 1
+    return removed

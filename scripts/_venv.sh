@@ -1,5 +1,6 @@
 # Shared by the scripts: create .venv with Python 3.11 and install the project into it.
-# Usage: source scripts/_venv.sh [extra]   (extra: "test" installs the test dependencies too)
+# Usage: source scripts/_venv.sh [test]   ("test" installs the test dependencies too; any other
+# argument, such as the caller's own arguments when it is sourced without any, means "base")
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,16 +16,24 @@ if [ -z "$PYTHON_BIN" ]; then
   echo "Roomwarden needs Python 3.11 (set PYTHON=/path/to/python3.11)" >&2
   exit 1
 fi
+venv_extra=base
+if [ "${1:-}" = "test" ]; then venv_extra=test; fi
 if [ ! -x .venv/bin/python ]; then
+  echo "roomwarden: creating the virtual environment in .venv ..." >&2
   "$PYTHON_BIN" -m venv .venv
 fi
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${1:-base}"
-if [ ! -f "$stamp" ]; then
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$hash-$venv_extra"
+# A test install also serves the base install.
+if [ ! -f "$stamp" ] && ! { [ "$venv_extra" = base ] && [ -f ".venv/.installed-$hash-test" ]; }; then
+  echo "roomwarden: installing dependencies into .venv (first run or pyproject.toml changed; about a minute) ..." >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  if [ "${1:-}" = "test" ]; then
+  if [ "$venv_extra" = test ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
   else
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
   fi
+  rm -f .venv/.installed-*
   touch "$stamp"
+  echo "roomwarden: installed." >&2
 fi

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
+_LINE_BREAKS = "\u2028\u2029"
+
+
+def _one_line(value: str) -> str:
+    """Names end up in mail headers, CSV cells and log lines: no control characters (CR/LF
+    could forge a header or a row) and no Unicode line or paragraph separators."""
+    if any(unicodedata.category(ch) == "Cc" or ch in _LINE_BREAKS for ch in value):
+        raise ValueError("must be one line of text without control characters")
+    return value
+
+
+def _text(value: str) -> str:
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value):
+        raise ValueError("must not contain control characters other than tabs and line breaks")
+    return value
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)
+]
+ShortName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)
+]
+Text = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_text)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+[a-z]{{2,63}}")

@@ -12,11 +12,15 @@ from roomwarden.kit.time import utcnow
 
 class OutgoingMail(IdMixin, Base):
     """An e-mail queued in the same transaction as the change it announces; delivered only
-    after that transaction commits, retried with back-off until it is sent or given up."""
+    after that transaction commits, retried with back-off until it is sent or given up.
+
+    A mail may name the reason it was sent (``reason_table``/``reason_id`` in the state
+    ``reason_status``, until ``reason_until``): when that reason has passed at send time, an
+    invitation no longer pending for example, the mail is dropped rather than sent."""
 
     __tablename__ = "outgoing_mail"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'dropped')", name="status"),
         Index("ix_outgoing_mail_due", "status", "next_attempt_at"),
     )
 
@@ -30,3 +34,8 @@ class OutgoingMail(IdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    link: Mapped[str | None] = mapped_column(String(2000))
+    reason_table: Mapped[str | None] = mapped_column(String(64))
+    reason_id: Mapped[uuid.UUID | None] = mapped_column()
+    reason_status: Mapped[str | None] = mapped_column(String(20))
+    reason_until: Mapped[datetime | None] = mapped_column()

@@ -2,37 +2,168 @@
 
 ``queue_mail`` writes to the outbox inside the caller's transaction, so a rolled-back
 change never sends anything. After a request commits, ``Mailer.after_commit`` wakes a
-delivery in a background thread; a retry loop delivers what failed, with exponential
-back-off, until ``mail_max_attempts``.
+delivery in a background thread; a retry loop delivers what failed.
+
+Each message is delivered on its own, in a transaction of its own: it is claimed with a
+row lock (other workers skip it), sent, and its outcome committed before the next one is
+touched, so one bad message can never hold back or re-send the others. A failure the
+server may recover from is retried with exponential back-off until ``mail_max_attempts``;
+a message that can never be sent (refused recipients, a malformed message) fails at once.
+A message whose reason has passed (an invitation no longer pending) is dropped, not sent.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import smtplib
 import threading
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Base, Database
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.settings import Settings
 
 log = logging.getLogger("roomwarden.mail")
 MAIL_QUEUED = "mail_queued"
+STATUSES = ("pending", "sent", "failed", "dropped")
 
 
-def queue_mail(session: Session, tenant_id: uuid.UUID, to: list[str], subject: str, body: str) -> None:
-    for address in sorted(set(to)):
-        session.add(OutgoingMail(tenant_id=tenant_id, to_address=address, subject=subject[:300], body=body))
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Send the mail only while row ``id`` of ``table`` is in ``status`` (and, if given,
+    ``until`` has not passed)."""
+
+    table: str
+    id: uuid.UUID
+    status: str
+    until: datetime | None = None
+
+
+def queue_mail(
+    session: Session,
+    tenant_id: uuid.UUID,
+    to: Iterable[str],
+    subject: str,
+    body: str,
+    *,
+    link: str | None = None,
+    reason: Reason | None = None,
+) -> int:
+    """Queue one message per distinct address; returns how many were queued."""
+    addresses = sorted({a.strip().lower() for a in to if a and a.strip()})
+    for address in addresses:
+        session.add(
+            OutgoingMail(
+                tenant_id=tenant_id,
+                to_address=address,
+                subject=" ".join(subject.split())[:300],
+                body=body,
+                link=link,
+                reason_table=reason.table if reason else None,
+                reason_id=reason.id if reason else None,
+                reason_status=reason.status if reason else None,
+                reason_until=reason.until if reason else None,
+            )
+        )
+    if addresses:
+        session.flush()
+        session.info[MAIL_QUEUED] = True
+    return len(addresses)
+
+
+def public_link(settings: Settings, path: str) -> str:
+    return settings.public_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def reason_passed(session: Session, mail: OutgoingMail) -> str | None:
+    """Why the mail should no longer be sent, or None while its reason holds."""
+    if mail.reason_table is None or mail.reason_id is None:
+        return None
+    if mail.reason_until is not None and mail.reason_until <= utcnow():
+        return f"{mail.reason_table} expired"
+    table = Base.metadata.tables.get(mail.reason_table)
+    if not isinstance(table, Table):
+        return f"unknown reason {mail.reason_table}"
+    status = session.scalar(select(table.c.status).where(table.c.id == mail.reason_id))
+    if status is None:
+        return f"{mail.reason_table} no longer exists"
+    if status != mail.reason_status:
+        return f"{mail.reason_table} is now {status}"
+    return None
+
+
+class PermanentFailure(Exception):
+    """A message that no retry will deliver."""
+
+
+def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:
+    """Plain text first, with an HTML alternative; Date and a Message-ID that stays the
+    same across retries, so a receiver can drop a duplicate."""
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(utcnow(), usegmt=True)
+    host = urlsplit(settings.public_url).hostname or "roomwarden"
+    message["Message-ID"] = f"<{mail.id}@{host}>"
+    message["Auto-Submitted"] = "auto-generated"
+    text = mail.body
+    if mail.link and mail.link not in text:
+        text = f"{text.rstrip()}\n\n{mail.link}\n"
+    message.set_content(text)
+    message.add_alternative(_html(text), subtype="html")
+    return message
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _html(text: str) -> str:
+    paragraphs = []
+    for block in text.strip().split("\n\n"):
+        escaped = html.escape(block)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        paragraphs.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return "<!doctype html>\n<html><body>\n" + "\n".join(paragraphs) + "\n</body></html>\n"
+
+
+def mail_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(OutgoingMail.status, func.count()).group_by(OutgoingMail.status))
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def retry_failed(session: Session, ids: Iterable[uuid.UUID] | None = None) -> int:
+    """Put failed messages (all, or the given ones) back in the queue, due now."""
+    stmt = select(OutgoingMail).where(OutgoingMail.status == "failed")
+    if ids is not None:
+        stmt = stmt.where(OutgoingMail.id.in_(list(ids)))
+    rows = session.scalars(stmt.with_for_update()).all()
+    for mail in rows:
+        mail.status, mail.attempts, mail.next_attempt_at = "pending", 0, utcnow()
     session.flush()
-    session.info[MAIL_QUEUED] = True
+    return len(rows)
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Failures no retry will cure: refused recipients, a 5xx answer, a malformed message."""
+    if isinstance(exc, PermanentFailure | smtplib.SMTPRecipientsRefused | ValueError | UnicodeError):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
 
 
 class Mailer:
@@ -52,66 +183,97 @@ class Mailer:
         if self.enabled and info.get(MAIL_QUEUED):
             threading.Thread(target=self.deliver_due, name="roomwarden-mail", daemon=True).start()
 
-    def deliver_due(self, batch: int = 50, max_batches: int = 100) -> int:
-        """Send every due message once, in batches; return how many were sent. One delivery
-        at a time per process; across processes, rows are locked and skipped."""
+    def deliver_due(self, limit: int = 5000) -> int:
+        """Deliver due messages one at a time, each in its own transaction, until none is
+        due (or ``limit`` were tried); return how many were sent. One delivery at a time per
+        process; across processes, claimed rows are locked and skipped."""
+        if not self.enabled:
+            return 0
         sent = 0
-        for _ in range(max_batches):
-            done, tried = self._deliver_batch(batch)
-            sent += done
-            if tried < batch:
-                break
+        with self._lock:
+            for _ in range(limit):
+                outcome = self._deliver_one()
+                if outcome is None:
+                    break
+                sent += outcome == "sent"
         return sent
 
-    def _deliver_batch(self, batch: int) -> tuple[int, int]:
-        if not self.enabled:
-            return 0, 0
-        sent = 0
-        with self._lock, self.db.transaction() as session:
-            due = session.scalars(
+    def deliver_next(self) -> str | None:
+        """Deliver the next due message: "sent", "retry", "failed", "dropped", or None when
+        nothing is due."""
+        with self._lock:
+            return self._deliver_one()
+
+    def _deliver_one(self) -> str | None:
+        """Claim one due message (a short transaction that moves it out of the queue for a
+        lease), send it outside any transaction, then record the outcome. A process that
+        dies mid-send leaves the message due again when the lease ends."""
+        lease = timedelta(seconds=self.settings.smtp_timeout_seconds * 3 + 5)
+        with self.db.transaction() as session:
+            mail = session.scalars(
                 select(OutgoingMail)
                 .where(OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow())
-                .order_by(OutgoingMail.next_attempt_at)
-                .limit(batch)
+                .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+                .limit(1)
                 .with_for_update(skip_locked=True)
-            ).all()
-            for mail in due:
-                sent += self._attempt(mail)
-        return sent, len(due)
+            ).first()
+            if mail is None:
+                return None
+            if why := reason_passed(session, mail):
+                mail.status, mail.last_error = "dropped", why
+                log.info("dropped mail %s to %s: %s", mail.id, mail.to_address, why)
+                return "dropped"
+            mail.attempts += 1
+            mail.next_attempt_at = utcnow() + lease
+            try:
+                message = build_message(self.settings, mail)
+            except (ValueError, TypeError, UnicodeError) as exc:
+                return self._give_up(mail, exc)
+            mail_id = mail.id
+        error = self._try_send(message)
+        with self.db.transaction() as session:
+            claimed = session.get(OutgoingMail, mail_id, with_for_update=True)
+            if claimed is None:  # its tenant was deleted meanwhile
+                return "dropped"
+            if error is None:
+                claimed.status, claimed.sent_at, claimed.last_error = "sent", utcnow(), None
+                return "sent"
+            if _permanent(error):
+                return self._give_up(claimed, error)
+            return self._later(claimed, error)
 
-    def _attempt(self, mail: OutgoingMail) -> int:
-        mail.attempts += 1
+    def _try_send(self, message: EmailMessage) -> BaseException | None:
         try:
-            self._send(mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if mail.attempts >= self.settings.mail_max_attempts:
-                mail.status = "failed"
-                log.error("giving up on mail %s to %s: %s", mail.id, mail.to_address, exc)
-            else:
-                delay = self.settings.mail_retry_seconds * 2 ** (mail.attempts - 1)
-                mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                log.warning("mail %s to %s failed, retry in %ss: %s", mail.id, mail.to_address, delay, exc)
-            return 0
-        mail.status = "sent"
-        mail.sent_at = utcnow()
-        mail.last_error = None
-        return 1
+            self._send(message)
+        except (PermanentFailure, OSError, smtplib.SMTPException, ValueError, UnicodeError) as exc:
+            return exc
+        return None
 
-    def _send(self, mail: OutgoingMail) -> None:
+    def _give_up(self, mail: OutgoingMail, exc: BaseException) -> str:
+        mail.status = "failed"
+        mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.error("giving up on mail %s to %s: %s", mail.id, mail.to_address, exc)
+        return "failed"
+
+    def _later(self, mail: OutgoingMail, exc: BaseException) -> str:
+        if mail.attempts >= self.settings.mail_max_attempts:
+            return self._give_up(mail, exc)
+        mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        delay = min(self.settings.mail_retry_seconds * 2 ** (mail.attempts - 1), 6 * 3600)
+        mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        log.warning("mail %s to %s failed, retry in %ss: %s", mail.id, mail.to_address, delay, exc)
+        return "retry"
+
+    def _send(self, message: EmailMessage) -> None:
         s = self.settings
-        message = EmailMessage()
-        message["From"] = s.smtp_from
-        message["To"] = mail.to_address
-        message["Subject"] = mail.subject
-        message["Message-ID"] = f"<{mail.id}@roomwarden>"
-        message.set_content(mail.body)
         with smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.smtp_timeout_seconds) as smtp:
             if s.smtp_starttls:
                 smtp.starttls()
             if s.smtp_username:
                 smtp.login(s.smtp_username, s.smtp_password or "")
-            smtp.send_message(message)
+            refused = smtp.send_message(message)
+            if refused:
+                raise PermanentFailure(f"recipients refused: {refused}")
 
     def start_retry_loop(self) -> None:
         if not self.enabled or self._loop is not None:

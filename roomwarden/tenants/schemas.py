@@ -44,3 +44,28 @@ class SettingsUpdate(Patch):
     # A default of None is never validated: the field may be omitted, but not set to null.
     enable_all_tickets_view: bool = None  # type: ignore[assignment]
     require_mfa_for_partners: bool = None  # type: ignore[assignment]
+
+
+class OperatorTenantRead(TenantRead):
+    """A tenant as the service operator sees it: no customer data, only its size."""
+
+    identity_source: str
+    users: int = Field(description="local and provisioned user accounts")
+    rooms: int
+    partners: int = Field(description="active links in which this tenant is the customer")
+    customers: int = Field(description="active links in which this tenant is the partner")
+
+
+class OperatorTenantUpdate(Input):
+    """Rename a tenant or change its domains: ``domains`` replaces the whole list,
+    ``add_domains``/``remove_domains`` change it without knowing it."""
+
+    # A default of None is never validated: the field may be omitted, but not set to null.
+    name: Name = None  # type: ignore[assignment]
+    domains: list[Domain] = Field(None, min_length=1, max_length=20)  # type: ignore[assignment]
+    add_domains: list[Domain] = Field(default_factory=list, max_length=20)
+    remove_domains: list[Domain] = Field(default_factory=list, max_length=20)
+
+
+class DomainAdd(Input):
+    domain: Domain
