@@ -223,11 +223,11 @@ class Mailer:
                 mail.status, mail.last_error = "dropped", why
                 log.info("dropped mail %s to %s: %s", mail.id, mail.to_address, why)
                 return "dropped"
-            mail.attempts += 1
             mail.next_attempt_at = utcnow() + lease
             try:
                 message = build_message(self.settings, mail)
             except (ValueError, TypeError, UnicodeError) as exc:
+                mail.attempts += 1
                 return self._give_up(mail, exc)
             mail_id = mail.id
         error = self._try_send(message)
@@ -235,6 +235,7 @@ class Mailer:
             claimed = session.get(OutgoingMail, mail_id, with_for_update=True)
             if claimed is None:  # its tenant was deleted meanwhile
                 return "dropped"
+            claimed.attempts += 1
             if error is None:
                 claimed.status, claimed.sent_at, claimed.last_error = "sent", utcnow(), None
                 return "sent"
