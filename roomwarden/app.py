@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -19,6 +21,7 @@ from roomwarden.identity.routes import auth, directory
 from roomwarden.kit.api import install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
+from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.notifications.service import Mailer
 from roomwarden.partners.routes import customer as partners_customer
 from roomwarden.partners.routes import partner as partners_partner
@@ -33,7 +36,7 @@ log = logging.getLogger("roomwarden")
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_production_ready()
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, pool=settings.pool())
 
     mailer = Mailer(database, settings)
     if mailer.enabled:
@@ -41,6 +44,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Synchronous endpoints run in anyio's default thread pool; its size is the
+        # worker's concurrency, and the database pool is sized from it (settings.pool()).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         mailer.start_retry_loop()
         yield
         mailer.stop()
@@ -61,6 +67,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.secret_box = SecretBox(settings.encryption_key)
     app.state.refusal_hook = record_refusal
     app.state.mailer = mailer
+    app.state.password_hashing = ThreadPoolExecutor(
+        max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
+    )
+    app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxies)
     install_error_handlers(app)
     routers = (
         operator,

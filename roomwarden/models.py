@@ -13,7 +13,7 @@ from roomwarden.audit.models import AuditChainHead, AuditRecord  # noqa: F401
 from roomwarden.identity.models import (  # noqa: F401
     SecurityGroup,
     SecurityGroupMember,
-    SignInFailure,
+    SignInThrottle,
     User,
 )
 from roomwarden.kit.db import Base

@@ -8,10 +8,12 @@ its published demo value.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from roomwarden.kit.db import PoolSize
 
 DEMO_SECRET_KEY = "demo-secret-key-change-me-0123456789abcdef"
 DEMO_ENCRYPTION_KEY = "ZGVtby1lbmNyeXB0aW9uLWtleS1jaGFuZ2UtbWUtMzI="
@@ -33,10 +35,24 @@ class Settings(BaseSettings):
     signin_window_seconds: int = Field(900, ge=1)
     signin_max_failures_per_account: int = Field(5, ge=1)
     signin_max_failures_per_address: int = Field(30, ge=1)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or CIDR networks). None by default: the TCP peer is the client.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # Password hashes computed at once per worker (each argon2id hash takes
+    # argon2_memory_cost_kib of memory); further sign-ins wait without holding a thread.
+    password_hash_concurrency: int = Field(2, ge=1, le=64)
     # argon2id cost; the defaults follow RFC 9106's second recommended option.
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
+    # Concurrency per worker process (docs/operations.md, "Workers, threads and connections"):
+    # requests run in a pool of this many threads, and the database pool holds as many
+    # connections (unless db_pool_size says otherwise) plus db_pool_overflow for background
+    # work. A request that finds every connection busy for db_pool_timeout_seconds gets 503.
+    worker_threads: int = Field(20, ge=1, le=1000)
+    db_pool_size: int | None = Field(None, ge=1, le=1000)
+    db_pool_overflow: int = Field(4, ge=0, le=1000)
+    db_pool_timeout_seconds: float = Field(10, gt=0, le=300)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
@@ -50,6 +66,20 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10, gt=0)
     mail_retry_seconds: int = Field(30, ge=1)
     mail_max_attempts: int = Field(8, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def pool(self) -> PoolSize:
+        return PoolSize(
+            size=self.db_pool_size or self.worker_threads,
+            overflow=self.db_pool_overflow,
+            timeout=self.db_pool_timeout_seconds,
+        )
 
     def demo_secrets_in_use(self) -> list[str]:
         demo = {

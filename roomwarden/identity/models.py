@@ -3,7 +3,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
@@ -58,16 +67,14 @@ class SecurityGroupMember(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
-class SignInFailure(IdMixin, Base):
-    """One failed sign-in. Throttling counts rows in a sliding window, so every worker
-    sees the same numbers."""
+class SignInThrottle(Base):
+    """A sign-in failure counter for one account or one client address, in a fixed window
+    that starts at its first failure. Every worker reads and locks the same row, so the
+    limits hold across workers and under concurrency (roomwarden/identity/throttle.py)."""
 
-    __tablename__ = "sign_in_failures"
-    __table_args__ = (
-        Index("ix_sign_in_failures_account", "account", "created_at"),
-        Index("ix_sign_in_failures_address", "client_address", "created_at"),
-    )
+    __tablename__ = "sign_in_throttles"
 
-    account: Mapped[str] = mapped_column(String(320))
-    client_address: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(index=True)

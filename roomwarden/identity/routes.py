@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.access.resolver import linked_customers
 from roomwarden.audit.service import Category, Operation
-from roomwarden.identity import service, totp
+from roomwarden.identity import service, signin, totp
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.schemas import (
@@ -28,10 +28,12 @@ from roomwarden.identity.schemas import (
 )
 from roomwarden.identity.tokens import issue_token
 from roomwarden.kit.api import SessionDep, audited, read_only
-from roomwarden.kit.errors import Unauthenticated
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
 from roomwarden.tenants.models import Tenant
+
+#: user names are printable: a control character (a NUL byte, say) is refused before counting
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 
 auth = router(prefix="/api/v1", tags=["identity"])
 directory = router(prefix="/api/v1/tenants/{tenant_id}", tags=["directory"])
@@ -40,34 +42,36 @@ directory = router(prefix="/api/v1/tenants/{tenant_id}", tags=["directory"])
 @auth.post(
     "/auth/token",
     response_model=TokenResponse,
-    responses={429: {"description": "Too many failed sign-ins; see Retry-After"}},
+    responses={
+        429: {"description": "Too many failed sign-ins; see Retry-After"},
+        503: {"description": "The service is overloaded; see Retry-After"},
+    },
 )
 @read_only
-def sign_in(
+async def sign_in(
     request: Request,
-    session: SessionDep,
-    username: Annotated[str, Form(max_length=320)],
+    username: Annotated[str, Form(min_length=1, max_length=320, pattern=NO_CONTROL_CHARACTERS)],
     password: Annotated[str, Form(max_length=256)],
     otp: Annotated[str | None, Form(max_length=10)] = None,
 ) -> TokenResponse:
     """OAuth2 password grant for local accounts; ``otp`` is the one-time code of an account
-    with a second factor. Failures are throttled per account and per client address."""
-    settings = request.app.state.settings
-    db = request.app.state.db
-    account = username.strip().lower()
-    address = request.client.host if request.client else "unknown"
-    service.check_throttle(session, settings, account, address)
-    try:
-        user = service.authenticate(session, account, password)
-        step = totp.second_factor_step(user, request.app.state.secret_box, otp)
-        if step is not None:
-            with db.transaction() as own:
-                totp.consume_step(own, user.id, step)
-    except Unauthenticated:
-        with db.transaction() as own:  # survives the request's rollback
-            service.record_failure(own, account, address)
-        raise
-    token = issue_token(settings, user_id=user.id, tenant_id=user.tenant_id, mfa=step is not None)
+    with a second factor. Failures are throttled per account and per client address
+    (docs/operations.md, "Sign-in throttling")."""
+    state = request.app.state
+    settings = state.settings
+    outcome = await signin.sign_in(
+        state.db,
+        settings,
+        state.secret_box,
+        state.password_hashing,
+        username=username,
+        password=password,
+        otp=otp,
+        client_host=request.client.host if request.client else None,
+    )
+    token = issue_token(
+        settings, user_id=outcome.user_id, tenant_id=outcome.tenant_id, mfa=outcome.mfa_step is not None
+    )
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_seconds)
 
 

@@ -4,7 +4,6 @@ caller's own view of itself."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -12,48 +11,13 @@ from sqlalchemy.orm import Session
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
-from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, SignInFailure, User
-from roomwarden.identity.passwords import hash_password, verify_password
+from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
+from roomwarden.identity.passwords import hash_password
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
-from roomwarden.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthenticated
-from roomwarden.kit.time import utcnow
+from roomwarden.kit.errors import Conflict, Invalid, NotFound
 from roomwarden.partners.guards import guard_primary_admins
-from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 from roomwarden.tenants.service import domains_of, tenant_by_domain
-
-# -- sign-in -----------------------------------------------------------------------------
-
-
-def check_throttle(session: Session, settings: Settings, account: str, address: str) -> None:
-    since = utcnow() - timedelta(seconds=settings.signin_window_seconds)
-    per_account = session.scalar(
-        select(func.count()).where(SignInFailure.account == account, SignInFailure.created_at > since)
-    )
-    per_address = session.scalar(
-        select(func.count()).where(SignInFailure.client_address == address, SignInFailure.created_at > since)
-    )
-    if (per_account or 0) >= settings.signin_max_failures_per_account or (
-        per_address or 0
-    ) >= settings.signin_max_failures_per_address:
-        raise TooManyRequests(
-            "too many failed sign-in attempts; try again later",
-            retry_after=settings.signin_window_seconds,
-        )
-
-
-def authenticate(session: Session, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.upn == username))
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.is_active:
-        raise Unauthenticated("the user name or password is incorrect")
-    return user
-
-
-def record_failure(session: Session, account: str, address: str) -> None:
-    session.add(SignInFailure(account=account, client_address=address))
-    session.flush()
-
 
 # -- users ---------------------------------------------------------------------------------
 

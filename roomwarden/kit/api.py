@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -153,8 +154,10 @@ async def _data_error(request: Request, exc: DataError) -> Response:
     return problem_response(422, invalid.problem())
 
 
-async def _operational_error(request: Request, exc: OperationalError) -> Response:
-    log.error("database error: %s", exc.orig)
+async def _unavailable(request: Request, exc: OperationalError | PoolTimeout) -> Response:
+    """The database is unreachable, busy (a lock or statement timeout) or every pooled
+    connection is in use: a temporary condition, so 503 with a hint when to retry."""
+    log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
     body = {
         "type": "https://roomwarden.dev/problems/unavailable",
         "title": "Service unavailable",
@@ -184,7 +187,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
-    app.add_exception_handler(OperationalError, _operational_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(PoolTimeout, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
 
 

@@ -85,7 +85,7 @@ def load_settings() -> Settings:
 def open_database(settings: Settings, migrate: bool = True) -> Database:
     from roomwarden.kit.migrate import upgrade
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool=settings.pool())
     if migrate:
         with guard():
             upgrade(db)

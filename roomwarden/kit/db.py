@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,7 +74,21 @@ def _sqlite_begin(mode: str) -> Callable[[Any], None]:
     return begin
 
 
-def make_engine(url: str, *, sqlite_begin: str = "DEFERRED", echo: bool = False) -> Engine:
+@dataclass(frozen=True)
+class PoolSize:
+    """Connections per worker process. Every request holds at most one connection at a
+    time, so a pool as large as the worker's request thread pool never makes a request wait
+    for a connection; ``overflow`` serves background work (mail delivery, readiness checks).
+    ``timeout`` bounds the wait when it is exhausted anyway: the request then answers 503."""
+
+    size: int = 20
+    overflow: int = 4
+    timeout: float = 10.0
+
+
+def make_engine(
+    url: str, *, sqlite_begin: str = "DEFERRED", echo: bool = False, pool: PoolSize | None = None
+) -> Engine:
     """Create an engine. On SQLite the driver's own transaction handling is replaced so that
     write transactions can take the write lock up front (``BEGIN IMMEDIATE``): two writers
     then queue instead of failing on a lock upgrade."""
@@ -81,7 +96,15 @@ def make_engine(url: str, *, sqlite_begin: str = "DEFERRED", echo: bool = False)
         if url in ("sqlite://", "sqlite:///:memory:"):
             raise ValueError("an in-memory SQLite database cannot be shared: use a file path")
         connect_args = {"check_same_thread": False, "timeout": 30}
-        engine = create_engine(url, echo=echo, connect_args=connect_args)
+        pool = pool or PoolSize()
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args=connect_args,
+            pool_size=pool.size,
+            max_overflow=pool.overflow,
+            pool_timeout=pool.timeout,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
 
         @event.listens_for(engine, "connect")
@@ -90,7 +113,15 @@ def make_engine(url: str, *, sqlite_begin: str = "DEFERRED", echo: bool = False)
 
         event.listen(engine, "begin", _sqlite_begin(sqlite_begin))
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    pool = pool or PoolSize()
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+    )
 
 
 class Database:
@@ -100,13 +131,13 @@ class Database:
     both use one engine; on SQLite the writer begins with ``BEGIN IMMEDIATE``.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool: PoolSize | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = make_engine(url, echo=echo)
-        self.write_engine = (
-            make_engine(url, sqlite_begin="IMMEDIATE", echo=echo) if self.is_sqlite else self.engine
-        )
+        self.engine = make_engine(url, echo=echo, pool=pool)
+        self.write_engine = self.engine
+        if self.is_sqlite:
+            self.write_engine = make_engine(url, sqlite_begin="IMMEDIATE", echo=echo, pool=pool)
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
         #: Called after each successful request or ``transaction()`` commit with the

@@ -1,0 +1,148 @@
+"""Local sign-in, in three short steps so that no step holds a database connection while
+another is opened, and the password hash never runs inside a transaction:
+
+1. :func:`begin` — one transaction: count the attempt in advance (``throttle.reserve``) and
+   read the account's credentials; committed before anything is evaluated.
+2. :func:`verify` — no database: the password hash and the one-time code.
+3. :func:`finish` — one transaction, on success only: give the reservation back and use up
+   the code's time step. A failure needs no write: it was counted in step 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from roomwarden.identity import throttle, totp
+from roomwarden.identity.models import User
+from roomwarden.identity.passwords import verify_password
+from roomwarden.kit.crypto import SecretBox
+from roomwarden.kit.db import Database
+from roomwarden.kit.errors import TooManyRequests, Unauthenticated
+from roomwarden.settings import Settings
+
+WRONG = "the user name or password is incorrect"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    password_hash: str | None
+    is_active: bool
+    totp_secret_sealed: str | None
+    totp_last_step: int | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    reservation: throttle.Reservation
+    credentials: Credentials | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    mfa_step: int | None
+
+
+def begin(session: Session, settings: Settings, account: str, address: str, *, otp: bool) -> Attempt:
+    reservation = throttle.reserve(session, settings, account, address, with_second_factor=otp)
+    row = session.execute(
+        select(
+            User.id,
+            User.tenant_id,
+            User.password_hash,
+            User.is_active,
+            User.totp_enabled,
+            User.totp_secret_sealed,
+            User.totp_last_step,
+        ).where(User.upn == account)
+    ).first()
+    creds = None
+    if row is not None:
+        creds = Credentials(
+            user_id=row.id,
+            tenant_id=row.tenant_id,
+            password_hash=row.password_hash,
+            is_active=row.is_active,
+            totp_secret_sealed=row.totp_secret_sealed if row.totp_enabled else None,
+            totp_last_step=row.totp_last_step,
+        )
+    return Attempt(reservation, creds)
+
+
+def verify(attempt: Attempt, password: str, otp: str | None, box: SecretBox) -> Outcome:
+    """Check the password and, for an account with a second factor, the code. Raises
+    ``Unauthenticated``, or ``TooManyRequests`` for an owner's attempt past an account lock
+    that is not complete (see roomwarden/identity/throttle.py)."""
+    creds = attempt.credentials
+    try:
+        ok = verify_password(creds.password_hash if creds else None, password)
+        if creds is None or not ok or not creds.is_active:
+            raise Unauthenticated(WRONG)
+        step = None
+        if creds.totp_secret_sealed:
+            secret = box.open(creds.totp_secret_sealed)
+            step = totp.matching_step(secret, otp, creds.totp_last_step) if otp else None
+            if step is None:
+                raise Unauthenticated("a valid one-time code is required for this account")
+        elif attempt.reservation.owner_probe:
+            raise Unauthenticated(WRONG)  # no second factor: the lock holds
+    except Unauthenticated:
+        if attempt.reservation.owner_probe:
+            raise locked(attempt.reservation) from None
+        raise
+    return Outcome(creds.user_id, creds.tenant_id, step)
+
+
+def locked(reservation: throttle.Reservation) -> TooManyRequests:
+    return TooManyRequests(
+        "too many failed sign-in attempts; try again later", retry_after=reservation.retry_after
+    )
+
+
+def finish(session: Session, settings: Settings, attempt: Attempt, outcome: Outcome) -> None:
+    if outcome.mfa_step is not None:
+        totp.consume_step(session, outcome.user_id, outcome.mfa_step)
+    throttle.release(session, settings, attempt.reservation)
+
+
+async def sign_in(
+    db: Database,
+    settings: Settings,
+    box: SecretBox,
+    hashing: Executor,
+    *,
+    username: str,
+    password: str,
+    otp: str | None,
+    client_host: str | None,
+) -> Outcome:
+    """The whole local sign-in, for the API and the portal alike. ``hashing`` runs the
+    password hash (a small pool bounds their memory); waiting sign-ins hold no request thread
+    and no database connection."""
+    account = throttle.normalise_account(username)
+    address = throttle.normalise_address(client_host)
+
+    def first() -> Attempt:
+        with db.transaction() as session:
+            return begin(session, settings, account, address, otp=bool(otp))
+
+    attempt = await run_in_threadpool(first)
+    loop = asyncio.get_running_loop()
+    outcome = await loop.run_in_executor(hashing, verify, attempt, password, otp, box)
+
+    def last() -> None:
+        with db.transaction() as session:
+            finish(session, settings, attempt, outcome)
+
+    await run_in_threadpool(last)
+    return outcome
