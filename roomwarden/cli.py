@@ -89,8 +89,15 @@ def serve(
         f"(portal {settings.public_url}/, API docs {settings.public_url}/api/v1/docs)"
     )
     with guard():
+        # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES
+        # (roomwarden/kit/proxy.py), never from any loopback peer as uvicorn would by default.
         uvicorn.run(
-            "roomwarden.asgi:app", host=settings.host, port=settings.port, workers=workers, log_level="info"
+            "roomwarden.asgi:app",
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=False,
         )
 
 
