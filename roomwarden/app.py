@@ -25,6 +25,7 @@ from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.notifications.service import Mailer
 from roomwarden.partners.routes import customer as partners_customer
 from roomwarden.partners.routes import partner as partners_partner
+from roomwarden.portal import install as install_portal
 from roomwarden.rooms.routes import api as rooms_api
 from roomwarden.settings import Settings, get_settings
 from roomwarden.tenants.routes import api as settings_api
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     for r in routers:
         app.include_router(r)
+    install_portal(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

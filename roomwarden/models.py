@@ -15,6 +15,7 @@ from roomwarden.identity.models import (  # noqa: F401
     SecurityGroupMember,
     SignInThrottle,
     User,
+    WebSession,
 )
 from roomwarden.kit.db import Base
 from roomwarden.notifications.models import OutgoingMail  # noqa: F401

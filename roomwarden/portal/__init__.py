@@ -1,0 +1,22 @@
+"""The browser portal (SPEC §9), served by the same process over the same services and
+access rules as the API. ``install`` adds it to the application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from roomwarden.portal import home, rooms, signin
+from roomwarden.portal.headers import PortalHeaders
+from roomwarden.portal.web import STATIC, status_page
+
+#: page modules, each with a ``pages`` router; more are added here
+MODULES = (signin, home, rooms)
+
+
+def install(app: FastAPI) -> None:
+    for module in MODULES:
+        app.include_router(module.pages)
+    app.mount("/static", StaticFiles(directory=STATIC), name="portal.static")
+    app.state.html_status_page = status_page
+    app.add_middleware(PortalHeaders)

@@ -1,0 +1,347 @@
+"""The portal's plumbing: one route class that signs the browser in from its session cookie,
+checks CSRF on every state-changing request, runs the endpoint in one transaction (as the
+API does), and turns every refusal into a page; the templates; the security headers.
+
+A portal endpoint is a plain FastAPI endpoint on a router from ``portal_router()``. It calls
+the same services with the same ``Access`` as the API: it never re-implements a rule. See
+docs/portal.md for how a page is added.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from roomwarden.identity import sessions
+from roomwarden.kit.api import SAFE_METHODS, TransactionalRoute, record_refused_attempt
+from roomwarden.kit.db import Database
+from roomwarden.kit.errors import AppError, Forbidden, Invalid
+from roomwarden.settings import Settings
+
+log = logging.getLogger("roomwarden.portal")
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+CSRF_FIELD = "csrf_token"
+
+templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+# -- cookies -------------------------------------------------------------------------------
+
+
+def is_https(request: Request) -> bool:
+    """HTTPS as the browser sees it: the request itself, or the public URL of a service
+    behind a TLS-terminating proxy."""
+    settings: Settings = request.app.state.settings
+    return request.url.scheme == "https" or settings.public_url.startswith("https://")
+
+
+def cookie_name(request: Request, base: str) -> str:
+    # The __Host- prefix makes the browser refuse the cookie unless it is Secure, host-only
+    # and for path /: a sibling subdomain cannot plant or overwrite it.
+    return f"__Host-{base}" if is_https(request) else base
+
+
+def session_cookie(request: Request) -> str:
+    return cookie_name(request, "roomwarden_session")
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+
+
+def clear_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=is_https(request))
+
+
+# -- refusals the route class turns into pages -----------------------------------------------------
+
+
+class SignInRequired(Exception):
+    """No live session: the browser is sent to /login and comes back afterwards."""
+
+
+class FormRefused(Exception):
+    """A form was refused. The attempt's transaction is rolled back; ``render`` then draws the
+    form again — with the values given and the error next to its field — in a fresh
+    read-only session, with the refusal's status code."""
+
+    def __init__(self, error: AppError, render: Callable[[Session], Response]) -> None:
+        super().__init__(error.detail)
+        self.error = error
+        self.render = render
+
+
+def session_of(request: Request) -> sessions.ActiveSession:
+    active: sessions.ActiveSession | None = getattr(request.state, "web_session", None)
+    if active is None:
+        raise SignInRequired
+    return active
+
+
+def public(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an endpoint that answers signed-out browsers too (the sign-in pages)."""
+    fn.__public__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+# -- the route class -------------------------------------------------------------------------
+
+
+def _authenticate(request: Request) -> None:
+    """Read the session cookie before the request's own transaction begins. Touching the
+    session and deleting a dead one are small transactions of their own, so a page view
+    never holds the write lock for the page's queries."""
+    request.state.web_session = None
+    request.state.end_cookie = False
+    token = request.cookies.get(session_cookie(request))
+    if not token:
+        return
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    with db.transaction(write=False) as s:
+        active = sessions.read_session(s, settings, token)
+    if active is None:
+        with db.transaction() as s:
+            sessions.end_session(s, token)
+        request.state.end_cookie = True
+        return
+    if active.stale:
+        with db.transaction() as s:
+            sessions.touch(s, active.id)
+    request.state.web_session = active
+    request.state.principal = active.principal
+
+
+def _own_origins(request: Request) -> set[str]:
+    settings: Settings = request.app.state.settings
+    public_url = urlsplit(settings.public_url)
+    return {f"{request.url.scheme}://{request.url.netloc}", f"{public_url.scheme}://{public_url.netloc}"}
+
+
+async def _check_csrf(request: Request, is_public: bool) -> None:
+    """Every state-changing request carries the session's CSRF token in its form (signed-out
+    forms: the token of a cookie set with the form). A browser's Origin, when sent, must be
+    this service."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin not in _own_origins(request):
+        raise Forbidden("the form was sent from another site")
+    form = await request.form()
+    given = form.get(CSRF_FIELD)
+    given = given if isinstance(given, str) else None
+    active: sessions.ActiveSession | None = request.state.web_session
+    expected = [active.csrf_token] if active is not None else []
+    if is_public:  # the sign-in form, also when sent from a tab opened before signing in
+        expected.append(request.cookies.get(cookie_name(request, "roomwarden_login")) or "")
+    elif active is None:
+        raise SignInRequired
+    if not any(token and sessions.csrf_matches(token, given) for token in expected):
+        raise Forbidden("the form has expired or did not come from this page")
+
+
+def _sign_in_redirect(request: Request) -> Response:
+    target = request.url.path
+    if request.method in SAFE_METHODS and request.url.query:
+        target += "?" + request.url.query
+    params = [] if target == "/" else [f"next={quote(target, safe='/')}"]
+    if request.state.end_cookie:
+        params.append("ended=1")
+    location = "/login" + ("?" + "&".join(params) if params else "")
+    return RedirectResponse(location, status_code=303)
+
+
+class PortalRoute(TransactionalRoute):
+    """Portal endpoints: session sign-in, CSRF, one transaction, and refusals as pages."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        is_public = getattr(self.endpoint, "__public__", False)
+
+        async def run(request: Request) -> Response:
+            await run_in_threadpool(_authenticate, request)
+            try:
+                if request.method not in SAFE_METHODS:
+                    await _check_csrf(request, is_public)
+                if not is_public and request.state.web_session is None:
+                    raise SignInRequired
+                response = await handler(request)
+            except SignInRequired:
+                response = _sign_in_redirect(request)
+            except FormRefused as exc:
+                await run_in_threadpool(record_refused_attempt, request, exc.error)
+                if exc.error.status == 404:
+                    response = await error_page(request, exc.error)
+                else:
+                    try:
+                        response = await run_in_threadpool(_render_fresh, request, exc.render)
+                        response.status_code = exc.error.status
+                    except AppError:  # the form itself is no longer the user's to see
+                        response = await error_page(request, exc.error)
+            except AppError as exc:
+                await run_in_threadpool(record_refused_attempt, request, exc)
+                response = await error_page(request, exc)
+            except RequestValidationError as exc:
+                response = await error_page(request, _validation_as_error(exc))
+            if request.state.end_cookie:
+                clear_cookie(request, response, session_cookie(request))
+            return response
+
+        return run
+
+
+def _validation_as_error(exc: RequestValidationError) -> AppError:
+    """A malformed id in the path is a page that does not exist; a malformed filter is
+    invalid input."""
+    from roomwarden.kit.errors import NotFound
+
+    if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+        return NotFound("page not found")
+    return Invalid("the address has a value that is not valid: " + "; ".join(_messages(exc.errors())))
+
+
+def _messages(errors: Any) -> list[str]:
+    return [f"{err['loc'][-1]}: {err['msg']}" for err in errors]
+
+
+def _render_fresh(request: Request, render: Callable[[Session], Response]) -> Response:
+    db: Database = request.app.state.db
+    with db.transaction(write=False) as s:
+        return render(s)
+
+
+def portal_router(**kwargs: Any) -> APIRouter:
+    """Portal routes are not part of the API: they stay out of the OpenAPI document."""
+    return APIRouter(route_class=PortalRoute, include_in_schema=False, **kwargs)
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+async def form_data(request: Request) -> FormData:
+    """The submitted form (already read, and cached, by the CSRF check)."""
+    return await request.form()
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a successful change: 303, so reloading the next page does not send it again."""
+    return RedirectResponse(url, status_code=303)
+
+
+def render(
+    request: Request,
+    session: Session | None,
+    template: str,
+    *,
+    status: int = 200,
+    access: Any = None,
+    current: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page inside the layout: the navigation, the Tenant control and Sign out are drawn
+    for the signed-in user (from ``access`` when the page is in a tenant)."""
+    from roomwarden.portal.nav import chrome
+
+    active: sessions.ActiveSession | None = getattr(request.state, "web_session", None)
+    frame = chrome(request, session, active, access, current) if active and session else None
+    context.setdefault("csrf_token", active.csrf_token if active else "")
+    html = templates.get_template(template).render(request=request, chrome=frame, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+ERROR_TITLES = {
+    401: "Sign-in required",
+    403: "Not permitted",
+    404: "Page not found",
+    405: "Not allowed",
+    409: "Conflict",
+    422: "Not valid",
+    429: "Too many requests",
+}
+
+
+def _error_html(request: Request, status: int, detail: str) -> HTMLResponse:
+    db: Database = request.app.state.db
+    with db.transaction(write=False) as s:
+        return render(
+            request,
+            s,
+            "error.html",
+            status=status,
+            title=ERROR_TITLES.get(status, "Error"),
+            status_code=status,
+            detail=detail,
+        )
+
+
+NOT_FOUND_TEXT = (
+    "There is nothing at this address that you can see. It may have been removed, or it may "
+    "belong to a tenant or rooms outside your access."
+)
+
+
+async def error_page(request: Request, error: AppError) -> HTMLResponse:
+    """The error page. Every 404 reads the same — a missing object and one outside the
+    user's access are indistinguishable; other refusals say why, in words."""
+    detail = NOT_FOUND_TEXT if error.status == 404 else _sentence(error.detail)
+    return await run_in_threadpool(_error_html, request, error.status, detail)
+
+
+async def status_page(request: Request, status: int) -> HTMLResponse:
+    """Pages for paths no portal route answers (404) or methods it does not (405)."""
+    if not hasattr(request.state, "web_session"):
+        await run_in_threadpool(_authenticate, request)
+    detail = NOT_FOUND_TEXT if status == 404 else "This address does not accept that kind of request."
+    return await run_in_threadpool(_error_html, request, status, detail)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def sentence(text: str) -> str:
+    return _sentence(text)
+
+
+templates.filters["sentence"] = _sentence
+#: option lists for the ``select`` macro: value and text alike, or the text capitalised
+templates.filters["options"] = lambda xs: [(x, x) for x in xs]
+templates.filters["named_options"] = lambda objs: [(str(o.id), o.name) for o in objs]
+templates.filters["titled_options"] = lambda xs: [(x, str(x).replace("_", " ").capitalize()) for x in xs]
+
+
+def parse_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
