@@ -6,12 +6,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from roomwarden.portal import home, rooms, signin
+from roomwarden.portal import (
+    approvals,
+    directory,
+    groups,
+    home,
+    reports,
+    rings,
+    roles,
+    rooms,
+    settings_page,
+    signin,
+    tickets,
+)
 from roomwarden.portal.headers import PortalHeaders
 from roomwarden.portal.web import STATIC, status_page
 
 #: page modules, each with a ``pages`` router; more are added here
-MODULES = (signin, home, rooms)
+MODULES = (signin, home, rooms, groups, rings, tickets, reports, roles, approvals, settings_page, directory)
 
 
 def install(app: FastAPI) -> None:

@@ -222,6 +222,11 @@ def _edit_page(
     may_move = _may(ctx, P.RINGS_MODIFY, room.id) and bool(ring_names)
     if not may_modify and not may_move:
         service.require_on_room(ctx.session, ctx.access, P.ROOMS_MODIFY, room)
+    try:
+        service.require_sees_every_room(ctx.access)
+        may_change_account = may_modify
+    except AppError:
+        may_change_account = False
     if values is None:
         values = {f: str(getattr(room, f)) for f in ROOM_FIELDS}
         values["update_ring_id"] = str(room.update_ring_id)
@@ -234,6 +239,7 @@ def _edit_page(
         errors=errors,
         may_modify=may_modify,
         may_move=may_move,
+        may_change_account=may_change_account,
         ring_names=ring_names,
         countries=sorted(ISO_3166_ALPHA2),
         health_states=HEALTH_STATES,

@@ -42,3 +42,20 @@ def health_report(session: Session, access: Access) -> HealthReport:
         open_tickets=open_tickets or 0,
         generated_at=utcnow(),
     )
+
+
+def rooms_by_country(session: Session, access: Access) -> list[tuple[str, dict[str, int]]]:
+    """For each country with rooms in the principal's ``reports.view`` scope: its rooms per
+    health state, by country code."""
+    if not access.has(P.REPORTS_VIEW):
+        raise Forbidden("reports.view is required")
+    rooms = access.rooms(P.REPORTS_VIEW)
+    rows = session.execute(
+        select(Room.country, Room.health_state, func.count())
+        .where(Room.tenant_id == access.tenant_id, rooms.clause(Room.id))
+        .group_by(Room.country, Room.health_state)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for country, state, n in rows:
+        out.setdefault(country, dict.fromkeys(HEALTH_STATES, 0))[state] = n
+    return sorted(out.items())

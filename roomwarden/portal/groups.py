@@ -1,0 +1,168 @@
+"""Room groups: the list, a group's page (its rooms inside the user's view), new, edit and
+delete behind a confirmation — all through ``rooms.groups``."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Response
+from sqlalchemy import select
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.api import audited
+from roomwarden.kit.errors import AppError, Forbidden
+from roomwarden.portal.choices import rooms_for
+from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
+from roomwarden.portal.forms import errors_of, ids, text, validate
+from roomwarden.portal.web import FormRefused, portal_router, redirect
+from roomwarden.rooms import groups
+from roomwarden.rooms.models import Room, RoomGroup
+from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
+
+pages = portal_router()
+
+
+@pages.get("/t/{tenant_id}/room-groups", name="portal.room_groups")
+def group_list(ctx: TenantCtx) -> Response:
+    stmt = groups.list_groups_query(ctx.access).order_by(RoomGroup.name, RoomGroup.id)
+    items = list(ctx.session.scalars(stmt))
+    counts = groups.member_counts(ctx.session, [g.id for g in items], ctx.access.rooms(P.GROUPS_VIEW))
+    return ctx.page(
+        "groups/list.html",
+        current="room_groups",
+        items=items,
+        counts=counts,
+        may_create=ctx.access.tenant_wide(P.GROUPS_CREATE) and _may_rename(ctx),
+    )
+
+
+def _form_page(
+    ctx: Ctx, group: RoomGroup | None, values: dict[str, str], chosen: list[uuid.UUID], errors: dict[str, str]
+) -> Response:
+    perm = P.GROUPS_MODIFY if group else P.GROUPS_CREATE
+    return ctx.page(
+        "groups/form.html",
+        current="room_groups",
+        status=422 if errors else 200,
+        group=group,
+        values=values,
+        chosen=chosen,
+        errors=errors,
+        room_choices=rooms_for(ctx.session, ctx.access, perm),
+        may_rename=_may_rename(ctx),
+    )
+
+
+def _may_rename(ctx: Ctx) -> bool:
+    try:
+        groups.require_sees_every_group(ctx.access, "renaming a room group")
+    except AppError:
+        return False
+    return True
+
+
+@pages.get("/t/{tenant_id}/room-groups/new", name="portal.room_group_new")
+def group_new(ctx: TenantCtx) -> Response:
+    ctx.access.require_tenant_wide(P.GROUPS_CREATE, "room group", partner_visible=True)
+    groups.require_sees_every_group(ctx.access, "creating a room group")
+    return _form_page(ctx, None, {}, [], {})
+
+
+@pages.post("/t/{tenant_id}/room-groups/new")
+@audited(Category.ROOM_GROUP, Operation.CREATE)
+def group_create(ctx: TenantCtx, form: FormDep) -> Response:
+    values, chosen = {"name": text(form, "name")}, ids(form, "room_ids")
+    try:
+        group = groups.create_group(
+            ctx.session, ctx.access, validate(RoomGroupCreate, {**values, "room_ids": chosen})
+        )
+    except AppError as exc:
+        errors = errors_of(exc, "name" if exc.status == 409 else "room_ids" if exc.status == 422 else None)
+        raise FormRefused(
+            exc, lambda s: _form_page(ctx.with_session(s), None, values, chosen, errors)
+        ) from exc
+    return redirect(ctx.url("room_group", group_id=str(group.id)) + "?done=created")
+
+
+@pages.get("/t/{tenant_id}/room-groups/{group_id}", name="portal.room_group")
+def group_page(ctx: TenantCtx, group_id: uuid.UUID, done: str = "") -> Response:
+    group = groups.visible_group(ctx.session, ctx.access, group_id)
+    member_ids = groups.member_ids(ctx.session, group.id, ctx.access.rooms(P.GROUPS_VIEW))
+    visible = ctx.access.rooms(P.ROOMS_VIEW).clause(Room.id)
+    named = list(
+        ctx.session.scalars(
+            select(Room)
+            .where(Room.tenant_id == ctx.tenant_id, Room.id.in_(member_ids), visible)
+            .order_by(Room.name)
+        )
+    )
+    modifiable = ctx.access.rooms(P.GROUPS_MODIFY)
+    may_edit = bool(
+        ctx.session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id))
+    )
+    return ctx.page(
+        "groups/detail.html",
+        current="room_groups",
+        group=group,
+        rooms=named,
+        unnamed=len(member_ids) - len(named),
+        done=done,
+        may_edit=may_edit,
+        may_delete=ctx.access.tenant_wide(P.GROUPS_MODIFY),
+    )
+
+
+@pages.get("/t/{tenant_id}/room-groups/{group_id}/edit", name="portal.room_group_edit")
+def group_edit(ctx: TenantCtx, group_id: uuid.UUID) -> Response:
+    group = groups.visible_group(ctx.session, ctx.access, group_id)
+    chosen = groups.member_ids(ctx.session, group.id, ctx.access.rooms(P.GROUPS_MODIFY))
+    modifiable = ctx.access.rooms(P.GROUPS_MODIFY)
+    if not ctx.session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id)):
+        raise Forbidden("groups.modify is not granted on this room group")
+    return _form_page(ctx, group, {"name": group.name}, chosen, {})
+
+
+@pages.post("/t/{tenant_id}/room-groups/{group_id}/edit")
+@audited(Category.ROOM_GROUP, Operation.UPDATE)
+def group_update(ctx: TenantCtx, group_id: uuid.UUID, form: FormDep) -> Response:
+    values, chosen = {"name": text(form, "name")}, ids(form, "room_ids")
+    try:
+        body: dict[str, object] = {"room_ids": chosen}
+        if "name" in form:  # offered only to who may rename
+            body["name"] = values["name"]
+        data = validate(RoomGroupUpdate, body)
+        groups.update_group(ctx.session, ctx.access, group_id, data)
+    except AppError as exc:
+        errors = errors_of(exc, "name" if exc.status == 409 else "room_ids" if exc.status == 422 else None)
+
+        def again(s):  # type: ignore[no-untyped-def]
+            c = ctx.with_session(s)
+            return _form_page(c, groups.visible_group(s, c.access, group_id), values, chosen, errors)
+
+        raise FormRefused(exc, again) from exc
+    return redirect(ctx.url("room_group", group_id=str(group_id)) + "?done=saved")
+
+
+@pages.get("/t/{tenant_id}/room-groups/{group_id}/delete", name="portal.room_group_delete")
+def group_delete_confirm(ctx: TenantCtx, group_id: uuid.UUID) -> Response:
+    group = groups.visible_group(ctx.session, ctx.access, group_id)
+    if not ctx.access.tenant_wide(P.GROUPS_MODIFY):
+        raise Forbidden("deleting a room group needs groups.modify over all rooms")
+    return ctx.page(
+        "confirm.html",
+        current="room_groups",
+        title=f"Delete the room group {group.name}?",
+        text="The rooms stay; every role assignment and partner scope that names this group loses "
+        "the rooms it gave, at once.",
+        action=ctx.url("room_group_delete", group_id=str(group.id)),
+        button="Delete group",
+        cancel=ctx.url("room_group", group_id=str(group.id)),
+    )
+
+
+@pages.post("/t/{tenant_id}/room-groups/{group_id}/delete")
+@audited(Category.ROOM_GROUP, Operation.DELETE)
+def group_delete(ctx: TenantCtx, group_id: uuid.UUID) -> Response:
+    groups.delete_group(ctx.session, ctx.access, group_id)
+    return redirect(ctx.url("room_groups") + "?done=deleted")

@@ -1,0 +1,95 @@
+"""Update rings: the list with the rooms of each ring inside the user's view, new rings and
+a ring's own settings — through ``rooms.rings``."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Response
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.api import audited
+from roomwarden.kit.errors import AppError, Forbidden
+from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
+from roomwarden.portal.forms import errors_of, text, validate
+from roomwarden.portal.web import FormRefused, portal_router, redirect
+from roomwarden.rooms import rings
+from roomwarden.rooms.models import UpdateRing
+from roomwarden.rooms.schemas import RingCreate, RingUpdate
+
+pages = portal_router()
+
+
+@pages.get("/t/{tenant_id}/update-rings", name="portal.update_rings")
+def ring_list(ctx: TenantCtx, done: str = "") -> Response:
+    stmt = rings.list_rings_query(ctx.access).order_by(UpdateRing.deferral_days, UpdateRing.name)
+    items = list(ctx.session.scalars(stmt))
+    return ctx.page(
+        "rings/list.html",
+        current="update_rings",
+        items=items,
+        counts=rings.room_counts(ctx.session, ctx.access, [r.id for r in items]),
+        done=done,
+        may_create=ctx.access.tenant_wide(P.RINGS_CREATE) and ctx.access.has(P.RINGS_VIEW),
+        may_edit=ctx.access.tenant_wide(P.RINGS_MODIFY),
+    )
+
+
+def _form(ctx: Ctx, ring: UpdateRing | None, values: dict[str, str], errors: dict[str, str]) -> Response:
+    return ctx.page(
+        "rings/form.html",
+        current="update_rings",
+        status=422 if errors else 200,
+        ring=ring,
+        values=values,
+        errors=errors,
+    )
+
+
+@pages.get("/t/{tenant_id}/update-rings/new", name="portal.update_ring_new")
+def ring_new(ctx: TenantCtx) -> Response:
+    ctx.access.require_tenant_wide(P.RINGS_CREATE, "update ring", partner_visible=True)
+    if not ctx.access.has(P.RINGS_VIEW):  # the service's rule: naming a ring needs to see them all
+        raise Forbidden("creating an update ring needs rings.view (ring names are unique in the tenant)")
+    return _form(ctx, None, {"deferral_days": "0"}, {})
+
+
+def _ring_errors(exc: AppError) -> dict[str, str]:
+    return errors_of(exc, "name" if exc.status == 409 else None)
+
+
+@pages.post("/t/{tenant_id}/update-rings/new")
+@audited(Category.UPDATE_RING, Operation.CREATE)
+def ring_create(ctx: TenantCtx, form: FormDep) -> Response:
+    values = {"name": text(form, "name"), "deferral_days": text(form, "deferral_days").strip()}
+    try:
+        rings.create_ring(ctx.session, ctx.access, validate(RingCreate, values))
+    except AppError as exc:
+        errors = _ring_errors(exc)
+        raise FormRefused(exc, lambda s: _form(ctx.with_session(s), None, values, errors)) from exc
+    return redirect(ctx.url("update_rings") + "?done=created")
+
+
+@pages.get("/t/{tenant_id}/update-rings/{ring_id}/edit", name="portal.update_ring_edit")
+def ring_edit(ctx: TenantCtx, ring_id: uuid.UUID) -> Response:
+    ring = rings.visible_ring(ctx.session, ctx.access, ring_id)
+    ctx.access.require_tenant_wide(P.RINGS_MODIFY, "update ring")
+    return _form(ctx, ring, {"name": ring.name, "deferral_days": str(ring.deferral_days)}, {})
+
+
+@pages.post("/t/{tenant_id}/update-rings/{ring_id}/edit")
+@audited(Category.UPDATE_RING, Operation.UPDATE)
+def ring_update(ctx: TenantCtx, ring_id: uuid.UUID, form: FormDep) -> Response:
+    values = {"name": text(form, "name"), "deferral_days": text(form, "deferral_days").strip()}
+    try:
+        rings.update_ring(ctx.session, ctx.access, ring_id, validate(RingUpdate, values))
+    except AppError as exc:
+        errors = _ring_errors(exc)
+
+        def again(s):  # type: ignore[no-untyped-def]
+            c = ctx.with_session(s)
+            return _form(c, rings.visible_ring(s, c.access, ring_id), values, errors)
+
+        raise FormRefused(exc, again) from exc
+    return redirect(ctx.url("update_rings") + "?done=saved")

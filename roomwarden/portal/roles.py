@@ -1,0 +1,422 @@
+"""Roles and their assignments: the role list, a role's page with its assignments, the role
+form (a permission picker offering only what the user may grant), and the assignment form
+(members picker over users and security groups, scope picker over rooms and room groups) —
+all through ``access.service``. For a partner user the roles are its link's partner roles,
+the members its own organisation's, and the scope the link's rooms."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import Response
+from sqlalchemy import select
+
+from roomwarden.access import service
+from roomwarden.access.permissions import PARTNER_ADMIN, Permission, permission_table
+from roomwarden.access.resolver import Access, Grant, RoomSet
+from roomwarden.access.schemas import AssignmentCreate, AssignmentUpdate, RoleCreate, RoleUpdate
+from roomwarden.audit.service import Category, Operation
+from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.kit.api import audited
+from roomwarden.kit.errors import AppError, Forbidden
+from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
+from roomwarden.portal.forms import checked, errors_of, ids, text, validate
+from roomwarden.portal.web import FormRefused, portal_router, redirect
+from roomwarden.rooms.models import Room, RoomGroup
+
+pages = portal_router()
+KIND_NAMES = {
+    "builtin": "Built-in",
+    "custom": "Custom",
+    "partner_builtin": "Partner, built-in",
+    "partner_custom": "Partner, custom",
+}
+EDITABLE = ("custom", "partner_custom")
+
+
+def may_manage(access: Access) -> bool:
+    try:
+        service.require_roles(access, Permission.ROLES_MODIFY)
+    except AppError:
+        return False
+    return True
+
+
+def grantable(access: Access) -> list[Permission]:
+    """A partner grants only the Partner admin column; a customer the whole catalogue."""
+    return [p for p in Permission if not access.is_partner or p in PARTNER_ADMIN]
+
+
+# -- roles --------------------------------------------------------------------------------------
+
+
+@pages.get("/t/{tenant_id}/roles", name="portal.roles")
+def role_list(ctx: TenantCtx, done: str = "") -> Response:
+    roles = list(ctx.session.scalars(service.list_roles_query(ctx.access).order_by(service.Role.name)))
+    reads = service.role_reads(ctx.session, roles)
+    order = {"builtin": 0, "partner_builtin": 1, "custom": 2, "partner_custom": 3}
+    reads.sort(key=lambda r: (order[r.kind], r.name.lower()))
+    return ctx.page(
+        "roles/list.html",
+        current="roles",
+        roles=reads,
+        kinds=KIND_NAMES,
+        done=done,
+        may_manage=may_manage(ctx.access),
+    )
+
+
+def _role_form(ctx: Ctx, role: Any, values: dict[str, Any], errors: dict[str, str]) -> Response:
+    rows = {row["permission"]: row for row in permission_table()}
+    return ctx.page(
+        "roles/form.html",
+        current="roles",
+        status=422 if errors else 200,
+        role=role,
+        values=values,
+        errors=errors,
+        permissions=[(p.value, rows[p.value]) for p in grantable(ctx.access)],
+    )
+
+
+def _role_values(form: Any) -> dict[str, Any]:
+    return {
+        "name": text(form, "name", 200),
+        "description": text(form, "description"),
+        "permissions": [p for p in form.getlist("permissions") if isinstance(p, str)],
+    }
+
+
+@pages.get("/t/{tenant_id}/roles/new", name="portal.role_new")
+def role_new(ctx: TenantCtx) -> Response:
+    service.require_roles(ctx.access, Permission.ROLES_MODIFY)
+    return _role_form(ctx, None, {"name": "", "description": "", "permissions": []}, {})
+
+
+@pages.post("/t/{tenant_id}/roles/new")
+@audited(Category.ROLE, Operation.CREATE)
+def role_create(ctx: TenantCtx, form: FormDep) -> Response:
+    values = _role_values(form)
+    try:
+        role = service.create_role(ctx.session, ctx.access, validate(RoleCreate, values))
+    except AppError as exc:
+        errors = errors_of(exc, "name" if exc.status == 409 else "permissions" if exc.status == 403 else None)
+        raise FormRefused(exc, lambda s: _role_form(ctx.with_session(s), None, values, errors)) from exc
+    return redirect(ctx.url("role", role_id=str(role.id)) + "?done=created")
+
+
+def _names(ctx: Ctx, member_tenant: uuid.UUID) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    users = {
+        u.id: f"{u.display_name} ({u.upn})"
+        for u in ctx.session.scalars(select(User).where(User.tenant_id == member_tenant))
+    }
+    groups = {
+        g.id: g.name
+        for g in ctx.session.scalars(select(SecurityGroup).where(SecurityGroup.tenant_id == member_tenant))
+    }
+    return users, groups
+
+
+def _member_tenant(ctx: Ctx) -> uuid.UUID:
+    link = ctx.access.link
+    return link.partner_tenant_id if link is not None else ctx.tenant_id
+
+
+def _scope_names(ctx: Ctx) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    rooms = dict(ctx.session.execute(select(Room.id, Room.name).where(Room.tenant_id == ctx.tenant_id)).all())
+    groups = dict(
+        ctx.session.execute(
+            select(RoomGroup.id, RoomGroup.name).where(RoomGroup.tenant_id == ctx.tenant_id)
+        ).all()
+    )
+    return rooms, groups
+
+
+@pages.get("/t/{tenant_id}/roles/{role_id}", name="portal.role")
+def role_page(ctx: TenantCtx, role_id: uuid.UUID, done: str = "") -> Response:
+    role = service.visible_role(ctx.session, ctx.access, role_id)
+    (read,) = service.role_reads(ctx.session, [role])
+    assignments = service.assignment_reads(
+        ctx.session,
+        list(ctx.session.scalars(service.assignments_query(role).order_by(service.RoleAssignment.name))),
+    )
+    manage = may_manage(ctx.access)
+    member_tenant = (role.partner_link_id and _partner_tenant(ctx, role)) or ctx.tenant_id
+    users, groups = _names(ctx, member_tenant)
+    room_names, group_names = _scope_names(ctx)
+    return ctx.page(
+        "roles/detail.html",
+        current="roles",
+        role=read,
+        kind=KIND_NAMES[read.kind],
+        assignments=assignments,
+        users=users,
+        groups=groups,
+        room_names=room_names,
+        group_names=group_names,
+        done=done,
+        may_edit=manage and read.kind in EDITABLE and _owns(ctx, read.kind),
+        may_delete=manage and read.kind in EDITABLE,
+        may_assign=manage and _owns(ctx, read.kind) and read.kind != "partner_builtin",
+        may_change_assignments=manage and _owns(ctx, read.kind),
+    )
+
+
+def _owns(ctx: Ctx, kind: str) -> bool:
+    """Customers manage their own roles; a partner manages its link's partner roles."""
+    return kind.startswith("partner") == ctx.access.is_partner
+
+
+def _partner_tenant(ctx: Ctx, role: Any) -> uuid.UUID:
+    from roomwarden.partners.models import PartnerLink
+
+    return ctx.session.get_one(PartnerLink, role.partner_link_id).partner_tenant_id
+
+
+@pages.get("/t/{tenant_id}/roles/{role_id}/edit", name="portal.role_edit")
+def role_edit(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
+    role = service.visible_role(ctx.session, ctx.access, role_id)
+    service.require_roles(ctx.access, Permission.ROLES_MODIFY)
+    if role.kind not in EDITABLE or not _owns(ctx, role.kind):
+        raise Forbidden("built-in roles cannot be changed")
+    (read,) = service.role_reads(ctx.session, [role])
+    values = {
+        "name": read.name,
+        "description": read.description,
+        "permissions": [p.value for p in read.permissions],
+    }
+    return _role_form(ctx, read, values, {})
+
+
+@pages.post("/t/{tenant_id}/roles/{role_id}/edit")
+@audited(Category.ROLE, Operation.UPDATE)
+def role_update(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Response:
+    values = _role_values(form)
+    try:
+        service.update_role(ctx.session, ctx.access, role_id, validate(RoleUpdate, values))
+    except AppError as exc:
+        errors = errors_of(exc, "name" if exc.status == 409 else None)
+
+        def again(s):  # type: ignore[no-untyped-def]
+            c = ctx.with_session(s)
+            (read,) = service.role_reads(s, [service.visible_role(s, c.access, role_id)])
+            return _role_form(c, read, values, errors)
+
+        raise FormRefused(exc, again) from exc
+    return redirect(ctx.url("role", role_id=str(role_id)) + "?done=saved")
+
+
+@pages.get("/t/{tenant_id}/roles/{role_id}/delete", name="portal.role_delete")
+def role_delete_confirm(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
+    role = service.visible_role(ctx.session, ctx.access, role_id)
+    service.require_roles(ctx.access, Permission.ROLES_MODIFY)
+    return ctx.page(
+        "confirm.html",
+        current="roles",
+        title=f"Delete the role {role.name}?",
+        text="Its assignments are deleted with it: everyone who holds the role through them loses "
+        "its permissions on their next request.",
+        action=ctx.url("role_delete", role_id=str(role.id)),
+        button="Delete role",
+        cancel=ctx.url("role", role_id=str(role.id)),
+    )
+
+
+@pages.post("/t/{tenant_id}/roles/{role_id}/delete")
+@audited(Category.ROLE, Operation.DELETE)
+def role_delete(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
+    service.delete_role(ctx.session, ctx.access, role_id)
+    return redirect(ctx.url("roles") + "?done=deleted")
+
+
+# -- assignments ------------------------------------------------------------------------------
+
+
+def _scope_choices(ctx: Ctx) -> tuple[list[Any], list[Any]]:
+    """Rooms and groups a scope may name: the tenant's, or for a partner its link's."""
+    within = RoomSet(ctx.tenant_id, Grant(all_rooms=True), ctx.access.link)
+    rooms = list(
+        ctx.session.scalars(
+            select(Room)
+            .where(Room.tenant_id == ctx.tenant_id, within.clause(Room.id))
+            .order_by(Room.name, Room.id)
+        )
+    )
+    groups = list(
+        ctx.session.scalars(
+            select(RoomGroup)
+            .where(RoomGroup.tenant_id == ctx.tenant_id, within.group_named(RoomGroup.id))
+            .order_by(RoomGroup.name, RoomGroup.id)
+        )
+    )
+    return rooms, groups
+
+
+def _assignment_form(
+    ctx: Ctx, role: Any, assignment: Any, values: dict[str, Any], errors: dict[str, str]
+) -> Response:
+    users, groups = _names(ctx, _member_tenant(ctx))
+    rooms, room_groups = _scope_choices(ctx)
+    return ctx.page(
+        "roles/assignment.html",
+        current="roles",
+        status=422 if errors else 200,
+        role=role,
+        assignment=assignment,
+        values=values,
+        errors=errors,
+        user_choices=sorted(users.items(), key=lambda kv: kv[1].lower()),
+        group_choices=sorted(groups.items(), key=lambda kv: kv[1].lower()),
+        room_choices=rooms,
+        room_group_choices=room_groups,
+        scope_locked=role.kind == "partner_builtin",
+    )
+
+
+def _assignment_values(form: Any) -> dict[str, Any]:
+    return {
+        "name": text(form, "name", 100),
+        "description": text(form, "description"),
+        "email_notifications": checked(form, "email_notifications"),
+        "users": ids(form, "users"),
+        "groups": ids(form, "groups"),
+        "scope_all": text(form, "scope", 10) == "all",
+        "rooms": ids(form, "rooms"),
+        "room_groups": ids(form, "room_groups"),
+    }
+
+
+def _assignment_body(values: dict[str, Any], *, scope: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": values["name"],
+        "description": values["description"],
+        "email_notifications": values["email_notifications"],
+        "members": [{"type": "user", "id": u} for u in values["users"]]
+        + [{"type": "group", "id": g} for g in values["groups"]],
+    }
+    if scope:
+        body["scope"] = (
+            {"all": True}
+            if values["scope_all"]
+            else {"rooms": values["rooms"], "room_groups": values["room_groups"]}
+        )
+    return body
+
+
+def _assignment_errors(exc: AppError) -> dict[str, str]:
+    errors = errors_of(exc)
+    if "scope" in errors or "members" in errors:
+        return errors
+    detail = exc.detail.lower()
+    field = "scope" if "scope" in detail else "members" if "member" in detail else None
+    return errors_of(exc, field) if field else errors
+
+
+@pages.get("/t/{tenant_id}/roles/{role_id}/assignments/new", name="portal.assignment_new")
+def assignment_new(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
+    role = service.visible_role(ctx.session, ctx.access, role_id)
+    service.require_roles(ctx.access, Permission.ROLES_MODIFY)
+    values = {
+        "name": "",
+        "description": "",
+        "email_notifications": False,
+        "users": [],
+        "groups": [],
+        "scope_all": False,
+        "rooms": [],
+        "room_groups": [],
+    }
+    return _assignment_form(ctx, role, None, values, {})
+
+
+@pages.post("/t/{tenant_id}/roles/{role_id}/assignments/new")
+@audited(Category.ASSIGNMENT, Operation.CREATE)
+def assignment_create(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Response:
+    values = _assignment_values(form)
+    try:
+        data = validate(AssignmentCreate, _assignment_body(values))
+        service.create_assignment(ctx.session, ctx.access, role_id, data)
+    except AppError as exc:
+        errors = _assignment_errors(exc)
+
+        def again(s):  # type: ignore[no-untyped-def]
+            c = ctx.with_session(s)
+            return _assignment_form(c, service.visible_role(s, c.access, role_id), None, values, errors)
+
+        raise FormRefused(exc, again) from exc
+    return redirect(ctx.url("role", role_id=str(role_id)) + "?done=assigned")
+
+
+def _current_values(
+    ctx: Ctx, assignment_id: uuid.UUID, role_id: uuid.UUID
+) -> tuple[Any, Any, dict[str, Any]]:
+    role, assignment = service.visible_assignment(ctx.session, ctx.access, assignment_id, role_id)
+    (read,) = service.assignment_reads(ctx.session, [assignment])
+    values = {
+        "name": read.name,
+        "description": read.description,
+        "email_notifications": read.email_notifications,
+        "users": [m.id for m in read.members if m.type == "user"],
+        "groups": [m.id for m in read.members if m.type == "group"],
+        "scope_all": read.scope.all,
+        "rooms": read.scope.rooms,
+        "room_groups": read.scope.room_groups,
+    }
+    return role, read, values
+
+
+@pages.get("/t/{tenant_id}/roles/{role_id}/assignments/{assignment_id}", name="portal.assignment")
+def assignment_edit(ctx: TenantCtx, role_id: uuid.UUID, assignment_id: uuid.UUID) -> Response:
+    role, read, values = _current_values(ctx, assignment_id, role_id)
+    if not may_manage(ctx.access) or not _owns(ctx, role.kind):
+        raise Forbidden("assignments of partner roles are managed by the partner")
+    return _assignment_form(ctx, role, read, values, {})
+
+
+@pages.post("/t/{tenant_id}/roles/{role_id}/assignments/{assignment_id}")
+@audited(Category.ASSIGNMENT, Operation.UPDATE)
+def assignment_update(
+    ctx: TenantCtx, role_id: uuid.UUID, assignment_id: uuid.UUID, form: FormDep
+) -> Response:
+    values = _assignment_values(form)
+    try:
+        role, _ = service.visible_assignment(ctx.session, ctx.access, assignment_id, role_id)
+        body = _assignment_body(values, scope=role.kind != "partner_builtin")
+        service.update_assignment(
+            ctx.session, ctx.access, assignment_id, validate(AssignmentUpdate, body), role_id
+        )
+    except AppError as exc:
+        errors = _assignment_errors(exc)
+
+        def again(s):  # type: ignore[no-untyped-def]
+            c = ctx.with_session(s)
+            role, read, _ = _current_values(c, assignment_id, role_id)
+            return _assignment_form(c, role, read, values, errors)
+
+        raise FormRefused(exc, again) from exc
+    return redirect(ctx.url("role", role_id=str(role_id)) + "?done=saved")
+
+
+@pages.get(
+    "/t/{tenant_id}/roles/{role_id}/assignments/{assignment_id}/delete", name="portal.assignment_delete"
+)
+def assignment_delete_confirm(ctx: TenantCtx, role_id: uuid.UUID, assignment_id: uuid.UUID) -> Response:
+    role, assignment = service.visible_assignment(ctx.session, ctx.access, assignment_id, role_id)
+    service.require_roles(ctx.access, Permission.ROLES_MODIFY)
+    return ctx.page(
+        "confirm.html",
+        current="roles",
+        title=f"Delete the assignment {assignment.name}?",
+        text=f"Its members lose the role {role.name} over its scope on their next request.",
+        action=ctx.url("assignment_delete", role_id=str(role.id), assignment_id=str(assignment.id)),
+        button="Delete assignment",
+        cancel=ctx.url("role", role_id=str(role.id)),
+    )
+
+
+@pages.post("/t/{tenant_id}/roles/{role_id}/assignments/{assignment_id}/delete")
+@audited(Category.ASSIGNMENT, Operation.DELETE)
+def assignment_delete(ctx: TenantCtx, role_id: uuid.UUID, assignment_id: uuid.UUID) -> Response:
+    service.delete_assignment(ctx.session, ctx.access, assignment_id, role_id)
+    return redirect(ctx.url("role", role_id=str(role_id)) + "?done=unassigned")
