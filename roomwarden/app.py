@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.secret_box = SecretBox(settings.encryption_key)
+    app.state.secret_box = SecretBox(settings.encryption_key.get_secret_value())
     app.state.refusal_hook = record_refusal
     app.state.mailer = mailer
     app.state.password_hashing = ThreadPoolExecutor(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from typing import Annotated
 
@@ -11,9 +10,9 @@ import typer
 from rich.table import Table
 
 from roomwarden.kit.cli import err, fail, guard, load_settings, open_database, out, progress
-from roomwarden.kit.crypto import SecretBox, generate_encryption_key
+from roomwarden.kit.crypto import SecretBox
 from roomwarden.notifications.cli import mail_app
-from roomwarden.settings import Settings, get_settings
+from roomwarden.settings import Settings, get_settings, redact_url
 from roomwarden.tenants.cli import tenant_app
 
 __all__ = ["app", "err", "fail", "out"]
@@ -44,7 +43,7 @@ def migrate() -> None:
     db = open_database(settings)
     with guard():
         revision = current_revision(db)
-    out.print(f"database at revision [bold]{revision}[/] ({_redact(settings.database_url)})")
+    out.print(f"database at revision [bold]{revision}[/] ({redact_url(settings.database_url)})")
 
 
 def _bind(host: str | None, port: int | None) -> Settings:
@@ -116,10 +115,13 @@ def demo(
     """Load the demo data set (once) and print how to sign in, then serve."""
     from roomwarden.demo import build_demo, reset_demo
 
-    settings = _bind(host, port)
-    if settings.env == "production":
+    if os.environ.get("ROOMWARDEN_ENV", "").strip().lower() == "production":
         raise fail("the demo data set is not loaded in production mode")
-    err.print(f"migrating the database ({_redact(settings.database_url)}) ...")
+    # The demo is a development instance by definition: it runs on the published demo
+    # secrets, and so may the server it starts (in this process and its workers).
+    os.environ["ROOMWARDEN_ENV"] = "development"
+    settings = _bind(host, port)
+    err.print(f"migrating the database ({redact_url(settings.database_url)}) ...")
     db = open_database(settings)
     if reset:
         with guard(), db.transaction() as session:
@@ -130,7 +132,7 @@ def demo(
         with guard():
             result = build_demo(
                 db,
-                SecretBox(settings.encryption_key),
+                SecretBox(settings.encryption_key.get_secret_value()),
                 rooms_per_site=rooms_per_site,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
@@ -149,7 +151,8 @@ def demo(
     out.print(f"Portal:         [bold]{url}/[/]")
     out.print(f"API docs:       {url}/api/v1/docs")
     out.print(
-        f"Operator token: {settings.operator_token}  (Authorization: Bearer ... on /api/v1/operator)",
+        f"Operator token: {settings.operator_token.get_secret_value()}  "
+        "(Authorization: Bearer ... on /api/v1/operator)",
         soft_wrap=True,
     )
     out.print(
@@ -182,18 +185,12 @@ def user_create(
 
 @app.command()
 def keygen() -> None:
-    """Print fresh secrets for a production configuration."""
+    """Print fresh values for every secret the service needs (settings.SECRETS)."""
+    from roomwarden.settings import SECRETS
+
     # Plain lines, never wrapped: the output is meant for an environment file.
-    typer.echo(f"ROOMWARDEN_SECRET_KEY={secrets.token_urlsafe(48)}")
-    typer.echo(f"ROOMWARDEN_ENCRYPTION_KEY={generate_encryption_key()}")
-    typer.echo(f"ROOMWARDEN_OPERATOR_TOKEN={secrets.token_urlsafe(32)}")
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    for secret in SECRETS:
+        typer.echo(f"{secret.variable}={secret.generate()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

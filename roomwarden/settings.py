@@ -1,18 +1,25 @@
 """Configuration from environment variables (prefix ``ROOMWARDEN_``).
 
-Every value has a default that is safe for the demo and for tests. In production mode
-(``ROOMWARDEN_ENV=production``) the service refuses to start while any secret still has
-its published demo value.
+Secrets default to published demo values, so that ``roomwarden demo`` and the tests run as
+they are. The service refuses to start on any of them unless it runs the demo or the operator
+declares a development instance (``ROOMWARDEN_ENV=development``); ``ROOMWARDEN_ENV`` unset
+means "not declared", and refuses like ``production``. Every secret the service needs is an
+entry of :data:`SECRETS`: ``roomwarden keygen`` prints them all and the start-up check covers
+them all, so a new secret is one entry there.
 """
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from roomwarden.kit.crypto import generate_encryption_key
 from roomwarden.kit.db import PoolSize
 
 DEMO_SECRET_KEY = "demo-secret-key-change-me-0123456789abcdef"
@@ -20,14 +27,41 @@ DEMO_ENCRYPTION_KEY = "ZGVtby1lbmNyeXB0aW9uLWtleS1jaGFuZ2UtbWUtMzI="
 DEMO_OPERATOR_TOKEN = "demo-operator-token"
 
 
+@dataclass(frozen=True)
+class Secret:
+    """A secret the service needs: its settings field, published demo value (or ``None``
+    when it has no default), how ``roomwarden keygen`` makes a fresh one, and what it is for."""
+
+    field: str
+    demo: str | None
+    generate: Callable[[], str]
+    purpose: str
+
+    @property
+    def variable(self) -> str:
+        return f"ROOMWARDEN_{self.field.upper()}"
+
+
+SECRETS: tuple[Secret, ...] = (
+    Secret("secret_key", DEMO_SECRET_KEY, lambda: secrets.token_urlsafe(48), "signs access tokens"),
+    Secret(
+        "encryption_key", DEMO_ENCRYPTION_KEY, generate_encryption_key, "encrypts secrets at rest (Fernet)"
+    ),
+    Secret(
+        "operator_token", DEMO_OPERATOR_TOKEN, lambda: secrets.token_urlsafe(32), "the operator API's bearer"
+    ),
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROOMWARDEN_", extra="ignore")
 
-    env: Literal["development", "production"] = "development"
+    # None (unset): not declared, so the demo secrets are refused as in production.
+    env: Literal["development", "production"] | None = None
     database_url: str = "sqlite:///roomwarden.db"
-    secret_key: str = Field(DEMO_SECRET_KEY, min_length=32)
-    encryption_key: str = DEMO_ENCRYPTION_KEY
-    operator_token: str = Field(DEMO_OPERATOR_TOKEN, min_length=16)
+    secret_key: SecretStr = Field(SecretStr(DEMO_SECRET_KEY), min_length=32)
+    encryption_key: SecretStr = SecretStr(DEMO_ENCRYPTION_KEY)
+    operator_token: SecretStr = Field(SecretStr(DEMO_OPERATOR_TOKEN), min_length=16)
     token_issuer: str = "roomwarden"
     token_audience: str = "roomwarden-api"
     token_ttl_seconds: int = Field(3600, ge=60, le=86400)
@@ -65,7 +99,7 @@ class Settings(BaseSettings):
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = "roomwarden@localhost"
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(10, gt=0)
     mail_retry_seconds: int = Field(30, ge=1)
@@ -85,20 +119,40 @@ class Settings(BaseSettings):
             timeout=self.db_pool_timeout_seconds,
         )
 
-    def demo_secrets_in_use(self) -> list[str]:
-        demo = {
-            "ROOMWARDEN_SECRET_KEY": self.secret_key == DEMO_SECRET_KEY,
-            "ROOMWARDEN_ENCRYPTION_KEY": self.encryption_key == DEMO_ENCRYPTION_KEY,
-            "ROOMWARDEN_OPERATOR_TOKEN": self.operator_token == DEMO_OPERATOR_TOKEN,
-        }
-        return [name for name, is_demo in demo.items() if is_demo]
+    def __repr_args__(self) -> Any:
+        # Secrets are SecretStr already; a database URL may carry a password too.
+        for name, value in super().__repr_args__():
+            yield name, (redact_url(value) if name == "database_url" and isinstance(value, str) else value)
 
-    def check_production_ready(self) -> None:
-        """Raise ``RuntimeError`` when production mode would run on demo secrets."""
-        if self.env != "production":
+    def secret(self, field: str) -> str:
+        """The plain value of a secret field (empty when unset)."""
+        value = getattr(self, field)
+        return value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+
+    def demo_secrets_in_use(self) -> list[str]:
+        """The variables of :data:`SECRETS` that still hold their published demo value."""
+        return [s.variable for s in SECRETS if s.demo is not None and self.secret(s.field) == s.demo]
+
+    def check_production_ready(self, *, demo: bool = False) -> None:
+        """Raise ``RuntimeError`` when the service would run on published demo secrets without
+        being the demo (``demo=True``) or a declared development instance."""
+        weak = self.demo_secrets_in_use()
+        if not weak or self.env == "development" or (demo and self.env is None):
             return
-        if weak := self.demo_secrets_in_use():
-            raise RuntimeError("refusing to start in production mode with demo secrets: " + ", ".join(weak))
+        mode = "in production mode " if self.env == "production" else ""
+        raise RuntimeError(
+            f"refusing to start {mode}with the published demo secrets: {', '.join(weak)}. "
+            "Set fresh ones (`roomwarden keygen` prints them all), or set ROOMWARDEN_ENV=development "
+            "if this is a development instance."
+        )
+
+
+def redact_url(url: str) -> str:
+    """A database URL without its credentials."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
 
 
 @lru_cache

@@ -67,7 +67,7 @@ class World:
 
     @property
     def operator(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.operator_token}"}
+        return {"Authorization": f"Bearer {self.settings.operator_token.get_secret_value()}"}
 
     def tenant(self, name: str | None = None) -> TenantH:
         n = self._next()

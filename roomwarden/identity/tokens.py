@@ -24,7 +24,7 @@ class TokenClaims:
 
 
 def _key(settings: Settings) -> OctKey:
-    return OctKey.import_key(settings.secret_key)
+    return OctKey.import_key(settings.secret_key.get_secret_value())
 
 
 def issue_token(

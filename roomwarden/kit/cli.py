@@ -78,7 +78,7 @@ def load_settings() -> Settings:
             settings = get_settings()
         except ValidationError as exc:
             raise fail(f"invalid configuration: {_validation_message(exc)}") from None
-        SecretBox(settings.encryption_key)
+        SecretBox(settings.encryption_key.get_secret_value())
         return settings
 
 

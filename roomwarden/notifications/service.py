@@ -271,7 +271,7 @@ class Mailer:
             if s.smtp_starttls:
                 smtp.starttls()
             if s.smtp_username:
-                smtp.login(s.smtp_username, s.smtp_password or "")
+                smtp.login(s.smtp_username, s.secret("smtp_password"))
             refused = smtp.send_message(message)
             if refused:
                 raise PermanentFailure(f"recipients refused: {refused}")

@@ -34,7 +34,7 @@ api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["settings"])
 def operator_token(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
-    expected = request.app.state.settings.operator_token
+    expected = request.app.state.settings.operator_token.get_secret_value()
     if creds is None or not hmac.compare_digest(creds.credentials.encode(), expected.encode()):
         raise Unauthenticated("the operator token is required")
 

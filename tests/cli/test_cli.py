@@ -17,6 +17,7 @@ runner = CliRunner()
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cli.db"
     monkeypatch.setenv("ROOMWARDEN_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("ROOMWARDEN_ENV", raising=False)  # undeclared; `demo` declares it itself
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()
@@ -154,15 +155,27 @@ def test_demo_builds_once_and_prints_sign_in_details(cli_env: Path) -> None:
     assert "Found the demo data set" in second.output
 
 
-def test_keygen_prints_usable_secrets() -> None:
+def test_keygen_prints_every_secret_and_they_start_production() -> None:
+    from roomwarden.settings import SECRETS, Settings
+
     result = run("keygen")
     assert result.exit_code == 0
     values = dict(line.split("=", 1) for line in result.output.split())
-    from roomwarden.settings import Settings
+    assert sorted(values) == sorted(s.variable for s in SECRETS)
+    again = dict(line.split("=", 1) for line in run("keygen").output.split())
+    assert all(values[k] != again[k] for k in values)  # fresh every time
+    settings = Settings(env="production", **{s.field: values[s.variable] for s in SECRETS})
+    settings.check_production_ready()
+    assert settings.demo_secrets_in_use() == []
 
-    Settings(
-        env="production",
-        secret_key=values["ROOMWARDEN_SECRET_KEY"],
-        encryption_key=values["ROOMWARDEN_ENCRYPTION_KEY"],
-        operator_token=values["ROOMWARDEN_OPERATOR_TOKEN"],
-    ).check_production_ready()
+
+@pytest.mark.parametrize("env", [None, "production"])
+def test_serve_refuses_the_demo_secrets_unless_declared_development(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, env: str | None
+) -> None:
+    if env:
+        monkeypatch.setenv("ROOMWARDEN_ENV", env)
+    result = run("serve", "--no-migrate", "--port", "1")
+    assert result.exit_code == 1
+    assert "demo secrets" in result.output and "ROOMWARDEN_SECRET_KEY" in result.output
+    assert "keygen" in result.output

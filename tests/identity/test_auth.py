@@ -76,7 +76,7 @@ def _forge(world: World, user_id: str, tenant_id: str, **overrides: object) -> s
         "nbf": now,
         "exp": now + 600,
     }
-    key = OctKey.import_key(overrides.pop("key", world.settings.secret_key))  # type: ignore[arg-type]
+    key = OctKey.import_key(overrides.pop("key", world.settings.secret_key.get_secret_value()))  # type: ignore[arg-type]
     claims.update(overrides)
     return jwt.encode({"alg": "HS256"}, {k: v for k, v in claims.items() if v is not None}, key)
 
@@ -199,7 +199,10 @@ def test_more_bad_tokens_are_401(world: World, variant: str) -> None:
             "exp": now + 600,
         }
         token = jwt.encode(
-            {"alg": "HS512"}, claims, OctKey.import_key(world.settings.secret_key), algorithms=["HS512"]
+            {"alg": "HS512"},
+            claims,
+            OctKey.import_key(world.settings.secret_key.get_secret_value()),
+            algorithms=["HS512"],
         )
     else:
         overrides = {

@@ -27,9 +27,52 @@ def test_production_accepts_real_secrets() -> None:
     Settings(env="production", **REAL).check_production_ready()
 
 
-def test_development_runs_on_demo_secrets() -> None:
-    Settings().check_production_ready()
-    assert Settings().demo_secrets_in_use()
+def test_a_declared_development_instance_runs_on_demo_secrets() -> None:
+    Settings(env="development").check_production_ready()
+    assert Settings(env="development").demo_secrets_in_use()
+
+
+@pytest.mark.parametrize("demo_field", sorted(REAL))
+def test_an_undeclared_instance_refuses_any_demo_secret(demo_field: str) -> None:
+    """ROOMWARDEN_ENV unset is not a declaration: the published secrets would let anyone
+    sign tokens, use the operator API and read enrollment keys."""
+    values = {k: v for k, v in REAL.items() if k != demo_field}
+    settings = Settings(env=None, **values)
+    with pytest.raises(RuntimeError, match="ROOMWARDEN_ENV=development"):
+        settings.check_production_ready()
+    with pytest.raises(RuntimeError, match=f"ROOMWARDEN_{demo_field.upper()}"):
+        create_app(settings)
+
+
+def test_the_demo_runs_on_demo_secrets_unless_in_production() -> None:
+    Settings(env=None).check_production_ready(demo=True)
+    with pytest.raises(RuntimeError):
+        Settings(env="production").check_production_ready(demo=True)
+
+
+def test_every_secret_is_known_to_keygen_and_the_check() -> None:
+    from pydantic import SecretStr
+
+    from roomwarden.settings import SECRETS
+
+    kinds = (SecretStr, SecretStr | None)
+    secret_fields = {n for n, f in Settings.model_fields.items() if f.annotation in kinds}
+    assert {s.field for s in SECRETS} <= secret_fields
+    assert {s.field for s in SECRETS if s.demo is not None} == set(REAL)
+
+
+def test_repr_shows_no_secret() -> None:
+    settings = Settings(
+        env="production",
+        database_url="postgresql+psycopg://rw:db-password-123@db.example/rw",
+        smtp_password="smtp-password-456",
+        **REAL,
+    )
+    text = repr(settings) + str(settings)
+    for secret in [*REAL.values(), "db-password-123", "smtp-password-456"]:
+        assert secret not in text
+    assert "db.example" in repr(settings)
+    assert settings.secret("smtp_password") == "smtp-password-456"
 
 
 def test_short_secret_key_is_rejected() -> None:

@@ -211,7 +211,8 @@ def test_enrollment_key_is_sealed_with_the_configured_key(world: World) -> None:
     sealed = _sealed(world, a["id"])
     assert keys[0]["enrollment_key"] not in sealed
     assert keys[0]["enrollment_key"][4:] not in sealed  # not even the random part
-    assert SecretBox(world.settings.encryption_key).open(sealed) == keys[0]["enrollment_key"]
+    box = SecretBox(world.settings.encryption_key.get_secret_value())
+    assert box.open(sealed) == keys[0]["enrollment_key"]
 
 
 def test_reset_key_replaces_the_key_and_needs_its_own_permission(world: World) -> None:
