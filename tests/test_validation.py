@@ -82,7 +82,7 @@ def endpoints(x: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
         "create user": (
             "POST",
             "/users",
-            {"upn": f"n@{t.domain}", "display_name": "N", "password": "long enough"},
+            {"upn": f"n@{t.domain}", "display_name": "N", "password": "long enough to pass"},
         ),
         "update user": ("PATCH", f"/users/{x['user']}", {"display_name": "N"}),
         "create security group": ("POST", "/security-groups", {"name": "SG", "member_ids": [x["user"]]}),
@@ -297,7 +297,7 @@ def _operator_bodies(tag: str) -> list[tuple[str, Any]]:
     good = {
         "name": "New tenant",
         "domains": [domain],
-        "admin": {"upn": f"admin@{domain}", "display_name": "Admin", "password": "long enough"},
+        "admin": {"upn": f"admin@{domain}", "display_name": "Admin", "password": "long enough to pass"},
     }
     admin = good["admin"]
     return [
@@ -330,7 +330,7 @@ def test_operator_tenant_creation_validates_and_changes_nothing(world: World) ->
     body = {
         "name": "Copy",
         "domains": [taken.domain.upper()],
-        "admin": {"upn": f"a@{taken.domain}", "display_name": "A", "password": "long enough"},
+        "admin": {"upn": f"a@{taken.domain}", "display_name": "A", "password": "long enough to pass"},
     }
     assert world.client.post("/api/v1/operator/tenants", json=body, headers=world.operator).status_code == 409
     assert world.client.post("/api/v1/operator/tenants", json=body).status_code == 401

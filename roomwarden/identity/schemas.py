@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from roomwarden.kit.schemas import Input, Name, Output, Password, Patch, Upn
+from roomwarden.kit.schemas import Input, Name, Output, Password, PasswordOwner, Patch, Upn
 
 
 class TokenResponse(BaseModel):
@@ -24,7 +24,7 @@ class OtpIn(Input):
     otp: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
 
 
-class UserCreate(Input):
+class UserCreate(PasswordOwner):
     upn: Upn
     display_name: Name
     password: Password

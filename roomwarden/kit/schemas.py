@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
+from roomwarden.kit.password_policy import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from roomwarden.kit.password_policy import check_password
+
 _LINE_BREAKS = "\u2028\u2029"
 
 
@@ -32,7 +35,11 @@ ShortName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)
 ]
 Text = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_text)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+#: A new password (roomwarden/kit/password_policy.py). Models that also know whose password
+#: it is re-check it with the person's own words (``PasswordOwner``).
+Password = Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH), AfterValidator(check_password)]
+
+
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+[a-z]{{2,63}}")
 _LOCAL_RE = re.compile(r"[a-z0-9._%+\-']{1,64}")
@@ -96,4 +103,16 @@ class Patch(Input):
     def names_a_field(self) -> Any:
         if not self.model_fields_set:
             raise ValueError("the update is empty: name at least one field to change")
+        return self
+
+
+class PasswordOwner(Input):
+    """Mixin for inputs with ``upn``, ``display_name`` and ``password``: a password built
+    from the person's own name, user name or domain is refused."""
+
+    @model_validator(mode="after")
+    def _password_not_own_words(self) -> Any:
+        password = getattr(self, "password", None)
+        if password:
+            check_password(password, [getattr(self, "upn", ""), getattr(self, "display_name", "")])
         return self

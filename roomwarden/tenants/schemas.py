@@ -5,10 +5,10 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from roomwarden.kit.schemas import Domain, Input, Name, Output, Password, Patch, Upn
+from roomwarden.kit.schemas import Domain, Input, Name, Output, Password, PasswordOwner, Patch, Upn
 
 
-class AdminCreate(Input):
+class AdminCreate(PasswordOwner):
     upn: Upn
     display_name: Name
     password: Password

@@ -72,7 +72,7 @@ def test_tenant_and_user_create(cli_env: Path) -> None:
     [
         (["--domain", "not a domain"], "invalid input"),
         (["--admin-upn", "admin@elsewhere.example"], "must use one of the tenant's domains"),
-        (["--admin-password", "short"], "at least 8 characters"),
+        (["--admin-password", "short"], "at least 10 characters"),
     ],
 )
 def test_tenant_create_rejects_bad_input_with_a_readable_error(
