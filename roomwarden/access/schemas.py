@@ -51,6 +51,7 @@ class RoleRead(Output):
     description: str
     kind: Literal["builtin", "custom", "partner_builtin", "partner_custom"]
     partner_link_id: uuid.UUID | None
+    partner_name: str | None = Field(None, description="for a partner role: the partner tenant's name")
     permissions: list[Permission]
     created_at: datetime
     updated_at: datetime
@@ -80,6 +81,9 @@ class AssignmentUpdate(Patch):
 class MemberRead(BaseModel):
     type: Literal["user", "group"]
     id: uuid.UUID
+    upn: str | None = Field(None, description="a user member's UPN")
+    display_name: str | None = Field(None, description="a user member's display name")
+    name: str | None = Field(None, description="a group member's name")
 
 
 class AssignmentRead(Output):

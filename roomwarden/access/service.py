@@ -36,6 +36,7 @@ from roomwarden.kit.time import utcnow
 from roomwarden.partners.guards import require_live_member
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room, RoomGroup
+from roomwarden.tenants.models import Tenant
 
 CATALOGUE_ORDER = {p: i for i, p in enumerate(Permission)}
 CUSTOMER_KINDS = ("builtin", "custom")
@@ -97,6 +98,7 @@ def permissions_of(session: Session, role_ids: Sequence[uuid.UUID]) -> dict[uuid
 
 def role_reads(session: Session, roles: Sequence[Role]) -> list[RoleRead]:
     perms = permissions_of(session, [r.id for r in roles])
+    partner_names = _partner_names(session, {r.partner_link_id for r in roles if r.partner_link_id})
     return [
         RoleRead(
             id=r.id,
@@ -105,12 +107,25 @@ def role_reads(session: Session, roles: Sequence[Role]) -> list[RoleRead]:
             description=r.description,
             kind=r.kind,  # type: ignore[arg-type]
             partner_link_id=r.partner_link_id,
+            partner_name=partner_names.get(r.partner_link_id) if r.partner_link_id else None,
             permissions=perms[r.id],
             created_at=r.created_at,
             updated_at=r.updated_at,
         )
         for r in roles
     ]
+
+
+def _partner_names(session: Session, link_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The partner tenant's name for each link, so a partner role reads as whose it is."""
+    if not link_ids:
+        return {}
+    rows = session.execute(
+        select(PartnerLink.id, Tenant.name)
+        .join(Tenant, Tenant.id == PartnerLink.partner_tenant_id)
+        .where(PartnerLink.id.in_(link_ids))
+    )
+    return dict(rows.all())
 
 
 # -- roles ------------------------------------------------------------------------------------
@@ -238,12 +253,25 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
 def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[AssignmentRead]:
     ids = [a.id for a in items]
     members: dict[uuid.UUID, list[MemberRead]] = defaultdict(list)
-    for aid, uid, gid in session.execute(
-        select(AssignmentMember.assignment_id, AssignmentMember.user_id, AssignmentMember.group_id)
+    for aid, uid, gid, upn, display_name, group_name in session.execute(
+        select(
+            AssignmentMember.assignment_id,
+            AssignmentMember.user_id,
+            AssignmentMember.group_id,
+            User.upn,
+            User.display_name,
+            SecurityGroup.name,
+        )
+        .outerjoin(User, User.id == AssignmentMember.user_id)
+        .outerjoin(SecurityGroup, SecurityGroup.id == AssignmentMember.group_id)
         .where(AssignmentMember.assignment_id.in_(ids))
         .order_by(AssignmentMember.id)
     ):
-        members[aid].append(MemberRead(type="user", id=uid) if uid else MemberRead(type="group", id=gid))
+        members[aid].append(
+            MemberRead(type="user", id=uid, upn=upn, display_name=display_name)
+            if uid
+            else MemberRead(type="group", id=gid, name=group_name)
+        )
     # The Primary admins' scope is "the whole link": it reads as the link's scope, which is
     # what the customer edits when it adds rooms to the partner's Primary admins (SPEC §4).
     shown = {a.id: a.scope_id for a in items} | dict(

@@ -37,8 +37,17 @@ class TransactionalRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
+        known = self.query_parameter_names()
 
         async def run(request: Request) -> Response:
+            if unknown := sorted(set(request.query_params) - known):
+                # A mistyped filter must not pass for "no filter".
+                raise RequestValidationError(
+                    [
+                        {"loc": ("query", name), "msg": "unknown query parameter", "type": "extra_forbidden"}
+                        for name in unknown
+                    ]
+                )
             db: Database = request.app.state.db
             writes = not getattr(self.endpoint, "__read_only__", False) and (
                 request.method not in SAFE_METHODS or hasattr(self.endpoint, "__audit__")
@@ -59,6 +68,16 @@ class TransactionalRoute(APIRoute):
             return response
 
         return run
+
+    def query_parameter_names(self) -> frozenset[str]:
+        """The query parameters this route declares, through its dependencies too."""
+        names: set[str] = set()
+        pending = [self.dependant]
+        while pending:
+            dependant = pending.pop()
+            names.update(field.alias for field in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        return frozenset(names)
 
 
 def read_only(fn: Callable[..., Any]) -> Callable[..., Any]:

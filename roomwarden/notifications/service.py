@@ -20,7 +20,7 @@ import re
 import smtplib
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -38,6 +38,8 @@ from roomwarden.settings import Settings
 
 log = logging.getLogger("roomwarden.mail")
 MAIL_QUEUED = "mail_queued"
+# Where a body shows its link; replaced at send time by the link under ROOMWARDEN_PUBLIC_URL.
+LINK = "{link}"
 STATUSES = ("pending", "sent", "failed", "dropped")
 
 
@@ -62,7 +64,9 @@ def queue_mail(
     link: str | None = None,
     reason: Reason | None = None,
 ) -> int:
-    """Queue one message per distinct address; returns how many were queued."""
+    """Queue one message per distinct address; returns how many were queued. ``link`` is a
+    path under ROOMWARDEN_PUBLIC_URL (or an absolute URL), shown where the body says
+    ``LINK`` or else at its end."""
     addresses = sorted({a.strip().lower() for a in to if a and a.strip()})
     for address in addresses:
         session.add(
@@ -121,8 +125,9 @@ def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:
     message["Message-ID"] = f"<{mail.id}@{host}>"
     message["Auto-Submitted"] = "auto-generated"
     text = mail.body
-    if mail.link and mail.link not in text:
-        text = f"{text.rstrip()}\n\n{mail.link}\n"
+    if mail.link:
+        url = public_link(settings, mail.link) if mail.link.startswith("/") else mail.link
+        text = text.replace(LINK, url) if LINK in text else f"{text.rstrip()}\n\n{url}\n"
     message.set_content(text)
     message.add_alternative(_html(text), subtype="html")
     return message
@@ -183,7 +188,7 @@ class Mailer:
         if self.enabled and info.get(MAIL_QUEUED):
             threading.Thread(target=self.deliver_due, name="roomwarden-mail", daemon=True).start()
 
-    def deliver_due(self, limit: int = 5000) -> int:
+    def deliver_due(self, limit: int = 5000, tenant_ids: Collection[uuid.UUID] | None = None) -> int:
         """Deliver due messages one at a time, each in its own transaction, until none is
         due (or ``limit`` were tried); return how many were sent. One delivery at a time per
         process; across processes, claimed rows are locked and skipped."""
@@ -192,28 +197,31 @@ class Mailer:
         sent = 0
         with self._lock:
             for _ in range(limit):
-                outcome = self._deliver_one()
+                outcome = self._deliver_one(tenant_ids)
                 if outcome is None:
                     break
                 sent += outcome == "sent"
         return sent
 
-    def deliver_next(self) -> str | None:
-        """Deliver the next due message: "sent", "retry", "failed", "dropped", or None when
-        nothing is due."""
+    def deliver_next(self, tenant_ids: Collection[uuid.UUID] | None = None) -> str | None:
+        """Deliver the next due message (of these tenants): "sent", "retry", "failed",
+        "dropped", or None when nothing is due."""
         with self._lock:
-            return self._deliver_one()
+            return self._deliver_one(tenant_ids)
 
-    def _deliver_one(self) -> str | None:
+    def _deliver_one(self, tenant_ids: Collection[uuid.UUID] | None = None) -> str | None:
         """Claim one due message (a short transaction that moves it out of the queue for a
         lease), send it outside any transaction, then record the outcome. A process that
         dies mid-send leaves the message due again when the lease ends."""
         lease = timedelta(seconds=self.settings.smtp_timeout_seconds * 3 + 5)
+        due = select(OutgoingMail).where(
+            OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow()
+        )
+        if tenant_ids is not None:
+            due = due.where(OutgoingMail.tenant_id.in_(list(tenant_ids)))
         with self.db.transaction() as session:
             mail = session.scalars(
-                select(OutgoingMail)
-                .where(OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow())
-                .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+                due.order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).first()

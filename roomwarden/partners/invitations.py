@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import Scope, ScopeGroup, ScopeRoom
@@ -23,7 +23,7 @@ from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.notifications.service import queue_mail
+from roomwarden.notifications.service import LINK, Reason, queue_mail
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager
 from roomwarden.partners.schemas import (
     InvitationCreate,
@@ -121,6 +121,7 @@ def create_invitation(session: Session, access: Access, data: InvitationCreate) 
         approval_policy=data.approval_policy.as_dict(),
         scope_id=scope.id,
         created_by_user_id=access.principal.user_id,
+        partner_domain=data.partner_domain,
     )
     session.add(inv)
     session.flush()
@@ -154,9 +155,19 @@ def _notify_partner(session: Session, access: Access, partner: Tenant, inv: Part
     body = (
         f"{customer.name} invites {partner.name} to manage some of its meeting rooms in Roomwarden.\n\n"
         f"The invitation expires at {inv.expires_at:%Y-%m-%d %H:%M} UTC. Review it under "
-        f"Partner > Invitations, or at GET /api/v1/partner/invitations (invitation {inv.id}).\n"
+        f"Partner > Invitations: {LINK}\n\n"
+        f"(API: GET /api/v1/partner/invitations, invitation {inv.id}.)\n"
     )
-    queue_mail(session, partner.id, [*admins, *managers], f"Partner invitation from {customer.name}", body)
+    queue_mail(
+        session,
+        partner.id,
+        [*admins, *managers],
+        f"Partner invitation from {customer.name}",
+        body,
+        link="/partner/invitations",
+        # Sent only while the invitation is pending: a revoked or expired one sends nothing.
+        reason=Reason("partner_invitations", inv.id, "pending", inv.expires_at),
+    )
 
 
 def active_link_between(
@@ -191,6 +202,13 @@ def customer_invitation(
 def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[InvitationRead]:
     scopes = read_scopes(session, [i.scope_id for i in items])
     names = tenant_names(session, {i.partner_tenant_id for i in items})
+    first_domains = dict(
+        session.execute(
+            select(TenantDomain.tenant_id, func.min(TenantDomain.domain))
+            .where(TenantDomain.tenant_id.in_({i.partner_tenant_id for i in items}))
+            .group_by(TenantDomain.tenant_id)
+        ).all()
+    )
     return [
         InvitationRead(
             id=i.id,
@@ -198,6 +216,7 @@ def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[I
             customer_id=i.tenant_id,
             partner_id=i.partner_tenant_id,
             partner_name=names[i.partner_tenant_id],
+            partner_domain=i.partner_domain or first_domains.get(i.partner_tenant_id),
             expires_at=i.expires_at,
             approval_policy=i.approval_policy,
             scope=scopes[i.scope_id],

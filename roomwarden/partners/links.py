@@ -34,6 +34,7 @@ from roomwarden.partners.invitations import (
     tenant_names,
 )
 from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.notices import notify_offboarding
 from roomwarden.partners.schemas import (
     AcceptInvitation,
     ApprovalPolicy,
@@ -228,6 +229,7 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
         object_id=link.id,
         details={"ended_by": by, "partner_roles_removed": len(roles)},
     )
+    notify_offboarding(session, link, by)
 
 
 def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, confirm: bool) -> None:

@@ -74,6 +74,8 @@ class PartnerInvitation(IdMixin, Base):
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
     link_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partner_links.id"))
+    # The domain the customer addressed (the partner may own several).
+    partner_domain: Mapped[str | None] = mapped_column(String(253))
 
 
 class TenantManager(Base):

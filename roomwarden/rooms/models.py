@@ -11,8 +11,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
 from roomwarden.kit.time import utcnow
@@ -119,6 +120,10 @@ class Ticket(IdMixin, Base):
     created_by_tenant_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Read with every ticket, so lists name the room without a second query.
+    room_name: Mapped[str] = column_property(
+        select(Room.name).where(Room.id == room_id).correlate_except(Room).scalar_subquery()
+    )
 
 
 class TicketUpdate(IdMixin, Base):

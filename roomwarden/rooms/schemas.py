@@ -156,6 +156,7 @@ class TicketRead(Output):
     id: uuid.UUID
     tenant_id: uuid.UUID
     room_id: uuid.UUID
+    room_name: str
     kind: str
     status: str
     severity: str

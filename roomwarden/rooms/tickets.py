@@ -14,6 +14,7 @@ from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.models import Room, Ticket, TicketUpdate
+from roomwarden.rooms.notices import notify_ticket
 from roomwarden.rooms.schemas import IncidentCreate, TicketUpdateIn
 from roomwarden.rooms.service import require_on_room, room_allows
 
@@ -103,6 +104,7 @@ def create_incident(session: Session, access: Access, data: IncidentCreate) -> T
         ticket.id,
         {"room_id": str(room.id), "severity": ticket.severity, "kind": "incident"},
     )
+    notify_ticket(session, access, ticket, "created")
     return ticket
 
 
@@ -131,4 +133,5 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
     ticket.updated_at = entry.created_at = utcnow()
     session.flush()
     access.audit(session, Category.TICKET, Operation.UPDATE, ticket.title, ticket.id, changes)
+    notify_ticket(session, access, ticket, "updated", changes)
     return ticket

@@ -63,7 +63,9 @@ def test_primary_admins_must_name_a_live_member(world: World) -> None:
         ).status_code
         == 422
     )
-    assert a["members"] == [{"type": "user", "id": p.admin.id}]
+    assert a["members"] == [
+        {"type": "user", "id": p.admin.id, "upn": p.admin.upn, "display_name": "Admin", "name": None}
+    ]
 
 
 def test_a_security_group_as_primary_admins(world: World) -> None:
@@ -89,12 +91,14 @@ def test_a_security_group_as_primary_admins(world: World) -> None:
     assert world.client.delete(group_url, headers=p.admin.headers).status_code == 409
     expect(world.client.delete(f"/api/v1/tenants/{p.id}/users/{ops1.id}", headers=p.admin.headers), 204)
     a = _primary_assignment(world, c, lk)
-    assert a["members"] == [{"type": "group", "id": group}]
+    assert [(m["type"], m["id"], m["upn"]) for m in a["members"]] == [("group", group, None)]
+    assert a["members"][0]["name"]
     # Name a user too, and the group may go.
     body = {"members": [{"type": "group", "id": group}, {"type": "user", "id": ops2.id}]}
     expect(in_customer(world, c, ops2, "PATCH", f"/assignments/{a['id']}", body), 200)
     expect(world.client.delete(group_url, headers=p.admin.headers), 204)
-    assert _primary_assignment(world, c, lk)["members"] == [{"type": "user", "id": ops2.id}]
+    members = _primary_assignment(world, c, lk)["members"]
+    assert [(m["type"], m["id"], m["upn"]) for m in members] == [("user", ops2.id, ops2.upn)]
 
 
 def test_customers_own_users_are_not_held_by_a_partners_primary_admins(world: World) -> None:
