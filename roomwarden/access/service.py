@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, RolePermission, Scope
 from roomwarden.access.permissions import PARTNER_ADMIN, Permission
+from roomwarden.access.privilege import require_within_own
 from roomwarden.access.resolver import Access, Grant, RoomSet
 from roomwarden.access.schemas import (
     AssignmentCreate,
@@ -27,13 +28,14 @@ from roomwarden.access.schemas import (
     RoleRead,
     RoleUpdate,
     ScopeIn,
+    ScopeRead,
 )
-from roomwarden.access.scopes import create_scope, delete_scopes, read_scopes, replace_scope
+from roomwarden.access.scopes import create_scope, delete_scopes, read_scopes, replace_scope, validate_scope
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.guards import require_live_member
+from roomwarden.partners.guards import require_live_member, require_primary_admin
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.tenants.models import Tenant
@@ -139,7 +141,7 @@ def _name_free(
     if role is not None:
         stmt = stmt.where(Role.id != role.id)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"a role named {name!r} already exists")
+        raise Conflict("a role with this name already exists")
 
 
 def set_permissions(session: Session, role: Role, perms: Sequence[Permission]) -> None:
@@ -157,6 +159,7 @@ def create_role(session: Session, access: Access, data: RoleCreate) -> Role:
     require_roles(access, Permission.ROLES_VIEW)
     require_roles(access, Permission.ROLES_MODIFY)
     check_role_permissions(access, data.permissions)
+    require_within_own(session, access, data.permissions)
     link_id = access.link.id if access.link is not None else None
     _name_free(session, None, access.tenant_id, link_id, data.name)
     role = Role(
@@ -189,6 +192,11 @@ def update_role(session: Session, access: Access, role_id: uuid.UUID, data: Role
         raise Forbidden(
             "this role is managed by the partner" if role.kind == "partner_custom" else "not permitted"
         )
+    before = permissions_of(session, [role.id])[role.id]
+    if "permissions" in data.model_fields_set:
+        check_role_permissions(access, data.permissions)
+    after = data.permissions if "permissions" in data.model_fields_set else []
+    require_within_own(session, access, [*before, *after], assignment_scopes(session, role))
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name != role.name:
         _name_free(session, role, role.tenant_id, role.partner_link_id, data.name)
@@ -198,8 +206,6 @@ def update_role(session: Session, access: Access, role_id: uuid.UUID, data: Role
         changes["description"] = {"from": role.description, "to": data.description}
         role.description = data.description
     if "permissions" in data.model_fields_set:
-        before = permissions_of(session, [role.id])[role.id]
-        check_role_permissions(access, data.permissions)
         set_permissions(session, role, data.permissions)
         after = sorted(set(data.permissions), key=CATALOGUE_ORDER.__getitem__)
         if before != after:
@@ -207,6 +213,20 @@ def update_role(session: Session, access: Access, role_id: uuid.UUID, data: Role
     session.flush()
     access.audit(session, Category.ROLE, Operation.UPDATE, role.name, role.id, changes)
     return role
+
+
+def assignment_scopes(session: Session, role: Role) -> list[ScopeRead]:
+    """The scopes a role is given over: one per assignment."""
+    scope_ids = session.scalars(
+        select(RoleAssignment.scope_id).where(RoleAssignment.role_id == role.id)
+    ).all()
+    return list(read_scopes(session, scope_ids).values())
+
+
+def _role_reach(
+    session: Session, role: Role, *scope_ids: uuid.UUID
+) -> tuple[list[Permission], list[ScopeRead]]:
+    return permissions_of(session, [role.id])[role.id], list(read_scopes(session, scope_ids).values())
 
 
 def check_role_permissions(access: Access, perms: Sequence[Permission]) -> None:
@@ -225,6 +245,9 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
         if access.is_partner:
             raise Forbidden("the Primary admins role cannot be deleted")
         raise Conflict("the Primary admins role lives as long as its link: remove the partner to end it")
+    if access.is_partner or role.kind in CUSTOMER_KINDS:  # the customer may always remove partner roles
+        perms = permissions_of(session, [role.id])[role.id]
+        require_within_own(session, access, perms, assignment_scopes(session, role))
     assignments = session.execute(
         select(RoleAssignment.id, RoleAssignment.scope_id).where(RoleAssignment.role_id == role.id)
     ).all()
@@ -415,6 +438,8 @@ def create_assignment(
         raise Conflict("the Primary admins role has exactly one assignment: change its members instead")
     members = check_members(session, _member_tenant(access), data.members)
     _check_scope(session, access, data.scope)
+    perms = permissions_of(session, [role.id])[role.id]
+    require_within_own(session, access, perms, [validate_scope(session, access.tenant_id, data.scope)])
     scope = create_scope(session, access.tenant_id, data.scope)
     assignment = RoleAssignment(
         tenant_id=access.tenant_id,
@@ -456,6 +481,13 @@ def update_assignment(
     role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
     _require_manage(access, role)
     fields = data.model_fields_set
+    if role.kind == "partner_builtin" and "members" in fields:
+        require_primary_admin(session, access, role)
+    perms, scopes = _role_reach(session, role, assignment.scope_id)
+    if "scope" in fields and role.kind != "partner_builtin":
+        _check_scope(session, access, data.scope)
+        scopes.append(validate_scope(session, access.tenant_id, data.scope))
+    require_within_own(session, access, perms, scopes)
     changes: dict[str, object] = {}
     for field in ("name", "description", "email_notifications"):
         if field in fields and getattr(assignment, field) != getattr(data, field):
@@ -470,7 +502,6 @@ def update_assignment(
     if "scope" in fields:
         if role.kind == "partner_builtin":
             raise Invalid("the Primary admins scope is the link's scope, which the customer changes")
-        _check_scope(session, access, data.scope)
         replace_scope(session, session.get_one(Scope, assignment.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")
     assignment.updated_at = utcnow()
@@ -511,6 +542,7 @@ def delete_assignment(
     _require_manage(access, role)
     if role.kind == "partner_builtin":
         raise Conflict("the Primary admins assignment cannot be deleted; change its members instead")
+    require_within_own(session, access, *_role_reach(session, role, assignment.scope_id))
     name, scope_id = assignment.name, assignment.scope_id
     session.delete(assignment)
     session.flush()

@@ -20,9 +20,10 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment
+from roomwarden.access.resolver import Access
 from roomwarden.access.schemas import MemberRef
-from roomwarden.identity.models import User
-from roomwarden.kit.errors import Conflict, Invalid
+from roomwarden.identity.models import SecurityGroupMember, User
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid
 
 LAST_PRIMARY_ADMIN = "this is the last Primary admin of a customer link: name another one first"
 
@@ -89,3 +90,29 @@ def require_live_member(session: Session, members: Sequence[MemberRef]) -> None:
     users = [m.id for m in members]
     if not session.scalar(select(func.count()).where(User.id.in_(users), User.is_active)):
         raise Invalid("the Primary admins need at least one active user or a security group")
+
+
+def holds_primary_admins(session: Session, user_id: uuid.UUID, link_id: uuid.UUID) -> bool:
+    """Whether the user is named by the link's Primary admins, directly or through a group."""
+    groups = select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == user_id)
+    found = session.scalar(
+        select(func.count())
+        .select_from(AssignmentMember)
+        .join(RoleAssignment, RoleAssignment.id == AssignmentMember.assignment_id)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(
+            Role.partner_link_id == link_id,
+            Role.kind == "partner_builtin",
+            or_(AssignmentMember.user_id == user_id, AssignmentMember.group_id.in_(groups)),
+        )
+    )
+    return bool(found)
+
+
+def require_primary_admin(session: Session, access: Access, role: Role) -> None:
+    """Only the Primary admins change who the Primary admins are: no other partner role,
+    whatever its permissions, can take the link from them (403)."""
+    if role.partner_link_id is None or not holds_primary_admins(
+        session, access.principal.user_id, role.partner_link_id
+    ):
+        raise Forbidden("only the link's Primary admins change who the Primary admins are")

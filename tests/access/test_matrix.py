@@ -44,19 +44,37 @@ class Who:
     role: str | None = None  # a built-in role; None: a custom role made of ``perms``
     scope: str = "group"
     via_group: bool = False
+    #: Held besides ``perms``, through a second assignment over the "in" room group only.
+    scoped: frozenset[Permission] = frozenset()
 
     def any(self, perm: Permission) -> bool:
-        return self.perms is not None and perm in self.perms
+        return self.perms is not None and (perm in self.perms or perm in self.scoped)
 
     def may(self, perm: Permission, target: str) -> bool:
         """``perm`` on the target's room: only the tenant's own rooms can ever be in scope."""
-        return self.any(perm) and target in (IN, OUT) and (self.all_rooms or target == IN)
+        if target not in (IN, OUT) or self.perms is None:
+            return False
+        return (perm in self.perms and (self.all_rooms or target == IN)) or (
+            perm in self.scoped and target == IN
+        )
 
     def names_group(self, perm: Permission, target: str) -> bool:
-        return self.may(perm, target) and (self.all_rooms or "group" in self.scope)
+        if self.tenant_wide(perm):
+            return self.may(perm, target)
+        return self.may(perm, target) and ("group" in self.scope or perm in self.scoped)
 
     def tenant_wide(self, perm: Permission) -> bool:
-        return self.any(perm) and self.all_rooms
+        return self.perms is not None and perm in self.perms and self.all_rooms
+
+    def grants(self, perms: frozenset[Permission], scope: str, target: str) -> bool:
+        """May hand out ``perms`` over a scope naming the target's room (``room``), its room
+        group (``group``) or everything (``all``): every permission its own, over a scope
+        inside its own for each (issue 9, M6)."""
+        if scope == "all":
+            return all(self.tenant_wide(p) for p in perms)
+        if scope == "group":
+            return all(self.names_group(p, target) for p in perms)
+        return all(self.may(p, target) for p in perms)
 
 
 CUSTOM = frozenset(
@@ -103,6 +121,14 @@ WHO = [
     Who("custom", CUSTOM, scope="room+group", via_group=True),
     Who("custom_no_room_view", NO_ROOM_VIEW, scope="group"),
     Who("custom_all_readonly", READONLY, all_rooms=True),
+    # Manages roles tenant-wide but holds room rights over the "in" group only: it may hand
+    # out only what it holds, where it holds it (M6).
+    Who(
+        "role_manager",
+        frozenset({P.ROLES_VIEW, P.ROLES_MODIFY}),
+        all_rooms=True,
+        scoped=frozenset({P.ROOMS_VIEW, P.TICKETS_VIEW}),
+    ),
     Who("no_role", frozenset()),
     Who("anonymous", None),
 ]
@@ -130,6 +156,24 @@ def group_visible(who: Who, target: str) -> bool:
 
 def roles_manager(who: Who) -> bool:
     return who.tenant_wide(P.ROLES_VIEW) and who.tenant_wide(P.ROLES_MODIFY)
+
+
+#: The matrix's assignable role, and the rooms its assignments reach (the fixture gives it
+#: one over each room, so a change to the role is bounded by both, whatever ran before).
+ASSIGNABLE = frozenset({P.ROOMS_VIEW, P.TICKETS_VIEW})
+
+
+def manages(
+    who: Who, target: str, perms: frozenset[Permission], scope: str, ok: int, reach: str | None = None
+) -> int:
+    """Granting ``perms`` over the target's ``scope`` (or, for an existing assignment, over
+    the room it ``reach``es): gated by roles.view, then roles.modify and the M6 rule."""
+    allowed = roles_manager(who) and who.grants(perms, scope, reach or target)
+    return gated(who.tenant_wide(P.ROLES_VIEW), target, ok if allowed else 403)
+
+
+def reaches_both(who: Who) -> bool:
+    return who.grants(ASSIGNABLE, "room", IN) and who.grants(ASSIGNABLE, "room", OUT)
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -207,6 +251,9 @@ def _principal(w: World, t: TenantH, who: Who, rooms: dict[str, str], groups: di
         w.assign(t, role_id, groups=[w.security_group(t, [user])], scope=scope)
     else:
         w.assign(t, role_id, users=[user], scope=scope)
+    if who.scoped:
+        extra = w.role(t, sorted(who.scoped), name=f"Matrix {who.name} scoped")
+        w.assign(t, extra, users=[user], scope={"room_groups": [groups[IN]]})
     return user
 
 
@@ -244,6 +291,7 @@ def matrix(client, db, settings) -> Matrix:  # type: ignore[no-untyped-def]
         d.setdefault(OUT, d[IN])
         d[FOREIGN] = d[OTHER]
     m.assignment.update({IN: m.assign_bystander(IN)["id"], OTHER: m.assign_bystander(OTHER)["id"]})
+    m.assign_bystander(OUT)  # the assignable role reaches both rooms from the start (see ASSIGNABLE)
     m.assignment[OUT], m.assignment[FOREIGN] = m.assignment[IN], m.assignment[OTHER]
     return m
 
@@ -268,6 +316,15 @@ def _n() -> str:
 
 def _room_body(m: Matrix, t: str, **extra: Any) -> dict[str, Any]:
     return {"name": "New", "resource_account": f"n{_n()}@{m.owner(t).domain}", "country": "US", **extra}
+
+
+def _assign_over(scope: Callable[[Matrix, str], dict[str, Any]]) -> Callable[[Matrix, str], Any]:
+    """A new assignment of the assignable role to the bystander over ``scope``."""
+    return lambda m, t: (
+        "POST",
+        f"/roles/{m.role_ids[t]}/assignments",
+        {"name": f"A {_n()}", "members": [{"type": "user", "id": m.bystander[t]}], "scope": scope(m, t)},
+    )
 
 
 CASES = [
@@ -430,7 +487,7 @@ CASES = [
     Case(
         "POST role",
         lambda m, t: ("POST", "/roles", {"name": f"R {_n()}", "permissions": ["rooms.view"]}),
-        lambda w, t: 201 if roles_manager(w) else 403,
+        lambda w, t: 201 if roles_manager(w) and w.any(P.ROOMS_VIEW) else 403,
     ),
     Case(
         "GET role",
@@ -538,7 +595,9 @@ ADMIN_CASES = [
     Case(
         "PATCH role",
         lambda m, t: ("PATCH", f"/roles/{m.role_ids[t]}", {"description": "Assignable in the matrix"}),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 200 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: gated(
+            w.tenant_wide(P.ROLES_VIEW), t, 200 if roles_manager(w) and reaches_both(w) else 403
+        ),
         by_id=True,
     ),
     Case(
@@ -550,7 +609,9 @@ ADMIN_CASES = [
     Case(
         "DELETE role",
         lambda m, t: ("DELETE", f"/roles/{m.fresh_role(t)}", None),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 204 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: gated(
+            w.tenant_wide(P.ROLES_VIEW), t, 204 if roles_manager(w) and w.any(P.ROOMS_VIEW) else 403
+        ),
         by_id=True,
     ),
     Case(
@@ -570,8 +631,40 @@ ADMIN_CASES = [
                 "scope": {"rooms": [m.rooms[t]]},
             },
         ),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 201 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: manages(w, t, ASSIGNABLE, "room", 201),
         by_id=True,
+    ),
+    Case(
+        "POST assignment over all",
+        _assign_over(lambda m, t: {"all": True}),
+        lambda w, t: manages(w, t, ASSIGNABLE, "all", 201),
+        by_id=True,
+    ),
+    Case(
+        "POST assignment over group",
+        _assign_over(lambda m, t: {"room_groups": [m.groups[t]]}),
+        lambda w, t: manages(w, t, ASSIGNABLE, "group", 201),
+        by_id=True,
+    ),
+    Case(
+        # The MSA role holds every permission: only who holds them all there may grant it.
+        "POST assignment of MSA",
+        lambda m, t: (
+            "POST",
+            f"/roles/{m.owner(t).roles[MSA]}/assignments",
+            {
+                "name": f"A {_n()}",
+                "members": [{"type": "user", "id": m.bystander[t]}],
+                "scope": {"rooms": [m.rooms[t]]},
+            },
+        ),
+        lambda w, t: manages(w, t, BUILTIN_ROLES[MSA][1], "room", 201),
+        by_id=True,
+    ),
+    Case(
+        "POST role beyond own",
+        lambda m, t: ("POST", "/roles", {"name": f"R {_n()}", "permissions": ["rooms.reset_key"]}),
+        lambda w, t: 201 if roles_manager(w) and w.any(P.ROOMS_RESET_KEY) else 403,
     ),
     Case(
         "GET assignment",
@@ -588,25 +681,25 @@ ADMIN_CASES = [
     Case(
         "PATCH assignment",
         lambda m, t: ("PATCH", f"/assignments/{m.assignment[t]}", {"description": "Bystander"}),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 200 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: manages(w, t, ASSIGNABLE, "room", 200, reach=IN),
         by_id=True,
     ),
     Case(
         "PATCH role assignment",
         lambda m, t: ("PATCH", f"/roles/{m.role_ids[t]}/assignments/{m.assignment[t]}", {"name": "Desk"}),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 200 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: manages(w, t, ASSIGNABLE, "room", 200, reach=IN),
         by_id=True,
     ),
     Case(
         "DELETE assignment",
         lambda m, t: ("DELETE", f"/assignments/{m.fresh_assignment(t)}", None),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 204 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: manages(w, t, ASSIGNABLE, "room", 204),
         by_id=True,
     ),
     Case(
         "DELETE role assignment",
         lambda m, t: ("DELETE", f"/roles/{m.role_ids[t]}/assignments/{m.fresh_assignment(t)}", None),
-        lambda w, t: gated(w.tenant_wide(P.ROLES_VIEW), t, 204 if w.tenant_wide(P.ROLES_MODIFY) else 403),
+        lambda w, t: manages(w, t, ASSIGNABLE, "room", 204),
         by_id=True,
     ),
     Case(
@@ -711,6 +804,11 @@ def _in_scope(matrix: Matrix, who: Who) -> set[str]:
     return scope
 
 
+def _group_rooms(matrix: Matrix) -> set[str]:
+    url = f"/api/v1/tenants/{matrix.tenant.id}/room-groups/{matrix.groups[IN]}"
+    return set(expect(matrix.world.client.get(url, headers=matrix.tenant.admin.headers), 200)["room_ids"])
+
+
 def _admin_rooms(matrix: Matrix) -> list[dict[str, Any]]:
     url = f"/api/v1/tenants/{matrix.tenant.id}/rooms?limit=200"
     return expect(matrix.world.client.get(url, headers=matrix.tenant.admin.headers), 200)["items"]
@@ -733,7 +831,9 @@ def test_lists_counts_and_reports_show_only_the_scope(matrix: Matrix, who: Who) 
         return expect(client.get(f"{base}{path}{sep}limit=200", headers=headers), 200)["items"]
 
     def within(perm: Permission) -> set[str]:
-        return scope if who.any(perm) else set()
+        if who.perms is not None and perm in who.perms:
+            return scope
+        return _group_rooms(matrix) if perm in who.scoped else set()
 
     assert {r["id"] for r in items("/rooms")} == within(P.ROOMS_VIEW)
     assert {r["id"] for r in items("/rooms?country=DE")} == {

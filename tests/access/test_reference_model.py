@@ -13,7 +13,13 @@ Every decision the service makes — room, ticket and key endpoints, lists, grou
 member counts, ring counts, the health report — is compared with the model; then a random
 sequence of changes (group membership, security-group membership, revocation, a new scope, new
 role permissions, Global admin on or off) is applied, mirrored in the model, and the very next
-requests must agree with it again."""
+requests must agree with it again.
+
+Some users also manage roles (``roles.view`` and ``roles.modify`` over all rooms). They try to
+grant random roles over random scopes and to change roles' permissions; the model decides by
+the rule that no one hands out more than they hold (issue 9, M6): every permission their own,
+over a scope inside their own for it — ``all`` only from an ``all`` assignment, a room only if
+they may use the permission on it, a room group only if one of their scopes names it."""
 
 from __future__ import annotations
 
@@ -75,6 +81,7 @@ class Spec:
     roles: list[set[str]]
     tickets: list[Ticket]
     assignments: list[dict[str, Any]] = field(default_factory=list)
+    managers: set[int] = field(default_factory=set)  # hold roles.view + roles.modify over all rooms
 
     @property
     def rooms(self) -> int:
@@ -93,6 +100,7 @@ def worlds(draw: st.DrawFn) -> Spec:
     roles = draw(st.lists(st.sets(st.sampled_from(ROOM_PERMS), min_size=1), min_size=1, max_size=3))
     tickets = [Ticket(r, draw(st.booleans())) for r in range(n_rooms)]
     spec = Spec(health, groups, users, sec_groups, roles, tickets)
+    spec.managers = draw(st.sets(st.integers(0, n_users - 1), max_size=n_users))
     for _ in range(draw(st.integers(1, 4))):
         spec.assignments.append(
             {
@@ -201,6 +209,28 @@ class Reference:
         """Holds the permission at all (whatever the scope), or is a Global admin."""
         return self.spec.users[user] or bool(self._assignments(user, perm))
 
+    def exists(self, asg: dict[str, Any]) -> bool:
+        return bool(asg["users"] or asg["sec_groups"])
+
+    def may_grant(self, user: int, perms: set[str], scopes: list[dict[str, Any]]) -> bool:
+        """Issue 9, M6: a role manager hands out only its own permissions, inside its scope."""
+        if self.spec.users[user]:
+            return True
+        if user not in self.spec.managers or not all(self.holds(user, p) for p in perms):
+            return False
+        for scope in scopes:
+            for p in perms:
+                mine = self._assignments(user, p)
+                if scope["all"] and not any(a["all"] for a in mine):
+                    return False
+                if not scope["all"] and not set(scope["rooms"]) <= self.rooms(user, p):
+                    return False
+                if not scope["all"] and not all(
+                    any(a["all"] or g in a["groups"] for a in mine) for g in scope["groups"]
+                ):
+                    return False
+        return True
+
     def group_visible(self, user: int, g: int) -> bool:
         """Named by a groups.view scope (or everything), or holding a groups.view room."""
         named = self.spec.users[user] or any(
@@ -257,6 +287,9 @@ def build(w: World, spec: Spec) -> Built:
     b.users = [w.user(t, ga=ga) for ga in spec.users]
     b.sec_groups = [w.security_group(t, [b.users[u] for u in sorted(m)]) for m in spec.sec_groups]
     b.roles = [w.role(t, sorted(perms)) for perms in spec.roles]
+    if spec.managers:
+        managing = w.role(t, ["roles.view", "roles.modify"])
+        w.assign(t, managing, users=[b.users[u] for u in sorted(spec.managers)])
     for asg in spec.assignments:
         if not asg["users"] and not asg["sec_groups"]:
             b.assignments.append(None)
@@ -299,6 +332,52 @@ def apply(b: Built, spec: Spec, change: tuple[Any, ...]) -> None:
         spec.users[change[1]] = not spec.users[change[1]]
         body = {"is_global_admin": spec.users[change[1]]}
         b.admin("PATCH", f"/users/{b.users[change[1]].id}", body)
+
+
+@st.composite
+def grant_attempts(draw: st.DrawFn, spec: Spec) -> list[tuple[Any, ...]]:
+    """Role managers (and others) try to grant a role, or to change a role's permissions."""
+    out: list[tuple[Any, ...]] = []
+    for _ in range(draw(st.integers(1, 4))):
+        user = draw(st.integers(0, len(spec.users) - 1))
+        role = draw(st.integers(0, len(spec.roles) - 1))
+        if draw(st.booleans()):
+            member = draw(st.integers(0, len(spec.users) - 1))
+            out.append(("grant", user, role, member, draw(scopes(spec.rooms, len(spec.groups)))))
+        else:
+            out.append(("permissions", user, role, draw(st.sets(st.sampled_from(ROOM_PERMS), min_size=1))))
+    return out
+
+
+def attempt(b: Built, spec: Spec, move: tuple[Any, ...]) -> None:
+    """Try ``move`` as its user; the model says whether it must succeed. Mirror a success."""
+    ref = Reference(spec)
+    kind, user, role = move[:3]
+    headers = b.users[user].headers
+    if kind == "grant":
+        member, scope = move[3], move[4]
+        allowed = ref.may_grant(user, spec.roles[role], [scope])
+        body = {
+            "name": "Granted",
+            "members": [{"type": "user", "id": b.users[member].id}],
+            "scope": b.scope(scope),
+        }
+        response = b.world.client.post(
+            f"{b.base}/roles/{b.roles[role]}/assignments", json=body, headers=headers
+        )
+        assert response.status_code == (201 if allowed else 403), (move, response.text)
+        if allowed:
+            spec.assignments.append({"role": role, "users": {member}, "sec_groups": set(), **scope})
+            b.assignments.append(response.json()["id"])
+        return
+    new = move[3]
+    reach = [a for a in spec.assignments if a["role"] == role and ref.exists(a)]
+    allowed = ref.may_grant(user, spec.roles[role] | new, reach)
+    body = {"permissions": sorted(new)}
+    response = b.world.client.patch(f"{b.base}/roles/{b.roles[role]}", json=body, headers=headers)
+    assert response.status_code == (200 if allowed else 403), (move, response.text)
+    if allowed:
+        spec.roles[role] = set(new)
 
 
 # -- comparing ------------------------------------------------------------------------------------
@@ -400,6 +479,8 @@ def test_service_decisions_match_the_reference_model(world: World, data: st.Data
     compare(built, spec)
     for u in range(len(built.users)):
         raise_incidents(built, spec, Reference(spec), u)
+    for move in data.draw(grant_attempts(spec), label="grants"):
+        attempt(built, spec, move)
     for change in data.draw(changes(spec), label="changes"):
         apply(built, spec, change)
         ref = Reference(spec)
