@@ -299,7 +299,7 @@ def test_roles_and_assignments(world, site):
     )
     assert assigned.status_code == 303
     (a,) = api(world, t, f"/roles/{role_id}/assignments")["items"]
-    assert a["members"] == [{"type": "user", "id": o["user"].id}]
+    assert [(m["type"], m["id"]) for m in a["members"]] == [("user", o["user"].id)]
     assert a["scope"] == {"all": False, "rooms": [], "room_groups": [o["group"]["id"]]}
     user_page = b.get(f"/t/{t.id}/users/{o['user'].id}")
     assert (
