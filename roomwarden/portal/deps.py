@@ -19,7 +19,7 @@ from roomwarden.access.permissions import Permission
 from roomwarden.access.resolver import Access
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.api import SessionDep
-from roomwarden.portal.web import form_data, render, session_of
+from roomwarden.portal.web import form_data, path_for, render, session_of
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Ctx:
 
     def url(self, name: str, **params: Any) -> str:
         """The address of the portal page ``name`` (route ``portal.<name>``) in this tenant."""
-        return str(self.request.app.url_path_for(f"portal.{name}", tenant_id=str(self.tenant_id), **params))
+        return path_for(self.request.app, f"portal.{name}", tenant_id=str(self.tenant_id), **params)
 
     def link(self, name: str, **params: Any) -> str | None:
         """The address of a page, or ``None`` while no module serves it."""

@@ -24,6 +24,7 @@ from roomwarden.access.service import require_roles
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.errors import AppError
 from roomwarden.partners.invitations import is_reviewer
+from roomwarden.portal.web import path_for
 from roomwarden.tenants.models import Tenant
 
 
@@ -126,8 +127,8 @@ class Chrome:
 def entry_href(request: Request, entry: NavEntry, tenant_id: uuid.UUID) -> str | None:
     try:
         if entry.side == "tenant":
-            return str(request.app.url_path_for(f"portal.{entry.route}", tenant_id=str(tenant_id)))
-        return str(request.app.url_path_for(f"portal.{entry.route}"))
+            return path_for(request.app, f"portal.{entry.route}", tenant_id=str(tenant_id))
+        return path_for(request.app, f"portal.{entry.route}")
     except NoMatchFound:
         return None
 

@@ -1,0 +1,403 @@
+"""The portal's access matrix: every tenant page x every principal of the API matrices
+(customer roles, scoped and custom roles, partner Primary admin, partner custom role, partner
+users without a role, another partner, a partner after off-boarding) x {in scope, out of
+scope, another tenant, another tenant's object under this tenant's path} → status.
+
+A page states its rule once: either "as the API endpoint it shows" (the API matrices'
+``Case`` of that endpoint, whose expectation is written from SPEC §2-3, never asked of the
+implementation) or its own rule over ``Who``. A page can therefore not show what its API
+refuses, and the same 404 answers a missing and an out-of-scope object. Signed-out browsers
+are sent to /login (303). The navigation of each principal is checked against the same
+rules, and the rooms table against the API's list.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from roomwarden.access.permissions import Permission
+from roomwarden.identity import sessions
+from roomwarden.identity.models import User
+from tests.access.test_matrix import (  # noqa: F401 - the shared matrix fixture is used by name
+    ADMIN_CASES,
+    CASES,
+    FOREIGN,
+    IN,
+    OTHER,
+    OUT,
+    TARGETS,
+    WHO,
+    Case,
+    Matrix,
+    Who,
+    group_visible,
+    matrix,
+    view_then,
+)
+from tests.partners import test_partner_matrix as partner_matrix
+from tests.partners.test_partner_matrix import PARTNERS, Partners, PartnerWho, partners  # noqa: F401
+from tests.portal.helpers import Browser
+
+P = Permission
+API = {c.name: c for c in (*CASES, *ADMIN_CASES)}
+#: a change answered by the API with 201/204 is a page (200) in the portal
+AS_PAGE = {201: 200, 204: 200}
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: Callable[[Matrix, str], str]
+    #: the API case this page shows, or its own rule
+    api: str | None = None
+    rule: Callable[[Who, str], int] | None = None
+    by_id: bool = False
+    #: a partner's rule where it differs from ``rule``
+    partner_rule: Callable[[Who, str], int] | None = None
+
+
+def role_manager_page(w: Who, t: str) -> int:
+    """A page of a customer role that changes it: roles.view over all rooms to see roles at
+    all, then the object (absent: 404), then roles.modify over all rooms."""
+    if not w.tenant_wide(P.ROLES_VIEW):
+        return 403
+    if t == FOREIGN:
+        return 404
+    return 200 if w.tenant_wide(P.ROLES_MODIFY) else 403
+
+
+def partner_on_customer_role(w: Who, t: str) -> int:
+    """The customer's own roles and assignments are invisible to a partner holding roles.view
+    (its roles.* mean its link's roles); without roles.view the surface itself is refused."""
+    return 404 if w.any(P.ROLES_VIEW) else 403
+
+
+def room(m: Matrix, t: str) -> str:
+    return m.rooms[t]
+
+
+PAGES = [
+    Page("rooms", lambda m, t: "/rooms", api="GET rooms list"),
+    Page("room", lambda m, t: f"/rooms/{room(m, t)}", api="GET room", by_id=True),
+    Page(
+        "room edit",
+        lambda m, t: f"/rooms/{room(m, t)}/edit",
+        rule=lambda w, t: view_then(
+            w.may(P.ROOMS_VIEW, t),
+            w.may(P.ROOMS_MODIFY, t) or (w.may(P.RINGS_MODIFY, t) and w.any(P.RINGS_VIEW)),
+            200,
+        ),
+        by_id=True,
+    ),
+    Page(
+        "room reset key", lambda m, t: f"/rooms/{room(m, t)}/reset-key", api="POST room reset-key", by_id=True
+    ),
+    Page("room unenrol", lambda m, t: f"/rooms/{room(m, t)}/unenroll", api="POST room unenroll", by_id=True),
+    Page("room new", lambda m, t: "/rooms/new", rule=lambda w, t: 200 if w.any(P.ROOMS_CREATE) else 403),
+    Page("room groups", lambda m, t: "/room-groups", api="GET room-groups list"),
+    Page("room group", lambda m, t: f"/room-groups/{m.groups[t]}", api="GET room group", by_id=True),
+    Page(
+        "room group edit",
+        lambda m, t: f"/room-groups/{m.groups[t]}/edit",
+        rule=lambda w, t: view_then(group_visible(w, t), w.names_group(P.GROUPS_MODIFY, t), 200),
+        by_id=True,
+    ),
+    Page(
+        "room group delete",
+        lambda m, t: f"/room-groups/{m.groups[t]}/delete",
+        api="DELETE room group",
+        by_id=True,
+    ),
+    Page("room group new", lambda m, t: "/room-groups/new", api="POST room group"),
+    Page("update rings", lambda m, t: "/update-rings", api="GET update-rings list"),
+    Page("update ring new", lambda m, t: "/update-rings/new", api="POST ring"),
+    Page("update ring edit", lambda m, t: f"/update-rings/{m.ring[t]}/edit", api="PATCH ring", by_id=True),
+    Page("tickets", lambda m, t: "/tickets", api="GET tickets list"),
+    Page("ticket", lambda m, t: f"/tickets/{m.tickets[t]}", api="GET ticket", by_id=True),
+    Page(
+        "incident new",
+        lambda m, t: "/incidents/new",
+        rule=lambda w, t: 200 if w.any(P.INCIDENTS_CREATE) else 403,
+    ),
+    Page("reports", lambda m, t: "/reports", api="GET health report"),
+    Page("settings", lambda m, t: "/settings", api="GET settings"),
+    Page("roles", lambda m, t: "/roles", api="GET roles"),
+    Page("role", lambda m, t: f"/roles/{m.role_ids[t]}", api="GET role", by_id=True),
+    Page("role new", lambda m, t: "/roles/new", api="POST role"),
+    Page(
+        "role edit",
+        lambda m, t: f"/roles/{m.role_ids[t]}/edit",
+        rule=role_manager_page,
+        partner_rule=partner_on_customer_role,
+        by_id=True,
+    ),
+    Page(
+        "role delete",
+        lambda m, t: f"/roles/{m.role_ids[t]}/delete",
+        rule=role_manager_page,
+        partner_rule=partner_on_customer_role,
+        by_id=True,
+    ),
+    Page(
+        "assignment new",
+        lambda m, t: f"/roles/{m.role_ids[t]}/assignments/new",
+        rule=role_manager_page,
+        partner_rule=partner_on_customer_role,
+        by_id=True,
+    ),
+    Page(
+        "assignment",
+        lambda m, t: f"/roles/{m.role_ids[t]}/assignments/{m.assignment[t]}",
+        rule=role_manager_page,
+        partner_rule=partner_on_customer_role,
+        by_id=True,
+    ),
+    Page(
+        "assignment delete",
+        lambda m, t: f"/roles/{m.role_ids[t]}/assignments/{m.assignment[t]}/delete",
+        rule=role_manager_page,
+        partner_rule=partner_on_customer_role,
+        by_id=True,
+    ),
+    Page("users", lambda m, t: "/users", api="GET users"),
+    Page("user new", lambda m, t: "/users/new", api="POST user"),
+    Page("user", lambda m, t: f"/users/{m.bystander[t]}", api="GET user", by_id=True),
+    Page("user delete", lambda m, t: f"/users/{m.bystander[t]}/delete", api="GET user", by_id=True),
+    Page("security group new", lambda m, t: "/security-groups/new", api="POST security group"),
+    Page("security groups", lambda m, t: "/security-groups", api="GET security groups"),
+    Page(
+        "security group",
+        lambda m, t: f"/security-groups/{m.security_group[t]}",
+        api="GET security group",
+        by_id=True,
+    ),
+    Page(
+        "security group delete",
+        lambda m, t: f"/security-groups/{m.security_group[t]}/delete",
+        api="GET security group",
+        by_id=True,
+    ),
+    Page(
+        "approvals",
+        lambda m, t: "/approvals",
+        rule=lambda w, t: 200 if w.tenant_wide(P.APPROVALS_REVIEW) else 403,
+    ),
+]
+#: pages of tenant administration a partner never reaches (404, like the API's)
+PARTNER_HIDDEN = {
+    "settings",
+    "users",
+    "user new",
+    "user",
+    "user delete",
+    "security groups",
+    "security group new",
+    "security group",
+    "security group delete",
+    "approvals",
+}
+
+
+def customer_expected(who: Who, page: Page, target: str) -> int:
+    if who.perms is None:
+        return 303
+    if target == OTHER:
+        return 404
+    status = API[page.api].expected(who, target) if page.api else page.rule(who, target)  # type: ignore[misc]
+    return AS_PAGE.get(status, status)
+
+
+def partner_expected(who: PartnerWho, page: Page, target: str) -> int:
+    if target == OTHER or not who.linked or page.name in PARTNER_HIDDEN:
+        return 404
+    if page.partner_rule is not None:
+        status = page.partner_rule(who, target)
+    elif page.api is not None:
+        status = partner_matrix.expected(who, API[page.api], target)
+    else:
+        status = page.rule(who, target)  # type: ignore[misc]
+    return AS_PAGE.get(status, status)
+
+
+# -- browsers ------------------------------------------------------------------------------------
+
+
+class Browsers:
+    """One signed-in browser per principal, opened once for the module."""
+
+    def __init__(self, matrix: Matrix, app) -> None:  # type: ignore[no-untyped-def]
+        self.matrix, self.app, self.open = matrix, app, {}
+
+    def of(self, name: str, user_id: str | None) -> Browser:
+        if name not in self.open:
+            browser = Browser(self.app)
+            if user_id:
+                with self.matrix.world.db.transaction() as s:
+                    user = s.get_one(User, uuid.UUID(user_id))
+                    token = sessions.start_session(
+                        s, self.matrix.world.settings, user, mfa=False, method="password"
+                    )
+                browser.client.cookies.set("roomwarden_session", token, domain="testserver.local")
+            self.open[name] = browser
+        return self.open[name]
+
+
+@pytest.fixture(scope="module")
+def browsers(matrix: Matrix, app) -> Browsers:  # type: ignore[no-untyped-def]
+    return Browsers(matrix, app)
+
+
+def _targets(page: Page) -> tuple[str, ...]:
+    return (*TARGETS, FOREIGN) if page.by_id else TARGETS
+
+
+def _get(browsers: Browsers, name: str, user_id: str | None, tenant_id: str, path: str):  # type: ignore[no-untyped-def]
+    return browsers.of(name, user_id).get(f"/t/{tenant_id}{path}")
+
+
+def _check(response, want: int, label: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == want, f"{label}: {response.status_code} {response.text[-600:]}"
+    if want == 303:
+        assert response.headers["location"].startswith("/login?next=")
+    elif want == 404:
+        assert "There is nothing at this address that you can see." in response.text
+
+
+@pytest.mark.parametrize(
+    ("page", "who", "target"),
+    [
+        pytest.param(page, who, target, id=f"{page.name}-{who.name}-{target}")
+        for page in PAGES
+        for who in WHO
+        for target in _targets(page)
+    ],
+)
+def test_customer_page_matrix(matrix: Matrix, browsers: Browsers, page: Page, who: Who, target: str) -> None:
+    user = matrix.users[who.name]
+    response = _get(
+        browsers, who.name, user.id or None, matrix.tenant_for(target).id, page.path(matrix, target)
+    )
+    _check(response, customer_expected(who, page, target), f"{page.name} as {who.name} on {target}")
+
+
+@pytest.mark.parametrize(
+    ("page", "who", "target"),
+    [
+        pytest.param(page, who, target, id=f"{page.name}-{who.name}-{target}")
+        for page in PAGES
+        for who in PARTNERS
+        for target in _targets(page)
+    ],
+)
+def test_partner_page_matrix(
+    matrix: Matrix, partners: Partners, browsers: Browsers, page: Page, who: PartnerWho, target: str
+) -> None:
+    user = partners.users[who.name]
+    response = _get(
+        browsers, f"partner:{who.name}", user.id, matrix.tenant_for(target).id, page.path(matrix, target)
+    )
+    _check(response, partner_expected(who, page, target), f"{page.name} as {who.name} on {target}")
+
+
+def test_every_tenant_page_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
+    """A new tenant page cannot escape the matrix: each GET route under /t/{tenant_id} is one
+    of PAGES (or the tenant's landing page, which only redirects)."""
+    m = _Ids()
+    driven = {re.sub(r"[0-9a-f-]{36}", "{}", p.path(m, IN)) for p in PAGES}  # type: ignore[arg-type]
+    routes = set()
+    for route in _routes(app):
+        path = getattr(route, "path", "")
+        if path.startswith("/t/{tenant_id}/") and "GET" in getattr(route, "methods", ()):
+            routes.add(re.sub(r"\{[a-z_]+\}", "{}", path.removeprefix("/t/{tenant_id}")))
+    assert routes - {"/partners", "/partners/{}", "/audit-log"} <= driven | _partner_ui_pages(routes), sorted(
+        routes - driven
+    )
+
+
+def _partner_ui_pages(routes: set[str]) -> set[str]:
+    """Pages other modules add (partners, audit log) are covered by their own matrices."""
+    return {r for r in routes if r.startswith(("/partners", "/audit", "/partner-invitations", "/access"))}
+
+
+def _routes(app):  # type: ignore[no-untyped-def]
+    for route in app.router.routes:
+        inner = getattr(route, "original_router", None) or getattr(route, "router", None)
+        if inner is not None and hasattr(inner, "routes"):
+            yield from inner.routes
+        else:
+            yield route
+
+
+class _Ids:
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return _Missing()
+
+
+class _Missing(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return str(uuid.UUID(int=0))
+
+
+# -- what a page shows ------------------------------------------------------------------------------
+
+
+def _nav(text: str) -> list[str]:
+    nav = text.split('<nav aria-label="Main"', 1)[1].split("</nav>", 1)[0]
+    return re.findall(r"<a [^>]*>([^<]+)</a>", nav)
+
+
+def _expected_nav(who: Who) -> set[str]:
+    customer = not isinstance(who, PartnerWho)
+    rules = {
+        "Rooms": who.any(P.ROOMS_VIEW),
+        "Room groups": who.any(P.GROUPS_VIEW),
+        "Update rings": who.any(P.RINGS_VIEW),
+        "Tickets": who.any(P.TICKETS_VIEW),
+        "Reports": who.any(P.REPORTS_VIEW),
+        # a partner's roles.* reach its link's roles when held over the whole link
+        "Roles": who.tenant_wide(P.ROLES_VIEW) if customer else who.name == "primary_admin",
+        "Approvals": customer and who.tenant_wide(P.APPROVALS_REVIEW),
+        "Settings": customer and who.tenant_wide(P.SETTINGS_VIEW),
+    }
+    return {label for label, shown in rules.items() if shown}
+
+
+@pytest.mark.parametrize("who", [w for w in WHO if w.perms is not None] + PARTNERS[:2], ids=lambda w: w.name)
+def test_navigation_shows_exactly_the_surfaces_allowed(
+    matrix: Matrix, partners: Partners, browsers: Browsers, who: Who
+) -> None:
+    if isinstance(who, PartnerWho):
+        name, user = f"partner:{who.name}", partners.users[who.name]
+    else:
+        name, user = who.name, matrix.users[who.name]
+    text = browsers.of(name, user.id).get(f"/t/{matrix.tenant.id}/tickets").text
+    tenant_side = {
+        "Rooms",
+        "Room groups",
+        "Update rings",
+        "Tickets",
+        "Reports",
+        "Roles",
+        "Approvals",
+        "Settings",
+    }
+    assert set(_nav(text)) & tenant_side == _expected_nav(who)
+
+
+@pytest.mark.parametrize("who", [w for w in WHO if w.perms is not None] + PARTNERS[:2], ids=lambda w: w.name)
+def test_the_rooms_table_is_the_api_list(
+    matrix: Matrix, partners: Partners, browsers: Browsers, who: Who
+) -> None:
+    if isinstance(who, PartnerWho):
+        name, user = f"partner:{who.name}", partners.users[who.name]
+    else:
+        name, user = who.name, matrix.users[who.name]
+    api = matrix.world.client.get(f"/api/v1/tenants/{matrix.tenant.id}/rooms", headers=user.headers).json()
+    page = browsers.of(name, user.id).get(f"/t/{matrix.tenant.id}/rooms")
+    shown = re.findall(r'<td><a href="/t/[^/]+/rooms/([0-9a-f-]{36})">', page.text)
+    assert sorted(shown) == sorted(r["id"] for r in api["items"])
