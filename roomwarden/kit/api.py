@@ -35,12 +35,17 @@ class TransactionalRoute(APIRoute):
     returns, rolled back when it raises. Hooks registered on the database (queued e-mail,
     for example) run only after a successful commit."""
 
+    #: a mistyped API filter must not pass for "no filter"; browser pages (the portal) ignore
+    #: what they do not read, like any web page
+    refuse_unknown_query_parameters = True
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
         known = self.query_parameter_names()
+        strict = self.refuse_unknown_query_parameters
 
         async def run(request: Request) -> Response:
-            if unknown := sorted(set(request.query_params) - known):
+            if strict and (unknown := sorted(set(request.query_params) - known)):
                 # A mistyped filter must not pass for "no filter".
                 raise RequestValidationError(
                     [

@@ -24,7 +24,7 @@ pages = portal_router()
 
 
 @pages.get("/t/{tenant_id}/room-groups", name="portal.room_groups")
-def group_list(ctx: TenantCtx) -> Response:
+def group_list(ctx: TenantCtx, done: str = "") -> Response:
     stmt = groups.list_groups_query(ctx.access).order_by(RoomGroup.name, RoomGroup.id)
     items = list(ctx.session.scalars(stmt))
     counts = groups.member_counts(ctx.session, [g.id for g in items], ctx.access.rooms(P.GROUPS_VIEW))
@@ -33,6 +33,7 @@ def group_list(ctx: TenantCtx) -> Response:
         current="room_groups",
         items=items,
         counts=counts,
+        done=done,
         may_create=ctx.access.tenant_wide(P.GROUPS_CREATE) and _may_rename(ctx),
     )
 

@@ -181,6 +181,8 @@ def _sign_in_redirect(request: Request) -> Response:
 class PortalRoute(TransactionalRoute):
     """Portal endpoints: session sign-in, CSRF, one transaction, and refusals as pages."""
 
+    refuse_unknown_query_parameters = False
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
         is_public = getattr(self.endpoint, "__public__", False)

@@ -32,7 +32,9 @@ def test_every_api_route_runs_in_the_checking_route_class(app: FastAPI) -> None:
     assert [path for _, path, route in ops if not isinstance(route, TransactionalRoute)] == []
 
 
-def test_every_operation_in_the_document_refuses_an_unknown_query_parameter(world: World, app: FastAPI) -> None:
+def test_every_operation_in_the_document_refuses_an_unknown_query_parameter(
+    world: World, app: FastAPI
+) -> None:
     t = world.tenant()
     document = world.client.get("/api/v1/openapi.json").json()
     checked = 0

@@ -94,3 +94,12 @@ class TestErrorPages:
         missing = b.get(f"/t/{uuid.uuid4()}/rooms")
         assert foreign.status_code == missing.status_code == 404
         assert foreign.text == missing.text
+
+
+def test_pages_ignore_query_parameters_they_do_not_read(world, app):
+    """A bookmarked or tagged link still opens the page (the API, unlike a page, refuses)."""
+    t = world.tenant()
+    b = signed_in(world, app, t.admin)
+    assert b.get(f"/t/{t.id}/rooms?utm_source=mail").status_code == 200
+    api = world.client.get(f"/api/v1/tenants/{t.id}/rooms?utm_source=mail", headers=t.admin.headers)
+    assert api.status_code == 422
