@@ -15,6 +15,8 @@ from sqlalchemy import text
 from roomwarden import __version__
 from roomwarden.access.routes import api as roles_api
 from roomwarden.access.routes import catalogue
+from roomwarden.audit import keys as audit_keys
+from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
 from roomwarden.audit.routes import api as audit_api
 from roomwarden.identity.routes import auth, directory
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.secret_box = SecretBox(settings.encryption_key.get_secret_value())
     app.state.refusal_hook = record_refusal
+    audit_keys.install(AuditKeys.from_settings(settings))
     app.state.mailer = mailer
     app.state.password_hashing = ThreadPoolExecutor(
         max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"

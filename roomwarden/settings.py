@@ -25,6 +25,7 @@ from roomwarden.kit.db import PoolSize
 DEMO_SECRET_KEY = "demo-secret-key-change-me-0123456789abcdef"
 DEMO_ENCRYPTION_KEY = "ZGVtby1lbmNyeXB0aW9uLWtleS1jaGFuZ2UtbWUtMzI="
 DEMO_OPERATOR_TOKEN = "demo-operator-token"
+DEMO_AUDIT_KEY = "demo-audit-key-change-me-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret(
         "operator_token", DEMO_OPERATOR_TOKEN, lambda: secrets.token_urlsafe(32), "the operator API's bearer"
     ),
+    Secret("audit_key", DEMO_AUDIT_KEY, lambda: secrets.token_urlsafe(48), "keys the audit chain (HMAC)"),
 )
 
 
@@ -62,6 +64,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(SecretStr(DEMO_SECRET_KEY), min_length=32)
     encryption_key: SecretStr = SecretStr(DEMO_ENCRYPTION_KEY)
     operator_token: SecretStr = Field(SecretStr(DEMO_OPERATOR_TOKEN), min_length=16)
+    # HMAC key of the audit chain; earlier keys (comma-separated) still verify what they signed.
+    audit_key: SecretStr = Field(SecretStr(DEMO_AUDIT_KEY), min_length=32)
+    audit_previous_keys: SecretStr = SecretStr("")
     token_issuer: str = "roomwarden"
     token_audience: str = "roomwarden-api"
     token_ttl_seconds: int = Field(3600, ge=60, le=86400)

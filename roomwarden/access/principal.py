@@ -20,4 +20,4 @@ class Principal:
     @property
     def actor(self) -> Actor:
         """This user as the actor of an audit record (in whichever tenant it acts)."""
-        return Actor(self.user_id, self.tenant_id)
+        return Actor(self.user_id, self.tenant_id, self.upn, self.display_name)

@@ -172,8 +172,13 @@ class Access:
         object_name: str,
         object_id: uuid.UUID | None = None,
         details: dict[str, Any] | None = None,
+        *,
+        permission: Permission | None = None,
     ) -> None:
-        """Record a successful change by this principal in this tenant's audit log."""
+        """Record a successful change by this principal in this tenant's audit log, naming
+        the role that allowed it (``permission`` when the category does not say which)."""
+        from roomwarden.audit.attribution import allowed_by, needed_permission
+
         record(
             session,
             tenant_id=self.tenant_id,
@@ -183,6 +188,14 @@ class Access:
             object_name=object_name,
             object_id=object_id,
             details=details,
+            allowed_by=allowed_by(
+                session,
+                tenant_id=self.tenant_id,
+                user_id=self.principal.user_id,
+                own_global_admin=self.principal.is_global_admin and not self.is_partner,
+                partner_link_id=self.link.id if self.link else None,
+                permission=permission or needed_permission(category, operation),
+            ),
         )
 
     def has(self, perm: Permission) -> bool:

@@ -1,28 +1,33 @@
-"""Writing and verifying the audit log (SPEC §6).
+"""Writing the audit log (SPEC §6).
 
 ``record`` is called by every service function that changes something, inside the same
 transaction as the change. Refused attempts are recorded by the API's error handling in a
-transaction of their own, since the attempt's transaction is rolled back.
+transaction of their own, since the attempt's transaction is rolled back
+(``audit.refusals``). Verifying lives in ``audit.verify``; what the MACs cover, in
+``audit.chain``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from roomwarden.audit.models import AuditChainHead, AuditRecord
+from roomwarden.audit import chain
+from roomwarden.audit.keys import AuditKeys, active
+from roomwarden.audit.models import AuditChainHead, AuditRecord, canonical_json
 from roomwarden.kit.time import utcnow
+from roomwarden.tenants.models import Tenant
 
-GENESIS = "0" * 64
+GENESIS = chain.GENESIS
 OPERATOR = "operator"
+SYSTEM = "system"
+CHAIN_HEAD = "chain head"
 
 
 class Category(StrEnum):
@@ -41,6 +46,7 @@ class Category(StrEnum):
     ENROLLMENT_KEY = "EnrollmentKey"
     TENANT = "Tenant"
     TENANT_MANAGER = "TenantManager"
+    AUDIT_LOG = "AuditLog"
 
 
 class Operation(StrEnum):
@@ -59,47 +65,56 @@ class Result(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acted: a user of some tenant, or the service operator (no user)."""
+    """Who acted: a user of some tenant (with its UPN and display name, kept readable in
+    the record), the service operator (no user) or the service itself (``ref``)."""
 
     user_id: uuid.UUID | None
     tenant_id: uuid.UUID | None
+    upn: str | None = None
+    display_name: str | None = None
+    ref: str | None = None
 
     @property
     def user_ref(self) -> str:
-        return str(self.user_id) if self.user_id else OPERATOR
+        return str(self.user_id) if self.user_id else (self.ref or OPERATOR)
 
     @property
     def tenant_ref(self) -> str | None:
         return str(self.tenant_id) if self.tenant_id else None
 
 
-OPERATOR_ACTOR = Actor(None, None)
+OPERATOR_ACTOR = Actor(None, None, display_name="Service operator")
+SYSTEM_ACTOR = Actor(None, None, display_name="Roomwarden", ref=SYSTEM)
 
 
-def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
-
-
-def _hashed_fields(rec: AuditRecord) -> dict[str, Any]:
-    return {
-        "seq": rec.seq,
-        "tenant_id": str(rec.tenant_id),
-        "category": rec.category,
-        "object_name": rec.object_name,
-        "object_id": rec.object_id,
-        "operation": rec.operation,
-        "result_status": rec.result_status,
-        "creation_time": rec.creation_time.isoformat(),
-        "user_id": rec.user_id,
-        "user_tenant_id": rec.user_tenant_id,
-        "details": rec.details,
-    }
-
-
-def start_chain(session: Session, tenant_id: uuid.UUID) -> None:
-    session.add(AuditChainHead(tenant_id=tenant_id, last_seq=0, last_hash=GENESIS))
+def start_chain(session: Session, tenant_id: uuid.UUID, keys: AuditKeys | None = None) -> None:
+    head = AuditChainHead(
+        tenant_id=tenant_id, last_seq=0, last_hash=GENESIS, legacy_seq=0, base_seq=0, base_hash=GENESIS
+    )
+    sign_head(head, keys or active())
+    session.add(head)
     session.flush()
+
+
+def sign_head(head: AuditChainHead, keys: AuditKeys) -> None:
+    head.key_id = keys.current_id
+    head.signature = keys.mac(head.key_id, _head_message(head))
+
+
+def head_signature_ok(head: AuditChainHead, keys: AuditKeys) -> bool | None:
+    """True when the head's signature is valid, False when it is not, ``None`` when it was
+    signed with a key that is not configured."""
+    if head.signature is None or head.key_id is None:
+        return False
+    if keys.secret(head.key_id) is None:
+        return None
+    return keys.mac(head.key_id, _head_message(head)) == head.signature
+
+
+def _head_message(head: AuditChainHead) -> bytes:
+    return chain.head_message(
+        str(head.tenant_id), head.last_seq, head.last_hash, head.legacy_seq, head.base_seq, head.base_hash
+    )
 
 
 def record(
@@ -113,73 +128,150 @@ def record(
     object_id: uuid.UUID | str | None = None,
     result: Result = Result.SUCCESSFUL,
     details: dict[str, Any] | None = None,
+    allowed_by: str | None = None,
+    keys: AuditKeys | None = None,
 ) -> AuditRecord:
-    head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.tenant_id == tenant_id).with_for_update()
-    ).scalar_one()
-    rec = AuditRecord(
-        tenant_id=tenant_id,
-        seq=head.last_seq + 1,
+    """Append one record to ``tenant_id``'s chain (locking its head) and return it."""
+    keys = keys or active()
+    head = _locked_head(session, tenant_id, keys)
+    rec = _append(
+        session,
+        head,
+        keys,
+        actor=actor,
         category=str(category),
-        object_name=object_name[:400],
-        object_id=str(object_id) if object_id is not None else None,
         operation=str(operation),
-        result_status=str(result),
+        object_name=object_name,
+        object_id=str(object_id) if object_id is not None else None,
+        result=str(result),
+        details=details or {},
+        allowed_by=allowed_by,
+    )
+    session.flush()
+    return rec
+
+
+def _append(
+    session: Session,
+    head: AuditChainHead,
+    keys: AuditKeys,
+    *,
+    actor: Actor,
+    category: str,
+    operation: str,
+    object_name: str,
+    object_id: str | None,
+    result: str,
+    details: dict[str, Any],
+    allowed_by: str | None,
+) -> AuditRecord:
+    rec = AuditRecord(
+        tenant_id=head.tenant_id,
+        seq=head.last_seq + 1,
+        category=category,
+        object_name=object_name[:400],
+        object_id=object_id,
+        operation=operation,
+        result_status=result,
         creation_time=utcnow(),
         user_id=actor.user_ref,
         user_tenant_id=actor.tenant_ref,
-        details=_jsonable(details or {}),
+        user_upn=_clip(actor.upn, 320),
+        user_display_name=_clip(actor.display_name, 200),
+        partner_tenant_name=_clip(_partner_name(session, head.tenant_id, actor), 200),
+        allowed_by=_clip(allowed_by, 400),
+        details=_jsonable(details),
+        key_id=keys.current_id,
         prev_hash=head.last_hash,
         hash="",
     )
-    rec.hash = _digest(rec.prev_hash, _hashed_fields(rec))
-    head.last_seq = rec.seq
-    head.last_hash = rec.hash
+    rec.hash = chain.record_mac(keys, keys.current_id, rec.prev_hash, rec.seq, keyed_values(rec))
+    head.last_seq, head.last_hash = rec.seq, rec.hash
+    sign_head(head, keys)
     session.add(rec)
-    session.flush()
     return rec
+
+
+def keyed_values(rec: AuditRecord) -> tuple[str | None, ...]:
+    """A record's values in ``chain.KEYED_FIELDS`` order, as the MAC covers them."""
+    return (
+        str(rec.tenant_id),
+        rec.category,
+        rec.object_name,
+        rec.object_id,
+        rec.operation,
+        rec.result_status,
+        chain.time_text(rec.creation_time),
+        rec.user_id,
+        rec.user_tenant_id,
+        rec.user_upn,
+        rec.user_display_name,
+        rec.partner_tenant_name,
+        rec.allowed_by,
+        canonical_json(rec.details),
+        rec.key_id,
+    )
+
+
+def _locked_head(session: Session, tenant_id: uuid.UUID, keys: AuditKeys) -> AuditChainHead:
+    """The tenant's chain head, locked. A head that is missing or whose signature does not
+    hold (or was signed with a key that is not configured) was deleted, rewound or moved by
+    someone without the key: it is rebuilt from the last stored record and an alarm record is
+    appended first, under the key, so the evidence stays in the chain whatever is written
+    after it. Appending never re-signs a head it could not check: that would launder a
+    rewind."""
+    head = session.execute(
+        select(AuditChainHead).where(AuditChainHead.tenant_id == tenant_id).with_for_update()
+    ).scalar_one_or_none()
+    if head is not None and head_signature_ok(head, keys) is True:
+        return head
+    problem = "the chain head was missing" if head is None else "the chain head's signature did not hold"
+    found = {} if head is None else {"head_seq": head.last_seq, "head_hash": head.last_hash}
+    last = session.execute(
+        select(AuditRecord.seq, AuditRecord.hash)
+        .where(AuditRecord.tenant_id == tenant_id)
+        .order_by(AuditRecord.seq.desc())
+        .limit(1)
+    ).first()
+    if head is None:
+        head = AuditChainHead(tenant_id=tenant_id, legacy_seq=0, base_seq=0, base_hash=GENESIS)
+        session.add(head)
+    head.last_seq, head.last_hash = (last[0], last[1]) if last else (0, GENESIS)
+    head.legacy_seq = min(head.legacy_seq or 0, head.last_seq)
+    _append(
+        session,
+        head,
+        keys,
+        actor=SYSTEM_ACTOR,
+        category=Category.AUDIT_LOG,
+        operation=Operation.UPDATE,
+        object_name=CHAIN_HEAD,
+        object_id=None,
+        result=Result.FAILED,
+        details={"alarm": problem, "found": found, "stored_last_seq": head.last_seq},
+        allowed_by=None,
+    )
+    session.flush()
+    return head
+
+
+def _partner_name(session: Session, tenant_id: uuid.UUID, actor: Actor) -> str | None:
+    if actor.tenant_id is None or actor.tenant_id == tenant_id:
+        return None
+    return session.scalar(select(Tenant.name).where(Tenant.id == actor.tenant_id))
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return value[:size] if value is not None else None
 
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    ok: bool
-    records_checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
+def chain_length(session: Session, tenant_id: uuid.UUID) -> int:
+    return session.scalar(select(func.count()).where(AuditRecord.tenant_id == tenant_id)) or 0
 
 
-def verify_chain(session: Session, tenant_id: uuid.UUID, batch: int = 1000) -> VerifyResult:
-    """Walk the chain in order; report the first record that was altered, inserted or
-    removed (a gap in ``seq``, a broken link or a wrong digest), and a truncated tail."""
-    expected_prev, expected_seq, checked = GENESIS, 1, 0
-    for rec in _iter_chain(session, tenant_id, batch):
-        if rec.seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"record {expected_seq} is missing")
-        if rec.prev_hash != expected_prev:
-            return VerifyResult(False, checked, rec.seq, "link to the previous record is broken")
-        if _digest(rec.prev_hash, _hashed_fields(rec)) != rec.hash:
-            return VerifyResult(False, checked, rec.seq, "record content was altered")
-        expected_prev, expected_seq, checked = rec.hash, rec.seq + 1, checked + 1
-    head = session.get(AuditChainHead, tenant_id)
-    if head is not None and (head.last_seq != checked or head.last_hash != expected_prev):
-        return VerifyResult(False, checked, checked + 1, "records at the end were removed")
-    return VerifyResult(True, checked)
-
-
-def _iter_chain(session: Session, tenant_id: uuid.UUID, batch: int) -> Iterator[AuditRecord]:
-    last = 0
-    while True:
-        rows = session.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq > last)
-            .order_by(AuditRecord.seq)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].seq
+# Verification moved to ``audit.verify``; these names stay importable from here.
+from roomwarden.audit.verify import VerifyResult, verify_chain  # noqa: E402, F401

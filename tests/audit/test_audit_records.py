@@ -17,7 +17,7 @@ from tests.factories import PASSWORD, TenantH, UserH, World, expect
 def audit(world: World, t: TenantH, **params: str) -> list[dict[str, Any]]:
     items, cursor = [], None
     while True:
-        query = {"limit": "200", **params, **({"cursor": cursor} if cursor else {})}
+        query = {"limit": "200", "order": "asc", **params, **({"cursor": cursor} if cursor else {})}
         page = expect(
             world.client.get(f"/api/v1/tenants/{t.id}/audit-logs", params=query, headers=t.admin.headers), 200
         )

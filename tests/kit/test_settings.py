@@ -10,6 +10,7 @@ REAL = {
     "secret_key": "s" * 48,
     "encryption_key": generate_encryption_key(),
     "operator_token": "o" * 32,
+    "audit_key": "a" * 48,
 }
 
 

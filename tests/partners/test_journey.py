@@ -93,7 +93,8 @@ def test_partner_journey(world: World) -> None:
 
     # The customer's audit log keeps the partner's records, with the partner's tenant.
     audit = expect(
-        c.get(f"/api/v1/tenants/{contoso.id}/audit-logs?limit=200", headers=contoso.admin.headers), 200
+        c.get(f"/api/v1/tenants/{contoso.id}/audit-logs?limit=200&order=asc", headers=contoso.admin.headers),
+        200,
     )["items"]
     partner_records = [(r["category"], r["operation"]) for r in audit if r["user_tenant_id"] == fabrikam.id]
     assert ("PartnerInvitation", "Approve") in partner_records

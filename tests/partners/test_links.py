@@ -204,7 +204,8 @@ def test_establish_link_invites_and_accepts_through_the_services(world: World) -
     expect(in_customer(world, c, helper, "GET", f"/rooms/{room['id']}"), 200)
     assert in_customer(world, c, p.admin, "GET", "/rooms").status_code == 404  # not a Primary admin
     log = expect(
-        world.client.get(f"/api/v1/tenants/{c.id}/audit-logs?limit=200", headers=c.admin.headers), 200
+        world.client.get(f"/api/v1/tenants/{c.id}/audit-logs?limit=200&order=asc", headers=c.admin.headers),
+        200,
     )
     ops = {(r["category"], r["operation"]) for r in log["items"]}
     assert {("PartnerInvitation", "Create"), ("PartnerInvitation", "Approve"), ("Partner", "Create")} <= ops
@@ -256,7 +257,9 @@ def test_customer_adds_rooms_through_the_primary_admins_assignment(world: World)
     expect(in_customer(world, c, p.admin, "GET", f"/rooms/{b['id']}"), 200)
     got = expect(world.client.get(f"{base}/partners/{lk['id']}", headers=c.admin.headers), 200)
     assert got["scope"] == changed["scope"]
-    records = expect(world.client.get(f"{base}/audit-logs?limit=200", headers=c.admin.headers), 200)["items"]
+    records = expect(
+        world.client.get(f"{base}/audit-logs?limit=200&order=asc", headers=c.admin.headers), 200
+    )["items"]
     assert [
         r["details"].get("scope") for r in records if (r["category"], r["operation"]) == ("Partner", "Update")
     ] == [wider["scope"] | {"all": False, "room_groups": []}]

@@ -8,7 +8,7 @@ from tests.partners.helpers import accept, in_customer, invite
 
 
 def _log(world: World, customer) -> list[dict]:  # type: ignore[no-untyped-def]
-    url = f"/api/v1/tenants/{customer.id}/audit-logs?limit=200"
+    url = f"/api/v1/tenants/{customer.id}/audit-logs?limit=200&order=asc"
     return expect(world.client.get(url, headers=customer.admin.headers), 200)["items"]
 
 
@@ -40,6 +40,7 @@ def test_partner_steps_and_refusals_are_audited_in_the_customer(world: World) ->
     assert all(r["tenant_id"] == c.id for r in _log(world, c))
     # The partner's own tenant holds none of the customer's records.
     own = expect(
-        world.client.get(f"/api/v1/tenants/{p.id}/audit-logs?limit=200", headers=p.admin.headers), 200
+        world.client.get(f"/api/v1/tenants/{p.id}/audit-logs?limit=200&order=asc", headers=p.admin.headers),
+        200,
     )["items"]
     assert all(r["category"] in ("Tenant", "User") for r in own)

@@ -15,7 +15,7 @@ TICKETS = "/api/v1/partner/tickets"
 
 
 def _log(world: World, tenant: TenantH) -> list[dict[str, Any]]:
-    url = f"/api/v1/tenants/{tenant.id}/audit-logs?limit=200"
+    url = f"/api/v1/tenants/{tenant.id}/audit-logs?limit=200&order=asc"
     return expect(world.client.get(url, headers=tenant.admin.headers), 200)["items"]
 
 
