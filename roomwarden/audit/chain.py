@@ -62,7 +62,7 @@ def time_text(value: datetime) -> str:
 
 
 def legacy_digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    """The unkeyed digest of records written before the chain was keyed (before revision 0007)."""
+    """The unkeyed digest of records written before the chain was keyed (before revision 0008)."""
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256((prev_hash + text).encode()).hexdigest()
 
