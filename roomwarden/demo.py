@@ -23,8 +23,7 @@ from roomwarden.identity.models import User
 from roomwarden.identity.schemas import UserCreate
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
-from roomwarden.partners.invitations import create_invitation
-from roomwarden.partners.links import accept
+from roomwarden.partners.invitations import accept, create_invitation
 from roomwarden.partners.schemas import AcceptInvitation, InvitationCreate
 from roomwarden.rooms import groups as group_service
 from roomwarden.rooms import service as room_service

@@ -7,14 +7,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
-from sqlalchemy import select
 
 from roomwarden.access.permissions import Permission
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import Forbidden, NotFound
-from roomwarden.tenants.models import TenantSettings
+from roomwarden.partners.mfa import require_second_factor
 
 TenantId = Annotated[uuid.UUID, Path(description="the tenant acted in")]
 
@@ -23,12 +22,8 @@ def tenant_access(
     request: Request, tenant_id: TenantId, principal: PrincipalDep, session: SessionDep
 ) -> Access:
     access = resolve_access(session, principal, tenant_id)
-    if access.is_partner and not principal.mfa:
-        require_mfa = session.scalar(
-            select(TenantSettings.require_mfa_for_partners).where(TenantSettings.tenant_id == tenant_id)
-        )
-        if require_mfa:
-            raise Forbidden("this customer requires partner users to sign in with a second factor")
+    if access.is_partner:
+        require_second_factor(session, principal, tenant_id)
     request.state.access = access
     return access
 

@@ -35,14 +35,13 @@ from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.guards import require_live_member, require_primary_admin
+from roomwarden.partners import primary_admins
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.tenants.models import Tenant
 
 CATALOGUE_ORDER = {p: i for i, p in enumerate(Permission)}
 CUSTOMER_KINDS = ("builtin", "custom")
-IMMUTABLE_KINDS = ("builtin", "partner_builtin")
 
 
 # -- visibility -----------------------------------------------------------------------------
@@ -186,7 +185,8 @@ def create_role(session: Session, access: Access, data: RoleCreate) -> Role:
 def update_role(session: Session, access: Access, role_id: uuid.UUID, data: RoleUpdate) -> Role:
     role = visible_role(session, access, role_id, lock=True)
     require_roles(access, Permission.ROLES_MODIFY)
-    if role.kind in IMMUTABLE_KINDS:
+    primary_admins.refuse_role_edit(role)
+    if role.kind == "builtin":
         raise Forbidden("built-in roles cannot be edited")
     if access.is_partner != (role.kind == "partner_custom"):
         raise Forbidden(
@@ -241,10 +241,7 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
     require_roles(access, Permission.ROLES_MODIFY)
     if role.kind == "builtin":
         raise Forbidden("built-in roles cannot be deleted")
-    if role.kind == "partner_builtin":
-        if access.is_partner:
-            raise Forbidden("the Primary admins role cannot be deleted")
-        raise Conflict("the Primary admins role lives as long as its link: remove the partner to end it")
+    primary_admins.refuse_role_deletion(access, role)
     if access.is_partner or role.kind in CUSTOMER_KINDS:  # the customer may always remove partner roles
         perms = permissions_of(session, [role.id])[role.id]
         require_within_own(session, access, perms, assignment_scopes(session, role))
@@ -434,8 +431,7 @@ def create_assignment(
 ) -> RoleAssignment:
     role = visible_role(session, access, role_id, lock=True)
     _require_manage(access, role)
-    if role.kind == "partner_builtin":
-        raise Conflict("the Primary admins role has exactly one assignment: change its members instead")
+    primary_admins.refuse_second_assignment(role)
     members = check_members(session, _member_tenant(access), data.members)
     _check_scope(session, access, data.scope)
     perms = permissions_of(session, [role.id])[role.id]
@@ -476,15 +472,18 @@ def update_assignment(
 ) -> RoleAssignment:
     if not access.is_partner and "scope" in data.model_fields_set:
         role, assignment = visible_assignment(session, access, assignment_id, role_id)
-        if role.kind == "partner_builtin":
+        if primary_admins.is_primary_admins(role):
             return _change_delegation(session, access, role, assignment, data)
+    if access.link is not None and "members" in data.model_fields_set:
+        # the Primary admins' lock comes before the assignment's (partners/primary_admins.py)
+        primary_admins.lock_directory(session, access.link.partner_tenant_id)
     role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
     _require_manage(access, role)
     fields = data.model_fields_set
-    if role.kind == "partner_builtin" and "members" in fields:
-        require_primary_admin(session, access, role)
+    if primary_admins.is_primary_admins(role) and "members" in fields:
+        primary_admins.require_primary_admin(session, access, role)
     perms, scopes = _role_reach(session, role, assignment.scope_id)
-    if "scope" in fields and role.kind != "partner_builtin":
+    if "scope" in fields and not primary_admins.is_primary_admins(role):
         _check_scope(session, access, data.scope)
         scopes.append(validate_scope(session, access.tenant_id, data.scope))
     require_within_own(session, access, perms, scopes)
@@ -495,13 +494,12 @@ def update_assignment(
             setattr(assignment, field, getattr(data, field))
     if "members" in fields:
         members = check_members(session, _member_tenant(access), data.members)
-        if role.kind == "partner_builtin":
-            require_live_member(session, members)
+        if primary_admins.is_primary_admins(role):
+            primary_admins.change_members(session, access, role, members)
         set_members(session, assignment, _member_tenant(access), members)
         changes["members"] = [m.model_dump(mode="json") for m in members]
     if "scope" in fields:
-        if role.kind == "partner_builtin":
-            raise Invalid("the Primary admins scope is the link's scope, which the customer changes")
+        primary_admins.refuse_scope_change(role)
         replace_scope(session, session.get_one(Scope, assignment.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")
     assignment.updated_at = utcnow()
@@ -540,8 +538,7 @@ def delete_assignment(
 ) -> None:
     role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
     _require_manage(access, role)
-    if role.kind == "partner_builtin":
-        raise Conflict("the Primary admins assignment cannot be deleted; change its members instead")
+    primary_admins.refuse_assignment_deletion(role)
     require_within_own(session, access, *_role_reach(session, role, assignment.scope_id))
     name, scope_id = assignment.name, assignment.scope_id
     session.delete(assignment)

@@ -16,10 +16,14 @@ from roomwarden.tenants.models import Tenant
 
 def record_refusal(request: Request, exc: Any) -> None:
     principal = getattr(request.state, "principal", None)
-    tenant_id = path_uuid(request, "tenant_id") or getattr(request.state, "audit_tenant_id", None)
+    tenant_id = (
+        getattr(exc, "audit_tenant_id", None)
+        or path_uuid(request, "tenant_id")
+        or getattr(request.state, "audit_tenant_id", None)
+    )
     if principal is None or tenant_id is None:
         return  # anonymous attempts are answered 401 and not written to any tenant's log
-    category, operation = request.scope["endpoint"].__audit__
+    category, operation = getattr(request.scope["endpoint"], "__audit__", None) or exc.audit_as
     object_id = next(
         (path_uuid(request, k) for k in reversed(list(request.path_params)) if k != "tenant_id"), None
     )

@@ -15,7 +15,7 @@ from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.passwords import hash_password
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from roomwarden.kit.errors import Conflict, Invalid, NotFound
-from roomwarden.partners.guards import guard_primary_admins
+from roomwarden.partners.primary_admins import keeping_primary_admins
 from roomwarden.tenants.models import Tenant
 from roomwarden.tenants.service import domains_of, tenant_by_domain
 
@@ -119,10 +119,14 @@ def _guard_last_global_admin(session: Session, access: Access, user: User) -> No
 
 
 def update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
+    if "is_active" in data.model_fields_set and not data.is_active:
+        with keeping_primary_admins(session, access.tenant_id):  # its lock comes first
+            return _update_user(session, access, user_id, data)
+    return _update_user(session, access, user_id, data)
+
+
+def _update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
     fields = data.model_fields_set
-    if "is_active" in fields and not data.is_active:
-        # before any user row is locked: see roomwarden/partners/guards.py
-        guard_primary_admins(session, member_tenant_id=access.tenant_id, user_id=user_id)
     if fields & {"is_global_admin", "is_active"}:
         _lock_global_admins(session, access.tenant_id)
     user = _user(session, access, user_id, lock=True)
@@ -153,8 +157,11 @@ def update_user(session: Session, access: Access, user_id: uuid.UUID, data: User
 
 
 def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
-    # before any user row is locked: see roomwarden/partners/guards.py
-    guard_primary_admins(session, member_tenant_id=access.tenant_id, user_id=user_id)
+    with keeping_primary_admins(session, access.tenant_id):  # its lock comes first
+        _delete_user(session, access, user_id)
+
+
+def _delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
     _lock_global_admins(session, access.tenant_id)
     user = _user(session, access, user_id, lock=True)
     if user.is_global_admin and user.is_active:
@@ -244,6 +251,13 @@ def create_group(session: Session, access: Access, data: GroupCreate) -> Securit
 
 
 def update_group(session: Session, access: Access, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
+    if "member_ids" in data.model_fields_set:  # a group's members may be a link's last live admins
+        with keeping_primary_admins(session, access.tenant_id):
+            return _update_group(session, access, group_id, data)
+    return _update_group(session, access, group_id, data)
+
+
+def _update_group(session: Session, access: Access, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
     group = _group(session, access, group_id, lock=True)
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name != group.name:
@@ -273,11 +287,11 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Gr
 
 
 def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
-    guard_primary_admins(session, member_tenant_id=access.tenant_id, group_id=group_id)
-    group = _group(session, access, group_id, lock=True)
-    name = group.name
-    session.delete(group)
-    session.flush()
+    with keeping_primary_admins(session, access.tenant_id):
+        group = _group(session, access, group_id, lock=True)
+        name = group.name
+        session.delete(group)
+        session.flush()
     access.audit(session, Category.SECURITY_GROUP, Operation.DELETE, name, group_id)
 
 

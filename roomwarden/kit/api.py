@@ -123,7 +123,9 @@ def audited(category: str, operation: str) -> Callable[[Callable[..., Any]], Cal
 def _record_refusal(request: Request, exc: Exception) -> None:
     hook: AuditHook | None = getattr(request.app.state, "refusal_hook", None)
     endpoint = request.scope.get("endpoint")
-    if hook is None or not hasattr(endpoint, "__audit__"):
+    # A route declares what it changes (``audited``); a few refusals are recorded wherever
+    # they happen and say so themselves (``audit_as``: a customer's second-factor rule).
+    if hook is None or not (hasattr(endpoint, "__audit__") or getattr(exc, "audit_as", None)):
         return
     try:
         hook(request, exc)  # type: ignore[arg-type]

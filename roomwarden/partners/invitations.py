@@ -1,4 +1,5 @@
-"""Partner invitations (SPEC §4): invite, review, revoke; the partner accepts or denies.
+"""Partner invitations (SPEC §4): every transition of an invitation lives here — invite (with
+its review step), revoke, deny, and accept, which establishes the link.
 
 State machine: ``pending`` → ``accepted`` | ``denied`` | ``revoked``; a pending invitation
 past its expiry is ``expired`` at that very moment (checked when it is read or acted on, not
@@ -18,14 +19,20 @@ from roomwarden.access.models import Scope, ScopeGroup, ScopeRoom
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
+from roomwarden.access.schemas import MemberRef
 from roomwarden.access.scopes import create_scope, read_scopes, validate_scope
+from roomwarden.access.service import check_members
 from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import LINK, Reason, queue_mail
+from roomwarden.partners import primary_admins
+from roomwarden.partners.mfa import require_second_factor
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager
+from roomwarden.partners.primary_admins import lock_tenants
 from roomwarden.partners.schemas import (
+    AcceptInvitation,
     InvitationCreate,
     InvitationRead,
     PartnerInvitationRead,
@@ -56,11 +63,9 @@ def status_is(status: str) -> ColumnElement[bool]:
 
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
     """Serialise everything that decides one customer's invitations: creating, accepting,
-    denying and revoking lock the customer's tenant row first, then the invitation. The lock
-    is ``FOR NO KEY UPDATE``, so rows that merely reference the tenant (audit records, rooms)
-    are still written meanwhile: a plain ``FOR UPDATE`` would block their foreign-key checks
-    and deadlock against a transaction holding the invitation."""
-    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True))
+    denying and revoking lock the customer's tenant row first, then the invitation. Tenant rows
+    are one lock class (``primary_admins.lock_tenants``: ``FOR NO KEY UPDATE``, in id order)."""
+    lock_tenants(session, tenant_id)
 
 
 # -- customer side ---------------------------------------------------------------------------
@@ -300,9 +305,12 @@ def scope_sizes(session: Session, scope_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     }
 
 
-def partner_invitation(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerInvitation:
+def partner_invitation(
+    session: Session, principal: Principal, inv_id: uuid.UUID, *, also_lock: uuid.UUID | None = None
+) -> PartnerInvitation:
     """The invitation addressed to the caller's tenant, locked, with the customer's tenant
-    locked first (the order every pair-changing transaction takes)."""
+    row locked first (the order every pair-changing transaction takes) — together with
+    ``also_lock``'s, in id order, when the transition needs a second tenant."""
     require_reviewer(session, principal)
     inv = session.scalar(
         select(PartnerInvitation).where(
@@ -311,7 +319,8 @@ def partner_invitation(session: Session, principal: Principal, inv_id: uuid.UUID
     )
     if inv is None:
         raise NotFound("invitation not found")
-    lock_tenant(session, inv.tenant_id)
+    require_second_factor(session, principal, inv.tenant_id)
+    lock_tenants(session, inv.tenant_id, *([also_lock] if also_lock else []))
     session.refresh(inv, with_for_update=True)
     return inv
 
@@ -340,6 +349,64 @@ def deny(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerIn
         details={"status": "denied"},
     )
     return inv
+
+
+# -- acceptance: the transition that establishes a link -----------------------------------------
+
+
+def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: AcceptInvitation) -> PartnerLink:
+    """The first acceptance establishes the link; the named partner users or groups (default:
+    the acceptor) become its Primary admins. The customer's row (its invitations) and the
+    partner's (its directory, which keeps the Primary admins live) are locked together, in id
+    order; expiry is checked under the lock."""
+    inv = partner_invitation(session, principal, inv_id, also_lock=principal.tenant_id)
+    require_pending(inv)
+    if active_link_between(session, inv.tenant_id, inv.partner_tenant_id) is not None:
+        raise Conflict("this customer is already linked")
+    members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
+    members = check_members(session, principal.tenant_id, members)
+    primary_admins.require_live_members(session, principal.tenant_id, members)
+    link = PartnerLink(
+        tenant_id=inv.tenant_id,
+        partner_tenant_id=inv.partner_tenant_id,
+        status="active",
+        scope_id=copy_scope(session, inv.scope_id).id,
+        approval_policy=inv.approval_policy,
+    )
+    session.add(link)
+    session.flush()
+    primary_admins.establish(
+        session, link, members, "The partner's administrators for the rooms delegated by this link."
+    )
+    inv.status, inv.decided_at, inv.decided_by_user_id, inv.link_id = (
+        "accepted",
+        utcnow(),
+        principal.user_id,
+        link.id,
+    )
+    session.flush()
+    actor = principal.actor
+    record(
+        session,
+        tenant_id=inv.tenant_id,
+        actor=actor,
+        category=Category.PARTNER_INVITATION,
+        operation=Operation.APPROVE,
+        object_name=str(inv.id),
+        object_id=inv.id,
+        details={"link_id": str(link.id)},
+    )
+    record(
+        session,
+        tenant_id=inv.tenant_id,
+        actor=actor,
+        category=Category.PARTNER,
+        operation=Operation.CREATE,
+        object_name=tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
+        object_id=link.id,
+        details={"primary_admins": [m.model_dump(mode="json") for m in members]},
+    )
+    return link
 
 
 def copy_scope(session: Session, scope_id: uuid.UUID) -> Scope:

@@ -1,38 +1,33 @@
-"""Partner links: acceptance establishes one; the customer changes its delegation; either
-side ends it (off-boarding). The link's ``Primary admins`` role is its one built-in partner
-role and always keeps at least one member."""
+"""Partner links: the customer changes its delegation; either side ends it (off-boarding).
+A link is established by accepting an invitation (``invitations.accept``); its Primary admins
+and their rules live in ``primary_admins``."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
-from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, Scope
-from roomwarden.access.permissions import PARTNER_ADMIN, PRIMARY_ADMINS
+from roomwarden.access.models import Role, RoleAssignment, Scope
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers
 from roomwarden.access.schemas import MemberRef, ScopeIn
 from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
-from roomwarden.access.service import check_members, set_members, set_permissions
 from roomwarden.audit.service import Actor, Category, Operation, record
-from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.guards import require_live_member
+from roomwarden.partners import primary_admins
 from roomwarden.partners.invitations import (
-    active_link_between,
-    copy_scope,
+    accept,
     create_invitation,
     is_reviewer,
-    partner_invitation,
-    require_pending,
     scope_sizes,
     tenant_names,
 )
+from roomwarden.partners.mfa import customers_requiring, require_second_factor
 from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.notices import notify_offboarding
 from roomwarden.partners.schemas import (
@@ -43,78 +38,6 @@ from roomwarden.partners.schemas import (
     LinkUpdate,
     PartnerLinkRead,
 )
-
-# -- acceptance ------------------------------------------------------------------------------
-
-
-def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: AcceptInvitation) -> PartnerLink:
-    """The first acceptance establishes the link; the named partner users or groups (default:
-    the acceptor) become its Primary admins. Expiry is checked here, under the lock."""
-    inv = partner_invitation(session, principal, inv_id)
-    require_pending(inv)
-    if active_link_between(session, inv.tenant_id, inv.partner_tenant_id) is not None:
-        raise Conflict("this customer is already linked")
-    members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
-    members = check_members(session, principal.tenant_id, members)
-    require_live_member(session, members)
-    link = PartnerLink(
-        tenant_id=inv.tenant_id,
-        partner_tenant_id=inv.partner_tenant_id,
-        status="active",
-        scope_id=copy_scope(session, inv.scope_id).id,
-        approval_policy=inv.approval_policy,
-    )
-    session.add(link)
-    session.flush()
-    role = Role(
-        tenant_id=inv.tenant_id,
-        name=PRIMARY_ADMINS,
-        kind="partner_builtin",
-        partner_link_id=link.id,
-        description="The partner's administrators for the rooms delegated by this link.",
-    )
-    session.add(role)
-    session.flush()
-    set_permissions(session, role, sorted(PARTNER_ADMIN))
-    whole_link = Scope(tenant_id=inv.tenant_id, all_rooms=True)
-    session.add(whole_link)
-    session.flush()
-    assignment = RoleAssignment(
-        tenant_id=inv.tenant_id, role_id=role.id, scope_id=whole_link.id, name=PRIMARY_ADMINS
-    )
-    session.add(assignment)
-    session.flush()
-    set_members(session, assignment, principal.tenant_id, members)
-    inv.status, inv.decided_at, inv.decided_by_user_id, inv.link_id = (
-        "accepted",
-        utcnow(),
-        principal.user_id,
-        link.id,
-    )
-    session.flush()
-    actor = principal.actor
-    record(
-        session,
-        tenant_id=inv.tenant_id,
-        actor=actor,
-        category=Category.PARTNER_INVITATION,
-        operation=Operation.APPROVE,
-        object_name=str(inv.id),
-        object_id=inv.id,
-        details={"link_id": str(link.id)},
-    )
-    record(
-        session,
-        tenant_id=inv.tenant_id,
-        actor=actor,
-        category=Category.PARTNER,
-        operation=Operation.CREATE,
-        object_name=tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
-        object_id=link.id,
-        details={"primary_admins": [m.model_dump(mode="json") for m in members]},
-    )
-    return link
-
 
 # -- reading -----------------------------------------------------------------------------------
 
@@ -150,13 +73,18 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
 def partner_link_reads(
     session: Session, principal: Principal, links: Sequence[PartnerLink]
 ) -> list[PartnerLinkRead]:
-    """Links as the partner sees them: the delegated rooms only where the caller holds a role."""
+    """Links as the partner sees them: the delegated rooms only where the caller holds a role,
+    and, where the customer requires a second factor of partner users, signed in with one."""
     mine = {link_id for link_id, _, _ in linked_customers(session, principal)}
     sizes = scope_sizes(session, [x.scope_id for x in links])
+    strict = customers_requiring(session, [x.tenant_id for x in links])
+    if not principal.mfa:  # the delegated rooms are that customer's data: not without the factor
+        mine = {x.id for x in links if x.id in mine and x.tenant_id not in strict}
     return [
         PartnerLinkRead(
             **read.model_dump(exclude={"scope"}),
             scope=read.scope if x.id in mine else None,
+            second_factor_required=x.tenant_id in strict,
             scope_size=sizes[x.scope_id],
             holds_role=x.id in mine,
         )
@@ -252,29 +180,14 @@ def partner_links_query(session: Session, principal: Principal) -> Select[tuple[
     return stmt.where(PartnerLink.id.in_([link_id for link_id, _, _ in linked_customers(session, principal)]))
 
 
-def is_primary_admin(session: Session, principal: Principal, link_id: uuid.UUID) -> bool:
-    groups = select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == principal.user_id)
-    found = session.scalar(
-        select(func.count())
-        .select_from(AssignmentMember)
-        .join(RoleAssignment, RoleAssignment.id == AssignmentMember.assignment_id)
-        .join(Role, Role.id == RoleAssignment.role_id)
-        .where(
-            Role.partner_link_id == link_id,
-            Role.kind == "partner_builtin",
-            or_(AssignmentMember.user_id == principal.user_id, AssignmentMember.group_id.in_(groups)),
-        )
-    )
-    return bool(found)
-
-
 def offboard_by_partner(
     session: Session, principal: Principal, link_id: uuid.UUID, confirm: bool
 ) -> PartnerLink:
     link = session.scalar(partner_links_query(session, principal).where(PartnerLink.id == link_id))
     if link is None:
         raise NotFound("customer not found")
-    if not is_primary_admin(session, principal, link.id):
+    require_second_factor(session, principal, link.tenant_id)
+    if not primary_admins.holds(session, principal.user_id, link.id):
         raise Forbidden("only the link's Primary admins remove the customer")
     require_confirmation(confirm)
     session.refresh(link, with_for_update=True)

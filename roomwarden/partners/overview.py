@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers, resolve_access
-from roomwarden.kit.errors import Forbidden, NotFound
+from roomwarden.kit.errors import NotFound
 from roomwarden.kit.time import utcnow
+from roomwarden.partners.mfa import SecondFactorRequired
 from roomwarden.partners.schemas import CustomerHealth, PartnerHealthReport, WithheldCustomer
 from roomwarden.rooms.models import HEALTH_STATES, Room
 from roomwarden.rooms.reports import health_report as customer_health_report
@@ -57,7 +58,7 @@ def customer_view(
             )
         )
     if customer_id is not None and strict:
-        raise Forbidden(MFA_REQUIRED)
+        raise SecondFactorRequired(customer_id)
     opened = {tid: resolve_access(session, principal, tid) for tid in sorted(names) if tid not in strict}
     return CustomerView(names=names, open=opened, mfa_withheld=frozenset(strict))
 

@@ -16,6 +16,7 @@ from roomwarden.kit.errors import Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
 from roomwarden.partners import invitations, links, managers, overview, tickets
+from roomwarden.partners.mfa import require_second_factor
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
 from roomwarden.partners.schemas import (
     AcceptInvitation,
@@ -178,7 +179,7 @@ def accept_invitation(
     invitation_id: uuid.UUID,
     body: AcceptInvitation | None = None,
 ) -> PartnerLinkRead:
-    link = links.accept(session, principal, invitation_id, body or AcceptInvitation())
+    link = invitations.accept(session, principal, invitation_id, body or AcceptInvitation())
     return links.partner_link_reads(session, principal, [link])[0]
 
 
@@ -210,6 +211,7 @@ def partner_customer(session: SessionDep, principal: PrincipalDep, link_id: uuid
     link = session.scalar(links.partner_links_query(session, principal).where(PartnerLink.id == link_id))
     if link is None:
         raise NotFound("customer not found")
+    require_second_factor(session, principal, link.tenant_id)
     return links.partner_link_reads(session, principal, [link])[0]
 
 

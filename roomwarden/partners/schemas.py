@@ -103,6 +103,9 @@ class PartnerLinkRead(LinkRead):
     scope: ScopeRead | None  # type: ignore[assignment]
     scope_size: ScopeSize
     holds_role: bool
+    #: The customer requires partner users to sign in with a second factor (its delegated
+    #: rooms are then shown, and its link acted on, only after such a sign-in).
+    second_factor_required: bool = False
 
 
 class TenantManagerCreate(Input):

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers, resolve_access
-from roomwarden.kit.errors import Forbidden, NotFound
+from roomwarden.kit.errors import NotFound
+from roomwarden.partners.mfa import SecondFactorRequired
 from roomwarden.rooms.models import Ticket
 from roomwarden.tenants.models import TenantSettings
 
@@ -32,7 +33,7 @@ def aggregate_query(
     # A customer that requires a second factor of partner users shows nothing to a sign-in
     # without one, here as under its own paths.
     if customer_id is not None and not principal.mfa and any(mfa for _, mfa in rows):
-        raise Forbidden("this customer requires partner users to sign in with a second factor")
+        raise SecondFactorRequired(customer_id)
     enabled = {tid for tid, mfa in rows if principal.mfa or not mfa}
     parts = []
     for tid in sorted(enabled):

@@ -82,7 +82,7 @@ def test_concurrent_accepts_establish_exactly_one_link(world: World, round_: int
     outcomes = together(
         world.db,
         [
-            lambda s, u=u: links.accept(s, principal(u, ga=True), inv_id, AcceptInvitation())
+            lambda s, u=u: invitations.accept(s, principal(u, ga=True), inv_id, AcceptInvitation())
             for u in reviewers
         ],
     )
@@ -114,7 +114,7 @@ def test_accept_racing_revoke_and_deny_decides_once(world: World, round_: int) -
     outcomes = together(
         world.db,
         [
-            lambda s: links.accept(s, principal(p.admin, ga=True), inv_id, AcceptInvitation()),
+            lambda s: invitations.accept(s, principal(p.admin, ga=True), inv_id, AcceptInvitation()),
             lambda s: invitations.revoke(s, _as_customer(c)(s), inv_id),
             lambda s: invitations.deny(s, principal(p.admin, ga=True), inv_id),
         ],

@@ -1,0 +1,53 @@
+"""A customer's ``require_mfa_for_partners`` (SPEC §7; issue 9, L1): every request of a partner
+user about that customer — under the customer's own paths, and on the partner side: accepting
+or denying its invitations, reading or ending its link — is refused (403) unless the user's
+sign-in used a second factor. The refusal is recorded in the customer's audit log, reads
+included, because the customer asked to know."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.principal import Principal
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.errors import Forbidden
+from roomwarden.tenants.models import TenantSettings
+
+MESSAGE = (
+    "this customer requires partner users to sign in with a second factor: "
+    "sign in again with your verification code"
+)
+
+
+class SecondFactorRequired(Forbidden):
+    """Recorded in the customer's log whatever the route (``audit_tenant_id``, ``audit_as``)."""
+
+    audit_as = (Category.PARTNER, Operation.READ)
+
+    def __init__(self, customer_id: uuid.UUID) -> None:
+        super().__init__(MESSAGE, extra={"reason": "second_factor_required"})
+        self.audit_tenant_id = customer_id
+
+
+def customers_requiring(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``customer_ids`` that require a second factor of partner users."""
+    if not customer_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(TenantSettings.tenant_id).where(
+                TenantSettings.tenant_id.in_(customer_ids), TenantSettings.require_mfa_for_partners
+            )
+        )
+    )
+
+
+def require_second_factor(session: Session, principal: Principal, customer_id: uuid.UUID) -> None:
+    """Refuse a partner user without a second factor for a customer that requires one."""
+    if principal.tenant_id == customer_id or principal.mfa:
+        return
+    if customers_requiring(session, [customer_id]):
+        raise SecondFactorRequired(customer_id)
