@@ -23,6 +23,7 @@ from roomwarden.identity.routes import auth, directory
 from roomwarden.kit.api import install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
+from roomwarden.kit.limits import BodySizeLimitMiddleware
 from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.notifications.service import Mailer
 from roomwarden.partners.routes import customer as partners_customer
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.password_hashing = ThreadPoolExecutor(
         max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
     )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxies)
     install_error_handlers(app)
     routers = (

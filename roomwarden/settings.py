@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # whatever the activity.
     session_idle_seconds: int = Field(1800, ge=60, le=86400)
     session_absolute_seconds: int = Field(43200, ge=300, le=30 * 86400)
+    # Largest request body accepted (bytes); larger ones answer 413 before they are parsed.
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
