@@ -79,6 +79,8 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
+    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS
+
     settings = _bind(host, port)
     with guard():
         settings.check_production_ready()
@@ -99,6 +101,11 @@ def serve(
             workers=workers,
             log_level="info",
             proxy_headers=False,
+            http=HTTP_PROTOCOL,  # keeps TCP_NODELAY with --workers N (roomwarden/kit/server.py)
+            # A worker answers the supervisor's health check only once it has imported and
+            # built the app; uvicorn's 5 s default kills and restarts workers forever on a
+            # busy host.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
 
 
