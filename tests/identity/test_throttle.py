@@ -300,13 +300,14 @@ def test_a_burst_of_wrong_sign_ins_does_not_starve_other_requests(world: World, 
     try:
         with serving(create_app(small, db)) as url:
             me_times: list[float] = []
+            statuses: list[int] = []
             stop = threading.Event()
 
             def legitimate() -> None:
                 with httpx2.Client(timeout=60) as c:
                     while not stop.is_set():
                         began = time.monotonic()
-                        assert c.get(f"{url}/api/v1/me", headers=t.admin.headers).status_code == 200
+                        statuses.append(c.get(f"{url}/api/v1/me", headers=t.admin.headers).status_code)
                         me_times.append(time.monotonic() - began)
 
             watcher = threading.Thread(target=legitimate)
@@ -316,8 +317,11 @@ def test_a_burst_of_wrong_sign_ins_does_not_starve_other_requests(world: World, 
             finally:
                 stop.set()
                 watcher.join(timeout=60)
+        assert set(statuses) == {200}, statuses
         failed = [r.text for r in answers if r.status_code >= 500]
         assert {r.status_code for r in answers} <= {401, 429}, failed
-        assert me_times and max(me_times) < 15  # generous: it used to wait for the pool's timeout
+        # generous, for a loaded CI host: the legitimate client is served throughout, where it
+        # used to wait out the pool's timeout and the burst answered 500
+        assert me_times and max(me_times) < 30, me_times
     finally:
         db.dispose()
