@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10, gt=0)
     mail_retry_seconds: int = Field(30, ge=1)
     mail_max_attempts: int = Field(8, ge=1)
+    # Partner invitations a customer may send over a sliding window (each one mails the
+    # partner's admins): in all, and to one partner.
+    invitation_window_seconds: int = Field(86400, ge=60)
+    invitations_per_customer: int = Field(20, ge=1)
+    invitations_per_partner: int = Field(3, ge=1)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

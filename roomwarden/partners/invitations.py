@@ -24,7 +24,7 @@ from roomwarden.access.scopes import create_scope, read_scopes, validate_scope
 from roomwarden.access.service import check_members
 from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
-from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import LINK, Reason, queue_mail
 from roomwarden.partners import primary_admins
@@ -38,6 +38,7 @@ from roomwarden.partners.schemas import (
     PartnerInvitationRead,
     ScopeSize,
 )
+from roomwarden.settings import Settings, get_settings
 from roomwarden.tenants.models import Tenant, TenantDomain
 from roomwarden.tenants.service import tenant_by_domain
 
@@ -81,16 +82,19 @@ def _resolve_partner(session: Session, access: Access, domain: str) -> Tenant:
 
 
 def preview(session: Session, access: Access, data: InvitationCreate) -> InvitationRead:
-    """The review step: everything the customer is about to send, nothing stored."""
+    """The review step: everything the customer is about to send, nothing stored. It does not
+    say whether the domain belongs to a tenant, nor which: a partner's identity is revealed
+    only once an invitation exists (issue 9, L9), and sending is rate-limited and audited."""
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
-    partner = _resolve_partner(session, access, data.partner_domain)
+    if data.partner_domain in domains_for(session, access.tenant_id):
+        raise Invalid("a tenant cannot invite itself")
     scope_read = validate_scope(session, access.tenant_id, data.scope)
     return InvitationRead(
         id=None,
         status="draft",
         customer_id=access.tenant_id,
-        partner_id=partner.id,
-        partner_name=partner.name,
+        partner_id=None,
+        partner_name=None,
         partner_domain=data.partner_domain,
         expires_at=utcnow() + timedelta(days=data.expires_in_days),
         approval_policy=data.approval_policy.as_dict(),
@@ -99,10 +103,41 @@ def preview(session: Session, access: Access, data: InvitationCreate) -> Invitat
     )
 
 
-def create_invitation(session: Session, access: Access, data: InvitationCreate) -> PartnerInvitation:
+def _within_rate(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID, settings: Settings) -> None:
+    """Invitations sent (whatever became of them) over the window, per customer and per
+    customer-partner pair: an invite-and-revoke loop cannot mail a partner without end.
+    Counted under the customer's lock, so racing sends cannot both take the last one."""
+    since = utcnow() - timedelta(seconds=settings.invitation_window_seconds)
+    sent = select(func.count()).where(
+        PartnerInvitation.tenant_id == customer_id, PartnerInvitation.created_at > since
+    )
+    if (session.scalar(sent) or 0) >= settings.invitations_per_customer:
+        raise TooManyRequests(
+            f"at most {settings.invitations_per_customer} partner invitations may be sent per "
+            f"{_span(settings)}; try again later",
+            retry_after=settings.invitation_window_seconds,
+        )
+    to_partner = sent.where(PartnerInvitation.partner_tenant_id == partner_id)
+    if (session.scalar(to_partner) or 0) >= settings.invitations_per_partner:
+        raise TooManyRequests(
+            f"at most {settings.invitations_per_partner} invitations may be sent to one partner per "
+            f"{_span(settings)}; try again later",
+            retry_after=settings.invitation_window_seconds,
+        )
+
+
+def _span(settings: Settings) -> str:
+    seconds = settings.invitation_window_seconds
+    return f"{seconds // 3600} hours" if seconds % 3600 == 0 else f"{seconds} seconds"
+
+
+def create_invitation(
+    session: Session, access: Access, data: InvitationCreate, settings: Settings | None = None
+) -> PartnerInvitation:
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
     partner = _resolve_partner(session, access, data.partner_domain)
     lock_tenant(session, access.tenant_id)
+    _within_rate(session, access.tenant_id, partner.id, settings or get_settings())
     pending = session.scalar(
         select(PartnerInvitation).where(
             PartnerInvitation.tenant_id == access.tenant_id,

@@ -58,8 +58,10 @@ def review_invitation(session: SessionDep, access: AccessDep, body: InvitationCr
 
 @customer.post("/partner-invitations", response_model=InvitationRead, status_code=201)
 @audited(Category.PARTNER_INVITATION, Operation.CREATE)
-def create_invitation(session: SessionDep, access: AccessDep, body: InvitationCreate) -> InvitationRead:
-    inv = invitations.create_invitation(session, access, body)
+def create_invitation(
+    request: Request, session: SessionDep, access: AccessDep, body: InvitationCreate
+) -> InvitationRead:
+    inv = invitations.create_invitation(session, access, body, request.app.state.settings)
     read = invitations.invitation_reads(session, [inv])[0]
     return read.model_copy(update={"partner_domain": body.partner_domain})
 

@@ -48,8 +48,9 @@ class InvitationRead(BaseModel):
     id: uuid.UUID | None
     status: str
     customer_id: uuid.UUID
-    partner_id: uuid.UUID
-    partner_name: str
+    #: Named once the invitation exists; the review step (``status: draft``) names no tenant.
+    partner_id: uuid.UUID | None
+    partner_name: str | None
     partner_domain: str | None = None
     expires_at: datetime
     approval_policy: dict[str, str]

@@ -103,8 +103,18 @@ def test_the_review_step_stores_nothing_and_reads_like_the_invitation(world: Wor
         world.client.get(f"/api/v1/tenants/{c.id}/partner-invitations/{sent['id']}", headers=c.admin.headers),
         200,
     )
-    for key in ("partner_id", "partner_name", "scope", "approval_policy", "customer_id"):
+    for key in ("scope", "approval_policy", "customer_id"):
         assert review[key] == sent[key] == got[key], key
+    # Only the sent invitation names the partner (issue 9, L9).
+    assert (review["partner_id"], review["partner_name"]) == (None, None)
+    assert (
+        (sent["partner_id"], sent["partner_name"])
+        == (got["partner_id"], got["partner_name"])
+        == (
+            p.id,
+            "Reviewed Partner",
+        )
+    )
     assert (review["status"], sent["status"]) == ("draft", "pending")
     assert sent["partner_domain"] == p.domain and review["partner_domain"] == p.domain
     # Another tenant reads no such invitation, nor revokes it.
