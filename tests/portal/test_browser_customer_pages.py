@@ -1,0 +1,163 @@
+"""The customer pages in Chromium: axe-core finds no serious or critical violation on any of
+them, a whole task is done with the keyboard alone, and the main pages are photographed
+for the README (docs/screenshots/)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.factories import PASSWORD, World
+from tests.portal import browser as plumbing
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def fleet(world: World):  # type: ignore[no-untyped-def]
+    t = world.tenant(name=f"Contoso {world.tag}")
+    rooms = [
+        world.room(t, "US", city="Seattle", building="North"),
+        world.room(t, "DE", city="Berlin"),
+        world.room(t, "KR", city="Seoul"),
+    ]
+    group = world.room_group(t, [rooms[0]["id"]], name="All US rooms")
+    ticket = world.incident(t, rooms[1]["id"])
+    role = world.role(t, ["rooms.view", "tickets.view"], name="Help desk")
+    user = world.user(t, name="dana")
+    world.assign(t, role, users=[user], scope={"room_groups": [group["id"]]})
+    return t, {"rooms": rooms, "group": group, "ticket": ticket, "role": role, "user": user}
+
+
+def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  # type: ignore[no-untyped-def]
+    t, o = fleet
+    page = new_context().new_page()
+    page.goto("/login")
+    plumbing.assert_accessible(page)
+    plumbing.screenshot(page, "sign-in")
+    plumbing.sign_in(page, t.admin.upn, PASSWORD)
+    base = f"/t/{t.id}"
+    room = o["rooms"][1]["id"]
+    shots = {"/rooms": "rooms", f"/rooms/{room}": "room", "/reports": "reports", "/roles": "roles"}
+    for path in (
+        "/rooms",
+        "/rooms?country=XX",
+        "/rooms/new",
+        f"/rooms/{room}",
+        f"/rooms/{room}/edit",
+        f"/rooms/{room}/reset-key",
+        "/room-groups",
+        f"/room-groups/{o['group']['id']}",
+        f"/room-groups/{o['group']['id']}/edit",
+        "/update-rings",
+        "/update-rings/new",
+        "/tickets",
+        f"/tickets/{o['ticket']['id']}",
+        "/incidents/new",
+        "/reports",
+        "/roles",
+        f"/roles/{o['role']}",
+        "/roles/new",
+        f"/roles/{o['role']}/assignments/new",
+        "/settings",
+        "/users",
+        f"/users/{o['user'].id}",
+        "/security-groups",
+        "/approvals",
+        "/no-such-page",
+    ):
+        page.goto(base + path if path != "/no-such-page" else path)
+        plumbing.assert_accessible(page)
+        if path in shots:
+            plumbing.screenshot(page, shots[path])
+    # a refused form: the error summary and the field errors
+    page.goto(f"{base}/update-rings/new")
+    page.get_by_label("Ring name").fill("Pilot")
+    page.get_by_label("Deferral in days").fill("400")
+    page.get_by_role("button", name="Add ring").click()
+    assert page.get_by_label("Ring name").input_value() == "Pilot"
+    assert page.get_by_label("Deferral in days").get_attribute("aria-invalid") == "true"
+    plumbing.assert_accessible(page)
+
+
+def _tab_to(page, predicate: str, limit: int = 40) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the focused element matches ``predicate`` (a JS expression over ``el``)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate}); }})()"):
+            return
+    raise AssertionError(f"never reached by Tab: {predicate}")
+
+
+def _focus_is_visible(page) -> bool:  # type: ignore[no-untyped-def]
+    return page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; })()"
+    )
+
+
+def test_keyboard_only_sign_in_filter_and_open_an_incident(new_context: Callable, fleet) -> None:  # type: ignore[no-untyped-def]
+    t, o = fleet
+    page = new_context().new_page()
+    page.goto("/login")
+    _tab_to(page, "el.id === 'f-email'")
+    assert _focus_is_visible(page)
+    page.keyboard.type(t.admin.upn)
+    page.keyboard.press("Enter")  # Next
+    page.wait_for_selector("#f-password")
+    _tab_to(page, "el.id === 'f-password'")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")  # Sign in
+    page.wait_for_url(f"**/t/{t.id}/rooms")
+    # the skip link is the first stop and moves past the navigation
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    assert _focus_is_visible(page)
+    page.keyboard.press("Enter")
+    _tab_to(page, "el.id === 'f-q'")
+    page.keyboard.type(o["rooms"][1]["name"])
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/rooms?q=*")
+    rows = page.locator("table.data tbody tr")
+    assert rows.count() == 1
+    _tab_to(page, f"el.textContent === {o['rooms'][1]['name']!r}")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/rooms/{o['rooms'][1]['id']}")
+    _tab_to(page, "el.textContent === 'Open an incident'")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#f-title")
+    _tab_to(page, "el.id === 'f-title'")
+    page.keyboard.type("Display flickers")
+    _tab_to(page, "el.tagName === 'BUTTON' && el.textContent === 'Open incident'")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/tickets/*?done=created")
+    assert page.get_by_role("heading", name="Display flickers").is_visible()
+    plumbing.screenshot(page, "ticket")
+    # and out again, by the keyboard
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/signed-out")
+    assert page.get_by_text("You have signed out.").is_visible()
+
+
+def test_the_tenant_control_and_navigation_by_their_names(new_context: Callable, fleet) -> None:  # type: ignore[no-untyped-def]
+    t, _ = fleet
+    page = new_context().new_page()
+    plumbing.sign_in(page, t.admin.upn, PASSWORD)
+    nav = page.get_by_role("navigation")
+    for name in ("Rooms", "Room groups", "Update rings", "Reports", "Roles", "Approvals", "Settings"):
+        assert nav.get_by_role("link", name=name, exact=True).is_visible(), name
+    tenant = page.get_by_label("Tenant")
+    assert tenant.input_value() == t.id
+    page.get_by_role("button", name="Switch").click()
+    page.wait_for_url(f"**/t/{t.id}/**")
+    nav.get_by_role("link", name="Reports", exact=True).click()
+    assert (
+        page.get_by_role("img", name="Rooms per health state").is_visible()
+        or page.locator("svg.chart").count() == 2
+    )
+    rooms = page.get_by_role("navigation").get_by_role("link", name="Rooms", exact=True)
+    rooms.click()
+    for label in ("Search", "Country", "Room group", "Update ring", "Health"):
+        assert page.get_by_label(label, exact=True).is_visible(), label
