@@ -19,6 +19,7 @@ from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
+from roomwarden.partners.delegation import record_group_change
 from roomwarden.rooms.groups import group_visible
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, UpdateRing
 from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
@@ -183,6 +184,9 @@ def create_room(session: Session, access: Access, box: SecretBox, data: RoomCrea
         room.id,
         {**_snapshot(room), "room_group_ids": [str(g) for g in group_ids]},
     )
+    for group_id in group_ids:  # a new room in a group a partner's link names is delegated
+        name = session.scalar(select(RoomGroup.name).where(RoomGroup.id == group_id)) or str(group_id)
+        record_group_change(session, access, group_id, name, added=[room.id])
     return room
 
 

@@ -1,0 +1,55 @@
+"""A partner's delegation also changes when a room group its link names changes: rooms added to
+the group are delegated at once, rooms removed are withdrawn (SPEC §3: a scope follows its
+groups' current members). Such a change is recorded on the link too, in the customer's log,
+so the customer's record of what it delegated, and when, is complete (issue 9)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.models import ScopeGroup
+from roomwarden.access.resolver import Access
+from roomwarden.audit.service import Category, Operation
+from roomwarden.partners.models import PartnerLink
+from roomwarden.tenants.models import Tenant
+
+
+def record_group_change(
+    session: Session,
+    access: Access,
+    group_id: uuid.UUID,
+    group_name: str,
+    *,
+    added: Iterable[uuid.UUID] = (),
+    removed: Iterable[uuid.UUID] = (),
+    deleted: bool = False,
+) -> None:
+    """Record, on every active link whose scope names the group, the rooms that joined or
+    left its delegation through the group. Call before a deleted group's rows are gone."""
+    added, removed = sorted(str(r) for r in added), sorted(str(r) for r in removed)
+    if not (added or removed or deleted):
+        return
+    links = session.execute(
+        select(PartnerLink.id, Tenant.name)
+        .join(ScopeGroup, ScopeGroup.scope_id == PartnerLink.scope_id)
+        .join(Tenant, Tenant.id == PartnerLink.partner_tenant_id)
+        .where(
+            ScopeGroup.group_id == group_id,
+            PartnerLink.tenant_id == access.tenant_id,
+            PartnerLink.status == "active",
+        )
+        .order_by(PartnerLink.id)
+    ).all()
+    for link_id, partner_name in links:
+        details: dict[str, object] = {
+            "via_room_group": {"id": str(group_id), "name": group_name},
+            "rooms_delegated": added,
+            "rooms_withdrawn": removed,
+        }
+        if deleted:
+            details["room_group_deleted"] = True
+        access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)
