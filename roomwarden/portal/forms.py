@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from roomwarden.kit.errors import AppError, Invalid
+from roomwarden.portal.web import sentence
 
 M = TypeVar("M", bound=BaseModel)
 FORM = "_form"  # errors that belong to no single field
@@ -48,9 +49,7 @@ def errors_of(error: AppError, field: str | None = None) -> dict[str, str]:
     ``field`` (or on the form as a whole)."""
     if isinstance(error, FieldErrors):
         return error.fields
-    detail = error.detail.strip()
-    detail = detail[:1].upper() + detail[1:]
-    return {field or FORM: detail if detail.endswith(".") else detail + "."}
+    return {field or FORM: sentence(error.detail)}
 
 
 def text(form: FormData, name: str, limit: int = 4000) -> str:

@@ -10,6 +10,7 @@ docs/portal.md for how a page is added.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -324,11 +325,16 @@ async def status_page(request: Request, status: int) -> HTMLResponse:
     return await run_in_threadpool(_error_html, request, status, detail)
 
 
+PERMISSION_ID = re.compile(r"^[a-z_]+\.[a-z_]+\b")
+
+
 def _sentence(text: str) -> str:
+    """A service's message as a sentence; a permission id that opens it keeps its spelling."""
     text = text.strip()
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    if not PERMISSION_ID.match(text):
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
 
 

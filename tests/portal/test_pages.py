@@ -343,3 +343,34 @@ def test_sign_in_through_the_form_lands_on_rooms(world, app):
     b = Browser(app)
     assert b.sign_in(t.admin.upn, PASSWORD).status_code == 303
     assert b.follow("/").url.path == f"/t/{t.id}/rooms"
+
+
+def test_names_are_text_never_markup(world, app):
+    """A room, group or ticket named like markup is shown as text (autoescaping)."""
+    t = world.tenant()
+    evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    room = world.room(t, name=evil)
+    world.room_group(t, [room["id"]], name=evil)
+    expect(world.post(t, "/incidents", {"room_id": room["id"], "title": evil, "severity": "warning"}), 201)
+    b = signed_in(world, app, t.admin)
+    for path in ("/rooms", f"/rooms/{room['id']}", "/room-groups", "/tickets"):
+        page = b.get(f"/t/{t.id}{path}")
+        assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, path
+
+
+def test_a_refused_form_is_recorded_in_the_audit_log(world, app):
+    """Refused attempts through the portal are audited like the API's (SPEC §6)."""
+    t = world.tenant()
+    room = world.room(t)
+    tech = world.user(t)
+    world.assign(t, t.roles["Site Tech"], users=[tech], scope={"rooms": [room["id"]]})
+    b = signed_in(world, app, tech)
+    refused = b.post(f"/t/{t.id}/rooms/{room['id']}/reset-key")
+    assert refused.status_code == 403 and "rooms.reset_key" in refused.text
+    log = expect(world.client.get(f"/api/v1/tenants/{t.id}/audit-logs", headers=t.admin.headers), 200)[
+        "items"
+    ]
+    failed = [r for r in log if r["result_status"] == "Failed" and r["user_id"] == tech.id]
+    assert len(failed) == 1 and failed[0]["category"] == "EnrollmentKey"
+    assert failed[0]["details"]["path"] == f"/t/{t.id}/rooms/{room['id']}/reset-key"

@@ -97,8 +97,9 @@ class TestSignIn:
         t = world.tenant()
         b = Browser(https_app)
         b.client = TestClient(https_app, base_url="https://testserver", follow_redirects=False)
-        b.get("/login")
-        assert "__Host-roomwarden_login=" in b.client.cookies.keys().__repr__() or b.client.cookies
+        login = b.get("/login")
+        form_cookie = login.headers["set-cookie"]
+        assert form_cookie.startswith("__Host-roomwarden_login=") and "Secure" in form_cookie
         b.post("/login", {"step": "email", "email": t.admin.upn})
         done = b.post("/login", {"step": "password", "email": t.admin.upn, "password": PASSWORD})
         cookie = done.headers["set-cookie"]
