@@ -31,3 +31,16 @@ ROOMWARDEN_TEST_DB=sqlite .venv/bin/python -m pytest -p no:cacheprovider "$@"
 
 echo "== tests on PostgreSQL"
 ROOMWARDEN_TEST_DB=postgresql .venv/bin/python -m pytest -p no:cacheprovider "$@"
+
+# The API tests that matter most across processes — revocation on the next request, races and
+# the access matrices — once more through a real `roomwarden serve --workers 2` on PostgreSQL
+# (tests/conftest.py: ROOMWARDEN_TEST_SERVER_WORKERS), bounded in time.
+echo "== revocation, races and access matrices through roomwarden serve --workers 2 (PostgreSQL)"
+ROOMWARDEN_TEST_DB=postgresql ROOMWARDEN_TEST_SERVER_WORKERS=2 timeout 1800 \
+  .venv/bin/python -m pytest -p no:cacheprovider -n 2 \
+  tests/access/test_matrix.py tests/partners/test_partner_matrix.py \
+  tests/concurrency tests/partners/test_races.py \
+  "tests/access/test_resolver.py::test_revocations_apply_on_the_next_request_of_every_worker" \
+  "tests/identity/test_auth.py::test_deactivated_user_cannot_sign_in_and_its_token_stops_working" \
+  "tests/identity/test_auth.py::test_deleted_user_token_stops_working" \
+  "tests/identity/test_auth.py::test_a_changed_password_replaces_the_old_one"

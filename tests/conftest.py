@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,13 +24,18 @@ from roomwarden.kit.db import Database
 from roomwarden.kit.migrate import upgrade
 from roomwarden.settings import Settings
 from tests.factories import World
+from tests.live import roomwarden_serve
 from tests.pg import postgres_database
 
 DB_KIND = os.environ.get("ROOMWARDEN_TEST_DB", "sqlite")
+#: With ROOMWARDEN_TEST_SERVER_WORKERS=N the API tests' client talks to a real
+#: ``roomwarden serve --workers N`` over the test database instead of the app in process.
+SERVER_WORKERS = int(os.environ.get("ROOMWARDEN_TEST_SERVER_WORKERS", "0"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"roomwarden test database: {DB_KIND}"
+    served = f", through roomwarden serve --workers {SERVER_WORKERS}" if SERVER_WORKERS else ""
+    return f"roomwarden test database: {DB_KIND}{served}"
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +68,26 @@ def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def served_url(settings: Settings, db: Database) -> Iterator[str | None]:
+    """The base URL of ``roomwarden serve --workers N`` when the run asks for one."""
+    if not SERVER_WORKERS:
+        yield None
+        return
+    extra = {
+        "ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(settings.signin_max_failures_per_address),
+        "ROOMWARDEN_WORKER_THREADS": "8",
+    }
+    with roomwarden_serve(settings.database_url, SERVER_WORKERS, extra) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def client(app, served_url: str | None) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    if served_url:
+        # httpx's client is what TestClient is built on: the same surface for the tests
+        with httpx2.Client(base_url=served_url, timeout=120) as remote:
+            yield remote  # type: ignore[misc]
+        return
     with TestClient(app) as c:
         yield c
 

@@ -39,3 +39,54 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def roomwarden_serve(
+    database_url: str, workers: int, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run ``roomwarden serve --workers N`` as the operator would, over an already migrated
+    database; yields its base URL and stops the whole process group afterwards."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import httpx2
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ROOMWARDEN_ENV": "development",
+        "ROOMWARDEN_DATABASE_URL": database_url,
+        "ROOMWARDEN_HOST": "127.0.0.1",
+        "ROOMWARDEN_PORT": str(port),
+        **(extra_env or {}),
+    }
+    exe = Path(sys.executable).with_name("roomwarden")
+    cmd = [str(exe), "serve", "--no-migrate", "--workers", str(workers)]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 -- a file, not a pipe, which would fill and stall the server
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        ready = 0
+        while ready < workers * 4:  # several answers: every worker is up, not only the first
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"roomwarden serve did not start: {log.read()[-2000:]!r}")
+            try:
+                ready += httpx2.get(f"{url}/readyz", timeout=5).status_code == 200
+            except httpx2.HTTPError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()

@@ -1,7 +1,9 @@
 """Schema-driven fuzzing of the whole API (schemathesis): generated requests, valid and
-invalid, against every operation, as a tenant's Global admin inside its own tenant. The
-service must never answer 5xx, and every answer must match the OpenAPI document (documented
-status code, content type, response schema)."""
+invalid, against every operation, as a tenant's Global admin inside its own tenant and as a
+partner user acting in a customer that delegated a room to its partner. The service must
+never answer 5xx, and every answer must match the OpenAPI document (documented status code,
+content type, response schema). Examples per operation are bounded, so the gate is a fixed
+cost in CI."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import World
+from tests.partners.helpers import link
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
@@ -33,10 +36,18 @@ def fuzz_target(world: World) -> tuple[str, dict[str, str], dict[str, str]]:
     return t.id, t.admin.headers, {"room_id": room["id"]}
 
 
-@schema.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_and_never_fails(case, fuzz_target) -> None:  # type: ignore[no-untyped-def]
-    tenant_id, headers, known = fuzz_target
+@pytest.fixture
+def partner_target(world: World) -> tuple[str, dict[str, str], dict[str, str]]:
+    """A partner's Global admin (Primary admins of the link) in a customer with two rooms,
+    one of them delegated."""
+    customer, partner = world.tenant(), world.tenant()
+    delegated, _hidden = world.room(customer), world.room(customer)
+    link(world, customer, partner, scope={"rooms": [delegated["id"]], "room_groups": []})
+    return customer.id, partner.admin.headers, {"room_id": delegated["id"]}
+
+
+def _call(case, target) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, headers, known = target
     if "tenant_id" in (case.path_parameters or {}):
         case.path_parameters["tenant_id"] = tenant_id
         for name, value in known.items():
@@ -55,6 +66,18 @@ def test_api_conforms_and_never_fails(case, fuzz_target) -> None:  # type: ignor
             response_schema_conformance,
         ],
     )
+
+
+@schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_and_never_fails(case, fuzz_target) -> None:  # type: ignore[no-untyped-def]
+    _call(case, fuzz_target)
+
+
+@schema.parametrize()
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_and_never_fails_for_a_partner(case, partner_target) -> None:  # type: ignore[no-untyped-def]
+    _call(case, partner_target)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,10 @@ import uvicorn
 
 
 @pytest.fixture(scope="module")
-def live_url(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def live_url(app, served_url: str | None) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if served_url:  # the run's own `roomwarden serve --workers N`
+        yield served_url
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
