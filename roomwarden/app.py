@@ -16,6 +16,8 @@ from sqlalchemy import text
 from roomwarden import __version__
 from roomwarden.access.routes import api as roles_api
 from roomwarden.access.routes import catalogue
+from roomwarden.approvals.routes import customer as approvals_customer
+from roomwarden.approvals.routes import partner as approvals_partner
 from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         audit_api,
         partners_customer,
         partners_partner,
+        approvals_customer,
+        approvals_partner,
     )
     for r in routers:
         app.include_router(r)

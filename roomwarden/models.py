@@ -9,6 +9,7 @@ from roomwarden.access.models import (  # noqa: F401
     ScopeGroup,
     ScopeRoom,
 )
+from roomwarden.approvals.models import ApprovalRequest  # noqa: F401
 from roomwarden.audit.models import AuditChainHead, AuditRecord  # noqa: F401
 from roomwarden.identity.models import (  # noqa: F401
     SecurityGroup,

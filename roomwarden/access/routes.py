@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Literal
 
 from sqlalchemy import Select
@@ -18,6 +19,8 @@ from roomwarden.access.schemas import (
     RoleRead,
     RoleUpdate,
 )
+from roomwarden.approvals.http import HELD, held_or
+from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import SessionDep, audited
 from roomwarden.kit.pagination import Page, PageDep, paginate
@@ -42,10 +45,14 @@ def list_roles(
     return Page[RoleRead](items=service.role_reads(session, page.items), next_cursor=page.next_cursor)
 
 
-@api.post("/roles", response_model=RoleRead, status_code=201)
+def _role_read(session: SessionDep) -> Callable[[Role], RoleRead]:
+    return lambda role: service.role_reads(session, [role])[0]
+
+
+@api.post("/roles", response_model=RoleRead, status_code=201, responses=HELD)
 @audited(Category.ROLE, Operation.CREATE)
 def create_role(session: SessionDep, access: AccessDep, body: RoleCreate) -> RoleRead:
-    return service.role_reads(session, [service.create_role(session, access, body)])[0]
+    return held_or(session, apply_or_hold(session, access, "role.create", body), _role_read(session))
 
 
 @api.get("/roles/{role_id}", response_model=RoleRead)
@@ -53,16 +60,17 @@ def get_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> Role
     return service.role_reads(session, [service.visible_role(session, access, role_id)])[0]
 
 
-@api.patch("/roles/{role_id}", response_model=RoleRead)
+@api.patch("/roles/{role_id}", response_model=RoleRead, responses=HELD)
 @audited(Category.ROLE, Operation.UPDATE)
 def update_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID, body: RoleUpdate) -> RoleRead:
-    return service.role_reads(session, [service.update_role(session, access, role_id, body)])[0]
+    done = apply_or_hold(session, access, "role.update", body, role_id=role_id)
+    return held_or(session, done, _role_read(session))
 
 
-@api.delete("/roles/{role_id}", status_code=204)
+@api.delete("/roles/{role_id}", status_code=204, responses=HELD)
 @audited(Category.ROLE, Operation.DELETE)
 def delete_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> None:
-    service.delete_role(session, access, role_id)
+    return held_or(session, apply_or_hold(session, access, "role.delete", role_id=role_id), _nothing)
 
 
 # -- assignments ------------------------------------------------------------------------------------
@@ -70,6 +78,10 @@ def delete_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> N
 
 def _one(session: SessionDep, item: RoleAssignment) -> AssignmentRead:
     return service.assignment_reads(session, [item])[0]
+
+
+def _nothing(_: object) -> None:
+    return None
 
 
 @api.get("/roles/{role_id}/assignments", response_model=Page[AssignmentRead])
@@ -84,12 +96,13 @@ def list_assignments(
     )
 
 
-@api.post("/roles/{role_id}/assignments", response_model=AssignmentRead, status_code=201)
+@api.post("/roles/{role_id}/assignments", response_model=AssignmentRead, status_code=201, responses=HELD)
 @audited(Category.ASSIGNMENT, Operation.CREATE)
 def create_assignment(
     session: SessionDep, access: AccessDep, role_id: uuid.UUID, body: AssignmentCreate
 ) -> AssignmentRead:
-    return _one(session, service.create_assignment(session, access, role_id, body))
+    done = apply_or_hold(session, access, "assignment.create", body, role_id=role_id)
+    return held_or(session, done, lambda a: _one(session, a))
 
 
 # Assignments are addressed both under their role and directly under the tenant.
@@ -102,7 +115,7 @@ def get_role_assignment(
     return _one(session, service.visible_assignment(session, access, assignment_id, role_id)[1])
 
 
-@api.patch("/roles/{role_id}/assignments/{assignment_id}", response_model=AssignmentRead)
+@api.patch("/roles/{role_id}/assignments/{assignment_id}", response_model=AssignmentRead, responses=HELD)
 @audited(Category.ASSIGNMENT, Operation.UPDATE)
 def update_role_assignment(
     session: SessionDep,
@@ -111,15 +124,19 @@ def update_role_assignment(
     assignment_id: uuid.UUID,
     body: AssignmentUpdate,
 ) -> AssignmentRead:
-    return _one(session, service.update_assignment(session, access, assignment_id, body, role_id))
+    done = apply_or_hold(
+        session, access, "assignment.update", body, assignment_id=assignment_id, role_id=role_id
+    )
+    return held_or(session, done, lambda a: _one(session, a))
 
 
-@api.delete("/roles/{role_id}/assignments/{assignment_id}", status_code=204)
+@api.delete("/roles/{role_id}/assignments/{assignment_id}", status_code=204, responses=HELD)
 @audited(Category.ASSIGNMENT, Operation.DELETE)
 def delete_role_assignment(
     session: SessionDep, access: AccessDep, role_id: uuid.UUID, assignment_id: uuid.UUID
 ) -> None:
-    service.delete_assignment(session, access, assignment_id, role_id)
+    done = apply_or_hold(session, access, "assignment.delete", assignment_id=assignment_id, role_id=role_id)
+    return held_or(session, done, _nothing)
 
 
 @api.get("/assignments/{assignment_id}", response_model=AssignmentRead)
@@ -127,18 +144,20 @@ def get_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.U
     return _one(session, service.visible_assignment(session, access, assignment_id)[1])
 
 
-@api.patch("/assignments/{assignment_id}", response_model=AssignmentRead)
+@api.patch("/assignments/{assignment_id}", response_model=AssignmentRead, responses=HELD)
 @audited(Category.ASSIGNMENT, Operation.UPDATE)
 def update_assignment(
     session: SessionDep, access: AccessDep, assignment_id: uuid.UUID, body: AssignmentUpdate
 ) -> AssignmentRead:
-    return _one(session, service.update_assignment(session, access, assignment_id, body))
+    done = apply_or_hold(session, access, "assignment.update", body, assignment_id=assignment_id)
+    return held_or(session, done, lambda a: _one(session, a))
 
 
-@api.delete("/assignments/{assignment_id}", status_code=204)
+@api.delete("/assignments/{assignment_id}", status_code=204, responses=HELD)
 @audited(Category.ASSIGNMENT, Operation.DELETE)
 def delete_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.UUID) -> None:
-    service.delete_assignment(session, access, assignment_id)
+    done = apply_or_hold(session, access, "assignment.delete", assignment_id=assignment_id)
+    return held_or(session, done, _nothing)
 
 
 # -- effective access -----------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers
 from roomwarden.access.schemas import MemberRef, ScopeIn
 from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
+from roomwarden.approvals import policy as approvals_policy
+from roomwarden.approvals import service as approvals
 from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
@@ -62,6 +64,7 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
             partner_name=names[x.partner_tenant_id],
             scope=scopes[x.scope_id],
             approval_policy=x.approval_policy,
+            approval_expires_in_days=x.approval_expires_in_days,
             primary_admins_role_id=primary.get(x.id),
             created_at=x.created_at,
             ended_at=x.ended_at,
@@ -120,7 +123,17 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
         changes["scope"] = data.scope.model_dump(mode="json")
     if "approval_policy" in data.model_fields_set:
         changes["approval_policy"] = {"from": link.approval_policy, "to": data.approval_policy.as_dict()}
+        now_auto = approvals_policy.switched_to_auto(link.approval_policy, data.approval_policy.as_dict())
         link.approval_policy = data.approval_policy.as_dict()
+        if now_auto:
+            reason = f"change control for {', '.join(sorted(now_auto))} is now automatic"
+            approvals.end_pending(session, link, access.actor, reason, events=now_auto)
+    if "approval_expires_in_days" in data.model_fields_set:
+        changes["approval_expires_in_days"] = {
+            "from": link.approval_expires_in_days,
+            "to": data.approval_expires_in_days,
+        }
+        link.approval_expires_in_days = data.approval_expires_in_days
     session.flush()
     access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)
     return link
@@ -140,6 +153,7 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
     no partner user reaches the customer. The customer's audit log keeps every record."""
     if link.status != "active":
         raise Conflict("the partner link has already ended")
+    approvals.end_pending(session, link, actor, f"the partner was removed (by the {by})")
     link.status, link.ended_at = "ended", utcnow()
     roles = session.scalars(select(Role.id).where(Role.partner_link_id == link.id)).all()
     scopes = session.scalars(select(RoleAssignment.scope_id).where(RoleAssignment.role_id.in_(roles))).all()

@@ -30,6 +30,9 @@ class PartnerLink(IdMixin, Base):
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_partner_links_partner", "partner_tenant_id", "status"),
+        CheckConstraint(
+            "approval_expires_in_days >= 1 AND approval_expires_in_days <= 90", name="approval_expiry"
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -37,6 +40,8 @@ class PartnerLink(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(10), default="active")
     scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: How long a held partner action waits for the customer's decision (SPEC §5).
+    approval_expires_in_days: Mapped[int] = mapped_column(default=7, server_default="7")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
 

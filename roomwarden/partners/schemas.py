@@ -80,6 +80,8 @@ class AcceptInvitation(Input):
 class LinkUpdate(Patch):
     scope: ScopeIn = None  # type: ignore[assignment]
     approval_policy: ApprovalPolicy = None  # type: ignore[assignment]
+    #: How many days a held partner action waits for a decision before it expires.
+    approval_expires_in_days: int = Field(default=None, ge=1, le=90, strict=True)  # type: ignore[assignment]
 
 
 class LinkRead(BaseModel):
@@ -91,6 +93,7 @@ class LinkRead(BaseModel):
     partner_name: str
     scope: ScopeRead
     approval_policy: dict[str, str]
+    approval_expires_in_days: int
     primary_admins_role_id: uuid.UUID | None
     created_at: datetime
     ended_at: datetime | None

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from roomwarden.access.deps import AccessDep
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access
+from roomwarden.approvals.http import HELD, held_or
+from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import SessionDep, audited
 from roomwarden.kit.crypto import SecretBox
@@ -85,10 +87,11 @@ def get_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> Room
     return RoomRead.model_validate(service.visible_room(session, access, room_id))
 
 
-@api.patch("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"])
+@api.patch("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"], responses=HELD)
 @audited(Category.ROOM, Operation.UPDATE)
 def update_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID, body: RoomUpdate) -> RoomRead:
-    return RoomRead.model_validate(service.update_room(session, access, room_id, body))
+    done = apply_or_hold(session, access, "room.update", body, room_id=room_id)
+    return held_or(session, done, RoomRead.model_validate)
 
 
 @api.post("/rooms/{room_id}/unenroll", response_model=RoomRead, tags=["rooms"])
@@ -204,10 +207,11 @@ def get_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID) -> Ring
     return _ring_reads(session, access, [rings.visible_ring(session, access, ring_id)])[0]
 
 
-@api.patch("/update-rings/{ring_id}", response_model=RingRead, tags=["update rings"])
+@api.patch("/update-rings/{ring_id}", response_model=RingRead, tags=["update rings"], responses=HELD)
 @audited(Category.UPDATE_RING, Operation.UPDATE)
 def update_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID, body: RingUpdate) -> RingRead:
-    return _ring_reads(session, access, [rings.update_ring(session, access, ring_id, body)])[0]
+    done = apply_or_hold(session, access, "update_ring.update", body, ring_id=ring_id)
+    return held_or(session, done, lambda ring: _ring_reads(session, access, [ring])[0])
 
 
 # -- tickets ----------------------------------------------------------------------------------------------
@@ -231,10 +235,11 @@ def list_tickets(
     return paginate(session, stmt, Ticket.id, pages, TicketRead.model_validate)
 
 
-@api.post("/incidents", response_model=TicketDetail, status_code=201, tags=["tickets"])
+@api.post("/incidents", response_model=TicketDetail, status_code=201, tags=["tickets"], responses=HELD)
 @audited(Category.TICKET, Operation.CREATE)
 def create_incident(session: SessionDep, access: AccessDep, body: IncidentCreate) -> TicketDetail:
-    return _ticket_detail(session, tickets.create_incident(session, access, body))
+    done = apply_or_hold(session, access, "incident.create", body)
+    return held_or(session, done, lambda ticket: _ticket_detail(session, ticket))
 
 
 @api.get("/tickets/{ticket_id}", response_model=TicketDetail, tags=["tickets"])
@@ -242,12 +247,13 @@ def get_ticket(session: SessionDep, access: AccessDep, ticket_id: uuid.UUID) -> 
     return _ticket_detail(session, tickets.visible_ticket(session, access, ticket_id))
 
 
-@api.patch("/tickets/{ticket_id}", response_model=TicketDetail, tags=["tickets"])
+@api.patch("/tickets/{ticket_id}", response_model=TicketDetail, tags=["tickets"], responses=HELD)
 @audited(Category.TICKET, Operation.UPDATE)
 def update_ticket(
     session: SessionDep, access: AccessDep, ticket_id: uuid.UUID, body: TicketUpdateIn
 ) -> TicketDetail:
-    return _ticket_detail(session, tickets.update_ticket(session, access, ticket_id, body))
+    done = apply_or_hold(session, access, "ticket.update", body, ticket_id=ticket_id)
+    return held_or(session, done, lambda ticket: _ticket_detail(session, ticket))
 
 
 # -- reports ------------------------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.deps import AccessDep
+from roomwarden.approvals import service
+from roomwarden.approvals.http import outcome_response, request_reads
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.approvals.schemas import ApprovalRequestRead, CancelBody, Event, RejectBody, Status
+from roomwarden.audit.service import Category, Operation
+from roomwarden.identity.deps import PrincipalDep
+from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.routing import router
+
+customer = router(prefix="/api/v1/tenants/{tenant_id}/approval-requests", tags=["approvals"])
+partner = router(prefix="/api/v1/partner/approval-requests", tags=["approvals (partner side)"])
+DECIDED = {
+    409: {
+        "description": "Already decided; or ended failed or expired by this decision "
+        "(committed; the body carries the request as `approval_request`)"
+    }
+}
+
+
+def _page(session: Session, stmt: object, pages: object) -> Page[ApprovalRequestRead]:
+    page = paginate(session, stmt, ApprovalRequest.id, pages, lambda r: r)  # type: ignore[arg-type]
+    return Page[ApprovalRequestRead](items=request_reads(session, page.items), next_cursor=page.next_cursor)
+
+
+# -- customer side ------------------------------------------------------------------------------
+
+
+@customer.get("", response_model=Page[ApprovalRequestRead])
+def list_requests(
+    session: SessionDep,
+    access: AccessDep,
+    pages: PageDep,
+    status: Status | None = None,
+    event: Event | None = None,
+    partner_id: uuid.UUID | None = None,
+    room_id: uuid.UUID | None = None,
+) -> Page[ApprovalRequestRead]:
+    """Requests held for this customer's decision (a reviewer scoped to some rooms sees the
+    requests on those rooms), oldest first; filters combine."""
+    stmt = service.customer_query(access, status=status, event=event, partner_id=partner_id, room_id=room_id)
+    return _page(session, stmt, pages)
+
+
+@customer.get("/{request_id}", response_model=ApprovalRequestRead)
+def get_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID) -> ApprovalRequestRead:
+    return request_reads(session, [service.customer_request(session, access, request_id)])[0]
+
+
+@customer.post("/{request_id}/approve", response_model=ApprovalRequestRead, responses=DECIDED)
+@audited(Category.APPROVAL_REQUEST, Operation.APPROVE)
+def approve_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Apply the held change now, as its requester, if the requester may still make it and
+    its target has not changed; otherwise the request ends ``failed`` (409) with the reason."""
+    return outcome_response(session, service.approve(session, access, request_id))
+
+
+@customer.post("/{request_id}/reject", response_model=ApprovalRequestRead, responses=DECIDED)
+@audited(Category.APPROVAL_REQUEST, Operation.REJECT)
+def reject_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID, body: RejectBody):  # type: ignore[no-untyped-def]
+    return outcome_response(session, service.reject(session, access, request_id, body.reason))
+
+
+# -- partner side -------------------------------------------------------------------------------
+
+
+def _request_customer(
+    request: Request, session: SessionDep, principal: PrincipalDep, request_id: uuid.UUID
+) -> None:
+    """A refused cancellation is written to the log of the customer the request belongs to,
+    once the request is known to be one of the caller's tenant."""
+    request.state.audit_tenant_id = session.scalar(
+        select(ApprovalRequest.tenant_id).where(
+            ApprovalRequest.id == request_id, ApprovalRequest.partner_tenant_id == principal.tenant_id
+        )
+    )
+
+
+@partner.get("", response_model=Page[ApprovalRequestRead])
+def partner_requests(
+    session: SessionDep,
+    principal: PrincipalDep,
+    pages: PageDep,
+    customer_id: uuid.UUID | None = None,
+    status: Status | None = None,
+    event: Event | None = None,
+) -> Page[ApprovalRequestRead]:
+    """The caller's requests (and, for a link's Primary admins, every request of that link),
+    across customers or for one."""
+    return _page(
+        session, service.partner_query(principal, customer_id=customer_id, status=status, event=event), pages
+    )
+
+
+@partner.get("/{request_id}", response_model=ApprovalRequestRead)
+def partner_request(
+    session: SessionDep, principal: PrincipalDep, request_id: uuid.UUID
+) -> ApprovalRequestRead:
+    return request_reads(session, [service.partner_request(session, principal, request_id)])[0]
+
+
+@partner.post(
+    "/{request_id}/cancel",
+    response_model=ApprovalRequestRead,
+    responses=DECIDED,
+    dependencies=[Depends(_request_customer)],
+)
+@audited(Category.APPROVAL_REQUEST, Operation.UPDATE)
+def cancel_request(  # type: ignore[no-untyped-def]
+    session: SessionDep,
+    principal: PrincipalDep,
+    request_id: uuid.UUID,
+    body: CancelBody | None = None,
+):
+    return outcome_response(
+        session, service.cancel(session, principal, request_id, body.reason if body else None)
+    )

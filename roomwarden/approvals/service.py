@@ -1,0 +1,586 @@
+"""Approval requests: one function per transition of the request's state machine.
+
+```
+pending ──approve──▶ approved   (the change applied, in the same transaction)
+   │ ──approve──▶ failed     (requester no longer allowed, target gone or changed; nothing applied)
+   │ ──reject───▶ rejected   (customer, with a reason)
+   │ ──cancel───▶ cancelled  (requester; off-boarding; the event's policy back to auto)
+   └─(expires_at passes)─▶ expired   (at decision time, or by the sweep)
+```
+
+Every transition locks the request row first (``SELECT ... FOR UPDATE``; on SQLite the write
+transaction holds the database's write lock from its start), re-reads it, and refuses a request
+that is no longer pending (409): each request is decided once, whoever races for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, RolePermission, Scope
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.principal import Principal
+from roomwarden.access.resolver import Access, Grant, RoomSet, resolve_access
+from roomwarden.approvals import actions, policy
+from roomwarden.approvals.faults import pause_at
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
+from roomwarden.identity.models import SecurityGroupMember, User
+from roomwarden.kit.errors import AppError, Conflict, Forbidden, NotFound
+from roomwarden.kit.time import utcnow
+from roomwarden.notifications.service import queue_mail
+from roomwarden.partners.models import PartnerLink
+from roomwarden.rooms.service import room_allows
+from roomwarden.tenants.models import Tenant, TenantSettings
+
+NOT_FOUND = "approval request not found"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedAccess(Access):
+    """The requester's access, re-resolved at approval: the applied change is the partner
+    user's, and its audit record names the request and the approver."""
+
+    approval: dict[str, Any] = field(default_factory=dict)
+
+    def audit(
+        self,
+        session: Session,
+        category: Any,
+        operation: Any,
+        object_name: str,
+        object_id: uuid.UUID | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        details = {**(details or {}), "approval": self.approval}
+        Access.audit(self, session, category, operation, object_name, object_id, details)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision: the request as it now stands, and the refusal to answer with (409) when
+    the decision ended it some other way than asked (failed, expired)."""
+
+    request: ApprovalRequest
+    problem: AppError | None = None
+
+
+# -- holding ------------------------------------------------------------------------------------
+
+
+def apply_or_hold(
+    session: Session,
+    access: Access,
+    action_key: str,
+    body: BaseModel | None = None,
+    **params: uuid.UUID | None,
+) -> Any:
+    """The direct path of every action change control can hold. A customer user, or a partner
+    whose link sets all of the change's events to ``auto``, gets the change applied; otherwise
+    the change is validated and authorised exactly as if applied, then held (``ApprovalRequest``)."""
+    action = actions.ACTIONS[action_key]
+    clean = {k: v for k, v in params.items() if v is not None}
+    if access.link is None:
+        return action.run(session, access, clean, body)
+    link = session.get_one(PartnerLink, access.link.id)
+    events = action.events(body)
+    held = policy.held_events(link.approval_policy, events)
+    if not held:
+        return action.run(session, access, clean, body)
+    return hold(session, access, link, action, clean, body, events, held)
+
+
+def hold(
+    session: Session,
+    access: Access,
+    link: PartnerLink,
+    action: actions.Action,
+    params: actions.Params,
+    body: BaseModel | None,
+    events: list[str],
+    held: list[str],
+) -> ApprovalRequest:
+    target_id = action.target(access, params, body)
+    before = actions.snapshot(session, access.tenant_id, action.target_type, target_id)
+    # The direct path, for real, inside a savepoint that is always rolled back: every check
+    # and refusal (403/404/409/422, with their Failed audit records) is the direct path's own.
+    savepoint = session.begin_nested()
+    try:
+        result = action.run(session, access, params, body)
+        after = _after(session, access.tenant_id, action, target_id, result)
+    finally:
+        savepoint.rollback()
+    now = utcnow()
+    named = before if before is not None else after
+    req = ApprovalRequest(
+        tenant_id=access.tenant_id,
+        link_id=link.id,
+        partner_tenant_id=link.partner_tenant_id,
+        requester_user_id=access.principal.user_id,
+        requester_upn=access.principal.upn,
+        requester_name=access.principal.display_name,
+        requester_mfa=access.principal.mfa,
+        event=held[0],
+        events=events,
+        action=action.key,
+        target_type=action.target_type,
+        target_id=target_id,
+        target_name=actions.NAMES[action.target_type](named)[:400] if named else action.key,
+        room_id=actions.room_of(action, target_id, before),
+        change=actions.encode_change(params, body),
+        snapshot=before,
+        proposed=after,
+        status=policy.PENDING,
+        created_at=now,
+        expires_at=policy.expires_at(now, link.approval_expires_in_days),
+    )
+    session.add(req)
+    session.flush()
+    access.audit(
+        session,
+        Category.APPROVAL_REQUEST,
+        Operation.CREATE,
+        _label(req),
+        req.id,
+        {"event": req.event, "events": events, "action": req.action, "change": req.change},
+    )
+    _notify_reviewers(session, req)
+    sweep(session, now, tenant_id=access.tenant_id)
+    return req
+
+
+def _after(
+    session: Session, tenant_id: uuid.UUID, action: actions.Action, target_id: uuid.UUID | None, result: Any
+) -> actions.Snapshot | None:
+    if action.result_type is not None:
+        return actions.snapshot(session, tenant_id, action.result_type, getattr(result, "id", None))
+    session.flush()
+    return actions.snapshot(session, tenant_id, action.target_type, target_id)
+
+
+def _label(req: ApprovalRequest) -> str:
+    return f"{req.action}: {req.target_name}"
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def require_reviewer(access: Access) -> None:
+    """Partners never see approvals (404); the customer's users need ``approvals.review``."""
+    if access.is_partner:
+        raise NotFound(NOT_FOUND)
+    if not access.has(P.APPROVALS_REVIEW):
+        raise Forbidden("approvals.review is required")
+
+
+def reviewable(access: Access) -> ColumnElement[bool]:
+    """A reviewer scoped to some rooms sees the requests on those rooms; requests that
+    concern no room (ring settings, partner roles) need ``approvals.review`` over all rooms."""
+    rooms = access.rooms(P.APPROVALS_REVIEW)
+    if rooms.is_everything:
+        return true()
+    return and_(ApprovalRequest.room_id.is_not(None), rooms.clause(ApprovalRequest.room_id))
+
+
+def status_is(status: str, now: datetime | None = None) -> ColumnElement[bool]:
+    """A pending request past its expiry reads as expired, whether or not the sweep ran."""
+    now = now or utcnow()
+    if status == policy.PENDING:
+        return and_(ApprovalRequest.status == policy.PENDING, ApprovalRequest.expires_at > now)
+    if status == "expired":
+        return or_(
+            ApprovalRequest.status == "expired",
+            and_(ApprovalRequest.status == policy.PENDING, ApprovalRequest.expires_at <= now),
+        )
+    return ApprovalRequest.status == status
+
+
+def effective_status(req: ApprovalRequest, now: datetime | None = None) -> str:
+    if req.status == policy.PENDING and policy.is_expired(req.expires_at, now or utcnow()):
+        return "expired"
+    return req.status
+
+
+def customer_query(
+    access: Access,
+    *,
+    status: str | None = None,
+    event: str | None = None,
+    partner_id: uuid.UUID | None = None,
+    room_id: uuid.UUID | None = None,
+) -> Any:
+    require_reviewer(access)
+    stmt = select(ApprovalRequest).where(ApprovalRequest.tenant_id == access.tenant_id, reviewable(access))
+    if status:
+        stmt = stmt.where(status_is(status))
+    if event:
+        stmt = stmt.where(ApprovalRequest.event == event)
+    if partner_id:
+        stmt = stmt.where(ApprovalRequest.partner_tenant_id == partner_id)
+    if room_id:
+        stmt = stmt.where(ApprovalRequest.room_id == room_id)
+    return stmt
+
+
+def customer_request(
+    session: Session, access: Access, request_id: uuid.UUID, *, lock: bool = False
+) -> ApprovalRequest:
+    stmt = customer_query(access).where(ApprovalRequest.id == request_id)
+    if lock:  # re-read under the lock, whatever this session loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    req = session.scalar(stmt)
+    if req is None:
+        raise NotFound(NOT_FOUND)
+    return req
+
+
+def _primary_admin_links(principal: Principal) -> Any:
+    groups = select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == principal.user_id)
+    return (
+        select(Role.partner_link_id)
+        .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+        .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
+        .where(
+            Role.kind == "partner_builtin",
+            or_(AssignmentMember.user_id == principal.user_id, AssignmentMember.group_id.in_(groups)),
+        )
+    )
+
+
+def partner_query(
+    principal: Principal,
+    *,
+    customer_id: uuid.UUID | None = None,
+    status: str | None = None,
+    event: str | None = None,
+) -> Any:
+    """A partner user sees the requests it made, and a link's Primary admins every request
+    made in that link while they hold the role."""
+    stmt = select(ApprovalRequest).where(
+        ApprovalRequest.partner_tenant_id == principal.tenant_id,
+        or_(
+            ApprovalRequest.requester_user_id == principal.user_id,
+            ApprovalRequest.link_id.in_(_primary_admin_links(principal)),
+        ),
+    )
+    if customer_id:
+        stmt = stmt.where(ApprovalRequest.tenant_id == customer_id)
+    if status:
+        stmt = stmt.where(status_is(status))
+    if event:
+        stmt = stmt.where(ApprovalRequest.event == event)
+    return stmt
+
+
+def partner_request(
+    session: Session, principal: Principal, request_id: uuid.UUID, *, lock: bool = False
+) -> ApprovalRequest:
+    stmt = partner_query(principal).where(ApprovalRequest.id == request_id)
+    if lock:
+        stmt = stmt.with_for_update(of=ApprovalRequest).execution_options(populate_existing=True)
+    req = session.scalar(stmt)
+    if req is None:
+        raise NotFound(NOT_FOUND)
+    return req
+
+
+# -- deciding -----------------------------------------------------------------------------------
+
+
+def _require_pending(session: Session, req: ApprovalRequest, now: datetime) -> AppError | None:
+    """Refuse a decided request (409); end an overdue one as expired and say so."""
+    policy.check_transition(req.status, "approved")
+    if policy.is_expired(req.expires_at, now):
+        _expire(session, req, now)
+        return Conflict(f"the request expired at {req.expires_at.isoformat()} without a decision")
+    return None
+
+
+def _finish(
+    req: ApprovalRequest, status: str, now: datetime, reason: str | None, by: Principal | None
+) -> None:
+    policy.check_transition(req.status, status)
+    req.status, req.decided_at, req.reason = status, now, reason
+    if by is not None:
+        req.decided_by_user_id, req.decided_by_tenant_id, req.decided_by_upn = (
+            by.user_id,
+            by.tenant_id,
+            by.upn,
+        )
+
+
+def _record(
+    session: Session,
+    req: ApprovalRequest,
+    actor: Actor,
+    operation: Operation,
+    result: Result = Result.SUCCESSFUL,
+    **details: Any,
+) -> None:
+    record(
+        session,
+        tenant_id=req.tenant_id,
+        actor=actor,
+        category=Category.APPROVAL_REQUEST,
+        operation=operation,
+        object_name=_label(req),
+        object_id=req.id,
+        result=result,
+        details={
+            "event": req.event,
+            "status": req.status,
+            "requester": str(req.requester_user_id),
+            **details,
+        },
+    )
+
+
+def _expire(session: Session, req: ApprovalRequest, now: datetime) -> None:
+    _finish(req, "expired", now, f"no decision before {req.expires_at.isoformat()}", None)
+    session.flush()
+    _record(session, req, OPERATOR_ACTOR, Operation.UPDATE, reason=req.reason)
+    _notify_requester(session, req)
+
+
+def approve(session: Session, access: Access, request_id: uuid.UUID) -> Outcome:
+    """Re-check that the requester may still make the change and that its target is as the
+    request saw it, then apply it with the direct path's own service code — all inside this
+    transaction, under the request's lock. Otherwise the request ends ``failed`` with the
+    reason and nothing is applied."""
+    req = customer_request(session, access, request_id, lock=True)
+    now = utcnow()
+    if (expired := _require_pending(session, req, now)) is not None:
+        return Outcome(req, expired)
+    reviewer = access.principal
+    try:
+        with session.begin_nested():
+            result = _apply(session, req, reviewer)
+            pause_at("approval-applied")
+    except AppError as exc:
+        return _fail(session, req, now, reviewer, exc.detail)
+    except IntegrityError:
+        return _fail(session, req, now, reviewer, "the change conflicts with existing data")
+    action = actions.ACTIONS[req.action]
+    if action.result_type is not None:
+        req.result_id = getattr(result, "id", None)
+    _finish(req, "approved", now, None, reviewer)
+    session.flush()
+    _record(session, req, reviewer.actor, Operation.APPROVE)
+    _notify_requester(session, req)
+    return Outcome(req)
+
+
+def _fail(session: Session, req: ApprovalRequest, now: datetime, reviewer: Principal, reason: str) -> Outcome:
+    _finish(req, "failed", now, reason, reviewer)
+    session.flush()
+    _record(session, req, reviewer.actor, Operation.APPROVE, Result.FAILED, reason=reason)
+    _notify_requester(session, req)
+    return Outcome(req, Conflict(f"the request failed and nothing was applied: {reason}"))
+
+
+def _apply(session: Session, req: ApprovalRequest, reviewer: Principal) -> Any:
+    action = actions.ACTIONS[req.action]
+    requester = requester_access(session, req, reviewer)
+    current = actions.snapshot(session, req.tenant_id, action.target_type, req.target_id, lock=True)
+    if req.target_id is not None and current is None:
+        raise NotFound(f"the {action.target_type.replace('_', ' ')} no longer exists")
+    if changed := policy.changed_fields(req.snapshot, current, action.compared_fields(req.snapshot)):
+        raise Conflict(
+            f"the {action.target_type.replace('_', ' ')} has changed since the request "
+            f"({', '.join(changed)}); the partner must make the request again"
+        )
+    params, body = actions.decode_change(action, req.change)
+    return action.run(session, requester, params, body)
+
+
+def requester_access(session: Session, req: ApprovalRequest, reviewer: Principal) -> ApprovedAccess:
+    """The requester's rights now: still an active user of the partner, the link still the
+    active one, a role that allows the change (checked by the service itself), and the
+    customer's MFA rule for the sign-in the request was made with."""
+    user = session.get(User, req.requester_user_id)
+    if user is None or not user.is_active or user.tenant_id != req.partner_tenant_id:
+        raise Forbidden("the requesting partner user is no longer active")
+    principal = Principal(
+        user.id, user.tenant_id, user.upn, user.display_name, user.is_global_admin, req.requester_mfa
+    )
+    try:
+        access = resolve_access(session, principal, req.tenant_id)
+    except NotFound:
+        raise Forbidden("the requesting partner user no longer holds a role in this customer") from None
+    if access.link is None or access.link.id != req.link_id:
+        raise Forbidden("the partner link the request was made in has ended")
+    require_mfa = session.scalar(
+        select(TenantSettings.require_mfa_for_partners).where(TenantSettings.tenant_id == req.tenant_id)
+    )
+    if require_mfa and not principal.mfa:
+        raise Forbidden("this customer now requires partner users to sign in with a second factor")
+    approval = {
+        "request_id": str(req.id),
+        "approved_by": str(reviewer.user_id),
+        "approved_by_upn": reviewer.upn,
+    }
+    return ApprovedAccess(access.tenant_id, principal, access.grants, access.link, approval)
+
+
+def reject(session: Session, access: Access, request_id: uuid.UUID, reason: str) -> Outcome:
+    req = customer_request(session, access, request_id, lock=True)
+    now = utcnow()
+    if (expired := _require_pending(session, req, now)) is not None:
+        return Outcome(req, expired)
+    _finish(req, "rejected", now, reason, access.principal)
+    session.flush()
+    _record(session, req, access.actor, Operation.REJECT, reason=reason)
+    _notify_requester(session, req)
+    return Outcome(req)
+
+
+def cancel(session: Session, principal: Principal, request_id: uuid.UUID, reason: str | None) -> Outcome:
+    """The requester withdraws its request."""
+    req = partner_request(session, principal, request_id, lock=True)
+    if req.requester_user_id != principal.user_id:
+        raise Forbidden("only the partner user who made the request can cancel it")
+    now = utcnow()
+    if (expired := _require_pending(session, req, now)) is not None:
+        return Outcome(req, expired)
+    _finish(req, "cancelled", now, reason or "cancelled by the requester", principal)
+    session.flush()
+    _record(session, req, principal.actor, Operation.UPDATE, reason=req.reason)
+    return Outcome(req)
+
+
+def end_pending(
+    session: Session, link: PartnerLink, actor: Actor, reason: str, events: Iterable[str] | None = None
+) -> int:
+    """Cancel a link's pending requests (off-boarding; events whose policy went back to
+    ``auto``): they are never applied later by surprise. Locks each request, so a decision
+    racing this one either finished first or finds the request cancelled."""
+    stmt = select(ApprovalRequest).where(
+        ApprovalRequest.link_id == link.id, ApprovalRequest.status == policy.PENDING
+    )
+    pending: Sequence[ApprovalRequest] = session.scalars(
+        stmt.order_by(ApprovalRequest.id).with_for_update().execution_options(populate_existing=True)
+    ).all()
+    wanted = set(events) if events is not None else None
+    now = utcnow()
+    ended = 0
+    for req in pending:
+        if req.status != policy.PENDING or (wanted is not None and not wanted & set(req.events)):
+            continue
+        _finish(req, "cancelled", now, reason, None)
+        session.flush()
+        _record(session, req, actor, Operation.UPDATE, reason=reason)
+        _notify_requester(session, req)
+        ended += 1
+    return ended
+
+
+def sweep(
+    session: Session, now: datetime | None = None, *, tenant_id: uuid.UUID | None = None, limit: int = 500
+) -> int:
+    """Mark overdue pending requests expired (the CLI's ``approvals sweep``, and opportunistically
+    whenever a request is held). Rows another transaction holds are left for the next sweep."""
+    now = now or utcnow()
+    stmt = select(ApprovalRequest).where(
+        ApprovalRequest.status == policy.PENDING, ApprovalRequest.expires_at <= now
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(ApprovalRequest.tenant_id == tenant_id)
+    overdue = session.scalars(
+        stmt.order_by(ApprovalRequest.expires_at).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    for req in overdue:
+        _expire(session, req, now)
+    return len(overdue)
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+def _reviewer_addresses(session: Session, req: ApprovalRequest) -> list[str]:
+    """The customer's notification address, and the users of assignments with e-mail
+    notifications whose role may review this request (``approvals.review`` over its room)."""
+    rows = session.execute(
+        select(RoleAssignment.id, Scope.id, Scope.all_rooms)
+        .join(Scope, Scope.id == RoleAssignment.scope_id)
+        .join(RolePermission, RolePermission.role_id == RoleAssignment.role_id)
+        .where(
+            RoleAssignment.tenant_id == req.tenant_id,
+            RoleAssignment.email_notifications,
+            RolePermission.permission == P.APPROVALS_REVIEW.value,
+        )
+    ).all()
+    ids = [
+        assignment_id
+        for assignment_id, scope_id, all_rooms in rows
+        if all_rooms
+        or (
+            req.room_id is not None
+            and room_allows(
+                session, RoomSet(req.tenant_id, Grant(scope_ids=frozenset({scope_id}))), req.room_id
+            )
+        )
+    ]
+    users = select(AssignmentMember.user_id).where(AssignmentMember.assignment_id.in_(ids))
+    via_groups = (
+        select(SecurityGroupMember.user_id)
+        .join(AssignmentMember, AssignmentMember.group_id == SecurityGroupMember.group_id)
+        .where(AssignmentMember.assignment_id.in_(ids))
+    )
+    upns = session.scalars(
+        select(User.upn).where(
+            User.tenant_id == req.tenant_id, User.is_active, or_(User.id.in_(users), User.id.in_(via_groups))
+        )
+    ).all()
+    own = session.scalar(
+        select(TenantSettings.notification_email).where(TenantSettings.tenant_id == req.tenant_id)
+    )
+    return sorted({*upns, *([own] if own else [])})
+
+
+def _names(session: Session, req: ApprovalRequest) -> tuple[str, str]:
+    rows = dict(
+        session.execute(
+            select(Tenant.id, Tenant.name).where(Tenant.id.in_([req.tenant_id, req.partner_tenant_id]))
+        ).all()
+    )
+    return rows.get(req.tenant_id, ""), rows.get(req.partner_tenant_id, "")
+
+
+def _notify_reviewers(session: Session, req: ApprovalRequest) -> None:
+    to = _reviewer_addresses(session, req)
+    if not to:
+        return
+    customer, partner = _names(session, req)
+    body = (
+        f"{req.requester_name} ({req.requester_upn}) of {partner} asks to apply {req.action} "
+        f"to {req.target_name} in {customer}.\n\nEvent: {req.event}\nRequest: {req.id}\n"
+        f"Decide before: {req.expires_at.isoformat()}\n\n"
+        "Review it on the Approvals page, or through "
+        f"POST /api/v1/tenants/{req.tenant_id}/approval-requests/{req.id}/approve (or /reject)."
+    )
+    queue_mail(session, req.tenant_id, to, f"Approval needed: {req.action} on {req.target_name}", body)
+
+
+def _notify_requester(session: Session, req: ApprovalRequest) -> None:
+    customer, _ = _names(session, req)
+    reason = f"\nReason: {req.reason}" if req.reason else ""
+    body = (
+        f"Your request {req.id} to apply {req.action} to {req.target_name} in {customer} "
+        f"is {req.status}.{reason}\n"
+    )
+    queue_mail(
+        session,
+        req.tenant_id,
+        [req.requester_upn],
+        f"Request {req.status}: {req.action} on {req.target_name}",
+        body,
+    )
