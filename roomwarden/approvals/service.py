@@ -151,7 +151,14 @@ def hold(
         Operation.CREATE,
         _label(req),
         req.id,
-        {"event": req.event, "events": events, "action": req.action, "change": req.change},
+        {
+            "event": req.event,
+            "events": events,
+            "action": req.action,
+            "status": req.status,
+            "change": req.change,
+            "expires_at": req.expires_at.isoformat(),
+        },
     )
     _notify_reviewers(session, req)
     sweep(session, now, tenant_id=access.tenant_id)
