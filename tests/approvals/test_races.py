@@ -78,7 +78,10 @@ def test_approve_approve_applies_once(world: World, live_url: str, round_: int) 
     assert _state(world, x, room, held) == ("approved", "Raced")
     # One decision; the loser's attempt is on the record as refused.
     decisions = sorted(r for r in _records(world, x, held["id"]) if r[1] == "Approve")
-    assert decisions == [("ApprovalRequest", "Approve", "Failed"), ("ApprovalRequest", "Approve", "Successful")]
+    assert decisions == [
+        ("ApprovalRequest", "Approve", "Failed"),
+        ("ApprovalRequest", "Approve", "Successful"),
+    ]
     applied = [r for r in _records(world, x, room["id"]) if r[0] == "Room" and r[1] == "Update"]
     assert applied == [("Room", "Update", "Successful")]
 
