@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -31,16 +32,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
 @contextmanager
 def server(world: World, extra_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``roomwarden serve`` in its own process over the test database."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMWARDEN_")}
     env.update(
+        ROOMWARDEN_ENV="development",  # the test's (demo) secrets are allowed only there
         ROOMWARDEN_DATABASE_URL=world.settings.database_url,
-        ROOMWARDEN_SECRET_KEY=world.settings.secret_key,
-        ROOMWARDEN_ENCRYPTION_KEY=world.settings.encryption_key,
-        ROOMWARDEN_OPERATOR_TOKEN=world.settings.operator_token,
+        ROOMWARDEN_SECRET_KEY=_plain(world.settings.secret_key),
+        ROOMWARDEN_ENCRYPTION_KEY=_plain(world.settings.encryption_key),
+        ROOMWARDEN_OPERATOR_TOKEN=_plain(world.settings.operator_token),
         **extra_env,
     )
     cmd = [
@@ -54,7 +60,8 @@ def server(world: World, extra_env: dict[str, str]) -> Iterator[tuple[str, subpr
         str(port),
         "--no-migrate",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (a file, not a pipe: a full pipe stalls the server)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180  # a shared, busy machine starts slowly
@@ -65,7 +72,10 @@ def server(world: World, extra_env: dict[str, str]) -> Iterator[tuple[str, subpr
             except httpx2.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
+                proc.kill()
+                proc.wait()
+                log.seek(0)
+                raise RuntimeError(f"the server did not start: {log.read().decode()[-2000:]}")
             time.sleep(0.1)
         yield url, proc
     finally:
@@ -76,6 +86,7 @@ def server(world: World, extra_env: dict[str, str]) -> Iterator[tuple[str, subpr
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        log.close()
 
 
 def _room(world: World, x: Any, room_id: str) -> dict[str, Any]:
