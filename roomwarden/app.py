@@ -22,7 +22,9 @@ from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
 from roomwarden.audit.routes import api as audit_api
-from roomwarden.identity.routes import auth, directory
+from roomwarden.identity.oidc.routes import api as identity_provider_api
+from roomwarden.identity.oidc.routes import browser as oidc_browser
+from roomwarden.identity.routes import auth, directory, operator_users
 from roomwarden.kit.api import install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
@@ -87,9 +89,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     routers = (
         operator,
+        operator_users,
         auth,
         catalogue,
         directory,
+        identity_provider_api,
+        oidc_browser,
         rooms_api,
         roles_api,
         settings_api,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Annotated
@@ -192,6 +193,50 @@ def user_create(
         data = UserCreate(upn=upn, display_name=name, password=password, is_global_admin=global_admin)
         user = create_user_as_operator(session, tenant, data)
     out.print(f"created user [bold]{user.upn}[/] id={user.id}")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    upn: Annotated[str, typer.Option(help="user principal name of the locked account")],
+    json_output: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Let an account locked by failed sign-ins sign in again (recorded as an operator action)."""
+    from roomwarden.audit.service import OPERATOR_ACTOR
+    from roomwarden.identity import account
+
+    settings = _settings()
+    db = _database(settings)
+    with _guard(), db.transaction() as session:
+        user = account.user_by_upn(session, upn, lock=True)
+        cleared = account.unlock(session, settings, user, OPERATOR_ACTOR)
+        result = {"user_id": str(user.id), "upn": user.upn, "failures_cleared": cleared}
+    if json_output:
+        typer.echo(json.dumps(result))
+    else:
+        out.print(f"unlocked [bold]{result['upn']}[/] ({cleared} failed sign-ins cleared)")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    upn: Annotated[str, typer.Option(help="user principal name")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="New password", hide_input=True, confirmation_prompt=True, help="the new password"
+        ),
+    ],
+) -> None:
+    """Give an account a new password; its earlier tokens and portal sessions end."""
+    from roomwarden.audit.service import OPERATOR_ACTOR
+    from roomwarden.identity import account
+    from roomwarden.identity.schemas import OperatorPasswordReset
+
+    db = _database(_settings())
+    with _guard(), db.transaction() as session:
+        data = OperatorPasswordReset(upn=upn, new_password=password)
+        user = account.user_by_upn(session, data.upn, lock=True)
+        account.reset_password(session, user, data.new_password, OPERATOR_ACTOR)
+    out.print(f"reset the password of [bold]{data.upn}[/]; its earlier sign-ins have ended")
 
 
 @app.command()

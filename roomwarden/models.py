@@ -12,12 +12,14 @@ from roomwarden.access.models import (  # noqa: F401
 from roomwarden.approvals.models import ApprovalRequest  # noqa: F401
 from roomwarden.audit.models import AuditChainHead, AuditRecord  # noqa: F401
 from roomwarden.identity.models import (  # noqa: F401
+    RecoveryCode,
     SecurityGroup,
     SecurityGroupMember,
     SignInThrottle,
     User,
     WebSession,
 )
+from roomwarden.identity.oidc.models import IdentityProvider  # noqa: F401
 from roomwarden.kit.db import Base
 from roomwarden.notifications.models import OutgoingMail  # noqa: F401
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager  # noqa: F401

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     session_absolute_seconds: int = Field(43200, ge=300, le=30 * 86400)
     # Largest request body accepted (bytes); larger ones answer 413 before they are parsed.
     max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+    # OpenID Connect: how long to wait for a provider, how long discovery documents and key
+    # sets are kept, how soon an unknown key id may trigger a new key-set fetch, and how long
+    # a browser has to come back from the provider.
+    oidc_http_timeout_seconds: float = Field(10, gt=0, le=60)
+    oidc_metadata_ttl_seconds: int = Field(3600, ge=0)
+    oidc_jwks_refetch_seconds: int = Field(30, ge=0)
+    oidc_flow_seconds: int = Field(600, ge=60, le=3600)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from roomwarden.identity.models import User
 from roomwarden.identity.tokens import issue_token
 from roomwarden.kit.db import Database
 from roomwarden.settings import Settings
@@ -60,8 +61,16 @@ class World:
     # -- identity ------------------------------------------------------------------------
 
     def headers(self, user_id: str, tenant_id: str, *, mfa: bool = False) -> dict[str, str]:
+        """A fresh token for the user, under its current token version."""
+        with self.db.transaction(write=False) as session:
+            user = session.get(User, uuid.UUID(user_id))
+            version = user.token_version if user is not None else 0
         token = issue_token(
-            self.settings, user_id=uuid.UUID(user_id), tenant_id=uuid.UUID(tenant_id), mfa=mfa
+            self.settings,
+            user_id=uuid.UUID(user_id),
+            tenant_id=uuid.UUID(tenant_id),
+            mfa=mfa,
+            version=version,
         )
         return {"Authorization": f"Bearer {token}"}
 

@@ -26,7 +26,8 @@ def record_refusal(request: Request, exc: Any) -> None:
     category, operation = getattr(request.scope["endpoint"], "__audit__", None) or exc.audit_as
     object_id = next(
         (path_uuid(request, k) for k in reversed(list(request.path_params)) if k != "tenant_id"), None
-    )
+    ) or getattr(request.state, "audit_object_id", None)
+    object_name = getattr(request.state, "audit_object_name", None)
     if isinstance(exc, AppError):
         status, reason = exc.status, exc.detail
     elif isinstance(exc, RequestValidationError):
@@ -43,7 +44,7 @@ def record_refusal(request: Request, exc: Any) -> None:
             actor=principal.actor,
             category=Category(category),
             operation=Operation(operation),
-            object_name=str(object_id) if object_id else str(category),
+            object_name=object_name or (str(object_id) if object_id else str(category)),
             object_id=object_id,
             result=Result.FAILED,
             details={"status": status, "reason": reason, "method": request.method, "path": request.url.path},

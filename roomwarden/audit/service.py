@@ -47,6 +47,8 @@ class Category(StrEnum):
     TENANT = "Tenant"
     TENANT_MANAGER = "TenantManager"
     AUDIT_LOG = "AuditLog"
+    IDENTITY_PROVIDER = "IdentityProvider"
+    SIGN_IN = "SignIn"
 
 
 class Operation(StrEnum):

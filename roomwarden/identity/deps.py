@@ -1,5 +1,6 @@
 """Who is calling: the bearer token, checked and re-read against the database on every
-request, so a deactivated or deleted user is refused at once on every worker."""
+request, so a deactivated or deleted user, and a token issued before the user's password
+changed or it signed out everywhere, is refused at once on every worker."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ def current_principal(
         raise Unauthenticated("a bearer access token is required")
     claims = read_token(request.app.state.settings, creds.credentials)
     user = session.get(User, claims.user_id)
-    if user is None or not user.is_active or user.tenant_id != claims.tenant_id:
+    if (
+        user is None
+        or not user.is_active
+        or user.tenant_id != claims.tenant_id
+        or user.token_version != claims.version
+    ):
         raise Unauthenticated("the access token is invalid or expired")
     principal = Principal(
         user_id=user.id,

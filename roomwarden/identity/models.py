@@ -21,7 +21,7 @@ from roomwarden.kit.time import utcnow
 
 class User(IdMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), UniqueConstraint("tenant_id", "oidc_subject"))
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     # UPNs are stored lower-cased; their domain is one of the tenant's, and domains are
@@ -37,6 +37,17 @@ class User(IdMixin, Base):
     totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: Every token and portal session carries the version it was issued under; raising it
+    #: (password change or reset, deactivation, sign-out everywhere) ends them all on the
+    #: next request, on every worker.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The OpenID Connect ``sub`` of a federated user, unique within its tenant: federated
+    #: users are found by it, never by e-mail.
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def federated(self) -> bool:
+        return self.oidc_subject is not None
 
 
 class SecurityGroup(IdMixin, Base):
@@ -103,3 +114,20 @@ class WebSession(IdMixin, Base):
     #: how the user signed in: "password", "password+totp", "oidc"
     method: Mapped[str] = mapped_column(String(20))
     csrf_token: Mapped[str] = mapped_column(String(64))
+
+
+class RecoveryCode(IdMixin, Base):
+    """A single-use recovery code for a local second factor. Only a SHA-256 digest is kept:
+    the codes are long random strings, so a slow hash would add nothing."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        UniqueConstraint("user_id", "code_hash"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column()

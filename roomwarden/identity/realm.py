@@ -11,9 +11,11 @@ answer is ``LOCAL``: the portal asks for the password next. Federated sign-in an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from roomwarden.identity.oidc import flow
 from roomwarden.settings import Settings
 
 
@@ -38,4 +40,13 @@ Realm = Local | Redirect
 
 def discover(session: Session, settings: Settings, email: str, next_path: str) -> Realm:
     """Where ``email`` signs in. ``next_path`` is the portal page to return to afterwards."""
-    return LOCAL
+    tenant = flow.realm(session, email)
+    if tenant is None:
+        return LOCAL
+    try:
+        start = flow.start(session, settings, tenant, email=email, purpose="portal", next_path=next_path)
+    except flow.SignInFailed:
+        # The provider cannot be reached now: the browser goes to the federated start page,
+        # which says so in words (and records it), instead of the portal failing here.
+        return Redirect(url="/auth/oidc/start?" + urlencode({"email": email, "next": next_path}))
+    return Redirect(url=start.url, cookies={flow.COOKIE: start.cookie})

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Form, Request, Response
+from fastapi import Depends, Form, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import GlobalAdminDep
+from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers
-from roomwarden.audit.service import Category, Operation
-from roomwarden.identity import service, signin, totp
+from roomwarden.audit.service import OPERATOR_ACTOR, Category, Operation
+from roomwarden.identity import account, service, signin, throttle, totp
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.schemas import (
@@ -18,25 +21,79 @@ from roomwarden.identity.schemas import (
     GroupRead,
     GroupUpdate,
     MeRead,
+    OperatorPasswordReset,
+    OperatorUserRef,
     OtpIn,
+    PasswordChange,
+    PasswordReset,
+    RecoveryCodes,
     TenantRef,
     TokenResponse,
+    TotpBegin,
+    TotpConfirm,
     TotpEnrolment,
+    UnlockResult,
     UserCreate,
     UserRead,
     UserUpdate,
 )
-from roomwarden.identity.tokens import issue_token
+from roomwarden.identity.tokens import issue_for, issue_token
 from roomwarden.kit.api import SessionDep, audited, read_only
+from roomwarden.kit.db import Database
+from roomwarden.kit.errors import Conflict, Invalid, Unauthenticated
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
+from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.routes import operator_token
 
 #: user names are printable: a control character (a NUL byte, say) is refused before counting
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 
 auth = router(prefix="/api/v1", tags=["identity"])
+operator_users = router(prefix="/api/v1/operator/users", tags=["operator"])
 directory = router(prefix="/api/v1/tenants/{tenant_id}", tags=["directory"])
+
+
+def client_host(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+#: wrong guesses: they stay counted; any other outcome gives the attempt back
+GUESS_FAILED = (Unauthenticated, Invalid)
+
+
+@contextmanager
+def counted_failures(request: Request, account: str) -> Iterator[None]:
+    """Throttle a guessable proof (password, one-time code, recovery code) exactly like a
+    sign-in, with the same counters (``identity.throttle``): refused while the account or the
+    address is locked, counted in advance, and given back unless the guess was wrong. The
+    counting runs in transactions of its own, so the endpoint must be ``read_only`` and make
+    its change in one of its own too."""
+    settings, db = request.app.state.settings, request.app.state.db
+    address = throttle.normalise_address(client_host(request))
+    with db.transaction() as own:
+        reservation = throttle.reserve(
+            own, settings, throttle.normalise_account(account), address, with_second_factor=False
+        )
+    try:
+        yield
+    except GUESS_FAILED:
+        raise
+    except BaseException:
+        _give_back(db, settings, reservation)
+        raise
+    _give_back(db, settings, reservation)
+
+
+def _give_back(db: Database, settings: Settings, reservation: throttle.Reservation) -> None:
+    with db.transaction() as own:
+        throttle.release(own, settings, reservation)
+
+
+THROTTLED: dict[int | str, dict[str, str]] = {
+    429: {"description": "Too many failed sign-ins; see Retry-After"}
+}
 
 
 @auth.post(
@@ -52,11 +109,13 @@ async def sign_in(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=320, pattern=NO_CONTROL_CHARACTERS)],
     password: Annotated[str, Form(max_length=256)],
-    otp: Annotated[str | None, Form(max_length=10)] = None,
+    otp: Annotated[str | None, Form(max_length=32)] = None,
 ) -> TokenResponse:
-    """OAuth2 password grant for local accounts; ``otp`` is the one-time code of an account
-    with a second factor. Failures are throttled per account and per client address
-    (docs/operations.md, "Sign-in throttling")."""
+    """OAuth2 password grant for local accounts; ``otp`` is the one-time code (or a recovery
+    code) of an account with a second factor. A tenant that signs in with OpenID Connect
+    takes no passwords: see ``/auth/oidc/token`` for a bearer token after federated sign-in.
+    Failures are throttled per account and per client address (docs/operations.md,
+    "Sign-in throttling")."""
     state = request.app.state
     settings = state.settings
     outcome = await signin.sign_in(
@@ -70,33 +129,105 @@ async def sign_in(
         client_host=request.client.host if request.client else None,
     )
     token = issue_token(
-        settings, user_id=outcome.user_id, tenant_id=outcome.tenant_id, mfa=outcome.mfa_step is not None
+        settings,
+        user_id=outcome.user_id,
+        tenant_id=outcome.tenant_id,
+        mfa=outcome.mfa,
+        version=outcome.token_version,
     )
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_seconds)
 
 
-@auth.post("/me/totp", response_model=TotpEnrolment, tags=["identity"])
-@audited(Category.USER, Operation.UPDATE)
-def begin_totp(request: Request, session: SessionDep, principal: PrincipalDep) -> TotpEnrolment:
-    """Start enrolling a TOTP authenticator: returns the secret and an otpauth:// URI. The
-    factor is required only after ``/me/totp/confirm``."""
+def own_account(request: Request, principal: PrincipalDep) -> Principal:
+    """The caller acting on its own account: refusals are recorded in its home tenant, also
+    when the body is refused before the endpoint runs."""
     request.state.audit_tenant_id = principal.tenant_id
-    secret, uri = totp.begin(session, principal, request.app.state.secret_box)
+    request.state.audit_object_id, request.state.audit_object_name = principal.user_id, principal.upn
+    return principal
+
+
+OwnAccount = Annotated[Principal, Depends(own_account)]
+
+
+@auth.post("/me/password", response_model=TokenResponse, responses=THROTTLED)
+@audited(Category.USER, Operation.UPDATE)
+@read_only
+def change_password(
+    request: Request, session: SessionDep, principal: OwnAccount, body: PasswordChange
+) -> TokenResponse:
+    """Change the caller's own password. Every earlier token and portal session of the user
+    ends; the answer is a fresh token for the caller, so a script can go on."""
+    settings, db = request.app.state.settings, request.app.state.db
+    user = service.principal_user(session, principal)
+    with counted_failures(request, principal.upn):
+        if user.password_hash is None:
+            raise Conflict(
+                "this account signs in with its organisation's identity provider and has no password"
+            )
+        if not account.check_current_password(user, body.current_password):
+            raise Invalid("the current password is not correct")
+    with db.transaction() as own:
+        user = account.change_password(own, principal.user_id, body.new_password)
+    token = issue_for(settings, user, mfa=principal.mfa, federated=False)
+    return TokenResponse(access_token=token, expires_in=settings.token_ttl_seconds)
+
+
+@auth.post("/me/sign-out-everywhere", status_code=204)
+@audited(Category.USER, Operation.UPDATE)
+def sign_out_everywhere(session: SessionDep, principal: OwnAccount) -> Response:
+    """End every token and portal session of the caller, this one included."""
+    account.sign_out_everywhere(session, principal.user_id)
+    return Response(status_code=204)
+
+
+@auth.post("/me/totp", response_model=TotpEnrolment, tags=["identity"], responses=THROTTLED)
+@audited(Category.USER, Operation.UPDATE)
+@read_only
+def begin_totp(
+    request: Request, session: SessionDep, principal: OwnAccount, body: TotpBegin
+) -> TotpEnrolment:
+    """Start enrolling a TOTP authenticator (needs the current password): returns the secret
+    and an otpauth:// URI. The factor is required only after ``/me/totp/confirm``."""
+    db = request.app.state.db
+    with counted_failures(request, principal.upn), db.transaction() as own:
+        secret, uri = totp.begin(own, principal, request.app.state.secret_box, body.current_password)
     return TotpEnrolment(secret=secret, otpauth_uri=uri)
 
 
-@auth.post("/me/totp/confirm", status_code=204, tags=["identity"])
+@auth.post("/me/totp/confirm", response_model=RecoveryCodes, tags=["identity"])
 @audited(Category.USER, Operation.UPDATE)
-def confirm_totp(request: Request, session: SessionDep, principal: PrincipalDep, body: OtpIn) -> None:
-    request.state.audit_tenant_id = principal.tenant_id
-    totp.confirm(session, principal, request.app.state.secret_box, body.otp)
+def confirm_totp(
+    request: Request, session: SessionDep, principal: OwnAccount, body: TotpConfirm
+) -> RecoveryCodes:
+    """Switch the factor on with a code from the authenticator. Answers ten single-use
+    recovery codes, shown this once: keep them where a lost phone cannot take them."""
+    codes = totp.confirm(session, principal, request.app.state.secret_box, body.otp)
+    return RecoveryCodes(recovery_codes=codes)
 
 
-@auth.post("/me/totp/disable", status_code=204, tags=["identity"])
+@auth.post("/me/totp/disable", status_code=204, tags=["identity"], responses=THROTTLED)
 @audited(Category.USER, Operation.UPDATE)
-def disable_totp(request: Request, session: SessionDep, principal: PrincipalDep, body: OtpIn) -> None:
-    request.state.audit_tenant_id = principal.tenant_id
-    totp.disable(session, principal, request.app.state.secret_box, body.otp)
+@read_only
+def disable_totp(request: Request, session: SessionDep, principal: OwnAccount, body: OtpIn) -> Response:
+    """Switch the factor off with a current code or a recovery code. Wrong codes count as
+    failed sign-ins of the account."""
+    db = request.app.state.db
+    with counted_failures(request, principal.upn), db.transaction() as own:
+        totp.disable(own, principal, request.app.state.secret_box, body.otp)
+    return Response(status_code=204)
+
+
+@auth.post("/me/totp/recovery-codes", response_model=RecoveryCodes, tags=["identity"], responses=THROTTLED)
+@audited(Category.USER, Operation.UPDATE)
+@read_only
+def new_recovery_codes(
+    request: Request, session: SessionDep, principal: OwnAccount, body: OtpIn
+) -> RecoveryCodes:
+    """Replace the recovery codes (proven by a current code or an unused recovery code)."""
+    db = request.app.state.db
+    with counted_failures(request, principal.upn), db.transaction() as own:
+        codes = totp.new_recovery_codes(own, principal, request.app.state.secret_box, body.otp)
+    return RecoveryCodes(recovery_codes=codes)
 
 
 @auth.get("/me", response_model=MeRead)
@@ -142,6 +273,28 @@ def update_user(
     session: SessionDep, access: GlobalAdminDep, user_id: uuid.UUID, body: UserUpdate
 ) -> UserRead:
     return UserRead.model_validate(service.update_user(session, access, user_id, body))
+
+
+@directory.post("/users/{user_id}/unlock", response_model=UnlockResult)
+@audited(Category.USER, Operation.UPDATE)
+def unlock_user(
+    request: Request, session: SessionDep, access: GlobalAdminDep, user_id: uuid.UUID
+) -> UnlockResult:
+    """Let an account locked by failed sign-ins sign in again at once."""
+    user = service.get_user(session, access, user_id)
+    cleared = account.unlock(session, request.app.state.settings, user, access.actor)
+    return UnlockResult(user_id=user.id, upn=user.upn, failures_cleared=cleared)
+
+
+@directory.post("/users/{user_id}/reset-password", status_code=204)
+@audited(Category.USER, Operation.UPDATE)
+def reset_password(
+    session: SessionDep, access: GlobalAdminDep, user_id: uuid.UUID, body: PasswordReset
+) -> Response:
+    """Give the user a new password; every earlier token and portal session of it ends."""
+    user = service.get_user(session, access, user_id, lock=True)
+    account.reset_password(session, user, body.new_password, access.actor)
+    return Response(status_code=204)
 
 
 @directory.delete("/users/{user_id}", status_code=204)
@@ -201,4 +354,23 @@ def update_group(
 @audited(Category.SECURITY_GROUP, Operation.DELETE)
 def delete_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> Response:
     service.delete_group(session, access, group_id)
+    return Response(status_code=204)
+
+
+# -- operator ----------------------------------------------------------------------------------
+
+
+@operator_users.post("/unlock", response_model=UnlockResult, dependencies=[Depends(operator_token)])
+def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef) -> UnlockResult:
+    """The operator unlocks any account by UPN (a tenant's only Global admin, for example)."""
+    user = account.user_by_upn(session, body.upn, lock=True)
+    cleared = account.unlock(session, request.app.state.settings, user, OPERATOR_ACTOR)
+    return UnlockResult(user_id=user.id, upn=user.upn, failures_cleared=cleared)
+
+
+@operator_users.post("/reset-password", status_code=204, dependencies=[Depends(operator_token)])
+def operator_reset_password(session: SessionDep, body: OperatorPasswordReset) -> Response:
+    """The operator gives any account a new password; its earlier tokens and sessions end."""
+    user = account.user_by_upn(session, body.upn, lock=True)
+    account.reset_password(session, user, body.new_password, OPERATOR_ACTOR)
     return Response(status_code=204)

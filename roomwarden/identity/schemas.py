@@ -20,8 +20,58 @@ class TotpEnrolment(BaseModel):
     otpauth_uri: str
 
 
+TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+#: a six-digit one-time code or a recovery code (``abcd-efgh-jkmn``)
+Code = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^([0-9]{6}|[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}-?[A-Za-z0-9]{4})$"
+    ),
+]
+
+
+class TotpConfirm(Input):
+    otp: TotpCode
+
+
 class OtpIn(Input):
-    otp: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+    """A current one-time code, or one of the recovery codes."""
+
+    otp: Code
+
+
+class TotpBegin(Input):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RecoveryCodes(BaseModel):
+    #: shown once: only digests are kept
+    recovery_codes: list[str]
+
+
+class PasswordChange(Input):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password
+
+
+class PasswordReset(Input):
+    new_password: Password
+
+
+class OperatorUserRef(Input):
+    upn: Upn
+
+
+class OperatorPasswordReset(Input):
+    upn: Upn
+    new_password: Password
+
+
+class UnlockResult(BaseModel):
+    user_id: uuid.UUID
+    upn: str
+    #: failed sign-ins of this account that no longer count
+    failures_cleared: int
 
 
 class UserCreate(PasswordOwner):
@@ -49,6 +99,8 @@ class UserRead(Output):
     is_global_admin: bool
     is_active: bool
     totp_enabled: bool
+    #: linked to a user of the tenant's OpenID Connect provider
+    federated: bool = False
     created_at: datetime
 
 

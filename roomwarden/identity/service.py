@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
+from roomwarden.identity import totp
+from roomwarden.identity.account import SIGNED_OUT, revoke_credentials
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.passwords import hash_password
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
@@ -32,8 +34,8 @@ def _user(session: Session, access: Access, user_id: uuid.UUID, *, lock: bool = 
     return user
 
 
-def get_user(session: Session, access: Access, user_id: uuid.UUID) -> User:
-    return _user(session, access, user_id)
+def get_user(session: Session, access: Access, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    return _user(session, access, user_id, lock=lock)
 
 
 def list_users_query(access: Access, q: str | None):
@@ -147,10 +149,13 @@ def _update_user(session: Session, access: Access, user_id: uuid.UUID, data: Use
             setattr(user, field, getattr(data, field))
     if "password" in fields:
         user.password_hash = hash_password(data.password)
-        changes["password"] = "changed"
+        changes["password"] = "reset"
     if "totp_enabled" in fields and user.totp_enabled:
-        user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
+        totp.remove(session, user)
         changes["second_factor"] = "removed"
+    if "password" in fields or ("is_active" in changes and not user.is_active):
+        revoke_credentials(session, user)
+        changes["sessions"] = SIGNED_OUT
     session.flush()
     access.audit(session, Category.USER, Operation.UPDATE, user.upn, user.id, changes)
     return user

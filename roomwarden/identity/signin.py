@@ -19,15 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from roomwarden.identity import throttle, totp
+from roomwarden.identity import recovery, throttle, totp
 from roomwarden.identity.models import User
 from roomwarden.identity.passwords import verify_password
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
 from roomwarden.settings import Settings
+from roomwarden.tenants.models import Tenant
 
 WRONG = "the user name or password is incorrect"
+FEDERATED = "this organisation signs in with its own identity provider: sign in at /login"
 
 
 class AccountInactive(Unauthenticated):
@@ -39,6 +41,11 @@ class SecondFactorRequired(Unauthenticated):
     """The password was right; the one-time code is missing, wrong or used already."""
 
 
+class FederatedAccount(Unauthenticated):
+    """The account's tenant signs in with OpenID Connect, which takes no passwords: a person
+    off-boarded at the provider must not get in with a password left from before."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     user_id: uuid.UUID
@@ -47,6 +54,8 @@ class Credentials:
     is_active: bool
     totp_secret_sealed: str | None
     totp_last_step: int | None
+    token_version: int
+    federated_tenant: bool
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,13 @@ class Outcome:
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     mfa_step: int | None
+    token_version: int = 0
+    #: a recovery code given instead of a one-time code; spent (or refused) in ``finish``
+    recovery_code: str | None = None
+
+    @property
+    def mfa(self) -> bool:
+        return self.mfa_step is not None or self.recovery_code is not None
 
 
 def begin(session: Session, settings: Settings, account: str, address: str, *, otp: bool) -> Attempt:
@@ -73,7 +89,11 @@ def begin(session: Session, settings: Settings, account: str, address: str, *, o
             User.totp_enabled,
             User.totp_secret_sealed,
             User.totp_last_step,
-        ).where(User.upn == account)
+            User.token_version,
+            Tenant.identity_source,
+        )
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.upn == account)
     ).first()
     creds = None
     if row is not None:
@@ -84,6 +104,8 @@ def begin(session: Session, settings: Settings, account: str, address: str, *, o
             is_active=row.is_active,
             totp_secret_sealed=row.totp_secret_sealed if row.totp_enabled else None,
             totp_last_step=row.totp_last_step,
+            token_version=row.token_version,
+            federated_tenant=row.identity_source == "oidc",
         )
     return Attempt(reservation, creds)
 
@@ -99,8 +121,12 @@ def verify(attempt: Attempt, password: str, otp: str | None, box: SecretBox) -> 
             raise Unauthenticated(WRONG)
         if not creds.is_active:
             raise AccountInactive(WRONG)
-        step = None
-        if creds.totp_secret_sealed:
+        if creds.federated_tenant:
+            raise FederatedAccount(FEDERATED)
+        step, recovery_code = None, None
+        if creds.totp_secret_sealed and otp and recovery.looks_like_recovery_code(otp):
+            recovery_code = otp  # checked and spent atomically in ``finish``
+        elif creds.totp_secret_sealed:
             secret = box.open(creds.totp_secret_sealed)
             step = totp.matching_step(secret, otp, creds.totp_last_step) if otp else None
             if step is None:
@@ -111,7 +137,7 @@ def verify(attempt: Attempt, password: str, otp: str | None, box: SecretBox) -> 
         if attempt.reservation.owner_probe:
             raise locked(attempt.reservation) from None
         raise
-    return Outcome(creds.user_id, creds.tenant_id, step)
+    return Outcome(creds.user_id, creds.tenant_id, step, creds.token_version, recovery_code)
 
 
 def locked(reservation: throttle.Reservation) -> TooManyRequests:
@@ -121,8 +147,17 @@ def locked(reservation: throttle.Reservation) -> TooManyRequests:
 
 
 def finish(session: Session, settings: Settings, attempt: Attempt, outcome: Outcome) -> None:
+    """Spend the code and give the reservation back. An unknown or used recovery code fails
+    here, and the attempt then stays counted as a failure."""
     if outcome.mfa_step is not None:
         totp.consume_step(session, outcome.user_id, outcome.mfa_step)
+    if outcome.recovery_code is not None:
+        try:
+            totp.consume(session, outcome.user_id, outcome.recovery_code)
+        except Unauthenticated:
+            if attempt.reservation.owner_probe:
+                raise locked(attempt.reservation) from None
+            raise SecondFactorRequired("a valid one-time code is required for this account") from None
     throttle.release(session, settings, attempt.reservation)
 
 

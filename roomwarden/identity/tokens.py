@@ -1,4 +1,9 @@
-"""Signed, expiring access tokens (JWT, HS256) issued by Roomwarden."""
+"""Signed, expiring access tokens (JWT, HS256) issued by Roomwarden.
+
+A token names the user, its tenant, whether the sign-in was multi-factor (``amr`` holds
+``mfa``) and the user's token version at issue: ``identity.deps`` refuses a token whose
+version is no longer the user's, which is how a password change, a reset, a deactivation
+or a sign-out everywhere ends every earlier token."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from roomwarden.identity.models import User
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.settings import Settings
 
@@ -21,6 +27,7 @@ class TokenClaims:
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     mfa: bool
+    version: int
 
 
 def _key(settings: Settings) -> OctKey:
@@ -33,6 +40,8 @@ def issue_token(
     user_id: uuid.UUID,
     tenant_id: uuid.UUID,
     mfa: bool = False,
+    version: int = 0,
+    federated: bool = False,
     ttl_seconds: int | None = None,
     now: int | None = None,
 ) -> str:
@@ -42,13 +51,27 @@ def issue_token(
         "aud": settings.token_audience,
         "sub": str(user_id),
         "tid": str(tenant_id),
-        "amr": ["pwd", "otp"] if mfa else ["pwd"],
+        "amr": _amr(mfa=mfa, federated=federated),
+        "ver": version,
         "iat": issued,
         "nbf": issued,
         "exp": issued + (ttl_seconds or settings.token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, _key(settings))
+
+
+def _amr(*, mfa: bool, federated: bool) -> list[str]:
+    """RFC 8176 method references: ``pwd``/``otp`` for local sign-in; a federated sign-in
+    says only whether the provider reported a second factor."""
+    methods = [] if federated else (["pwd", "otp"] if mfa else ["pwd"])
+    return [*methods, "mfa"] if mfa else methods
+
+
+def _version(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("token version must be an integer")
+    return value
 
 
 def read_token(settings: Settings, token: str) -> TokenClaims:
@@ -60,6 +83,7 @@ def read_token(settings: Settings, token: str) -> TokenClaims:
         exp={"essential": True},
         sub={"essential": True},
         tid={"essential": True},
+        ver={"essential": True},
     )
     try:
         decoded = jwt.decode(token, _key(settings), algorithms=[ALGORITHM])
@@ -68,7 +92,20 @@ def read_token(settings: Settings, token: str) -> TokenClaims:
         return TokenClaims(
             user_id=uuid.UUID(claims["sub"]),
             tenant_id=uuid.UUID(claims["tid"]),
-            mfa="otp" in (claims.get("amr") or []),
+            mfa="mfa" in (claims.get("amr") or []),
+            version=_version(claims["ver"]),
         )
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise Unauthenticated("the access token is invalid or expired") from exc
+
+
+def issue_for(settings: Settings, user: User, *, mfa: bool, federated: bool = False) -> str:
+    """A token for ``user`` under its current token version."""
+    return issue_token(
+        settings,
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        mfa=mfa,
+        version=user.token_version,
+        federated=federated,
+    )

@@ -1,8 +1,10 @@
 """The optional TOTP second factor for local accounts (RFC 6238, via pyotp).
 
-Enrolment is two steps — begin (a new secret, not yet required) and confirm (a code proves
-the authenticator holds it) — so a user cannot lock itself out by a typo. Each accepted code
-moves ``totp_last_step`` forward: a code is good once.
+Enrolment is two steps — begin (a new secret, not yet required; needs the current password,
+so a stolen token cannot put a factor on someone's account) and confirm (a code proves the
+authenticator holds it; answers the recovery codes) — so a user cannot lock itself out by a
+typo. Each accepted code moves ``totp_last_step`` forward: a code is good once. Wherever a
+code is asked for, a recovery code (``identity.recovery``) will do instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.identity import recovery
 from roomwarden.identity.models import User
+from roomwarden.identity.passwords import verify_password
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.errors import Conflict, Invalid, Unauthenticated
 
@@ -41,8 +45,15 @@ def matching_step(secret: str, code: str, after: int | None, now: float | None =
     return None
 
 
-def begin(session: Session, principal: Principal, box: SecretBox) -> tuple[str, str]:
+def begin(session: Session, principal: Principal, box: SecretBox, current_password: str) -> tuple[str, str]:
     user = _user(session, principal)
+    if user.password_hash is None:
+        raise Conflict(
+            "this account signs in with its organisation's identity provider, "
+            "which decides on the second factor"
+        )
+    if not verify_password(user.password_hash, current_password):
+        raise Invalid("the current password is not correct")
     if user.totp_enabled:
         raise Conflict("a second factor is already enabled; disable it first")
     secret = pyotp.random_base32()
@@ -53,7 +64,7 @@ def begin(session: Session, principal: Principal, box: SecretBox) -> tuple[str, 
     return secret, uri
 
 
-def confirm(session: Session, principal: Principal, box: SecretBox, code: str) -> None:
+def confirm(session: Session, principal: Principal, box: SecretBox, code: str) -> list[str]:
     user = _user(session, principal)
     if user.totp_enabled:
         raise Conflict("the second factor is already enabled")
@@ -64,38 +75,71 @@ def confirm(session: Session, principal: Principal, box: SecretBox, code: str) -
         raise Invalid("the one-time code is not valid")
     user.totp_enabled, user.totp_last_step = True, step
     session.flush()
+    codes = recovery.issue(session, user)
     _audit(session, user, "enabled")
+    return codes
 
 
 def disable(session: Session, principal: Principal, box: SecretBox, code: str) -> None:
+    """Remove the factor; ``code`` is a current one-time code or an unused recovery code."""
     user = _user(session, principal)
     if not user.totp_enabled or not user.totp_secret_sealed:
         raise Conflict("no second factor is enabled")
-    step = matching_step(box.open(user.totp_secret_sealed), code, user.totp_last_step)
-    if step is None:
-        raise Invalid("the one-time code is not valid")
-    user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
-    session.flush()
+    if not _spend(session, user, box, code):
+        raise Invalid("the one-time code or recovery code is not valid")
+    remove(session, user)
     _audit(session, user, "disabled")
 
 
-def second_factor_step(user: User, box: SecretBox, code: str | None) -> int | None:
-    """For a user with a second factor: the time step of a valid, unused ``code``, else
-    ``Unauthenticated``. ``None`` when the user has no second factor."""
+def new_recovery_codes(session: Session, principal: Principal, box: SecretBox, code: str) -> list[str]:
+    """Replace the recovery codes, proven by a current one-time code or an unused recovery code."""
+    user = _user(session, principal)
     if not user.totp_enabled or not user.totp_secret_sealed:
-        return None
-    step = matching_step(box.open(user.totp_secret_sealed), code, user.totp_last_step) if code else None
+        raise Conflict("no second factor is enabled")
+    if not _spend(session, user, box, code):
+        raise Invalid("the one-time code or recovery code is not valid")
+    codes = recovery.issue(session, user)
+    _audit(session, user, "recovery codes replaced")
+    return codes
+
+
+def remove(session: Session, user: User) -> None:
+    """Take the factor and its recovery codes away (the user, or a Global admin for a lost one)."""
+    user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
+    recovery.discard(session, user.id)
+    session.flush()
+
+
+def _spend(session: Session, user: User, box: SecretBox, code: str) -> bool:
+    """Use ``code`` up, under the user's row lock held by the caller."""
+    if recovery.looks_like_recovery_code(code):
+        return recovery.use(session, user.id, code)
+    assert user.totp_secret_sealed is not None
+    step = matching_step(box.open(user.totp_secret_sealed), code, user.totp_last_step)
     if step is None:
-        raise Unauthenticated("a valid one-time code is required for this account")
-    return step
+        return False
+    user.totp_last_step = step
+    session.flush()
+    return True
 
 
 def consume_step(session: Session, user_id: uuid.UUID, step: int) -> None:
-    """Record the code's step, under a row lock, so that it cannot be used again."""
+    """Record a one-time code's time step, under a row lock, so that it cannot be used again."""
+    consume(session, user_id, step)
+
+
+def consume(session: Session, user_id: uuid.UUID, proof: int | str) -> None:
+    """Spend a one-time code's time step (``int``) or a recovery code (``str``) under the
+    user's row lock, so that neither can be used twice; ``Unauthenticated`` if it was."""
     user = session.get_one(User, user_id, with_for_update=True)
-    if user.totp_last_step is not None and step <= user.totp_last_step:
+    if isinstance(proof, str):
+        if not recovery.use(session, user_id, proof):
+            raise Unauthenticated("a valid one-time code is required for this account")
+        _audit(session, user, f"recovery code used ({recovery.remaining(session, user_id)} left)")
+        return
+    if user.totp_last_step is not None and proof <= user.totp_last_step:
         raise Unauthenticated("a valid one-time code is required for this account")
-    user.totp_last_step = step
+    user.totp_last_step = proof
     session.flush()
 
 
@@ -103,7 +147,7 @@ def _audit(session: Session, user: User, what: str) -> None:
     record(
         session,
         tenant_id=user.tenant_id,
-        actor=Actor(user.id, user.tenant_id),
+        actor=Actor(user.id, user.tenant_id, upn=user.upn, display_name=user.display_name),
         category=Category.USER,
         operation=Operation.UPDATE,
         object_name=user.upn,

@@ -151,7 +151,7 @@ async def _sign_in(request: Request, email: str, form: FormData, next_path: str)
     state = request.app.state
     settings: Settings = state.settings
     password = _text(form, "password", 256)
-    code = _text(form, "otp", 10).strip() or None
+    code = _text(form, "otp", 32).strip() or None  # a one-time code or a recovery code
 
     def refuse(status: int, field: str, message: str) -> Response:
         return _page(

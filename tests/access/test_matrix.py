@@ -575,6 +575,22 @@ ADMIN_CASES = [
         by_id=True,
     ),
     Case(
+        "unlock user",
+        lambda m, t: ("POST", f"/users/{m.fresh_user(t)}/unlock", None),
+        lambda w, t: gated(w.global_admin, t, 200),
+        by_id=True,
+    ),
+    Case(
+        "reset a user's password",
+        lambda m, t: (
+            "POST",
+            f"/users/{m.fresh_user(t)}/reset-password",
+            {"new_password": "Amber-Glacier-Thistle-58"},
+        ),
+        lambda w, t: gated(w.global_admin, t, 204),
+        by_id=True,
+    ),
+    Case(
         "GET security group",
         lambda m, t: ("GET", f"/security-groups/{m.security_group[t]}", None),
         lambda w, t: gated(w.global_admin, t, 200),

@@ -179,3 +179,43 @@ def test_serve_refuses_the_demo_secrets_unless_declared_development(
     assert result.exit_code == 1
     assert "demo secrets" in result.output and "ROOMWARDEN_SECRET_KEY" in result.output
     assert "keygen" in result.output
+
+
+def test_user_unlock_and_reset_password(cli_env: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from roomwarden.app import create_app
+
+    created = run(
+        *("tenant", "create", "--name", "Litware", "--domain", "litware.example"),
+        *("--admin-upn", "admin@litware.example", "--admin-name", "Admin"),
+        *("--admin-password", "Saffron-Ledger-Pylon-63"),
+    )
+    assert created.exit_code == 0, created.output
+    settings = get_settings()
+    with TestClient(create_app(settings)) as client:
+        form = {"username": "admin@litware.example", "password": "wrong password"}
+        for _ in range(settings.signin_max_failures_per_account):
+            assert client.post("/api/v1/auth/token", data=form).status_code == 401
+        form["password"] = "Saffron-Ledger-Pylon-63"
+        assert client.post("/api/v1/auth/token", data=form).status_code == 429
+        result = run("user", "unlock", "--upn", "ADMIN@litware.example", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["failures_cleared"] == settings.signin_max_failures_per_account
+        token = client.post("/api/v1/auth/token", data=form).json()["access_token"]
+        result = run(
+            "user", "reset-password", "--upn", "admin@litware.example", input="Velvet-Harbor-Lantern-77\n" * 2
+        )
+        assert result.exit_code == 0, result.output
+        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert client.post("/api/v1/auth/token", data=form).status_code == 401
+        form["password"] = "Velvet-Harbor-Lantern-77"
+        assert client.post("/api/v1/auth/token", data=form).status_code == 200
+    for args in (("user", "unlock", "--upn", "ghost@litware.example"),):
+        result = run(*args)
+        assert result.exit_code == 1 and "no user with UPN" in result.output
+        assert "Traceback" not in result.output
+    result = run("user", "reset-password", "--upn", "admin@litware.example", input="short\nshort\n")
+    assert result.exit_code == 2 and "at least 10 characters" in result.output

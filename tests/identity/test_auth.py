@@ -75,6 +75,7 @@ def _forge(world: World, user_id: str, tenant_id: str, **overrides: object) -> s
         "aud": world.settings.token_audience,
         "sub": user_id,
         "tid": tenant_id,
+        "ver": 0,
         "iat": now,
         "nbf": now,
         "exp": now + 600,
@@ -95,6 +96,9 @@ def _forge(world: World, user_id: str, tenant_id: str, **overrides: object) -> s
         "no_subject",
         "no_tenant",
         "wrong_tenant",
+        "no_version",
+        "later_version",
+        "text_version",
         "garbage",
         "wrong_scheme",
         "none",
@@ -115,6 +119,9 @@ def test_bad_tokens_are_401(world: World, variant: str) -> None:
         "no_subject": _forge(world, uid, tid, sub=None),
         "no_tenant": _forge(world, uid, tid, tid=None),
         "wrong_tenant": _forge(world, uid, str(uuid.uuid4())),
+        "no_version": _forge(world, uid, tid, ver=None),
+        "later_version": _forge(world, uid, tid, ver=1),
+        "text_version": _forge(world, uid, tid, ver="0"),
         "garbage": "not.a.jwt",
     }
     headers = (
@@ -178,6 +185,7 @@ def _unsigned(world: World, user_id: str, tenant_id: str) -> str:
         "aud": world.settings.token_audience,
         "sub": user_id,
         "tid": tenant_id,
+        "ver": 0,
         "iat": now,
         "exp": now + 600,
     }

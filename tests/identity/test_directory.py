@@ -213,6 +213,9 @@ def test_every_way_of_losing_the_last_global_admin_is_refused(world: World) -> N
     expect(
         world.client.patch(f"{_users(t)}/{second.id}", json={"is_active": True}, headers=t.admin.headers), 200
     )
+    # Deactivation ended the second admin's earlier tokens, reactivation does not revive them.
+    assert world.client.delete(me, headers=second.headers).status_code == 401
+    second.headers = world.headers(second.id, t.id)
     expect(world.client.delete(me, headers=second.headers), 204)
     assert world.client.get("/api/v1/me", headers=t.admin.headers).status_code == 401
     assert world.client.delete(f"{_users(t)}/{second.id}", headers=second.headers).status_code == 409

@@ -203,9 +203,14 @@ def test_address_keys_are_bounded() -> None:
 
 
 def _enrol(world: World, user: Any) -> pyotp.TOTP:
-    factor = pyotp.TOTP(expect(world.client.post("/api/v1/me/totp", headers=user.headers), 200)["secret"])
+    factor = pyotp.TOTP(
+        expect(
+            world.client.post("/api/v1/me/totp", json={"current_password": PASSWORD}, headers=user.headers),
+            200,
+        )["secret"]
+    )
     confirm = {"otp": factor.now()}
-    expect(world.client.post("/api/v1/me/totp/confirm", json=confirm, headers=user.headers), 204)
+    expect(world.client.post("/api/v1/me/totp/confirm", json=confirm, headers=user.headers), 200)
     return factor
 
 

@@ -10,6 +10,8 @@ import pyotp
 from roomwarden.identity.totp import matching_step
 from tests.factories import PASSWORD, World, expect
 
+BEGIN = {"current_password": PASSWORD}
+
 
 def sign_in(world: World, upn: str, otp: str | None = None):  # type: ignore[no-untyped-def]
     data = {"username": upn, "password": PASSWORD, **({"otp": otp} if otp else {})}
@@ -19,7 +21,9 @@ def sign_in(world: World, upn: str, otp: str | None = None):  # type: ignore[no-
 def test_enrol_then_sign_in_with_a_single_use_code(world: World) -> None:
     t = world.tenant()
     user = world.user(t)
-    factor = pyotp.TOTP(expect(world.client.post("/api/v1/me/totp", headers=user.headers), 200)["secret"])
+    factor = pyotp.TOTP(
+        expect(world.client.post("/api/v1/me/totp", json=BEGIN, headers=user.headers), 200)["secret"]
+    )
     wrong = "000000" if factor.now() != "000000" else "111111"
     assert (
         world.client.post("/api/v1/me/totp/confirm", json={"otp": wrong}, headers=user.headers).status_code
@@ -27,7 +31,7 @@ def test_enrol_then_sign_in_with_a_single_use_code(world: World) -> None:
     )
     confirm_code = factor.now()
     expect(
-        world.client.post("/api/v1/me/totp/confirm", json={"otp": confirm_code}, headers=user.headers), 204
+        world.client.post("/api/v1/me/totp/confirm", json={"otp": confirm_code}, headers=user.headers), 200
     )
     assert sign_in(world, user.upn).status_code == 401  # the password alone is no longer enough
     assert sign_in(world, user.upn, wrong).status_code == 401
@@ -42,9 +46,11 @@ def test_enrol_then_sign_in_with_a_single_use_code(world: World) -> None:
 def test_a_global_admin_removes_a_lost_factor(world: World) -> None:
     t = world.tenant()
     user = world.user(t)
-    factor = pyotp.TOTP(expect(world.client.post("/api/v1/me/totp", headers=user.headers), 200)["secret"])
+    factor = pyotp.TOTP(
+        expect(world.client.post("/api/v1/me/totp", json=BEGIN, headers=user.headers), 200)["secret"]
+    )
     expect(
-        world.client.post("/api/v1/me/totp/confirm", json={"otp": factor.now()}, headers=user.headers), 204
+        world.client.post("/api/v1/me/totp/confirm", json={"otp": factor.now()}, headers=user.headers), 200
     )
     assert sign_in(world, user.upn).status_code == 401
     url = f"/api/v1/tenants/{t.id}/users/{user.id}"
@@ -61,10 +67,12 @@ def test_a_global_admin_removes_a_lost_factor(world: World) -> None:
 def test_the_user_disables_its_factor_with_a_fresh_code(world: World) -> None:
     t = world.tenant()
     user = world.user(t)
-    factor = pyotp.TOTP(expect(world.client.post("/api/v1/me/totp", headers=user.headers), 200)["secret"])
+    factor = pyotp.TOTP(
+        expect(world.client.post("/api/v1/me/totp", json=BEGIN, headers=user.headers), 200)["secret"]
+    )
     code = factor.now()
-    expect(world.client.post("/api/v1/me/totp/confirm", json={"otp": code}, headers=user.headers), 204)
-    assert world.client.post("/api/v1/me/totp", headers=user.headers).status_code == 409
+    expect(world.client.post("/api/v1/me/totp/confirm", json={"otp": code}, headers=user.headers), 200)
+    assert world.client.post("/api/v1/me/totp", json=BEGIN, headers=user.headers).status_code == 409
     assert (
         world.client.post("/api/v1/me/totp/disable", json={"otp": code}, headers=user.headers).status_code
         == 422
@@ -91,9 +99,11 @@ def test_a_second_factor_satisfies_the_customer_partner_mfa_rule(world: World) -
         ),
         200,
     )
-    factor = pyotp.TOTP(expect(world.client.post("/api/v1/me/totp", headers=p.admin.headers), 200)["secret"])
+    factor = pyotp.TOTP(
+        expect(world.client.post("/api/v1/me/totp", json=BEGIN, headers=p.admin.headers), 200)["secret"]
+    )
     expect(
-        world.client.post("/api/v1/me/totp/confirm", json={"otp": factor.now()}, headers=p.admin.headers), 204
+        world.client.post("/api/v1/me/totp/confirm", json={"otp": factor.now()}, headers=p.admin.headers), 200
     )
     token = expect(sign_in(world, p.admin.upn, factor.at(time.time() + 30)), 200)["access_token"]
     rooms = world.client.get(f"/api/v1/tenants/{c.id}/rooms", headers={"Authorization": f"Bearer {token}"})

@@ -212,12 +212,14 @@ class TestRefusals:
     def test_second_factor(self, world, app):
         t = world.tenant()
         u = world.user(t)
-        secret = expect(world.client.post("/api/v1/me/totp", headers=u.headers), 200)["secret"]
+        secret = expect(
+            world.client.post("/api/v1/me/totp", json={"current_password": PASSWORD}, headers=u.headers), 200
+        )["secret"]
         totp = pyotp.TOTP(secret)
         now = utcnow().timestamp()
         expect(
             world.client.post("/api/v1/me/totp/confirm", json={"otp": totp.at(now - 30)}, headers=u.headers),
-            204,
+            200,
         )
         missing = self._refusal(Browser(app), u.upn, PASSWORD)
         assert missing.status_code == 401 and signin.CODE_NEEDED in missing.text

@@ -1,0 +1,111 @@
+"""A tenant's identity source: read and change it (Global admin), with the provider
+checked by discovery before it is saved, the client secret sealed, and the change audited
+without the secret."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roomwarden.access.resolver import Access
+from roomwarden.audit.service import Category, Operation
+from roomwarden.identity.oidc import client
+from roomwarden.identity.oidc.models import IdentityProvider
+from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
+from roomwarden.kit.crypto import SecretBox
+from roomwarden.kit.errors import Invalid
+from roomwarden.settings import Settings
+from roomwarden.tenants.models import Tenant
+
+CALLBACK_PATH = "/auth/oidc/callback"
+
+
+def redirect_uri(settings: Settings) -> str:
+    return settings.public_url.rstrip("/") + CALLBACK_PATH
+
+
+def provider_of(session: Session, tenant_id: uuid.UUID) -> IdentityProvider | None:
+    return session.get(IdentityProvider, tenant_id)
+
+
+def read(session: Session, settings: Settings, tenant_id: uuid.UUID) -> IdentityProviderRead:
+    tenant = session.get_one(Tenant, tenant_id)
+    row = provider_of(session, tenant_id)
+    source = "oidc" if tenant.identity_source == "oidc" else "local"
+    if row is None:
+        return IdentityProviderRead(type=source, redirect_uri=redirect_uri(settings))
+    return IdentityProviderRead(
+        type=source,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        client_secret_set=bool(row.client_secret_sealed),
+        admin_claim=row.admin_claim,
+        admin_value=row.admin_value,
+        mfa_acr_values=list(row.mfa_acr_values or []),
+        redirect_uri=redirect_uri(settings),
+        updated_at=row.updated_at,
+    )
+
+
+def check_provider(settings: Settings, data: IdentityProviderUpdate) -> None:
+    """Refuse (422) an issuer that is not a usable OpenID Connect provider, before anything
+    is saved. Runs outside any database transaction: it waits on the network."""
+    if data.type != "oidc":
+        return
+    assert data.issuer is not None
+    if problem := client.issuer_problem(data.issuer):
+        raise Invalid(problem)
+    try:
+        client.discover(settings, data.issuer, fresh=True)
+    except client.ProviderError as exc:
+        raise Invalid(f"{exc} (from {data.issuer}/.well-known/openid-configuration)") from exc
+
+
+def update(session: Session, access: Access, box: SecretBox, data: IdentityProviderUpdate) -> None:
+    tenant = session.get_one(Tenant, access.tenant_id, with_for_update=True)
+    row = session.scalar(
+        select(IdentityProvider).where(IdentityProvider.tenant_id == access.tenant_id).with_for_update()
+    )
+    changes: dict[str, object] = {}
+    if data.type == "oidc":
+        row = _store(session, access.tenant_id, row, box, data, changes)
+    if tenant.identity_source != data.type:
+        changes["type"] = {"from": tenant.identity_source, "to": data.type}
+        tenant.identity_source = data.type
+    session.flush()
+    access.audit(session, Category.IDENTITY_PROVIDER, Operation.UPDATE, "Identity provider", details=changes)
+
+
+def _store(
+    session: Session,
+    tenant_id: uuid.UUID,
+    row: IdentityProvider | None,
+    box: SecretBox,
+    data: IdentityProviderUpdate,
+    changes: dict[str, object],
+) -> IdentityProvider:
+    assert data.issuer is not None and data.client_id is not None
+    same_client = row is not None and row.issuer == data.issuer and row.client_id == data.client_id
+    if data.client_secret is None and not same_client:
+        raise Invalid("client_secret is required for a new issuer or client_id")
+    if row is None:
+        row = IdentityProvider(tenant_id=tenant_id, issuer=data.issuer, client_id=data.client_id)
+        session.add(row)
+    fields = {
+        "issuer": data.issuer,
+        "client_id": data.client_id,
+        "admin_claim": data.admin_claim,
+        "admin_value": data.admin_value,
+        "mfa_acr_values": sorted(set(data.mfa_acr_values)),
+    }
+    for name, value in fields.items():
+        old = getattr(row, name, None)
+        if old != value:
+            changes[name] = {"from": old, "to": value}
+            setattr(row, name, value)
+    if data.client_secret is not None:
+        row.client_secret_sealed = box.seal(data.client_secret.get_secret_value())
+        changes["client_secret"] = "replaced"  # never the value
+    return row

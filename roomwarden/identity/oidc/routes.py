@@ -1,0 +1,211 @@
+"""HTTP: the tenant's identity-provider settings (API, Global admin) and the browser's
+round trip (``/auth/oidc/start``, ``/auth/oidc/token``, ``/auth/oidc/callback``).
+
+The browser endpoints never answer a bare error: every failure is a readable page, and
+where the tenant is known, a ``SignIn`` record of its audit log. They wait on the provider
+outside any write transaction; only the provisioning at the end writes, in one of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from roomwarden.access.deps import GlobalAdminDep
+from roomwarden.audit.service import Actor, Category, Operation, Result, record
+from roomwarden.identity import sessions
+from roomwarden.identity.models import User
+from roomwarden.identity.oidc import config, flow
+from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
+from roomwarden.identity.tokens import issue_for
+from roomwarden.kit.api import SessionDep, audited, read_only
+from roomwarden.kit.routing import router
+from roomwarden.portal.web import session_cookie, set_cookie
+from roomwarden.settings import Settings
+from roomwarden.tenants.models import Tenant
+
+log = logging.getLogger("roomwarden")
+api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["identity provider"])
+browser = router(tags=["browser sign-in"], include_in_schema=False)
+_pages = Environment(
+    loader=PackageLoader("roomwarden.identity.oidc", "templates"), autoescape=select_autoescape()
+)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
+
+Email = Annotated[str | None, Query(max_length=320, description="the e-mail the person signs in with")]
+Next = Annotated[str | None, Query(max_length=500, description="where to go after signing in (a path)")]
+
+
+# -- settings (API) ----------------------------------------------------------------------------
+
+
+@api.get("/identity-provider", response_model=IdentityProviderRead)
+def get_identity_provider(
+    request: Request, session: SessionDep, access: GlobalAdminDep
+) -> IdentityProviderRead:
+    """The tenant's identity source. The client secret is never returned."""
+    return config.read(session, request.app.state.settings, access.tenant_id)
+
+
+@api.put("/identity-provider", response_model=IdentityProviderRead)
+@audited(Category.IDENTITY_PROVIDER, Operation.UPDATE)
+@read_only
+def put_identity_provider(
+    request: Request, session: SessionDep, access: GlobalAdminDep, body: IdentityProviderUpdate
+) -> IdentityProviderRead:
+    """Switch the tenant to OpenID Connect (the provider is checked by discovery first) or
+    back to local accounts; users are kept either way."""
+    settings, db = request.app.state.settings, request.app.state.db
+    config.check_provider(settings, body)  # waits on the network: before any write
+    with db.transaction() as own:
+        config.update(own, access, request.app.state.secret_box, body)
+    with db.transaction(write=False) as fresh:
+        return config.read(fresh, settings, access.tenant_id)
+
+
+# -- the browser's round trip ------------------------------------------------------------------
+
+
+def _page(template: str, status: int = 200, **values: object) -> HTMLResponse:
+    return HTMLResponse(_pages.get_template(template).render(**values), status_code=status, headers=NO_STORE)
+
+
+def _refused(request: Request, failure: flow.SignInFailed) -> HTMLResponse:
+    """A readable page, and the failure in the tenant's audit log (when the tenant is known)."""
+    if failure.tenant_id is not None:
+        try:
+            with request.app.state.db.transaction() as own:
+                if own.get(Tenant, failure.tenant_id) is not None:
+                    record(
+                        own,
+                        tenant_id=failure.tenant_id,
+                        actor=Actor(None, None, ref="anonymous"),
+                        category=Category.SIGN_IN,
+                        operation=Operation.CREATE,
+                        object_name="OpenID Connect sign-in",
+                        result=Result.FAILED,
+                        details={"status": failure.status, "reason": failure.message, **failure.details},
+                    )
+        except Exception:  # the person must still get its answer
+            log.exception("could not record a refused sign-in")
+    response = _page("refused.html", failure.status, title="Sign-in failed", message=failure.message)
+    _forget_flow(response)
+    return response
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.public_url.startswith("https://")
+
+
+def _begin(
+    request: Request, session: SessionDep, email: str | None, purpose: str, next_path: str | None
+) -> Response:
+    settings: Settings = request.app.state.settings
+    tenant = flow.realm(session, email or "")
+    if tenant is None:
+        return _page(
+            "refused.html",
+            404,
+            title="Sign-in failed",
+            message="no organisation that signs in with its own identity provider uses this e-mail domain",
+        )
+    try:
+        redirect = flow.start(
+            session, settings, tenant, email=email, purpose=purpose, next_path=next_path or "/"
+        )
+    except flow.SignInFailed as failure:
+        return _refused(request, failure)
+    response = RedirectResponse(redirect.url, status_code=303, headers=NO_STORE)
+    response.set_cookie(
+        flow.COOKIE,
+        redirect.cookie,
+        max_age=settings.oidc_flow_seconds,
+        path=flow.COOKIE_PATH,
+        httponly=True,
+        secure=_secure(settings),
+        samesite="lax",  # sent on the provider's top-level redirect back, not on cross-site posts
+    )
+    return response
+
+
+@browser.get("/auth/oidc/start")
+@read_only
+def start_sign_in(request: Request, session: SessionDep, email: Email = None, next: Next = None) -> Response:
+    """Send the person to its organisation's provider; back at the callback it gets a portal
+    session. ``/login`` sends OpenID Connect tenants here."""
+    return _begin(request, session, email, "portal", next)
+
+
+@browser.get("/auth/oidc/token")
+@read_only
+def start_token_sign_in(request: Request, session: SessionDep, email: Email = None) -> Response:
+    """Sign in at the provider and get an API bearer token for scripts, shown once."""
+    return _begin(request, session, email, "token", None)
+
+
+@browser.get("/auth/oidc/callback")
+@read_only
+def callback(
+    request: Request,
+    session: SessionDep,
+    state: Annotated[str | None, Query(max_length=500)] = None,
+    code: Annotated[str | None, Query(max_length=4000)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    error_description: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """The redirect URI to register at the provider: ``{ROOMWARDEN_PUBLIC_URL}/auth/oidc/callback``."""
+    settings: Settings = request.app.state.settings
+    started = flow.open_flow(settings, request.cookies.get(flow.COOKIE))
+    answer = flow.Callback(state=state, code=code, error=error, error_description=error_description)
+    try:
+        checked = flow.check_callback(settings, started, answer)
+        assert code is not None
+        with request.app.state.db.transaction() as own:
+            result = flow.complete(own, settings, request.app.state.secret_box, checked, code)
+    except flow.SignInFailed as failure:
+        return _refused(request, failure)
+    response = _finish(request, checked, result)
+    _forget_flow(response)
+    return response
+
+
+def _forget_flow(response: Response) -> None:
+    """The flow cookie is single-use. ``/auth/oidc/start`` sets it for its own path, the
+    portal's ``/login`` for ``/``: both are cleared."""
+    for path in (flow.COOKIE_PATH, "/"):
+        response.delete_cookie(flow.COOKIE, path=path)
+
+
+def _finish(request: Request, started: flow.Flow, result: flow.FederatedSignIn) -> Response:
+    settings: Settings = request.app.state.settings
+    user = result.user
+    if started.purpose == "token":
+        token = issue_for(settings, user, mfa=result.mfa, federated=True)
+        return _page(
+            "api_token.html",
+            title="API token",
+            upn=user.upn,
+            mfa=result.mfa,
+            token=token,
+            minutes=settings.token_ttl_seconds // 60,
+        )
+    return _portal_session(request, started, result)
+
+
+def _portal_session(request: Request, started: flow.Flow, result: flow.FederatedSignIn) -> Response:
+    """A portal session (``identity.sessions``) carrying the sign-in's MFA fact, replacing
+    any the browser held, then on to the page the person asked for."""
+    settings: Settings = request.app.state.settings
+    old = request.cookies.get(session_cookie(request))
+    with request.app.state.db.transaction() as own:
+        if old:
+            sessions.end_session(own, old)
+        user = own.get_one(User, result.user.id)
+        token = sessions.start_session(own, settings, user, mfa=result.mfa, method="oidc")
+    response = RedirectResponse(started.next, status_code=303, headers=NO_STORE)
+    set_cookie(request, response, session_cookie(request), token, max_age=settings.session_absolute_seconds)
+    return response

@@ -1,0 +1,107 @@
+"""Real OpenID Connect providers for tests: each is an ``oidc-provider-mock`` process on a
+free loopback port. Users are defined with their claims (``PUT /users/{sub}``); a browser
+is played with HTTP clients: ours for Roomwarden, httpx for the provider's consent form."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Provider:
+    port: int
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Provider:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Provider:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-W",
+                "ignore",
+                "-m",
+                "oidc_provider_mock",
+                "--port",
+                str(self.port),
+                "--require-nonce",
+                "true",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return self
+
+    def wait_ready(self) -> Provider:
+        assert self.process is not None
+        deadline = time.monotonic() + 120  # a loaded CI machine imports Flask slowly
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"oidc-provider-mock exited with {self.process.returncode}")
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("oidc-provider-mock did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """A new process on the same port: the provider's signing key changes (key rotation)."""
+        self.stop()
+        self.start()
+
+    def user(self, sub: str, **claims: Any) -> str:
+        response = httpx.put(f"{self.issuer}/users/{sub}", json=claims, timeout=5)
+        assert response.status_code == 204, response.text
+        return sub
+
+    def consent(self, authorize_url: str, sub: str | None) -> dict[str, str]:
+        """The person at the provider's page: signs in as ``sub`` (or denies when ``None``).
+        Answers the query the provider sends the browser back to the redirect URI with."""
+        data = {"sub": sub} if sub is not None else {"action": "deny"}
+        response = httpx.post(authorize_url, data=data, timeout=10)
+        assert response.status_code in (302, 303), response.text
+        return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+
+
+def start_providers(count: int) -> list[Provider]:
+    providers = [Provider(free_port()).launch() for _ in range(count)]
+    try:
+        for p in providers:
+            p.wait_ready()
+    except BaseException:
+        for p in providers:
+            p.stop()
+        raise
+    return providers
