@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from roomwarden.kit.password_policy import check_password
 from roomwarden.kit.schemas import Input, Name, Output, Password, PasswordOwner, Patch, Upn
 
 
@@ -65,6 +66,11 @@ class OperatorUserRef(Input):
 class OperatorPasswordReset(Input):
     upn: Upn
     new_password: Password
+
+    @model_validator(mode="after")
+    def _not_own_words(self) -> OperatorPasswordReset:
+        check_password(self.new_password, [self.upn])
+        return self
 
 
 class UnlockResult(BaseModel):

@@ -181,8 +181,11 @@ def test_serve_refuses_the_demo_secrets_unless_declared_development(
     assert "keygen" in result.output
 
 
-def test_user_unlock_and_reset_password(cli_env: Path) -> None:
+def test_user_unlock_and_reset_password(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
+
+    monkeypatch.setenv("ROOMWARDEN_ENV", "development")  # the API below runs on the demo secrets
+    get_settings.cache_clear()
 
     from fastapi.testclient import TestClient
 

@@ -68,7 +68,7 @@ class Flow:
 def _cookie_box(settings: Settings) -> Fernet:
     """A key of its own for flow cookies, derived from ``ROOMWARDEN_SECRET_KEY``."""
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"roomwarden oidc flow cookie").derive(
-        settings.secret_key.encode()
+        settings.secret_key.get_secret_value().encode()
     )
     return Fernet(base64.urlsafe_b64encode(raw))
 
