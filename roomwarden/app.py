@@ -29,7 +29,9 @@ from roomwarden.kit.api import install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.limits import BodySizeLimitMiddleware
+from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
+from roomwarden.kit.routing import operation_id
 from roomwarden.notifications.service import Mailer
 from roomwarden.partners.routes import customer as partners_customer
 from roomwarden.partners.routes import partner as partners_partner
@@ -71,10 +73,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version=__version__,
         description="Meeting-room fleets with scoped delegation to partner organisations.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served from the package's own assets: see kit.openapi
         redoc_url=None,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.settings = settings
     app.state.db = database
     app.state.secret_box = SecretBox(settings.encryption_key.get_secret_value())

@@ -318,7 +318,7 @@ def _group_read(session: Session, group: SecurityGroup) -> GroupRead:
 
 
 @directory.get("/security-groups", response_model=Page[GroupRead])
-def list_groups(session: SessionDep, access: GlobalAdminDep, pages: PageDep) -> Page[GroupRead]:
+def list_security_groups(session: SessionDep, access: GlobalAdminDep, pages: PageDep) -> Page[GroupRead]:
     stmt = select(SecurityGroup).where(SecurityGroup.tenant_id == access.tenant_id)
     page = paginate(session, stmt, SecurityGroup.id, pages, lambda g: g)
     members = service.members_by_group(session, [g.id for g in page.items])
@@ -333,18 +333,18 @@ def list_groups(session: SessionDep, access: GlobalAdminDep, pages: PageDep) -> 
 
 @directory.post("/security-groups", response_model=GroupRead, status_code=201)
 @audited(Category.SECURITY_GROUP, Operation.CREATE)
-def create_group(session: SessionDep, access: GlobalAdminDep, body: GroupCreate) -> GroupRead:
+def create_security_group(session: SessionDep, access: GlobalAdminDep, body: GroupCreate) -> GroupRead:
     return _group_read(session, service.create_group(session, access, body))
 
 
 @directory.get("/security-groups/{group_id}", response_model=GroupRead)
-def get_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> GroupRead:
+def get_security_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> GroupRead:
     return _group_read(session, service.get_group(session, access, group_id))
 
 
 @directory.patch("/security-groups/{group_id}", response_model=GroupRead)
 @audited(Category.SECURITY_GROUP, Operation.UPDATE)
-def update_group(
+def update_security_group(
     session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID, body: GroupUpdate
 ) -> GroupRead:
     return _group_read(session, service.update_group(session, access, group_id, body))
@@ -352,7 +352,7 @@ def update_group(
 
 @directory.delete("/security-groups/{group_id}", status_code=204)
 @audited(Category.SECURITY_GROUP, Operation.DELETE)
-def delete_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> Response:
+def delete_security_group(session: SessionDep, access: GlobalAdminDep, group_id: uuid.UUID) -> Response:
     service.delete_group(session, access, group_id)
     return Response(status_code=204)
 

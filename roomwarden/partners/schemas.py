@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field
 from roomwarden.access.schemas import MemberRef, ScopeIn, ScopeRead
 from roomwarden.kit.schemas import Domain, Input, Patch
 
+# "draft" is what the review step answers: the invitation as it would be sent.
+InvitationStatus = Literal["draft", "pending", "accepted", "denied", "revoked", "expired"]
+LinkStatus = Literal["active", "ended"]
+
 Mode = Literal["auto", "manual"]
 EVENTS = ("room.update", "update_ring.change", "incident.create", "ticket.update", "partner_role.change")
 
@@ -46,7 +50,7 @@ class InvitationRead(BaseModel):
     """What the customer sends, and reads back."""
 
     id: uuid.UUID | None
-    status: str
+    status: InvitationStatus
     customer_id: uuid.UUID
     #: Named once the invitation exists; the review step (``status: draft``) names no tenant.
     partner_id: uuid.UUID | None
@@ -64,7 +68,7 @@ class PartnerInvitationRead(BaseModel):
     """What the partner sees before it holds a role: high-level customer metadata only."""
 
     id: uuid.UUID
-    status: str
+    status: InvitationStatus
     customer_id: uuid.UUID
     customer_name: str
     scope_size: ScopeSize
@@ -86,7 +90,7 @@ class LinkUpdate(Patch):
 
 class LinkRead(BaseModel):
     id: uuid.UUID
-    status: str
+    status: LinkStatus
     customer_id: uuid.UUID
     customer_name: str
     partner_id: uuid.UUID

@@ -132,7 +132,7 @@ def _group_read(session: Session, access: Access, group: RoomGroup) -> RoomGroup
 
 
 @api.get("/room-groups", response_model=Page[RoomGroupSummary], tags=["room groups"])
-def list_groups(
+def list_room_groups(
     session: SessionDep, access: AccessDep, pages: PageDep, q: Search = None
 ) -> Page[RoomGroupSummary]:
     page = paginate(session, groups.list_groups_query(access, q), RoomGroup.id, pages, lambda g: g)
@@ -148,18 +148,18 @@ def list_groups(
 
 @api.post("/room-groups", response_model=RoomGroupRead, status_code=201, tags=["room groups"])
 @audited(Category.ROOM_GROUP, Operation.CREATE)
-def create_group(session: SessionDep, access: AccessDep, body: RoomGroupCreate) -> RoomGroupRead:
+def create_room_group(session: SessionDep, access: AccessDep, body: RoomGroupCreate) -> RoomGroupRead:
     return _group_read(session, access, groups.create_group(session, access, body))
 
 
 @api.get("/room-groups/{group_id}", response_model=RoomGroupRead, tags=["room groups"])
-def get_group(session: SessionDep, access: AccessDep, group_id: uuid.UUID) -> RoomGroupRead:
+def get_room_group(session: SessionDep, access: AccessDep, group_id: uuid.UUID) -> RoomGroupRead:
     return _group_read(session, access, groups.visible_group(session, access, group_id))
 
 
 @api.patch("/room-groups/{group_id}", response_model=RoomGroupRead, tags=["room groups"])
 @audited(Category.ROOM_GROUP, Operation.UPDATE)
-def update_group(
+def update_room_group(
     session: SessionDep, access: AccessDep, group_id: uuid.UUID, body: RoomGroupUpdate
 ) -> RoomGroupRead:
     return _group_read(session, access, groups.update_group(session, access, group_id, body))
@@ -167,7 +167,7 @@ def update_group(
 
 @api.delete("/room-groups/{group_id}", status_code=204, tags=["room groups"])
 @audited(Category.ROOM_GROUP, Operation.DELETE)
-def delete_group(session: SessionDep, access: AccessDep, group_id: uuid.UUID) -> None:
+def delete_room_group(session: SessionDep, access: AccessDep, group_id: uuid.UUID) -> None:
     groups.delete_group(session, access, group_id)
 
 

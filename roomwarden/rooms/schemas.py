@@ -22,6 +22,8 @@ Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 HealthState = Literal["healthy", "degraded", "unhealthy", "unknown"]
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Severity = Literal["important", "warning"]
+EnrollmentState = Literal["enrolled", "unenrolled"]
+TicketKind = Literal["incident", "service"]
 IdList = Annotated[list[uuid.UUID], Field(max_length=10000)]
 
 # -- rooms --------------------------------------------------------------------------------
@@ -57,8 +59,8 @@ class RoomRead(Output):
     city: str
     building: str
     update_ring_id: uuid.UUID
-    enrollment_state: str
-    health_state: str
+    enrollment_state: EnrollmentState
+    health_state: HealthState
     created_at: datetime
     updated_at: datetime
 
@@ -146,8 +148,8 @@ class TicketHistoryItem(Output):
     id: uuid.UUID
     author_user_id: uuid.UUID | None
     author_tenant_id: uuid.UUID | None
-    status_from: str | None
-    status_to: str | None
+    status_from: TicketStatus | None
+    status_to: TicketStatus | None
     comment: str
     created_at: datetime
 
@@ -157,9 +159,9 @@ class TicketRead(Output):
     tenant_id: uuid.UUID
     room_id: uuid.UUID
     room_name: str
-    kind: str
-    status: str
-    severity: str
+    kind: TicketKind
+    status: TicketStatus
+    severity: Severity
     title: str
     description: str
     created_by_user_id: uuid.UUID | None

@@ -20,7 +20,11 @@ def api_operations(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     ops = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if isinstance(route, APIRoute) and (context.path or "").startswith("/api/"):
+        if (
+            isinstance(route, APIRoute)
+            and route.include_in_schema
+            and (context.path or "").startswith("/api/")
+        ):
             for method in sorted(route.methods - {"HEAD"}):
                 ops.append((method, context.path or "", route))
     return ops
