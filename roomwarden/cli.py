@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from roomwarden.access.cli import app as access_app
 from roomwarden.approvals.cli import app as approvals_app
 from roomwarden.audit.cli import app as audit_app
 from roomwarden.kit.cli import err, fail, guard, load_settings, open_database, out, progress
@@ -29,6 +30,7 @@ user_app = typer.Typer(help="User administration (operator).", no_args_is_help=T
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(mail_app, name="mail")
+app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 

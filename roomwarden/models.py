@@ -6,6 +6,7 @@ from roomwarden.access.models import (  # noqa: F401
     RoleAssignment,
     RolePermission,
     Scope,
+    ScopeEffectiveRoom,
     ScopeGroup,
     ScopeRoom,
 )

@@ -66,6 +66,30 @@ class ScopeGroup(Base):
     group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
+class ScopeEffectiveRoom(Base):
+    """The effective rooms of a scope (SPEC §3), materialised: its listed rooms plus the
+    current members of its listed groups. A room check is then one primary-key probe and a
+    page of a scope one index range scan, whatever the size of the scope or the tenant.
+
+    Written only by database triggers (see ``roomwarden.access.materialise``) on
+    ``scope_rooms``, ``scope_groups`` and ``room_group_members``, in the same transaction as
+    the change, so no code path can forget it; rows go with their scope or room by cascade.
+    """
+
+    __tablename__ = "scope_effective_rooms"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"], ondelete="CASCADE"),
+        Index("ix_scope_effective_rooms_room_id", "room_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    scope_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
 class Role(IdMixin, Base):
     __tablename__ = "roles"
     __table_args__ = (

@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, false, or_, select, true, union
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true, union
+from sqlalchemy.orm import Session, aliased
 
 from roomwarden.access.models import (
     AssignmentMember,
@@ -23,8 +23,8 @@ from roomwarden.access.models import (
     RoleAssignment,
     RolePermission,
     Scope,
+    ScopeEffectiveRoom,
     ScopeGroup,
-    ScopeRoom,
 )
 from roomwarden.access.permissions import ALL_PERMISSIONS, PARTNER_ADMIN, Permission
 from roomwarden.access.principal import Principal
@@ -32,7 +32,6 @@ from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.partners.models import PartnerLink
-from roomwarden.rooms.models import RoomGroupMember
 from roomwarden.tenants.models import Tenant
 
 
@@ -52,17 +51,21 @@ class LinkInfo:
     all_rooms: bool
 
 
-def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> CompoundSelect:
-    """The effective rooms of some scopes: the listed rooms and the current members of the
-    listed groups, as one ``room_id`` sub-select."""
+def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> Select:
+    """The effective rooms of some scopes (listed rooms and the current members of listed
+    groups) as one ``room_id`` sub-select over their materialisation."""
+    return select(ScopeEffectiveRoom.room_id).where(ScopeEffectiveRoom.scope_id.in_(sorted(scope_ids)))
+
+
+def _in_scopes(scope_ids: frozenset[uuid.UUID], room_id: ColumnElement) -> ColumnElement[bool]:
+    """``room_id`` lies in one of the scopes: a primary-key probe per scope, correlated with
+    the outer row, so its cost does not depend on the size of the scopes."""
     ids = sorted(scope_ids)
-    direct = select(ScopeRoom.room_id).where(ScopeRoom.scope_id.in_(ids))
-    via_groups = (
-        select(RoomGroupMember.room_id)
-        .join(ScopeGroup, ScopeGroup.group_id == RoomGroupMember.group_id)
-        .where(ScopeGroup.scope_id.in_(ids))
-    )
-    return union(direct, via_groups)
+    eff = aliased(ScopeEffectiveRoom)  # the outer query may range over the same table
+    probe = select(eff.room_id).where(eff.room_id == room_id)
+    if len(ids) == 1:
+        return probe.where(eff.scope_id == ids[0]).exists()
+    return probe.where(eff.scope_id.in_(ids)).exists()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,46 +88,60 @@ class RoomSet:
     def is_everything(self) -> bool:
         return self.grant is not None and self.grant.all_rooms and (self.link is None or self.link.all_rooms)
 
+    def _limits(self) -> list[frozenset[uuid.UUID]]:
+        """The scope sets a room must lie in: the grant's (any of them) and the link's."""
+        assert self.grant is not None
+        parts = []
+        if not self.grant.all_rooms:
+            parts.append(self.grant.scope_ids)
+        if self.link is not None and not self.link.all_rooms:
+            parts.append(frozenset({self.link.scope_id}))
+        return parts
+
     def clause(self, room_id: ColumnElement) -> ColumnElement[bool]:
         """A predicate on a room-id column; the caller also filters by ``tenant_id``."""
         if self.grant is None:
             return false()
-        parts: list[ColumnElement[bool]] = []
-        if not self.grant.all_rooms:
-            parts.append(room_id.in_(scope_room_ids(self.grant.scope_ids)))
-        if self.link is not None and not self.link.all_rooms:
-            parts.append(room_id.in_(scope_room_ids(frozenset({self.link.scope_id}))))
+        parts = [_in_scopes(ids, room_id) for ids in self._limits()]
         return and_(true(), *parts) if parts else true()
 
-    def effective_ids(self) -> Select | CompoundSelect | None:
+    def effective_ids(self) -> Select | None:
         """The ids of the rooms in this set as one sub-select, or ``None`` for every room of
         the tenant. Its size is bounded by the principal's scopes, not by the tenant."""
         if self.grant is None:
-            return select(ScopeRoom.room_id).where(false())
-        parts = []
-        if not self.grant.all_rooms:
-            parts.append(scope_room_ids(self.grant.scope_ids))
-        if self.link is not None and not self.link.all_rooms:
-            parts.append(scope_room_ids(frozenset({self.link.scope_id})))
-        if not parts:
+            return select(ScopeEffectiveRoom.room_id).where(false())
+        limits = self._limits()
+        if not limits:
             return None
-        if len(parts) == 1:
-            return parts[0]
-        grant_rooms = parts[0].subquery("grant_rooms")
-        return select(grant_rooms.c.room_id).where(grant_rooms.c.room_id.in_(parts[1]))
+        first, *rest = limits
+        stmt = scope_room_ids(first).distinct()
+        for ids in rest:
+            stmt = stmt.where(_in_scopes(ids, ScopeEffectiveRoom.room_id))
+        return stmt
 
     def first_ids(self, room_id: ColumnElement, after: uuid.UUID | None, count: int) -> ColumnElement[bool]:
-        """``clause`` for one keyset page of an unfiltered list: picks the page's ids from
-        the effective set first, so a sparse scope in a large tenant costs its own size, not a
-        walk over the tenant's rooms."""
-        ids = self.effective_ids()
-        if ids is None:
+        """``clause`` for one keyset page of an unfiltered list: the page's ids are read from
+        the materialised scope in id order — one index range scan per granting scope, each
+        stopping after ``count`` rows — so a page costs the same in a 125-room scope and a
+        12,500-room one, and in a small tenant and a large one."""
+        if self.grant is None:
+            return false()
+        limits = self._limits()
+        if not limits:
             return true()
-        eff = ids.subquery("eff")
-        page = select(eff.c.room_id)
-        if after is not None:
-            page = page.where(eff.c.room_id > after)
-        return room_id.in_(page.order_by(eff.c.room_id).limit(count))
+        first, *rest = limits
+        pages = []
+        for scope_id in sorted(first):
+            page = select(ScopeEffectiveRoom.room_id).where(ScopeEffectiveRoom.scope_id == scope_id)
+            if after is not None:
+                page = page.where(ScopeEffectiveRoom.room_id > after)
+            for ids in rest:
+                page = page.where(_in_scopes(ids, ScopeEffectiveRoom.room_id))
+            pages.append(page.order_by(ScopeEffectiveRoom.room_id).limit(count))
+        if len(pages) == 1:
+            return room_id.in_(pages[0])
+        merged = union(*(p.subquery().select() for p in pages)).subquery("page")
+        return room_id.in_(select(merged.c.room_id).order_by(merged.c.room_id).limit(count))
 
     def group_named(self, group_id: ColumnElement) -> ColumnElement[bool]:
         """A predicate on a room-group-id column: the group is named by a scope of this

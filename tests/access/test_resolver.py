@@ -71,7 +71,7 @@ def test_an_empty_room_set_matches_nothing_and_a_whole_one_everything() -> None:
     column = Room.__table__.c.id
     assert str(RoomSet(T, None).clause(column).compile()) in ("false", "0 = 1")
     assert str(RoomSet(T, Grant(all_rooms=True)).clause(column).compile()) in ("true", "1 = 1")
-    assert "scope_rooms" in str(RoomSet(T, Grant(scope_ids=SCOPE)).clause(column).compile())
+    assert "scope_effective_rooms" in str(RoomSet(T, Grant(scope_ids=SCOPE)).clause(column).compile())
 
 
 def test_tenant_wide_needs_an_all_scope_and_has_any_scope() -> None:
