@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, Uuid, and_, bindparam, false, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 
 from roomwarden.access.models import (
@@ -32,7 +32,7 @@ from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.partners.models import PartnerLink
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import Tenant, TenantSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +172,8 @@ class Access:
     principal: Principal
     grants: dict[Permission, Grant] = field(default_factory=dict)
     link: LinkInfo | None = None
+    # For a partner: the customer requires partner users to sign in with a second factor.
+    mfa_required: bool = False
 
     @property
     def is_partner(self) -> bool:
@@ -240,29 +242,66 @@ def _group_ids(session: Session, user_id: uuid.UUID) -> Select:
     return select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == user_id)
 
 
-def _grants(
-    session: Session, principal: Principal, tenant_id: uuid.UUID, link: LinkInfo | None
-) -> dict[Permission, Grant]:
-    member = or_(
-        AssignmentMember.user_id == principal.user_id,
-        AssignmentMember.group_id.in_(_group_ids(session, principal.user_id)),
-    )
-    assignments = select(AssignmentMember.assignment_id).where(
-        AssignmentMember.tenant_id == tenant_id, member
-    )
-    role_filter = Role.partner_link_id.is_(None) if link is None else Role.partner_link_id == link.id
-    rows = session.execute(
-        select(RolePermission.permission, Scope.id, Scope.all_rooms)
+# The statements of a decision are built once, with bound parameters, and reused: building a
+# SQLAlchemy statement costs more Python than running a cached one.
+_UID = bindparam("uid", type_=Uuid())
+_TID = bindparam("tid", type_=Uuid())
+_PID = bindparam("pid", type_=Uuid())
+_MY_ASSIGNMENTS = select(AssignmentMember.assignment_id).where(
+    AssignmentMember.tenant_id == _TID,
+    or_(
+        AssignmentMember.user_id == _UID,
+        AssignmentMember.group_id.in_(
+            select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == _UID)
+        ),
+    ),
+)
+
+
+def _grant_rows(link_filter: ColumnElement[bool]) -> Select:
+    """(permission, scope id, scope is all, link id) of every assignment naming the user."""
+    return (
+        select(RolePermission.permission, Scope.id, Scope.all_rooms, Role.partner_link_id)
         .select_from(RoleAssignment)
-        .join(Role, and_(Role.id == RoleAssignment.role_id, role_filter))
+        .join(Role, and_(Role.id == RoleAssignment.role_id, link_filter))
         .join(RolePermission, RolePermission.role_id == Role.id)
         .join(Scope, Scope.id == RoleAssignment.scope_id)
-        .where(RoleAssignment.tenant_id == tenant_id, RoleAssignment.id.in_(assignments))
-    ).all()
-    allowed = PARTNER_ADMIN if link is not None else ALL_PERMISSIONS
+        .where(RoleAssignment.tenant_id == _TID, RoleAssignment.id.in_(_MY_ASSIGNMENTS))
+    )
+
+
+_OWN_GRANTS = _grant_rows(Role.partner_link_id.is_(None))
+_partner_grants = _grant_rows(Role.partner_link_id.is_not(None)).subquery("grants")
+_LinkScope = aliased(Scope, name="link_scope")
+# A partner's decision in one statement: the active link (which also proves the customer
+# exists), the customer's MFA rule and the grants of the link's roles; no row means no link.
+_PARTNER_GRANTS = (
+    select(
+        PartnerLink.id,
+        PartnerLink.scope_id,
+        _LinkScope.all_rooms,
+        TenantSettings.require_mfa_for_partners,
+        _partner_grants.c.permission,
+        _partner_grants.c.id,
+        _partner_grants.c.all_rooms,
+    )
+    .join(_LinkScope, _LinkScope.id == PartnerLink.scope_id)
+    .outerjoin(TenantSettings, TenantSettings.tenant_id == PartnerLink.tenant_id)
+    .outerjoin(_partner_grants, _partner_grants.c.partner_link_id == PartnerLink.id)
+    .where(
+        PartnerLink.tenant_id == _TID,
+        PartnerLink.partner_tenant_id == _PID,
+        PartnerLink.status == "active",
+    )
+)
+
+
+def _fold(rows: Any, allowed: frozenset[Permission]) -> dict[Permission, Grant]:
     all_rooms: set[Permission] = set()
     scopes: dict[Permission, set[uuid.UUID]] = defaultdict(set)
     for perm_id, scope_id, scope_all in rows:
+        if perm_id is None:
+            continue
         try:
             perm = Permission(perm_id)
         except ValueError:  # a permission retired from the catalogue grants nothing
@@ -275,6 +314,17 @@ def _grants(
             scopes[perm].add(scope_id)
     perms = all_rooms | scopes.keys()
     return {p: Grant(all_rooms=p in all_rooms, scope_ids=frozenset(scopes.get(p, ()))) for p in perms}
+
+
+def _grants(
+    session: Session, principal: Principal, tenant_id: uuid.UUID, link: LinkInfo | None
+) -> dict[Permission, Grant]:
+    params = {"uid": principal.user_id, "tid": tenant_id}
+    if link is None:
+        rows = session.execute(_OWN_GRANTS, params).all()
+        return _fold(((r[0], r[1], r[2]) for r in rows), ALL_PERMISSIONS)
+    rows = session.execute(_grant_rows(Role.partner_link_id == link.id), params).all()
+    return _fold(((r[0], r[1], r[2]) for r in rows), PARTNER_ADMIN)
 
 
 def active_link(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID) -> LinkInfo | None:
@@ -295,22 +345,25 @@ def active_link(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID)
 def resolve_access(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Access:
     """The principal's rights in ``tenant_id``, or ``NotFound`` when the tenant is not
     visible to it: a tenant is visible to its own users, and to partner users who hold at
-    least one role in an active link with it."""
-    not_found = NotFound("tenant not found")
+    least one role in an active link with it. One statement at most."""
     if principal.tenant_id == tenant_id:
         if principal.is_global_admin:
-            grants = {p: Grant(all_rooms=True) for p in ALL_PERMISSIONS}
-            return Access(tenant_id, principal, grants)
+            return Access(tenant_id, principal, dict(_GLOBAL_ADMIN))
         return Access(tenant_id, principal, _grants(session, principal, tenant_id, None))
-    if session.get(Tenant, tenant_id) is None:
-        raise not_found
-    link = active_link(session, tenant_id, principal.tenant_id)
-    if link is None:
-        raise not_found
-    grants = _grants(session, principal, tenant_id, link)
+    rows = session.execute(
+        _PARTNER_GRANTS, {"uid": principal.user_id, "tid": tenant_id, "pid": principal.tenant_id}
+    ).all()
+    if not rows:
+        raise NotFound("tenant not found")
+    link_id, scope_id, link_all, require_mfa = rows[0][:4]
+    grants = _fold(((r[4], r[5], r[6]) for r in rows), PARTNER_ADMIN)
     if not grants:
-        raise not_found
-    return Access(tenant_id, principal, grants, link)
+        raise NotFound("tenant not found")
+    link = LinkInfo(id=link_id, partner_tenant_id=principal.tenant_id, scope_id=scope_id, all_rooms=link_all)
+    return Access(tenant_id, principal, grants, link, mfa_required=bool(require_mfa))
+
+
+_GLOBAL_ADMIN = {p: Grant(all_rooms=True) for p in ALL_PERMISSIONS}
 
 
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
