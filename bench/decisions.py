@@ -144,18 +144,6 @@ def definition_engine() -> Iterator[None]:
         resolver._in_scopes, resolver.RoomSet.first_ids = saved  # type: ignore[method-assign]
 
 
-def _samples(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
-    for _ in range(3):
-        fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    out.sort()
-    return {"p50_ms": round(statistics.median(out), 4), "p99_ms": round(out[int(len(out) * 0.99) - 1], 4)}
-
-
 def _casbin(kind: str, principal: Principal, customer_id: uuid.UUID, members: list[uuid.UUID]) -> Any:
     import casbin
     from casbin.model import Model
@@ -170,11 +158,43 @@ def _casbin(kind: str, principal: Principal, customer_id: uuid.UUID, members: li
     return lambda room: enforcer.enforce(sub, dom, str(room), "rooms.view")
 
 
+def _interleaved(variants: dict[str, Callable[[], Any]], repeat: int) -> dict[str, dict[str, float]]:
+    """Run the variants round-robin, so that whatever else the machine is doing weighs on
+    each of them alike; the ratios of their medians are the figures to read."""
+    samples: dict[str, list[float]] = {k: [] for k in variants}
+    for fn in variants.values():
+        for _ in range(3):
+            fn()
+    for _ in range(repeat):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1000)
+    out = {}
+    for name, xs in samples.items():
+        xs.sort()
+        out[name] = {
+            "p50_ms": round(statistics.median(xs), 4),
+            "p99_ms": round(xs[int(len(xs) * 0.99) - 1], 4),
+        }
+    return out
+
+
+def _definition(fn: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with definition_engine():
+            return fn()
+
+    return run
+
+
 def measure(db: Database, rooms: int, repeat: int, queries: int) -> dict[str, Any]:
     customer_id, admin = _tenant(db, "customer")
     room_ids = _bulk_rooms(db, customer_id, rooms, "sealed-bench-key")
     result: dict[str, Any] = {"rooms": rooms}
     rng = random.Random(rooms)
+    variants: dict[str, Callable[[], Any]] = {}
+    agreement: dict[str, dict[str, str]] = {}
     for size in SCOPES:
         group_id, members = _group(db, customer_id, room_ids, min(size, rooms))
         partner = _partner(db, customer_id, admin, group_id)
@@ -193,27 +213,26 @@ def measure(db: Database, rooms: int, repeat: int, queries: int) -> dict[str, An
             with db.transaction(write=False) as session:
                 access = resolve_access(session, who, customer_id)
                 params = PageParams(limit=50, cursor=None)
-                page = paginate(
-                    session, list_rooms_query(access, page=params), Room.id, params, lambda r: r.id
-                )
+                stmt = list_rooms_query(access, page=params)
+                page = paginate(session, stmt, Room.id, params, lambda r: r.id)
                 assert len(page.items) == 50
 
-        row: dict[str, Any] = {"scope_rooms": len(members)}
-        row["decision"] = _samples(decision, repeat)
-        row["first_page"] = _samples(first_page, repeat)
-        with definition_engine():
-            row["decision_definition"] = _samples(decision, repeat)
-            row["first_page_definition"] = _samples(first_page, repeat)
+        variants[f"scope_{size}.decision"] = decision
+        variants[f"scope_{size}.first_page"] = first_page
+        variants[f"scope_{size}.decision_definition"] = _definition(decision)
+        variants[f"scope_{size}.first_page_definition"] = _definition(first_page)
         asked = [rng.choice(members) if i % 2 else rng.choice(room_ids) for i in range(queries)]
         ours = [decision(room) for room in asked]
+        agreement[f"scope_{size}"] = {"scope_rooms": str(len(members))}
         for kind in ("enforcer", "fast"):
             enforce = _casbin(kind, partner, customer_id, members)
-            row[f"casbin_{kind}"] = _samples(lambda e=enforce, t=target: e(t), repeat)
+            variants[f"scope_{size}.casbin_{kind}"] = lambda e=enforce, t=target: e(t)
             theirs = [enforce(room) for room in asked]
-            row[f"casbin_{kind}_agreement"] = (
-                f"{sum(a == b for a, b in zip(ours, theirs, strict=True))}/{queries}"
-            )
-        result[f"scope_{size}"] = row
+            agree = sum(a == b for a, b in zip(ours, theirs, strict=True))
+            agreement[f"scope_{size}"][f"casbin_{kind}_agreement"] = f"{agree}/{queries}"
+    for name, figures in _interleaved(variants, repeat).items():
+        scope, what = name.split(".")
+        result.setdefault(scope, dict(agreement[scope]))[what] = figures
     return result
 
 
