@@ -1,6 +1,6 @@
 """Checking the materialised scope membership against its definition.
 
-``scope_effective_rooms`` is kept by database triggers (migration 0009) on every change to
+``scope_effective_rooms`` is kept by database triggers (migration 0011) on every change to
 ``scope_rooms``, ``scope_groups`` and ``room_group_members``. This module states the
 definition once — a scope's listed rooms plus the current members of its listed groups — and
 compares the two, so that an operator can prove the materialisation is right

@@ -1,7 +1,7 @@
 """Materialised effective rooms of every scope, kept by triggers
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 19:55:00
 
 A scope's effective rooms (SPEC §3) are its listed rooms plus the current members of its
@@ -23,8 +23,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
