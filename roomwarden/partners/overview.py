@@ -19,13 +19,12 @@ from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers, resolve_access
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.time import utcnow
+from roomwarden.partners.mfa import MESSAGE as MFA_MESSAGE
 from roomwarden.partners.mfa import SecondFactorRequired
 from roomwarden.partners.schemas import CustomerHealth, PartnerHealthReport, WithheldCustomer
 from roomwarden.rooms.models import HEALTH_STATES, Room
 from roomwarden.rooms.reports import health_report as customer_health_report
 from roomwarden.tenants.models import TenantSettings
-
-MFA_REQUIRED = "this customer requires partner users to sign in with a second factor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +87,7 @@ def health_report(session: Session, view: CustomerView) -> PartnerHealthReport:
         for state, n in c.rooms_by_health.items():
             total[state] += n
     withheld = [
-        WithheldCustomer(customer_id=tid, customer_name=view.names[tid], reason=MFA_REQUIRED)
+        WithheldCustomer(customer_id=tid, customer_name=view.names[tid], reason=MFA_MESSAGE)
         for tid in sorted(view.mfa_withheld, key=lambda t: (view.names[t], t))
     ]
     return PartnerHealthReport(
