@@ -60,9 +60,13 @@ class ApprovedAccess(Access):
         object_name: str,
         object_id: uuid.UUID | None = None,
         details: dict[str, Any] | None = None,
+        *,
+        permission: Any = None,
     ) -> None:
         details = {**(details or {}), "approval": self.approval}
-        Access.audit(self, session, category, operation, object_name, object_id, details)
+        Access.audit(
+            self, session, category, operation, object_name, object_id, details, permission=permission
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,7 +439,14 @@ def requester_access(session: Session, req: ApprovalRequest, reviewer: Principal
         "approved_by": str(reviewer.user_id),
         "approved_by_upn": reviewer.upn,
     }
-    return ApprovedAccess(access.tenant_id, principal, access.grants, access.link, approval)
+    return ApprovedAccess(
+        access.tenant_id,
+        principal,
+        access.grants,
+        access.link,
+        mfa_required=access.mfa_required,
+        approval=approval,
+    )
 
 
 def reject(session: Session, access: Access, request_id: uuid.UUID, reason: str) -> Outcome:

@@ -79,7 +79,7 @@ STATE_CHANGING = {"post", "put", "patch", "delete"}
 def _errors_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     params = operation.get("parameters", [])
     codes = {"401", "503"}  # anonymous sign-in answers 401 to wrong credentials
-    if "{" in path:
+    if "{" in path or path.startswith("/api/v1/operator/users/"):  # or a UPN in the body
         codes.add("404")
     if path.startswith("/api/v1/tenants/") or path.startswith("/api/v1/partner/"):
         codes.update({"403", "404"})
