@@ -129,6 +129,7 @@ class TestIdentityProviderSettings:
                 select(AuditRecord).where(
                     AuditRecord.tenant_id == uuid.UUID(t.id), AuditRecord.category == "IdentityProvider"
                 )
+                .order_by(AuditRecord.seq)
             ).all()
         assert [r.result_status for r in records] == ["Successful", "Successful", "Failed"]
         assert all(SECRET not in str(r.details) for r in records)
