@@ -17,8 +17,8 @@ from roomwarden.kit.errors import Forbidden
 from roomwarden.tenants.models import TenantSettings
 
 MESSAGE = (
-    "this customer requires partner users to sign in with a second factor: "
-    "sign in again with your verification code"
+    "this customer requires partner users to sign in with a second factor: sign in again "
+    "with your verification code, or through your identity provider's multi-factor sign-in"
 )
 
 
