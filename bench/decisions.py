@@ -100,8 +100,8 @@ def _partner(db: Database, customer_id: uuid.UUID, customer_admin: Any, group_id
     return Principal(partner_admin.id, partner_id, partner_admin.upn, partner_admin.display_name, True)
 
 
-def _definition_in_scopes(scope_ids: frozenset[uuid.UUID], room_id: ColumnElement) -> ColumnElement[bool]:
-    """The check before materialisation: the scope's definition evaluated in the query."""
+def _definition_rooms(scope_ids: frozenset[uuid.UUID]) -> Any:
+    """The scopes' rooms by their definition: listed rooms ``UNION`` group members."""
     ids = sorted(scope_ids)
     direct = select(ScopeRoom.room_id).where(ScopeRoom.scope_id.in_(ids))
     via_groups = (
@@ -109,22 +109,19 @@ def _definition_in_scopes(scope_ids: frozenset[uuid.UUID], room_id: ColumnElemen
         .join(ScopeGroup, ScopeGroup.group_id == RoomGroupMember.group_id)
         .where(ScopeGroup.scope_id.in_(ids))
     )
-    return room_id.in_(union(direct, via_groups))
+    return union(direct, via_groups)
+
+
+def _definition_in_scopes(scope_ids: frozenset[uuid.UUID], room_id: ColumnElement) -> ColumnElement[bool]:
+    """The check before materialisation: the scope's definition evaluated in the query."""
+    return room_id.in_(_definition_rooms(scope_ids))
 
 
 def _definition_first_ids(self: Any, room_id: ColumnElement, after: Any, count: int) -> ColumnElement[bool]:
     limits = self._limits()
     if not limits:
         return resolver.true()
-    eff = union(
-        *(select(ScopeRoom.room_id).where(ScopeRoom.scope_id.in_(sorted(ids))) for ids in limits[:1]),
-        *(
-            select(RoomGroupMember.room_id)
-            .join(ScopeGroup, ScopeGroup.group_id == RoomGroupMember.group_id)
-            .where(ScopeGroup.scope_id.in_(sorted(ids)))
-            for ids in limits[:1]
-        ),
-    ).subquery("eff")
+    eff = _definition_rooms(limits[0]).subquery("eff")
     page = select(eff.c.room_id)
     for ids in limits[1:]:
         page = page.where(_definition_in_scopes(ids, eff.c.room_id))
