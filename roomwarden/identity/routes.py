@@ -360,7 +360,12 @@ def delete_security_group(session: SessionDep, access: GlobalAdminDep, group_id:
 # -- operator ----------------------------------------------------------------------------------
 
 
-@operator_users.post("/unlock", response_model=UnlockResult, dependencies=[Depends(operator_token)])
+NO_SUCH_USER: dict[int | str, dict[str, str]] = {404: {"description": "No user has that UPN"}}
+
+
+@operator_users.post(
+    "/unlock", response_model=UnlockResult, dependencies=[Depends(operator_token)], responses=NO_SUCH_USER
+)
 def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef) -> UnlockResult:
     """The operator unlocks any account by UPN (a tenant's only Global admin, for example)."""
     user = account.user_by_upn(session, body.upn, lock=True)
@@ -368,7 +373,9 @@ def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef
     return UnlockResult(user_id=user.id, upn=user.upn, failures_cleared=cleared)
 
 
-@operator_users.post("/reset-password", status_code=204, dependencies=[Depends(operator_token)])
+@operator_users.post(
+    "/reset-password", status_code=204, dependencies=[Depends(operator_token)], responses=NO_SUCH_USER
+)
 def operator_reset_password(session: SessionDep, body: OperatorPasswordReset) -> Response:
     """The operator gives any account a new password; its earlier tokens and sessions end."""
     user = account.user_by_upn(session, body.upn, lock=True)
