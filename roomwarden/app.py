@@ -28,7 +28,7 @@ from roomwarden.identity.routes import auth, directory, operator_users
 from roomwarden.kit.api import install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
-from roomwarden.kit.limits import BodySizeLimitMiddleware
+from roomwarden.kit.limits import AdmissionMiddleware, BodySizeLimitMiddleware
 from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.kit.routing import operation_id
@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Synchronous endpoints run in anyio's default thread pool; its size is the
-        # worker's concurrency, and the database pool is sized from it (settings.pool()).
+        # worker's concurrency (as many requests are admitted at once: kit.limits), and the
+        # database pool is sized from it (settings.pool()).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         # Everything built at start-up lives as long as the process: move it out of the
         # collector's generations, so full collections stop walking it on every request burst.
@@ -90,6 +91,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxies)
+    app.add_middleware(
+        AdmissionMiddleware, limit=settings.worker_threads, wait_seconds=settings.db_pool_timeout_seconds
+    )
     install_error_handlers(app)
     routers = (
         operator,

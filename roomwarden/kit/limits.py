@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
+
 from roomwarden.kit.errors import AppError
 
 
@@ -75,17 +77,59 @@ def _content_length(scope: dict[str, Any]) -> int | None:
     return None
 
 
-async def _refuse(send: Any, error: AppError) -> None:
+async def _refuse(send: Any, error: AppError, retry_after: int | None = None) -> None:
     body = json.dumps(error.problem()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class ServerBusy(AppError):
+    status = 503
+    title = "Service unavailable"
+
+    def problem(self) -> dict[str, Any]:  # the same problem type as an exhausted database pool
+        return {**super().problem(), "type": "https://roomwarden.dev/problems/unavailable"}
+
+
+class AdmissionMiddleware:
+    """At most ``limit`` requests in progress per worker process; the others wait in the
+    event loop, holding neither a thread nor a database connection, and are answered 503
+    after ``wait_seconds`` without a turn.
+
+    Why: a request's synchronous steps (dependencies, endpoint, commit, the record of a
+    refusal) each borrow a thread from the worker's pool for a moment, and a request that
+    holds a row lock still needs a thread to commit. Left unbounded, more requests than
+    threads could all be waiting on a lock whose holder can never get the thread to release
+    it. Admitting no more requests than the pool has threads (``worker_threads``), each using
+    one thread at a time, makes that impossible: an admitted request always finds a thread."""
+
+    def __init__(self, app: Any, limit: int, wait_seconds: float) -> None:
+        self.app = app
+        self.limit = limit
+        self.wait_seconds = wait_seconds
+        self._slots: anyio.Semaphore | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made on the worker's own event loop
+            self._slots = anyio.Semaphore(self.limit, fast_acquire=True)
+        admitted = False
+        with anyio.move_on_after(self.wait_seconds):
+            await self._slots.acquire()
+            admitted = True
+        if not admitted:
+            await _refuse(send, ServerBusy("the server is busy; retry shortly"), retry_after=1)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
