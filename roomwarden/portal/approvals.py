@@ -1,21 +1,44 @@
-"""Approvals: what change control holds for this tenant's review. Until approval requests
-exist, the page says in words that nothing is waiting and shows, per partner, which kinds of
-change the link's policy marks for manual review (the link's policy is the one the partner
-pages edit)."""
+"""Approvals (customer side): the requests change control holds for this tenant's review —
+a list with Status, Event, Partner and Room filters (waiting requests first, newest first),
+each request's page with its before/after, and Approve / Reject (with a reason) through
+``approvals.service``, the API's own functions. A reviewer scoped to some rooms sees and
+decides only the requests on those rooms; any other request id is the same 404 as a missing
+one. The page also keeps, per partner, which kinds of change the link's policy holds.
+
+The readable form of a request (names of events and actions, the before/after table) is
+shared with the partner side's pages (``partner_approvals``)."""
 
 from __future__ import annotations
 
-from fastapi import Response
-from sqlalchemy import select
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import Query, Response
+from sqlalchemy import ColumnElement, and_, case, or_, select
+from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
+from roomwarden.approvals import actions, policy, service
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.approvals.schemas import RejectBody
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.api import audited
+from roomwarden.kit.errors import AppError
+from roomwarden.kit.pagination import decode_cursor, encode_cursor
+from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.schemas import EVENTS
-from roomwarden.portal.deps import TenantCtx
-from roomwarden.portal.web import portal_router
+from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
+from roomwarden.portal.forms import errors_of, text, validate
+from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
+from roomwarden.rooms.models import Room
 from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
+PAGE_SIZE = 25
 
 EVENT_NAMES = {
     "room.update": "Changes to a room",
@@ -24,18 +47,326 @@ EVENT_NAMES = {
     "ticket.update": "Updating a ticket",
     "partner_role.change": "Changing the partner's own roles",
 }
+ACTION_NAMES = {
+    "room.update": "Change a room",
+    "update_ring.update": "Change an update ring",
+    "incident.create": "Open an incident",
+    "ticket.update": "Update a ticket",
+    "role.create": "Create a partner role",
+    "role.update": "Change a partner role",
+    "role.delete": "Delete a partner role",
+    "assignment.create": "Assign a partner role",
+    "assignment.update": "Change a partner role assignment",
+    "assignment.delete": "Delete a partner role assignment",
+}
+TARGET_NAMES = {
+    "room": "Room",
+    "update_ring": "Update ring",
+    "ticket": "Ticket",
+    "role": "Partner role",
+    "assignment": "Role assignment",
+    "partner_roles": "Partner roles",
+}
+STATUS_NAMES = {
+    "pending": "Waiting for a decision",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+    "failed": "Failed",
+}
+FIELD_NAMES = {
+    "name": "Name",
+    "resource_account": "Resource account",
+    "country": "Country",
+    "city": "City",
+    "building": "Building",
+    "health_state": "Health",
+    "update_ring": "Update ring",
+    "enrollment_state": "Enrollment",
+    "deferral_days": "Deferral (days)",
+    "title": "Title",
+    "description": "Description",
+    "severity": "Severity",
+    "status": "Status",
+    "history_entries": "History entries",
+    "comment": "Comment",
+    "kind": "Kind",
+    "permissions": "Permissions",
+    "role": "Role",
+    "email_notifications": "E-mail notifications",
+    "members": "Members",
+    "scope": "Scope",
+    "room": "Room",
+}
+#: ids shown by name in another field of the same snapshot
+NAMED_IDS = {"update_ring_id": "update_ring", "role_id": "role"}
+HIDDEN_FIELDS = {"link_id"}
 
 
-@pages.get("/t/{tenant_id}/approvals", name="portal.approvals")
-def approvals_page(ctx: TenantCtx) -> Response:
-    ctx.access.require_tenant_wide(P.APPROVALS_REVIEW, "approvals")
+# -- a request, readably ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    field: str
+    before: str
+    after: str
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def diff_rows(req: ApprovalRequest, room_name: str | None = None) -> list[Row]:
+    """Field, before and after: every field the change sets or alters. A creation (incident,
+    partner role, assignment) has no "before" of its own: the new object's fields are shown.
+    A ticket update's comment is part of the change, so it is a row too."""
+    action = actions.ACTIONS.get(req.action)
+    creates = action is not None and action.result_type is not None
+    before = None if creates else req.snapshot
+    rows = []
+    for d in policy.diff(before, req.proposed):
+        key = d["field"]
+        if key in HIDDEN_FIELDS or (key in NAMED_IDS and NAMED_IDS[key] in (req.proposed or {})):
+            continue
+        old, new = d["before"], d["after"]
+        if key == "room_id":
+            key, old, new = "room", None, room_name or req.target_name
+        rows.append(Row(FIELD_NAMES.get(key, key.replace("_", " ").capitalize()), _value(old), _value(new)))
+    body = (req.change or {}).get("body") or {}
+    if req.action == "ticket.update" and body.get("comment"):
+        rows.append(Row("Comment", "—", str(body["comment"])))
+    return rows
+
+
+def status_of(req: ApprovalRequest, now: datetime | None = None) -> str:
+    return service.effective_status(req, now)
+
+
+def partner_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids))).all())
+
+
+# -- waiting first, newest first ------------------------------------------------------------------
+
+
+def _rank(now: datetime) -> ColumnElement[int]:
+    return case((service.status_is(policy.PENDING, now), 0), else_=1)
+
+
+def _encode(rank: int, last: uuid.UUID) -> str:
+    return f"{rank}{encode_cursor(last)}"
+
+
+def _decode(cursor: str) -> tuple[int, uuid.UUID]:
+    if cursor[:1] not in ("0", "1"):
+        decode_cursor("!")  # the API's refusal of a cursor that is not one
+    return int(cursor[0]), decode_cursor(cursor[1:])
+
+
+def page_of(
+    session: Session, stmt: Any, cursor: str, limit: int | None = None
+) -> tuple[list[ApprovalRequest], str | None]:
+    """One page of requests, those still waiting for a decision first, each part newest
+    first (ids are time-ordered), with keyset paging on (waiting, id)."""
+    limit = limit or PAGE_SIZE
+    now = utcnow()
+    rank = _rank(now)
+    if cursor:
+        r, last = _decode(cursor)
+        stmt = stmt.where(or_(rank > r, and_(rank == r, ApprovalRequest.id < last)))
+    rows = list(session.scalars(stmt.order_by(rank, ApprovalRequest.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last_req = rows[-1]
+        next_cursor = _encode(0 if status_of(last_req, now) == policy.PENDING else 1, last_req.id)
+    return rows, next_cursor
+
+
+# -- the list -------------------------------------------------------------------------------------
+
+
+def _policies(ctx: Ctx) -> list[tuple[str, list[tuple[str, str]]]] | None:
+    """Each active partner's change-control policy, for reviewers over the whole tenant
+    (the links are tenant-level objects)."""
+    if not ctx.access.tenant_wide(P.APPROVALS_REVIEW):
+        return None
     rows = ctx.session.execute(
         select(Tenant.name, PartnerLink.approval_policy)
         .join(Tenant, Tenant.id == PartnerLink.partner_tenant_id)
         .where(PartnerLink.tenant_id == ctx.tenant_id, PartnerLink.status == "active")
         .order_by(Tenant.name)
     ).all()
-    partners = [
-        (name, [(EVENT_NAMES[e], (policy or {}).get(e, "auto")) for e in EVENTS]) for name, policy in rows
-    ]
-    return ctx.page("approvals.html", current="approvals", partners=partners)
+    return [(name, [(EVENT_NAMES[e], (pol or {}).get(e, "auto")) for e in EVENTS]) for name, pol in rows]
+
+
+def _filter_choices(ctx: Ctx) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Partners and rooms to filter by: those of the requests this reviewer may see, so the
+    choices reveal nothing the list would not."""
+    seen = service.customer_query(ctx.access).with_only_columns(
+        ApprovalRequest.partner_tenant_id, ApprovalRequest.room_id
+    )
+    pairs = ctx.session.execute(seen.distinct()).all()
+    partner_ids = {p for p, _ in pairs}
+    room_ids = {r for _, r in pairs if r is not None}
+    partners = sorted(partner_names(ctx.session, partner_ids).items(), key=lambda kv: kv[1].lower())
+    rooms = []
+    if room_ids:
+        rows = ctx.session.execute(
+            select(Room.id, Room.name).where(Room.tenant_id == ctx.tenant_id, Room.id.in_(room_ids))
+        ).all()
+        rooms = sorted(rows, key=lambda r: r[1].lower())
+    return [(str(i), n) for i, n in partners], [(str(i), n) for i, n in rooms]
+
+
+def room_names(session: Session, tenant_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    stmt = select(Room.id, Room.name).where(Room.tenant_id == tenant_id, Room.id.in_(ids))
+    return dict(session.execute(stmt).all())
+
+
+@pages.get("/t/{tenant_id}/approvals", name="portal.approvals")
+def approvals_page(
+    ctx: TenantCtx,
+    status: str = Query("", max_length=20),
+    event: str = Query("", max_length=40),
+    partner: str = Query("", max_length=36),
+    room: str = Query("", max_length=36),
+    cursor: str = Query("", max_length=64),
+) -> Response:
+    service.require_reviewer(ctx.access)
+    errors: dict[str, str] = {}
+    if status and status not in STATUS_NAMES:
+        errors["status"] = "Choose a status from the list."
+    if event and event not in EVENT_NAMES:
+        errors["event"] = "Choose a kind of change from the list."
+    partner_id, room_id = parse_uuid(partner), parse_uuid(room)
+    if partner and partner_id is None:
+        errors["partner"] = "Choose a partner from the list."
+    if room and room_id is None:
+        errors["room"] = "Choose a room from the list."
+    items: list[ApprovalRequest] = []
+    next_cursor = None
+    if not errors:
+        stmt = service.customer_query(
+            ctx.access, status=status or None, event=event or None, partner_id=partner_id, room_id=room_id
+        )
+        items, next_cursor = page_of(ctx.session, stmt, cursor)
+    partners, rooms = _filter_choices(ctx)
+    filters = {"status": status, "event": event, "partner": partner, "room": room}
+    now = utcnow()
+    return ctx.page(
+        "approvals.html",
+        current="approvals",
+        status=422 if errors else 200,
+        items=[(r, status_of(r, now)) for r in items],
+        next_cursor=next_cursor,
+        first_page=bool(cursor),
+        errors=errors,
+        filters=filters,
+        query={k: v for k, v in filters.items() if v},
+        partner_names=partner_names(ctx.session, {r.partner_tenant_id for r in items}),
+        partner_choices=partners,
+        room_choices=rooms,
+        status_names=STATUS_NAMES,
+        event_names=EVENT_NAMES,
+        action_names=ACTION_NAMES,
+        policies=_policies(ctx),
+    )
+
+
+# -- one request ----------------------------------------------------------------------------------
+
+
+def _detail(
+    ctx: Ctx, request_id: uuid.UUID, values: dict[str, str], errors: dict[str, str], done: str = ""
+) -> Response:
+    req = service.customer_request(ctx.session, ctx.access, request_id)
+    rooms = room_names(ctx.session, ctx.tenant_id, {req.room_id} - {None})  # type: ignore[arg-type]
+    state = status_of(req)
+    return ctx.page(
+        "approvals_detail.html",
+        current="approvals",
+        status=422 if errors else 200,  # a refusal's own status replaces it (FormRefused)
+        req=req,
+        state=state,
+        rows=diff_rows(req, rooms.get(req.room_id) if req.room_id else None),
+        partner_name=partner_names(ctx.session, {req.partner_tenant_id}).get(req.partner_tenant_id, ""),
+        room_link=ctx.link("room", room_id=str(req.room_id)) if req.room_id in rooms else None,
+        result_link=_result_link(ctx, req),
+        status_names=STATUS_NAMES,
+        event_names=EVENT_NAMES,
+        action_names=ACTION_NAMES,
+        target_names=TARGET_NAMES,
+        may_decide=state == policy.PENDING,
+        values=values,
+        errors=errors,
+        done=done,
+    )
+
+
+def _result_link(ctx: Ctx, req: ApprovalRequest) -> str | None:
+    """The ticket an approved incident opened, when the reviewer may see tickets."""
+    if (
+        req.status == "approved"
+        and req.result_id
+        and req.action == "incident.create"
+        and ctx.may(P.TICKETS_VIEW)
+    ):
+        return ctx.link("ticket", ticket_id=str(req.result_id))
+    return None
+
+
+@pages.get("/t/{tenant_id}/approvals/{request_id}", name="portal.approval")
+def approval_page(ctx: TenantCtx, request_id: uuid.UUID, done: str = Query("", max_length=20)) -> Response:
+    return _detail(ctx, request_id, {}, {}, done)
+
+
+def _decided(ctx: Ctx, outcome: service.Outcome, done: str) -> Response:
+    """After a decision: the request's page. A decision that ended the request otherwise
+    (failed: the partner may no longer make the change or its target changed; expired) is
+    committed all the same, and the page says why in the API's words."""
+    if outcome.problem is not None:
+        done = "failed" if outcome.request.status == "failed" else "expired"
+    return redirect(ctx.url("approval", request_id=str(outcome.request.id)) + f"?done={done}")
+
+
+@pages.post("/t/{tenant_id}/approvals/{request_id}/approve", name="portal.approval_approve")
+@audited(Category.APPROVAL_REQUEST, Operation.APPROVE)
+def approval_approve(ctx: TenantCtx, request_id: uuid.UUID) -> Response:
+    try:
+        outcome = service.approve(ctx.session, ctx.access, request_id)
+    except AppError as exc:
+        errors = errors_of(exc)
+        raise FormRefused(exc, lambda s: _detail(ctx.with_session(s), request_id, {}, errors)) from exc
+    return _decided(ctx, outcome, "approved")
+
+
+@pages.post("/t/{tenant_id}/approvals/{request_id}/reject", name="portal.approval_reject")
+@audited(Category.APPROVAL_REQUEST, Operation.REJECT)
+def approval_reject(ctx: TenantCtx, request_id: uuid.UUID, form: FormDep) -> Response:
+    values = {"reason": text(form, "reason", 2000)}
+    try:
+        service.customer_request(ctx.session, ctx.access, request_id)  # 404 before any field error
+        body = validate(RejectBody, values)
+        outcome = service.reject(ctx.session, ctx.access, request_id, body.reason)
+    except AppError as exc:
+        errors = errors_of(exc)
+        if "reason" in errors:
+            errors["reason"] = "Give a reason for the rejection: the partner is told it."
+        raise FormRefused(exc, lambda s: _detail(ctx.with_session(s), request_id, values, errors)) from exc
+    return _decided(ctx, outcome, "rejected")
