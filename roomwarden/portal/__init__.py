@@ -11,6 +11,7 @@ from roomwarden.portal import (
     directory,
     groups,
     home,
+    partner_approvals,
     reports,
     rings,
     roles,
@@ -23,7 +24,20 @@ from roomwarden.portal.headers import PortalHeaders
 from roomwarden.portal.web import STATIC, status_page
 
 #: page modules, each with a ``pages`` router; more are added here
-MODULES = (signin, home, rooms, groups, rings, tickets, reports, roles, approvals, settings_page, directory)
+MODULES = (
+    signin,
+    home,
+    rooms,
+    groups,
+    rings,
+    tickets,
+    reports,
+    roles,
+    approvals,
+    settings_page,
+    directory,
+    partner_approvals,
+)
 
 
 def install(app: FastAPI) -> None:

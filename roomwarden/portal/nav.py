@@ -47,6 +47,12 @@ class NavFacts:
     def has(self, perm: P) -> bool:
         return self.access is not None and self.access.has(perm)
 
+    @property
+    def reviewer_of_approvals(self) -> bool:
+        """The API's rule (``approvals.service.require_reviewer``): the tenant's own users
+        with ``approvals.review`` over any rooms; a scoped reviewer sees its rooms' requests."""
+        return self.access is not None and not self.access.is_partner and self.access.has(P.APPROVALS_REVIEW)
+
     def customer_wide(self, perm: P) -> bool:
         """A tenant-level surface of the tenant's own users (partners never see it)."""
         return self.access is not None and not self.access.is_partner and self.access.tenant_wide(perm)
@@ -82,7 +88,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("reports", "Reports", "reports", "tenant", lambda f: f.has(P.REPORTS_VIEW)),
     NavEntry("roles", "Roles", "roles", "tenant", _roles_visible),
     NavEntry("partners", "Partners", "partners", "tenant", lambda f: f.customer_wide(P.PARTNERS_MANAGE)),
-    NavEntry("approvals", "Approvals", "approvals", "tenant", lambda f: f.customer_wide(P.APPROVALS_REVIEW)),
+    NavEntry("approvals", "Approvals", "approvals", "tenant", lambda f: f.reviewer_of_approvals),
     NavEntry("audit_log", "Audit log", "audit_log", "tenant", lambda f: f.customer_wide(P.AUDIT_EXPORT)),
     NavEntry("settings", "Settings", "settings", "tenant", lambda f: f.customer_wide(P.SETTINGS_VIEW)),
     NavEntry("invitations", "Invitations", "partner_invitations", "partner", lambda f: f.reviewer),
@@ -90,6 +96,13 @@ ENTRIES: tuple[NavEntry, ...] = (
         "customers", "Customers", "partner_customers", "partner", lambda f: f.reviewer or bool(f.customers)
     ),
     NavEntry("all_tickets", "All tickets", "partner_tickets", "partner", lambda f: bool(f.customers)),
+    NavEntry(
+        "approval_requests",
+        "Approval requests",
+        "partner_approval_requests",
+        "partner",
+        lambda f: bool(f.customers),
+    ),
 )
 BY_KEY = {e.key: e for e in ENTRIES}
 

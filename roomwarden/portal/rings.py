@@ -8,11 +8,14 @@ import uuid
 from fastapi import Response
 
 from roomwarden.access.permissions import Permission as P
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import errors_of, text, validate
+from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, portal_router, redirect
 from roomwarden.rooms import rings
 from roomwarden.rooms.models import UpdateRing
@@ -83,7 +86,9 @@ def ring_edit(ctx: TenantCtx, ring_id: uuid.UUID) -> Response:
 def ring_update(ctx: TenantCtx, ring_id: uuid.UUID, form: FormDep) -> Response:
     values = {"name": text(form, "name"), "deferral_days": text(form, "deferral_days").strip()}
     try:
-        rings.update_ring(ctx.session, ctx.access, ring_id, validate(RingUpdate, values))
+        done = apply_or_hold(
+            ctx.session, ctx.access, "update_ring.update", validate(RingUpdate, values), ring_id=ring_id
+        )
     except AppError as exc:
         errors = _ring_errors(exc)
 
@@ -92,4 +97,6 @@ def ring_update(ctx: TenantCtx, ring_id: uuid.UUID, form: FormDep) -> Response:
             return _form(c, rings.visible_ring(s, c.access, ring_id), values, errors)
 
         raise FormRefused(exc, again) from exc
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("update_rings") + "?done=saved")

@@ -16,12 +16,15 @@ from roomwarden.access import service
 from roomwarden.access.permissions import PARTNER_ADMIN, Permission, permission_table
 from roomwarden.access.resolver import Access, Grant, RoomSet
 from roomwarden.access.schemas import AssignmentCreate, AssignmentUpdate, RoleCreate, RoleUpdate
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
+from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, portal_router, redirect
 from roomwarden.rooms.models import Room, RoomGroup
 
@@ -99,10 +102,12 @@ def role_new(ctx: TenantCtx) -> Response:
 def role_create(ctx: TenantCtx, form: FormDep) -> Response:
     values = _role_values(form)
     try:
-        role = service.create_role(ctx.session, ctx.access, validate(RoleCreate, values))
+        role = apply_or_hold(ctx.session, ctx.access, "role.create", validate(RoleCreate, values))
     except AppError as exc:
         errors = errors_of(exc, "name" if exc.status == 409 else "permissions" if exc.status == 403 else None)
         raise FormRefused(exc, lambda s: _role_form(ctx.with_session(s), None, values, errors)) from exc
+    if isinstance(role, ApprovalRequest):
+        return held(ctx.request, role)
     return redirect(ctx.url("role", role_id=str(role.id)) + "?done=created")
 
 
@@ -194,7 +199,9 @@ def role_edit(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
 def role_update(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Response:
     values = _role_values(form)
     try:
-        service.update_role(ctx.session, ctx.access, role_id, validate(RoleUpdate, values))
+        done = apply_or_hold(
+            ctx.session, ctx.access, "role.update", validate(RoleUpdate, values), role_id=role_id
+        )
     except AppError as exc:
         errors = errors_of(exc, "name" if exc.status == 409 else None)
 
@@ -204,6 +211,8 @@ def role_update(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Response:
             return _role_form(c, read, values, errors)
 
         raise FormRefused(exc, again) from exc
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("role", role_id=str(role_id)) + "?done=saved")
 
 
@@ -226,7 +235,9 @@ def role_delete_confirm(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
 @pages.post("/t/{tenant_id}/roles/{role_id}/delete")
 @audited(Category.ROLE, Operation.DELETE)
 def role_delete(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
-    service.delete_role(ctx.session, ctx.access, role_id)
+    done = apply_or_hold(ctx.session, ctx.access, "role.delete", role_id=role_id)
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("roles") + "?done=deleted")
 
 
@@ -336,7 +347,7 @@ def assignment_create(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Resp
     values = _assignment_values(form)
     try:
         data = validate(AssignmentCreate, _assignment_body(values))
-        service.create_assignment(ctx.session, ctx.access, role_id, data)
+        done = apply_or_hold(ctx.session, ctx.access, "assignment.create", data, role_id=role_id)
     except AppError as exc:
         errors = _assignment_errors(exc)
 
@@ -345,6 +356,8 @@ def assignment_create(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Resp
             return _assignment_form(c, service.visible_role(s, c.access, role_id), None, values, errors)
 
         raise FormRefused(exc, again) from exc
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("role", role_id=str(role_id)) + "?done=assigned")
 
 
@@ -383,8 +396,13 @@ def assignment_update(
     try:
         role, _ = service.visible_assignment(ctx.session, ctx.access, assignment_id, role_id)
         body = _assignment_body(values, scope=role.kind != "partner_builtin")
-        service.update_assignment(
-            ctx.session, ctx.access, assignment_id, validate(AssignmentUpdate, body), role_id
+        done = apply_or_hold(
+            ctx.session,
+            ctx.access,
+            "assignment.update",
+            validate(AssignmentUpdate, body),
+            assignment_id=assignment_id,
+            role_id=role_id,
         )
     except AppError as exc:
         errors = _assignment_errors(exc)
@@ -395,6 +413,8 @@ def assignment_update(
             return _assignment_form(c, role, read, values, errors)
 
         raise FormRefused(exc, again) from exc
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("role", role_id=str(role_id)) + "?done=saved")
 
 
@@ -418,5 +438,9 @@ def assignment_delete_confirm(ctx: TenantCtx, role_id: uuid.UUID, assignment_id:
 @pages.post("/t/{tenant_id}/roles/{role_id}/assignments/{assignment_id}/delete")
 @audited(Category.ASSIGNMENT, Operation.DELETE)
 def assignment_delete(ctx: TenantCtx, role_id: uuid.UUID, assignment_id: uuid.UUID) -> Response:
-    service.delete_assignment(ctx.session, ctx.access, assignment_id, role_id)
+    done = apply_or_hold(
+        ctx.session, ctx.access, "assignment.delete", assignment_id=assignment_id, role_id=role_id
+    )
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("role", role_id=str(role_id)) + "?done=unassigned")

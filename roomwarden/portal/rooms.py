@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import audited
 from roomwarden.kit.countries import ISO_3166_ALPHA2
@@ -22,6 +24,7 @@ from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.kit.pagination import PageParams, decode_cursor, paginate
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FORM, errors_of, ids, text, validate
+from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms import groups, rings, service, tickets
 from roomwarden.rooms.models import HEALTH_STATES, Room, RoomGroup, RoomGroupMember, UpdateRing
@@ -260,10 +263,12 @@ def room_update(ctx: TenantCtx, room_id: uuid.UUID, form: FormDep) -> Response:
     values = {f: text(form, f) for f in offered}
     try:
         data = validate(RoomUpdate, values)
-        service.update_room(ctx.session, ctx.access, room_id, data)
+        done = apply_or_hold(ctx.session, ctx.access, "room.update", data, room_id=room_id)
     except AppError as exc:
         errors = errors_of(exc, "resource_account" if exc.status == 409 else None)
         raise FormRefused(exc, lambda s: _edit_page(ctx.with_session(s), room_id, values, errors)) from exc
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("room", room_id=str(room_id)) + "?done=saved")
 
 

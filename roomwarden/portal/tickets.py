@@ -10,6 +10,8 @@ from fastapi import Query, Response
 from sqlalchemy import select
 
 from roomwarden.access.permissions import Permission as P
+from roomwarden.approvals.models import ApprovalRequest
+from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import User
 from roomwarden.kit.api import audited
@@ -18,6 +20,7 @@ from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.portal.choices import rooms_for
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FieldErrors, errors_of, text, validate
+from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms import service, tickets
 from roomwarden.rooms.models import TICKET_SEVERITIES, TICKET_STATUSES, Room, Ticket
@@ -139,12 +142,16 @@ def ticket_update(ctx: TenantCtx, ticket_id: uuid.UUID, form: FormDep) -> Respon
             data.pop("status")  # the status shown is the current one: the change is the comment
         if not data:
             raise FieldErrors({"comment": "Choose a new status or write a comment."})
-        tickets.update_ticket(ctx.session, ctx.access, ticket_id, validate(TicketUpdateIn, data))
+        done = apply_or_hold(
+            ctx.session, ctx.access, "ticket.update", validate(TicketUpdateIn, data), ticket_id=ticket_id
+        )
     except AppError as exc:
         errors = errors_of(exc, "status" if exc.status == 409 else None)
         raise FormRefused(
             exc, lambda s: _ticket_page(ctx.with_session(s), ticket_id, values, errors)
         ) from exc
+    if isinstance(done, ApprovalRequest):
+        return held(ctx.request, done)
     return redirect(ctx.url("ticket", ticket_id=str(ticket_id)) + "?done=updated")
 
 
@@ -174,8 +181,10 @@ def incident_create(ctx: TenantCtx, form: FormDep) -> Response:
     values = {f: text(form, f) for f in ("room_id", "title", "description", "severity")}
     try:
         data = validate(IncidentCreate, {k: v for k, v in values.items() if v or k == "description"})
-        ticket = tickets.create_incident(ctx.session, ctx.access, data)
+        ticket = apply_or_hold(ctx.session, ctx.access, "incident.create", data)
     except AppError as exc:
         errors = errors_of(exc, "room_id" if exc.status == 403 else None)
         raise FormRefused(exc, lambda s: _incident_form(ctx.with_session(s), values, errors)) from exc
+    if isinstance(ticket, ApprovalRequest):
+        return held(ctx.request, ticket)
     return redirect(ctx.url("ticket", ticket_id=str(ticket.id)) + "?done=created")
