@@ -39,7 +39,10 @@ from tests.access.test_matrix import (  # noqa: F401 - the shared matrix fixture
     matrix,
     view_then,
 )
+from tests.approvals.helpers import ALL_MANUAL
+from tests.factories import expect
 from tests.partners import test_partner_matrix as partner_matrix
+from tests.partners.helpers import accept, invite
 from tests.partners.test_partner_matrix import PARTNERS, Partners, PartnerWho, partners  # noqa: F401
 from tests.portal.helpers import Browser
 
@@ -79,6 +82,20 @@ def partner_on_customer_role(w: Who, t: str) -> int:
 
 def room(m: Matrix, t: str) -> str:
     return m.rooms[t]
+
+
+#: a pending approval request per target: on the "in" and "out" rooms of the tenant, and on
+#: the other tenant's room (made by the ``held`` fixture, before any page is asked for)
+HELD: dict[str, str] = {}
+ZERO = str(uuid.UUID(int=0))
+
+
+def approval_page(w: Who, t: str) -> int:
+    """As the API's approval request: approvals.review over any rooms to see requests at all,
+    then the request's room inside the reviewer's scope (else the same 404 as a missing one)."""
+    if not w.any(P.APPROVALS_REVIEW):
+        return 403
+    return 200 if w.may(P.APPROVALS_REVIEW, t) else 404
 
 
 PAGES = [
@@ -185,7 +202,13 @@ PAGES = [
     Page(
         "approvals",
         lambda m, t: "/approvals",
-        rule=lambda w, t: 200 if w.tenant_wide(P.APPROVALS_REVIEW) else 403,
+        rule=lambda w, t: 200 if w.any(P.APPROVALS_REVIEW) else 403,
+    ),
+    Page(
+        "approval",
+        lambda m, t: f"/approvals/{HELD.get(t, ZERO)}",
+        rule=lambda w, t: approval_page(w, t),
+        by_id=True,
     ),
 ]
 #: pages of tenant administration a partner never reaches (404, like the API's)
@@ -200,6 +223,7 @@ PARTNER_HIDDEN = {
     "security group",
     "security group delete",
     "approvals",
+    "approval",
 }
 
 
@@ -248,7 +272,25 @@ class Browsers:
 
 
 @pytest.fixture(scope="module")
-def browsers(matrix: Matrix, app) -> Browsers:  # type: ignore[no-untyped-def]
+def held(matrix: Matrix) -> dict[str, str]:
+    """Requests held by manual links of two more partners, one per customer tenant."""
+    w = matrix.world
+    for tenant, targets in ((matrix.tenant, (IN, OUT)), (matrix.other, (OTHER,))):
+        p = w.tenant()
+        expect(accept(w, p.admin, invite(w, tenant, p, approval_policy=ALL_MANUAL)["id"]), 201)
+        for t in targets:
+            r = w.client.patch(
+                f"/api/v1/tenants/{tenant.id}/rooms/{matrix.rooms[t]}",
+                json={"city": "Held"},
+                headers=p.admin.headers,
+            )
+            HELD[t] = expect(r, 202)["id"]
+    HELD[FOREIGN] = HELD[OTHER]
+    return HELD
+
+
+@pytest.fixture(scope="module")
+def browsers(matrix: Matrix, app, held) -> Browsers:  # type: ignore[no-untyped-def]
     return Browsers(matrix, app)
 
 
@@ -361,7 +403,8 @@ def _expected_nav(who: Who) -> set[str]:
         "Reports": who.any(P.REPORTS_VIEW),
         # a partner's roles.* reach its link's roles when held over the whole link
         "Roles": who.tenant_wide(P.ROLES_VIEW) if customer else who.name == "primary_admin",
-        "Approvals": customer and who.tenant_wide(P.APPROVALS_REVIEW),
+        # the API's rule: approvals.review over any rooms (a scoped reviewer sees its rooms')
+        "Approvals": customer and who.any(P.APPROVALS_REVIEW),
         "Settings": customer and who.tenant_wide(P.SETTINGS_VIEW),
     }
     return {label for label, shown in rules.items() if shown}
