@@ -25,6 +25,7 @@ from roomwarden.approvals import actions, policy, service
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.approvals.schemas import RejectBody
 from roomwarden.audit.service import Category, Operation
+from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.pagination import decode_cursor, encode_cursor
@@ -34,7 +35,7 @@ from roomwarden.partners.schemas import EVENTS
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import errors_of, text, validate
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
-from roomwarden.rooms.models import Room
+from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
@@ -126,13 +127,81 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def diff_rows(req: ApprovalRequest, room_name: str | None = None) -> list[Row]:
+def _ids_in(snapshots: list[dict[str, Any] | None]) -> dict[str, set[uuid.UUID]]:
+    """The ids an assignment's members and scope name, by kind."""
+    found: dict[str, set[uuid.UUID]] = {"user": set(), "group": set(), "room": set(), "room_group": set()}
+    for snap in snapshots:
+        for member in (snap or {}).get("members") or []:
+            kind, _, raw = str(member).partition(":")
+            if kind in found and (mid := _uuid(raw)):
+                found[kind].add(mid)
+        scope = (snap or {}).get("scope") or {}
+        for kind, key in (("room", "rooms"), ("room_group", "room_groups")):
+            found[kind].update(i for i in map(_uuid, scope.get(key) or []) if i)
+    return found
+
+
+def _uuid(raw: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        return None
+
+
+def _names(session: Session, req: ApprovalRequest, ids: dict[str, set[uuid.UUID]]) -> dict[uuid.UUID, str]:
+    """Names for the ids of a partner-role change: the partner's users and security groups
+    (its members), the customer's rooms and room groups (its scope)."""
+    names: dict[uuid.UUID, str] = {}
+    for model, kind, extra in (
+        (User, "user", (User.tenant_id == req.partner_tenant_id,)),
+        (SecurityGroup, "group", (SecurityGroup.tenant_id == req.partner_tenant_id,)),
+        (Room, "room", (Room.tenant_id == req.tenant_id,)),
+        (RoomGroup, "room_group", (RoomGroup.tenant_id == req.tenant_id,)),
+    ):
+        if ids[kind]:
+            label = model.display_name if model is User else model.name  # type: ignore[attr-defined]
+            stmt = select(model.id, label).where(model.id.in_(ids[kind]), *extra)  # type: ignore[attr-defined]
+            names.update(dict(session.execute(stmt).all()))
+    return names
+
+
+def _members(value: Any, names: dict[uuid.UUID, str]) -> Any:
+    out = []
+    for member in value or []:
+        kind, _, raw = str(member).partition(":")
+        mid = _uuid(raw)
+        name = names.get(mid) if mid else None
+        out.append(f"{name or 'a removed ' + kind} ({'user' if kind == 'user' else 'security group'})")
+    return sorted(out)
+
+
+def _scope(value: Any, names: dict[uuid.UUID, str]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if value.get("all"):
+        return "All rooms of the link"
+    parts = []
+    for key, label in (("rooms", "Rooms"), ("room_groups", "Room groups")):
+        gone = "a removed room" if key == "rooms" else "a removed room group"
+        listed = [names.get(i, gone) if i else gone for i in map(_uuid, value.get(key) or [])]
+        if listed:
+            parts.append(f"{label}: {', '.join(sorted(listed))}")
+    return "; ".join(parts) or "No rooms"
+
+
+def diff_rows(
+    req: ApprovalRequest, room_name: str | None = None, session: Session | None = None
+) -> list[Row]:
     """Field, before and after: every field the change sets or alters. A creation (incident,
     partner role, assignment) has no "before" of its own: the new object's fields are shown.
-    A ticket update's comment is part of the change, so it is a row too."""
+    A ticket update's comment is part of the change, so it is a row too; an assignment's
+    members and scope are named (with ``session``)."""
     action = actions.ACTIONS.get(req.action)
     creates = action is not None and action.result_type is not None
     before = None if creates else req.snapshot
+    names: dict[uuid.UUID, str] = {}
+    if session is not None and any("members" in (s or {}) for s in (before, req.proposed)):
+        names = _names(session, req, _ids_in([before, req.proposed]))
     rows = []
     for d in policy.diff(before, req.proposed):
         key = d["field"]
@@ -141,6 +210,12 @@ def diff_rows(req: ApprovalRequest, room_name: str | None = None) -> list[Row]:
         old, new = d["before"], d["after"]
         if key == "room_id":
             key, old, new = "room", None, room_name or req.target_name
+        elif key == "members":
+            old, new = (_members(v, names) if v is not None else None for v in (old, new))
+        elif key == "scope":
+            old, new = (_scope(v, names) if v is not None else None for v in (old, new))
+        if before is None and _value(new) == "—":
+            continue  # a new object's empty field says nothing
         rows.append(Row(FIELD_NAMES.get(key, key.replace("_", " ").capitalize()), _value(old), _value(new)))
     body = (req.change or {}).get("body") or {}
     if req.action == "ticket.update" and body.get("comment"):
@@ -304,7 +379,7 @@ def _detail(
         status=422 if errors else 200,  # a refusal's own status replaces it (FormRefused)
         req=req,
         state=state,
-        rows=diff_rows(req, rooms.get(req.room_id) if req.room_id else None),
+        rows=diff_rows(req, rooms.get(req.room_id) if req.room_id else None, ctx.session),
         partner_name=partner_names(ctx.session, {req.partner_tenant_id}).get(req.partner_tenant_id, ""),
         room_link=ctx.link("room", room_id=str(req.room_id)) if req.room_id in rooms else None,
         result_link=_result_link(ctx, req),

@@ -122,7 +122,7 @@ def _detail(
         current="approval_requests",
         req=req,
         state=state,
-        rows=diff_rows(req, rooms.get(req.room_id) if req.room_id else None),
+        rows=diff_rows(req, rooms.get(req.room_id) if req.room_id else None, session),
         customer_name=names.get(req.tenant_id, ""),
         may_cancel=state == policy.PENDING and req.requester_user_id == principal.user_id,
         own=req.requester_user_id == principal.user_id,

@@ -198,6 +198,34 @@ def test_detail_shows_requester_event_target_and_a_before_after_table(world, sit
     assert "the change applied" not in claimed and "Waiting for a decision" in claimed
 
 
+def test_a_partner_role_change_names_its_members_and_scope(world, app, site) -> None:
+    ln, a, _b, browser = site
+    desk = world.user(ln.partner, name="desk")
+    policy = f"/partners/{ln.link['id']}"
+    auto_roles = {"approval_policy": {**ALL_MANUAL, "partner_role.change": "auto"}}
+    expect(as_user(world, ln.customer, ln.customer.admin, "PATCH", policy, auto_roles), 200)
+    help_role = {"name": "Help", "permissions": ["tickets.view"]}
+    role = expect(as_user(world, ln.customer, ln.primary, "POST", "/roles", help_role), 201)
+    expect(
+        as_user(world, ln.customer, ln.customer.admin, "PATCH", policy, {"approval_policy": ALL_MANUAL}), 200
+    )
+    body = {"name": "Desk", "members": [{"type": "user", "id": desk.id}], "scope": {"rooms": [a["id"]]}}
+    path = f"/roles/{role['id']}/assignments"
+    req = expect(as_user(world, ln.customer, ln.primary, "POST", path, body), 202)
+    table = dict(
+        (f, (b, x))
+        for f, b, x in change_table(browser.get(f"/t/{ln.customer.id}/approvals/{req['id']}").text)
+    )
+    assert table["Members"] == ("—", "desk (user)")
+    assert table["Scope"] == ("—", f"Rooms: {a['name']}")
+    assert table["Role"] == ("—", "Help")
+    partner = signed_in(world, app, ln.primary)
+    own = dict(
+        (f, (b, x)) for f, b, x in change_table(partner.get(f"/partner/approval-requests/{req['id']}").text)
+    )
+    assert own["Members"] == ("—", "desk (user)")
+
+
 def test_approve_applies_the_change(world, site) -> None:
     ln, a, _b, browser = site
     req = hold_city(world, ln, a["id"], "Munich")
