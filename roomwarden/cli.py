@@ -16,6 +16,7 @@ from roomwarden.audit.cli import app as audit_app
 from roomwarden.kit.cli import err, fail, guard, load_settings, open_database, out, progress
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.notifications.cli import mail_app
+from roomwarden.rooms.cli import ring_app, room_app
 from roomwarden.settings import Settings, get_settings, redact_url
 from roomwarden.tenants.cli import tenant_app
 
@@ -29,6 +30,8 @@ app = typer.Typer(
 user_app = typer.Typer(help="User administration (operator).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
+app.add_typer(room_app, name="room")
+app.add_typer(ring_app, name="ring")
 app.add_typer(mail_app, name="mail")
 app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")

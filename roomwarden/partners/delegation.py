@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roomwarden.access.models import ScopeGroup
+from roomwarden.access.models import ScopeGroup, ScopeRoom
 from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
 from roomwarden.partners.models import PartnerLink
@@ -52,4 +52,23 @@ def record_group_change(
         }
         if deleted:
             details["room_group_deleted"] = True
+        access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)
+
+
+def record_room_deleted(session: Session, access: Access, room_id: uuid.UUID, room_name: str) -> None:
+    """Record, on every active link whose scope names the room itself, that the room left its
+    delegation because it was deleted. Call before the room's rows are gone."""
+    links = session.execute(
+        select(PartnerLink.id, Tenant.name)
+        .join(ScopeRoom, ScopeRoom.scope_id == PartnerLink.scope_id)
+        .join(Tenant, Tenant.id == PartnerLink.partner_tenant_id)
+        .where(
+            ScopeRoom.room_id == room_id,
+            PartnerLink.tenant_id == access.tenant_id,
+            PartnerLink.status == "active",
+        )
+        .order_by(PartnerLink.id)
+    ).all()
+    for link_id, partner_name in links:
+        details = {"room_deleted": {"id": str(room_id), "name": room_name}, "rooms_withdrawn": [str(room_id)]}
         access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)

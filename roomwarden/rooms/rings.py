@@ -89,3 +89,37 @@ def update_ring(session: Session, access: Access, ring_id: uuid.UUID, data: Ring
     session.flush()
     access.audit(session, Category.UPDATE_RING, Operation.UPDATE, ring.name, ring.id, changes)
     return ring
+
+
+def delete_ring(session: Session, access: Access, ring_id: uuid.UUID) -> None:
+    """Delete an empty update ring. The inverse of creating one, so tenant-level with
+    ``rings.create`` (never a partner). The default ring (where new rooms go) and a ring that
+    still holds rooms are refused (409): every room is in exactly one ring (SPEC §1)."""
+    ring = visible_ring(session, access, ring_id, lock=True)
+    access.require_tenant_wide(P.RINGS_CREATE, "update ring", partner_visible=True)
+    if ring.is_default:
+        raise Conflict(
+            f"'{ring.name}' is the tenant's default update ring (new rooms join it): it cannot be deleted"
+        )
+    rooms = session.scalar(
+        select(func.count())
+        .select_from(Room)
+        .where(Room.tenant_id == access.tenant_id, Room.update_ring_id == ring.id)
+    )
+    if rooms:
+        raise Conflict(
+            f"the update ring '{ring.name}' still holds {rooms} room(s): move them to another ring "
+            "before deleting it"
+        )
+    name, deferral = ring.name, ring.deferral_days
+    session.delete(ring)
+    session.flush()
+    access.audit(
+        session,
+        Category.UPDATE_RING,
+        Operation.DELETE,
+        name,
+        ring_id,
+        {"deferral_days": deferral},
+        permission=P.RINGS_CREATE,
+    )

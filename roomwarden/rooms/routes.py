@@ -100,6 +100,24 @@ def unenroll_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) ->
     return RoomRead.model_validate(service.unenroll_room(session, access, room_id))
 
 
+@api.post("/rooms/{room_id}/enroll", response_model=RoomRead, tags=["rooms"])
+@audited(Category.ROOM, Operation.UPDATE)
+def enroll_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
+    """Re-enrol an unenrolled room (the reverse of `unenroll`; needs `rooms.unenroll` on the
+    room). An enrolled room answers 409. Its health is `unknown` until the device reports."""
+    return RoomRead.model_validate(service.enroll_room(session, access, room_id))
+
+
+@api.delete("/rooms/{room_id}", status_code=204, tags=["rooms"])
+@audited(Category.ROOM, Operation.DELETE)
+def delete_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> None:
+    """Delete a room with its tickets (needs `rooms.create` on the room; never a partner).
+    The audit log keeps each ticket with its whole history (one `Ticket`/`Delete` record per
+    ticket) and the room's own `Room`/`Delete` record lists them; partner links that delegated
+    the room record that it left their delegation."""
+    service.delete_room(session, access, room_id)
+
+
 @api.post("/rooms/{room_id}/reset-key", response_model=KeyResetRead, tags=["rooms"])
 @audited(Category.ENROLLMENT_KEY, Operation.UPDATE)
 def reset_key(request: Request, session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> KeyResetRead:
@@ -212,6 +230,14 @@ def get_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID) -> Ring
 def update_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID, body: RingUpdate) -> RingRead:
     done = apply_or_hold(session, access, "update_ring.update", body, ring_id=ring_id)
     return held_or(session, done, lambda ring: _ring_reads(session, access, [ring])[0])
+
+
+@api.delete("/update-rings/{ring_id}", status_code=204, tags=["update rings"])
+@audited(Category.UPDATE_RING, Operation.DELETE)
+def delete_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID) -> None:
+    """Delete an empty update ring (needs `rings.create` over all rooms). The default ring
+    and a ring that still holds rooms answer 409: move the rooms to another ring first."""
+    rings.delete_ring(session, access, ring_id)
 
 
 # -- tickets ----------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Rooms: create, read, modify, move between rings, unenroll, and their enrollment keys.
+"""Rooms: create, read, modify, move between rings, unenroll and re-enrol, delete, and their
+enrollment keys.
 
 Every read goes through ``visible_room`` (``rooms.view`` on that room, else 404) and every
 change then checks its own permission on the room (else 403), per SPEC §3.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -19,9 +20,9 @@ from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.delegation import record_group_change
+from roomwarden.partners.delegation import record_group_change, record_room_deleted
 from roomwarden.rooms.groups import group_visible
-from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, UpdateRing
+from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, Ticket, TicketUpdate, UpdateRing
 from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
 
 ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "health_state")
@@ -233,6 +234,120 @@ def unenroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
         {"enrollment_state": {"from": "enrolled", "to": "unenrolled"}},
     )
     return room
+
+
+def enroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
+    """Re-enrol an unenrolled room: the reverse of ``unenroll_room``, under the same
+    permission (``rooms.unenroll`` governs a room's enrollment state). Its health is unknown
+    until the device reports again."""
+    room = visible_room(session, access, room_id, lock=True)
+    require_on_room(session, access, P.ROOMS_UNENROLL, room)
+    if room.enrollment_state == "enrolled":
+        raise Conflict("the room is already enrolled")
+    room.enrollment_state = "enrolled"
+    room.health_state = "unknown"
+    session.flush()
+    access.audit(
+        session,
+        Category.ROOM,
+        Operation.UPDATE,
+        room.name,
+        room.id,
+        {"enrollment_state": {"from": "unenrolled", "to": "enrolled"}},
+        permission=P.ROOMS_UNENROLL,
+    )
+    return room
+
+
+def _ticket_history(session: Session, room_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every ticket of the room with its full history, as the audit log keeps them."""
+    tickets = session.scalars(select(Ticket).where(Ticket.room_id == room_id).order_by(Ticket.id)).all()
+    updates: dict[uuid.UUID, list[dict[str, Any]]] = {t.id: [] for t in tickets}
+    if tickets:
+        for u in session.scalars(
+            select(TicketUpdate)
+            .where(TicketUpdate.ticket_id.in_(list(updates)))
+            .order_by(TicketUpdate.ticket_id, TicketUpdate.id)
+        ):
+            updates[u.ticket_id].append(
+                {
+                    "at": u.created_at.isoformat(),
+                    "author_user_id": str(u.author_user_id) if u.author_user_id else None,
+                    "author_tenant_id": str(u.author_tenant_id) if u.author_tenant_id else None,
+                    "status_from": u.status_from,
+                    "status_to": u.status_to,
+                    "comment": u.comment,
+                }
+            )
+    return [
+        {
+            "id": str(t.id),
+            "kind": t.kind,
+            "title": t.title,
+            "description": t.description,
+            "status": t.status,
+            "severity": t.severity,
+            "created_at": t.created_at.isoformat(),
+            "updated_at": t.updated_at.isoformat(),
+            "created_by_user_id": str(t.created_by_user_id) if t.created_by_user_id else None,
+            "created_by_tenant_id": str(t.created_by_tenant_id) if t.created_by_tenant_id else None,
+            "history": updates[t.id],
+        }
+        for t in tickets
+    ]
+
+
+def delete_room(session: Session, access: Access, room_id: uuid.UUID) -> None:
+    """Delete a room and its tickets. Whoever may create rooms where this one is may delete it
+    (``rooms.create`` on the room; never a partner: the permission is outside the Partner
+    admin column). Nothing of the room's tickets is lost: each ticket's deletion is recorded
+    with its whole history (category ``Ticket``, so it is found with the room's other ticket
+    records), and the room's own record lists them. Partner links that delegated the room,
+    by name or through a group, record that it left their delegation."""
+    room = visible_room(session, access, room_id, lock=True)
+    if not room_allows(session, access.rooms(P.ROOMS_CREATE), room.id):
+        raise Forbidden("deleting a room needs rooms.create on it")
+    name, snapshot = room.name, _snapshot(room)
+    tickets = _ticket_history(session, room.id)
+    group_rows = session.execute(
+        select(RoomGroup.id, RoomGroup.name)
+        .join(RoomGroupMember, RoomGroupMember.group_id == RoomGroup.id)
+        .where(RoomGroupMember.room_id == room.id)
+        .order_by(RoomGroup.id)
+    ).all()
+    for ticket in tickets:
+        access.audit(
+            session,
+            Category.TICKET,
+            Operation.DELETE,
+            ticket["title"],
+            uuid.UUID(ticket["id"]),
+            {"reason": "its room was deleted", "room": {"id": str(room.id), "name": name}, "ticket": ticket},
+            permission=P.ROOMS_CREATE,
+        )
+    for group_id, group_name in group_rows:
+        record_group_change(session, access, group_id, group_name, removed=[room.id])
+    record_room_deleted(session, access, room.id, name)
+    session.execute(delete(Ticket).where(Ticket.tenant_id == access.tenant_id, Ticket.room_id == room.id))
+    session.delete(room)
+    session.flush()
+    access.audit(
+        session,
+        Category.ROOM,
+        Operation.DELETE,
+        name,
+        room_id,
+        {
+            **snapshot,
+            "enrollment_state": room.enrollment_state,
+            "room_groups": [{"id": str(g), "name": n} for g, n in group_rows],
+            "tickets_deleted": len(tickets),
+            "tickets": [
+                {k: t[k] for k in ("id", "title", "status", "severity", "created_at")} for t in tickets
+            ],
+        },
+        permission=P.ROOMS_CREATE,
+    )
 
 
 def reset_key(session: Session, access: Access, box: SecretBox, room_id: uuid.UUID) -> Room:

@@ -225,6 +225,19 @@ class Matrix:
         by = UserH(id=self.bystander[target], upn="", tenant_id=t.id, headers={})
         return self.world.assign(t, self.role_ids[target], users=[by], scope={"rooms": [self.rooms[target]]})
 
+    def fresh_ring(self, target: str) -> str:
+        body = {"name": f"Ring {uuid.uuid4().hex[:8]}", "deferral_days": 1}
+        return expect(self.world.post(self.owner(target), "/update-rings", body), 201)["id"]
+
+    def unenrolled(self, target: str) -> str:
+        """The target's room, unenrolled so that re-enrolling it can succeed each time."""
+        room_id = self.rooms[target]
+        with self.world.db.transaction() as session:
+            session.execute(
+                update(Room).where(Room.id == uuid.UUID(room_id)).values(enrollment_state="unenrolled")
+            )
+        return room_id
+
     def enrolled(self, target: str) -> str:
         """The target's room, enrolled again so that unenrolling it can succeed each time."""
         room_id = self.rooms[target]
@@ -371,6 +384,21 @@ CASES = [
         by_id=True,
     ),
     Case(
+        # Re-enrolling is the reverse of unenrolling, under the same permission.
+        "POST room enroll",
+        lambda m, t: ("POST", f"/rooms/{m.unenrolled(t)}/enroll", None),
+        lambda w, t: view_then(w.may(P.ROOMS_VIEW, t), w.may(P.ROOMS_UNENROLL, t), 200),
+        by_id=True,
+    ),
+    Case(
+        # A fresh room in the target's room group: in scope where the group is; who may
+        # create rooms there may delete them.
+        "DELETE room",
+        lambda m, t: ("DELETE", f"/rooms/{m.fresh_room(t)}", None),
+        lambda w, t: view_then(w.names_group(P.ROOMS_VIEW, t), w.names_group(P.ROOMS_CREATE, t), 204),
+        by_id=True,
+    ),
+    Case(
         "POST room reset-key",
         lambda m, t: ("POST", f"/rooms/{m.rooms[t]}/reset-key", None),
         lambda w, t: view_then(w.may(P.ROOMS_VIEW, t), w.may(P.ROOMS_RESET_KEY, t), 200),
@@ -460,6 +488,13 @@ CASES = [
         "PATCH ring",
         lambda m, t: ("PATCH", f"/update-rings/{m.ring[t]}", {"deferral_days": 7}),
         lambda w, t: view_then(w.any(P.RINGS_VIEW) and t != FOREIGN, w.tenant_wide(P.RINGS_MODIFY), 200),
+        by_id=True,
+    ),
+    Case(
+        # Deleting an (empty) ring is the inverse of creating one: tenant-level rings.create.
+        "DELETE ring",
+        lambda m, t: ("DELETE", f"/update-rings/{m.fresh_ring(t)}", None),
+        lambda w, t: view_then(w.any(P.RINGS_VIEW) and t != FOREIGN, w.tenant_wide(P.RINGS_CREATE), 204),
         by_id=True,
     ),
     Case(
@@ -795,7 +830,7 @@ class _FakeMatrix:
     def __getattr__(self, name: str) -> Any:
         if name in ("tenant_for", "owner"):
             return lambda t: TenantH(id="", name="", domain="x.example", admin=None, roles=_Ids())  # type: ignore[arg-type]
-        if name.startswith(("fresh_", "enrolled")):
+        if name.startswith(("fresh_", "enrolled", "unenrolled")):
             return lambda t: str(uuid.UUID(int=0))
         return _Ids()
 
