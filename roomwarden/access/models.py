@@ -123,6 +123,8 @@ class Role(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Counts the role's changes: its ETag (``kit.conditional``).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class RolePermission(Base):
@@ -153,6 +155,8 @@ class RoleAssignment(IdMixin, Base):
     email_notifications: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Counts the assignment's changes: its ETag (``kit.conditional``).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class AssignmentMember(IdMixin, Base):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
+from fastapi import Response
 from sqlalchemy import Select
 
 from roomwarden.access import explain, service
@@ -22,12 +23,15 @@ from roomwarden.access.schemas import (
 from roomwarden.approvals.http import HELD, held_or
 from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
+from roomwarden.kit import conditional
 from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.conditional import IfMatchDep
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
 
 api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["roles"])
 catalogue = router(prefix="/api/v1", tags=["roles"])
+T = TypeVar("T")
 RoleKind = Literal["builtin", "custom", "partner_builtin", "partner_custom"]
 
 
@@ -55,19 +59,28 @@ def create_role(session: SessionDep, access: AccessDep, body: RoleCreate) -> Rol
     return held_or(session, apply_or_hold(session, access, "role.create", body), _role_read(session))
 
 
+def _tagged(response: Response, read: T) -> T:
+    conditional.tag(response, read.version)  # type: ignore[attr-defined]
+    return read
+
+
 @api.get("/roles/{role_id}", response_model=RoleRead)
-def get_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> RoleRead:
-    return service.role_reads(session, [service.visible_role(session, access, role_id)])[0]
+def get_role(session: SessionDep, access: AccessDep, response: Response, role_id: uuid.UUID) -> RoleRead:
+    """One role, with its `ETag` (send it back as `If-Match` to change or delete the role)."""
+    return _tagged(response, service.role_reads(session, [service.visible_role(session, access, role_id)])[0])
 
 
-@api.patch("/roles/{role_id}", response_model=RoleRead, responses=HELD)
+@api.patch("/roles/{role_id}", response_model=RoleRead, responses=HELD, dependencies=[IfMatchDep])
 @audited(Category.ROLE, Operation.UPDATE)
-def update_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID, body: RoleUpdate) -> RoleRead:
+def update_role(
+    session: SessionDep, access: AccessDep, response: Response, role_id: uuid.UUID, body: RoleUpdate
+) -> RoleRead:
+    """Change a custom role. With `If-Match`, refused (412) when the role changed since."""
     done = apply_or_hold(session, access, "role.update", body, role_id=role_id)
-    return held_or(session, done, _role_read(session))
+    return held_or(session, done, lambda role: _tagged(response, _role_read(session)(role)))
 
 
-@api.delete("/roles/{role_id}", status_code=204, responses=HELD)
+@api.delete("/roles/{role_id}", status_code=204, responses=HELD, dependencies=[IfMatchDep])
 @audited(Category.ROLE, Operation.DELETE)
 def delete_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> None:
     return held_or(session, apply_or_hold(session, access, "role.delete", role_id=role_id), _nothing)
@@ -76,8 +89,9 @@ def delete_role(session: SessionDep, access: AccessDep, role_id: uuid.UUID) -> N
 # -- assignments ------------------------------------------------------------------------------------
 
 
-def _one(session: SessionDep, item: RoleAssignment) -> AssignmentRead:
-    return service.assignment_reads(session, [item])[0]
+def _one(session: SessionDep, item: RoleAssignment, response: Response | None = None) -> AssignmentRead:
+    read = service.assignment_reads(session, [item])[0]
+    return _tagged(response, read) if response is not None else read
 
 
 def _nothing(_: object) -> None:
@@ -110,27 +124,37 @@ def create_assignment(
 
 @api.get("/roles/{role_id}/assignments/{assignment_id}", response_model=AssignmentRead)
 def get_role_assignment(
-    session: SessionDep, access: AccessDep, role_id: uuid.UUID, assignment_id: uuid.UUID
+    session: SessionDep, access: AccessDep, response: Response, role_id: uuid.UUID, assignment_id: uuid.UUID
 ) -> AssignmentRead:
-    return _one(session, service.visible_assignment(session, access, assignment_id, role_id)[1])
+    """One assignment of the role, with its `ETag` (for `If-Match`)."""
+    return _one(session, service.visible_assignment(session, access, assignment_id, role_id)[1], response)
 
 
-@api.patch("/roles/{role_id}/assignments/{assignment_id}", response_model=AssignmentRead, responses=HELD)
+@api.patch(
+    "/roles/{role_id}/assignments/{assignment_id}",
+    response_model=AssignmentRead,
+    responses=HELD,
+    dependencies=[IfMatchDep],
+)
 @audited(Category.ASSIGNMENT, Operation.UPDATE)
 def update_role_assignment(
     session: SessionDep,
     access: AccessDep,
+    response: Response,
     role_id: uuid.UUID,
     assignment_id: uuid.UUID,
     body: AssignmentUpdate,
 ) -> AssignmentRead:
+    """Change an assignment. With `If-Match`, refused (412) when it changed since."""
     done = apply_or_hold(
         session, access, "assignment.update", body, assignment_id=assignment_id, role_id=role_id
     )
-    return held_or(session, done, lambda a: _one(session, a))
+    return held_or(session, done, lambda a: _one(session, a, response))
 
 
-@api.delete("/roles/{role_id}/assignments/{assignment_id}", status_code=204, responses=HELD)
+@api.delete(
+    "/roles/{role_id}/assignments/{assignment_id}", status_code=204, responses=HELD, dependencies=[IfMatchDep]
+)
 @audited(Category.ASSIGNMENT, Operation.DELETE)
 def delete_role_assignment(
     session: SessionDep, access: AccessDep, role_id: uuid.UUID, assignment_id: uuid.UUID
@@ -140,20 +164,30 @@ def delete_role_assignment(
 
 
 @api.get("/assignments/{assignment_id}", response_model=AssignmentRead)
-def get_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.UUID) -> AssignmentRead:
-    return _one(session, service.visible_assignment(session, access, assignment_id)[1])
+def get_assignment(
+    session: SessionDep, access: AccessDep, response: Response, assignment_id: uuid.UUID
+) -> AssignmentRead:
+    """One assignment, with its `ETag` (for `If-Match`)."""
+    return _one(session, service.visible_assignment(session, access, assignment_id)[1], response)
 
 
-@api.patch("/assignments/{assignment_id}", response_model=AssignmentRead, responses=HELD)
+@api.patch(
+    "/assignments/{assignment_id}", response_model=AssignmentRead, responses=HELD, dependencies=[IfMatchDep]
+)
 @audited(Category.ASSIGNMENT, Operation.UPDATE)
 def update_assignment(
-    session: SessionDep, access: AccessDep, assignment_id: uuid.UUID, body: AssignmentUpdate
+    session: SessionDep,
+    access: AccessDep,
+    response: Response,
+    assignment_id: uuid.UUID,
+    body: AssignmentUpdate,
 ) -> AssignmentRead:
+    """Change an assignment. With `If-Match`, refused (412) when it changed since."""
     done = apply_or_hold(session, access, "assignment.update", body, assignment_id=assignment_id)
-    return held_or(session, done, lambda a: _one(session, a))
+    return held_or(session, done, lambda a: _one(session, a, response))
 
 
-@api.delete("/assignments/{assignment_id}", status_code=204, responses=HELD)
+@api.delete("/assignments/{assignment_id}", status_code=204, responses=HELD, dependencies=[IfMatchDep])
 @audited(Category.ASSIGNMENT, Operation.DELETE)
 def delete_assignment(session: SessionDep, access: AccessDep, assignment_id: uuid.UUID) -> None:
     done = apply_or_hold(session, access, "assignment.delete", assignment_id=assignment_id)

@@ -55,6 +55,9 @@ class RoleRead(Output):
     permissions: list[Permission]
     created_at: datetime
     updated_at: datetime
+    version: int = Field(
+        description='counts the changes; the `ETag` is `"v{version}"` (send it as `If-Match`)'
+    )
 
 
 class MemberRef(Input):
@@ -97,6 +100,9 @@ class AssignmentRead(Output):
     scope: ScopeRead
     created_at: datetime
     updated_at: datetime
+    version: int = Field(
+        description='counts the changes; the `ETag` is `"v{version}"` (send it as `If-Match`)'
+    )
 
 
 # -- effective access --------------------------------------------------------------------------

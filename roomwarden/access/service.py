@@ -33,6 +33,7 @@ from roomwarden.access.schemas import (
 from roomwarden.access.scopes import create_scope, delete_scopes, read_scopes, replace_scope, validate_scope
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.kit import conditional
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.partners import primary_admins
@@ -75,8 +76,8 @@ def list_roles_query(access: Access, kind: str | None = None) -> Select[tuple[Ro
 def visible_role(session: Session, access: Access, role_id: uuid.UUID, *, lock: bool = False) -> Role:
     require_roles(access, Permission.ROLES_VIEW)
     stmt = select(Role).where(Role.tenant_id == access.tenant_id, Role.id == role_id, visible_roles(access))
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # re-read under the lock, whatever this session loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     role = session.scalar(stmt)
     if role is None:
         raise NotFound("role not found")
@@ -112,6 +113,7 @@ def role_reads(session: Session, roles: Sequence[Role]) -> list[RoleRead]:
             permissions=perms[r.id],
             created_at=r.created_at,
             updated_at=r.updated_at,
+            version=r.version,
         )
         for r in roles
     ]
@@ -197,6 +199,7 @@ def update_role(session: Session, access: Access, role_id: uuid.UUID, data: Role
         check_role_permissions(access, data.permissions)
     after = data.permissions if "permissions" in data.model_fields_set else []
     require_within_own(session, access, [*before, *after], assignment_scopes(session, role))
+    conditional.check(session, role, "role")
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name != role.name:
         _name_free(session, role, role.tenant_id, role.partner_link_id, data.name)
@@ -210,6 +213,7 @@ def update_role(session: Session, access: Access, role_id: uuid.UUID, data: Role
         after = sorted(set(data.permissions), key=CATALOGUE_ORDER.__getitem__)
         if before != after:
             changes["permissions"] = {"from": [p.value for p in before], "to": [p.value for p in after]}
+    conditional.bump(role)
     session.flush()
     access.audit(session, Category.ROLE, Operation.UPDATE, role.name, role.id, changes)
     return role
@@ -245,6 +249,7 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
     if access.is_partner or role.kind in CUSTOMER_KINDS:  # the customer may always remove partner roles
         perms = permissions_of(session, [role.id])[role.id]
         require_within_own(session, access, perms, assignment_scopes(session, role))
+    conditional.check(session, role, "role")
     assignments = session.execute(
         select(RoleAssignment.id, RoleAssignment.scope_id).where(RoleAssignment.role_id == role.id)
     ).all()
@@ -315,6 +320,7 @@ def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[
             scope=scopes[shown[a.id]],
             created_at=a.created_at,
             updated_at=a.updated_at,
+            version=a.version,
         )
         for a in items
     ]
@@ -345,7 +351,7 @@ def visible_assignment(
     if role_id is not None:
         stmt = stmt.where(Role.id == role_id)
     if lock:
-        stmt = stmt.with_for_update(of=RoleAssignment)
+        stmt = stmt.with_for_update(of=RoleAssignment).execution_options(populate_existing=True)
     row = session.execute(stmt).first()
     if row is None:
         raise NotFound("assignment not found")
@@ -487,6 +493,7 @@ def update_assignment(
         _check_scope(session, access, data.scope)
         scopes.append(validate_scope(session, access.tenant_id, data.scope))
     require_within_own(session, access, perms, scopes)
+    conditional.check(session, assignment, "assignment")
     changes: dict[str, object] = {}
     for field in ("name", "description", "email_notifications"):
         if field in fields and getattr(assignment, field) != getattr(data, field):
@@ -503,6 +510,7 @@ def update_assignment(
         replace_scope(session, session.get_one(Scope, assignment.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")
     assignment.updated_at = utcnow()
+    conditional.bump(assignment)
     session.flush()
     access.audit(
         session,
@@ -529,8 +537,12 @@ def _change_delegation(
         raise Forbidden("assignments of partner roles are managed by the partner; only the scope is yours")
     if role.partner_link_id is None:  # a partner_builtin role always belongs to a link
         raise NotFound("assignment not found")
+    locked = visible_assignment(session, access, assignment.id, lock=True)[1]
+    conditional.check(session, locked, "assignment")
     update_link(session, access, role.partner_link_id, LinkUpdate(scope=data.scope))
-    return assignment
+    conditional.bump(locked)
+    session.flush()
+    return locked
 
 
 def delete_assignment(
@@ -540,6 +552,7 @@ def delete_assignment(
     _require_manage(access, role)
     primary_admins.refuse_assignment_deletion(role)
     require_within_own(session, access, *_role_reach(session, role, assignment.scope_id))
+    conditional.check(session, assignment, "assignment")
     name, scope_id = assignment.name, assignment.scope_id
     session.delete(assignment)
     session.flush()

@@ -46,6 +46,11 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class PreconditionFailed(AppError):
+    status = 412
+    title = "Precondition failed"
+
+
 class Invalid(AppError):
     status = 422
     title = "Invalid input"

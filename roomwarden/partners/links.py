@@ -19,6 +19,7 @@ from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
 from roomwarden.approvals import policy as approvals_policy
 from roomwarden.approvals import service as approvals
 from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.kit import conditional
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.partners import primary_admins
@@ -68,6 +69,7 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
             primary_admins_role_id=primary.get(x.id),
             created_at=x.created_at,
             ended_at=x.ended_at,
+            version=x.version,
         )
         for x in links
     ]
@@ -117,6 +119,7 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
     link = customer_link(session, access, link_id, lock=True)
     if link.status != "active":
         raise Conflict("the partner has been removed")
+    conditional.check(session, link, "partner link")
     changes: dict[str, object] = {}
     if "scope" in data.model_fields_set:
         replace_scope(session, session.get_one(Scope, link.scope_id), data.scope)
@@ -134,6 +137,57 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
             "to": data.approval_expires_in_days,
         }
         link.approval_expires_in_days = data.approval_expires_in_days
+    conditional.bump(link)
+    session.flush()
+    access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)
+    return link
+
+
+def change_scope(
+    session: Session,
+    access: Access,
+    link_id: uuid.UUID,
+    *,
+    add_rooms: Sequence[uuid.UUID] = (),
+    remove_rooms: Sequence[uuid.UUID] = (),
+    add_groups: Sequence[uuid.UUID] = (),
+    remove_groups: Sequence[uuid.UUID] = (),
+) -> PartnerLink:
+    """Add or remove rooms and room groups on the link's scope without restating the rest
+    (the seed's "search and add rooms"). The same rules, validation and audit record as a
+    full replacement (``update_link``): unknown ids are invalid input (422), the record names
+    what was delegated or withdrawn and the scope that results."""
+    link = customer_link(session, access, link_id, lock=True)
+    if link.status != "active":
+        raise Conflict("the partner has been removed")
+    scope = session.get_one(Scope, link.scope_id)
+    current = read_scopes(session, [scope.id])[scope.id]
+    if current.all:
+        raise Conflict(
+            "the partner manages every room (scope all): to delegate only some, replace the scope "
+            "with PATCH .../partners/{link_id} {scope: {rooms, room_groups}}"
+        )
+    rooms, groups = set(current.rooms), set(current.room_groups)
+    if absent := [str(r) for r in remove_rooms if r not in rooms]:
+        raise NotFound(f"the partner's scope names no room with id: {', '.join(absent)}")
+    if absent := [str(g) for g in remove_groups if g not in groups]:
+        raise NotFound(f"the partner's scope names no room group with id: {', '.join(absent)}")
+    conditional.check(session, link, "partner link")
+    after = ScopeIn(
+        rooms=sorted((rooms | set(add_rooms)) - set(remove_rooms)),
+        room_groups=sorted((groups | set(add_groups)) - set(remove_groups)),
+    )
+    replace_scope(session, scope, after)
+    changes: dict[str, object] = {
+        "scope": {"from": current.model_dump(mode="json"), "to": after.model_dump(mode="json")}
+    }
+    for key, before, now in (
+        ("rooms", rooms, set(after.rooms)),
+        ("room_groups", groups, set(after.room_groups)),
+    ):
+        changes[f"{key}_delegated"] = sorted(str(i) for i in now - before)
+        changes[f"{key}_withdrawn"] = sorted(str(i) for i in before - now)
+    conditional.bump(link)
     session.flush()
     access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)
     return link
@@ -155,6 +209,7 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
         raise Conflict("the partner link has already ended")
     approvals.end_pending(session, link, actor, f"the partner was removed (by the {by})")
     link.status, link.ended_at = "ended", utcnow()
+    conditional.bump(link)
     roles = session.scalars(select(Role.id).where(Role.partner_link_id == link.id)).all()
     scopes = session.scalars(select(RoleAssignment.scope_id).where(RoleAssignment.role_id.in_(roles))).all()
     session.execute(delete(RoleAssignment).where(RoleAssignment.role_id.in_(roles)))
@@ -177,6 +232,8 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
 def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, confirm: bool) -> None:
     link = customer_link(session, access, link_id, lock=True)
     require_confirmation(confirm)
+    if link.status == "active":
+        conditional.check(session, link, "partner link")
     end_link(session, link, access.actor, "customer")
 
 

@@ -42,6 +42,8 @@ class PartnerLink(IdMixin, Base):
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: How long a held partner action waits for the customer's decision (SPEC §5).
     approval_expires_in_days: Mapped[int] = mapped_column(default=7, server_default="7")
+    #: Counts the link's changes: its ETag (``kit.conditional``).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
 

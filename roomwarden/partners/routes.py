@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,7 +11,9 @@ from roomwarden.access.deps import AccessDep
 from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import PrincipalDep
+from roomwarden.kit import conditional
 from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.conditional import IfMatchDep
 from roomwarden.kit.errors import Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
@@ -27,6 +29,8 @@ from roomwarden.partners.schemas import (
     PartnerHealthReport,
     PartnerInvitationRead,
     PartnerLinkRead,
+    ScopeGroupsAdd,
+    ScopeRoomsAdd,
     TenantManagerCreate,
     TenantManagerRead,
 )
@@ -102,18 +106,75 @@ def list_partners(
     return Page[LinkRead](items=links.link_reads(session, page.items), next_cursor=page.next_cursor)
 
 
+def _tagged(session: SessionDep, response: Response, link: PartnerLink) -> LinkRead:
+    read = links.link_reads(session, [link])[0]
+    conditional.tag(response, read.version)
+    return read
+
+
 @customer.get("/partners/{link_id}", response_model=LinkRead)
-def get_partner(session: SessionDep, access: AccessDep, link_id: uuid.UUID) -> LinkRead:
-    return links.link_reads(session, [links.customer_link(session, access, link_id)])[0]
+def get_partner(session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID) -> LinkRead:
+    """One partner link, with its `ETag` (send it back as `If-Match` to change the link)."""
+    return _tagged(session, response, links.customer_link(session, access, link_id))
 
 
-@customer.patch("/partners/{link_id}", response_model=LinkRead)
+@customer.patch("/partners/{link_id}", response_model=LinkRead, dependencies=[IfMatchDep])
 @audited(Category.PARTNER, Operation.UPDATE)
-def update_partner(session: SessionDep, access: AccessDep, link_id: uuid.UUID, body: LinkUpdate) -> LinkRead:
-    return links.link_reads(session, [links.update_link(session, access, link_id, body)])[0]
+def update_partner(
+    session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID, body: LinkUpdate
+) -> LinkRead:
+    """Replace the link's scope, change its change-control policy or approval expiry. With
+    `If-Match`, refused (412) when the link changed since that ETag was read."""
+    return _tagged(session, response, links.update_link(session, access, link_id, body))
 
 
-@customer.delete("/partners/{link_id}", status_code=204)
+@customer.post("/partners/{link_id}/scope/rooms", response_model=LinkRead, dependencies=[IfMatchDep])
+@audited(Category.PARTNER, Operation.UPDATE)
+def add_partner_scope_rooms(
+    session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID, body: ScopeRoomsAdd
+) -> LinkRead:
+    """Add rooms to the link's scope (delegate them), keeping the rest. Unknown room ids are
+    invalid input (422); a link delegating every room answers 409."""
+    link = links.change_scope(session, access, link_id, add_rooms=body.room_ids)
+    return _tagged(session, response, link)
+
+
+@customer.delete(
+    "/partners/{link_id}/scope/rooms/{room_id}", response_model=LinkRead, dependencies=[IfMatchDep]
+)
+@audited(Category.PARTNER, Operation.UPDATE)
+def remove_partner_scope_room(
+    session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID, room_id: uuid.UUID
+) -> LinkRead:
+    """Remove a room from the link's scope (withdraw it; effective on the partner's next
+    request). A room the scope does not name answers 404."""
+    link = links.change_scope(session, access, link_id, remove_rooms=[room_id])
+    return _tagged(session, response, link)
+
+
+@customer.post("/partners/{link_id}/scope/room-groups", response_model=LinkRead, dependencies=[IfMatchDep])
+@audited(Category.PARTNER, Operation.UPDATE)
+def add_partner_scope_groups(
+    session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID, body: ScopeGroupsAdd
+) -> LinkRead:
+    """Add room groups to the link's scope (their current and future members are delegated)."""
+    link = links.change_scope(session, access, link_id, add_groups=body.room_group_ids)
+    return _tagged(session, response, link)
+
+
+@customer.delete(
+    "/partners/{link_id}/scope/room-groups/{group_id}", response_model=LinkRead, dependencies=[IfMatchDep]
+)
+@audited(Category.PARTNER, Operation.UPDATE)
+def remove_partner_scope_group(
+    session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID, group_id: uuid.UUID
+) -> LinkRead:
+    """Remove a room group from the link's scope. A group the scope does not name answers 404."""
+    link = links.change_scope(session, access, link_id, remove_groups=[group_id])
+    return _tagged(session, response, link)
+
+
+@customer.delete("/partners/{link_id}", status_code=204, dependencies=[IfMatchDep])
 @audited(Category.PARTNER, Operation.DELETE)
 def remove_partner(
     session: SessionDep, access: AccessDep, link_id: uuid.UUID, confirm: Confirm = False

@@ -101,6 +101,21 @@ class LinkRead(BaseModel):
     primary_admins_role_id: uuid.UUID | None
     created_at: datetime
     ended_at: datetime | None
+    version: int = Field(
+        description='counts the changes; the `ETag` is `"v{version}"` (send it as `If-Match`)'
+    )
+
+
+class ScopeRoomsAdd(Input):
+    """Rooms to add to a link's scope (the rooms already in it stay)."""
+
+    room_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class ScopeGroupsAdd(Input):
+    """Room groups to add to a link's scope (the groups already in it stay)."""
+
+    room_group_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
 
 
 class PartnerLinkRead(LinkRead):
