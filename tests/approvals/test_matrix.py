@@ -92,7 +92,8 @@ def manual(matrix: Matrix) -> Manual:
             {
                 "name": "Desk",
                 "members": [{"type": "user", "id": custom.id}],
-                "scope": {"rooms": [matrix.rooms[IN]]},
+                # as in the partner matrix: the "in" room and its group (PartnerWho.scope)
+                "scope": {"rooms": [matrix.rooms[IN]], "room_groups": [matrix.groups[IN]]},
             },
         ),
         201,
