@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import ScopeGroup, ScopeRoom
@@ -50,8 +50,9 @@ def record_group_change(
             "rooms_delegated": added,
             "rooms_withdrawn": removed,
         }
-        if deleted:
+        if deleted:  # the link's scope no longer names the group: a new version of the link
             details["room_group_deleted"] = True
+            _bump(session, link_id)
         access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)
 
 
@@ -71,4 +72,12 @@ def record_room_deleted(session: Session, access: Access, room_id: uuid.UUID, ro
     ).all()
     for link_id, partner_name in links:
         details = {"room_deleted": {"id": str(room_id), "name": room_name}, "rooms_withdrawn": [str(room_id)]}
+        _bump(session, link_id)
         access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)
+
+
+def _bump(session: Session, link_id: uuid.UUID) -> None:
+    """The link's representation (its scope's lists) changes: its ETag moves on."""
+    session.execute(
+        update(PartnerLink).where(PartnerLink.id == link_id).values(version=PartnerLink.version + 1)
+    )

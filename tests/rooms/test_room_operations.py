@@ -111,8 +111,9 @@ def test_a_partner_never_deletes_a_room_and_the_link_records_a_deleted_room(worl
     withdrawn = [r["details"].get("rooms_withdrawn") for r in on_link]
     assert [delegated["id"]] in withdrawn and [group_room["id"]] in withdrawn
     assert any(r["details"].get("room_deleted", {}).get("id") == delegated["id"] for r in on_link)
-    scope = get(world, c, f"/partners/{lk['id']}")["scope"]
-    assert scope["rooms"] == [] and scope["room_groups"] == [group["id"]]
+    after = get(world, c, f"/partners/{lk['id']}")
+    assert after["scope"]["rooms"] == [] and after["scope"]["room_groups"] == [group["id"]]
+    assert after["version"] == lk["version"] + 1  # the scope's list changed: a new ETag
 
 
 def test_re_enrolling_an_unenrolled_room(world: World) -> None:
