@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from roomwarden.portal import (
     approvals,
+    audit_log,
     directory,
     groups,
     home,
@@ -34,6 +35,7 @@ MODULES = (
     reports,
     roles,
     approvals,
+    audit_log,
     settings_page,
     directory,
     partner_approvals,

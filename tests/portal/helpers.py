@@ -71,3 +71,19 @@ def signed_in(world: World, app: Any, user: UserH, *, mfa: bool = False) -> Brow
     home = browser.get(f"/t/{user.tenant_id}/rooms")
     browser._remember(home)
     return browser
+
+
+def error_of(page: Any, field: str) -> str:
+    """The message shown next to the form field ``field`` (the ``field`` macro's error)."""
+    m = re.search(rf'<p class="field-error" id="e-{re.escape(field)}">([^<]*)</p>', page.text)
+    assert m, (field, page.text[-3000:])
+    return m.group(1)
+
+
+def value_of(page: Any, field: str) -> str:
+    """The value an ``input`` macro field shows (what was typed is kept on a refused form)."""
+    m = re.search(
+        rf'id="f-{re.escape(field)}" name="{re.escape(field)}" type="[a-z]+" value="([^"]*)"', page.text
+    )
+    assert m, field
+    return m.group(1)
