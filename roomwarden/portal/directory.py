@@ -20,8 +20,11 @@ from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
+from roomwarden.portal.effective_access import explanations
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
 from roomwarden.portal.web import FormRefused, portal_router, redirect
+from roomwarden.rooms.models import Room
+from roomwarden.rooms.service import list_rooms_query
 
 pages = portal_router()
 PAGE_SIZE = 100
@@ -114,9 +117,15 @@ def _held_assignments(ctx: Ctx, user_id: uuid.UUID) -> list[tuple[str, str, str,
 
 
 def _user_page(
-    ctx: Ctx, user_id: uuid.UUID, values: dict[str, Any] | None, errors: dict[str, str], done: str = ""
+    ctx: Ctx,
+    user_id: uuid.UUID,
+    values: dict[str, Any] | None,
+    errors: dict[str, str],
+    done: str = "",
+    room: str = "",
 ) -> Response:
     user = service.get_user(ctx.session, ctx.access, user_id)
+    explained, room_errors = explanations(ctx, [user.id], room)
     if values is None:
         values = {
             "display_name": user.display_name,
@@ -141,13 +150,19 @@ def _user_page(
         groups=group_names,
         held=_held_assignments(ctx, user.id),
         myself=user.id == ctx.access.principal.user_id,
+        room_choices=list(ctx.session.scalars(list_rooms_query(ctx.access).order_by(Room.name, Room.id))),
+        room_values={"room": room},
+        room_errors=room_errors,
+        explained=explained,
     )
 
 
 @pages.get("/t/{tenant_id}/users/{user_id}", name="portal.user")
-def user_page(ctx: TenantCtx, user_id: uuid.UUID, done: str = "") -> Response:
+def user_page(
+    ctx: TenantCtx, user_id: uuid.UUID, done: str = "", room: str = Query("", max_length=64)
+) -> Response:
     _admin(ctx)
-    return _user_page(ctx, user_id, None, {}, done)
+    return _user_page(ctx, user_id, None, {}, done, room)
 
 
 @pages.post("/t/{tenant_id}/users/{user_id}")
