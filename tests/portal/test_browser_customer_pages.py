@@ -5,10 +5,12 @@ for the README (docs/screenshots/)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.factories import PASSWORD, World
+from tests.partners.helpers import link
 from tests.portal import browser as plumbing
 
 pytestmark = pytest.mark.browser
@@ -27,7 +29,10 @@ def fleet(world: World):  # type: ignore[no-untyped-def]
     role = world.role(t, ["rooms.view", "tickets.view"], name="Help desk")
     user = world.user(t, name="dana")
     world.assign(t, role, users=[user], scope={"room_groups": [group["id"]]})
-    return t, {"rooms": rooms, "group": group, "ticket": ticket, "role": role, "user": user}
+    partner = world.tenant(name=f"Fabrikam {world.tag}")
+    lk = link(world, t, partner, scope={"room_groups": [group["id"]]})
+    objects = {"rooms": rooms, "group": group, "ticket": ticket, "role": role, "user": user, "link": lk}
+    return t, objects
 
 
 def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +44,15 @@ def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  
     plumbing.sign_in(page, t.admin.upn, PASSWORD)
     base = f"/t/{t.id}"
     room = o["rooms"][1]["id"]
-    shots = {"/rooms": "rooms", f"/rooms/{room}": "room", "/reports": "reports", "/roles": "roles"}
+    partner = f"/partners/{o['link']['id']}"
+    shots = {
+        "/rooms": "rooms",
+        f"/rooms/{room}": "room",
+        "/reports": "reports",
+        "/roles": "roles",
+        "/partners": "partners",
+        "/audit-log": "audit-log",
+    }
     for path in (
         "/rooms",
         "/rooms?country=XX",
@@ -65,6 +78,15 @@ def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  
         f"/users/{o['user'].id}",
         "/security-groups",
         "/approvals",
+        "/partners",
+        "/partners/new",
+        partner,
+        f"{partner}?room={o['rooms'][0]['id']}",
+        f"{partner}/remove",
+        "/audit-log",
+        "/audit-log?verify=1",
+        "/audit-log?start=yesterday",
+        f"/users/{o['user'].id}?room={o['rooms'][0]['id']}",
         "/no-such-page",
     ):
         page.goto(base + path if path != "/no-such-page" else path)
@@ -161,3 +183,36 @@ def test_the_tenant_control_and_navigation_by_their_names(new_context: Callable,
     rooms.click()
     for label in ("Search", "Country", "Room group", "Update ring", "Health"):
         assert page.get_by_label(label, exact=True).is_visible(), label
+
+
+def test_partners_and_audit_log_by_their_accessible_names(new_context: Callable, world: World, fleet) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §9's names: Add partner, the wizard's fields, Review, Send invitation; Remove
+    partner and Remove; From, To, Export CSV and Verify."""
+    t, o = fleet
+    invited = world.tenant()
+    page = new_context().new_page()
+    plumbing.sign_in(page, t.admin.upn, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Partners", exact=True).click()
+    page.get_by_role("button", name="Add partner").click()
+    page.get_by_label("Partner domain").fill(invited.domain)
+    page.get_by_label("Expires in (days)").fill("5")
+    page.get_by_label("room.update").select_option("manual")
+    page.get_by_label(o["rooms"][1]["name"], exact=True).check()
+    page.get_by_label("I agree to the terms").check()
+    page.get_by_role("button", name="Review").click()
+    assert page.get_by_text(invited.domain).first.is_visible()
+    page.get_by_role("button", name="Send invitation").click()
+    page.wait_for_url("**/partners?done=invited")
+    assert page.get_by_role("cell", name=invited.name, exact=True).is_visible()
+    page.goto(f"/t/{t.id}/partners/{o['link']['id']}")
+    page.get_by_role("button", name="Remove partner").click()
+    page.get_by_role("button", name="Remove", exact=True).click()
+    page.wait_for_url("**/partners?done=removed")
+    page.get_by_role("navigation").get_by_role("link", name="Audit log", exact=True).click()
+    page.get_by_label("From", exact=True).fill(f"{datetime.now(UTC) - timedelta(days=30):%Y-%m-%d}")
+    page.get_by_label("To", exact=True).fill("2099-12-31")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    assert download.value.suggested_filename.startswith(f"audit-{t.id}-")
+    page.get_by_role("button", name="Verify").click()
+    assert page.get_by_text("The audit log verifies.").is_visible()
