@@ -13,6 +13,10 @@ from roomwarden.portal import (
     groups,
     home,
     partner_approvals,
+    partner_customers,
+    partner_invitations,
+    partner_managers,
+    partner_views,
     partners,
     reports,
     rings,
@@ -41,6 +45,10 @@ MODULES = (
     settings_page,
     directory,
     partner_approvals,
+    partner_invitations,
+    partner_customers,
+    partner_managers,
+    partner_views,
 )
 
 

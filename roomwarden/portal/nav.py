@@ -103,6 +103,8 @@ ENTRIES: tuple[NavEntry, ...] = (
         "partner",
         lambda f: bool(f.customers),
     ),
+    NavEntry("all_rooms", "All rooms", "partner_rooms", "partner", lambda f: bool(f.customers)),
+    NavEntry("customer_health", "Customer health", "partner_health", "partner", lambda f: bool(f.customers)),
 )
 BY_KEY = {e.key: e for e in ENTRIES}
 
