@@ -508,3 +508,188 @@ def test_the_rooms_table_is_the_api_list(
     page = browsers.of(name, user.id).get(f"/t/{matrix.tenant.id}/rooms")
     shown = re.findall(r'<td><a href="/t/[^/]+/rooms/([0-9a-f-]{36})">', page.text)
     assert sorted(shown) == sorted(r["id"] for r in api["items"])
+
+
+# -- the partner side (/partner/...) -------------------------------------------------------------
+#
+# Pages of the user's own tenant as a partner, each stating its rule over who the user is in
+# it: a reviewer of invitations (Global admin, Pro manager, tenant manager) or not, linked
+# to a customer (holding a role in a link) or not. Objects: "in" is the partner's own (an
+# invitation addressed to it, its link), "foreign" another partner's — the same 404 as a
+# missing one.
+
+
+@dataclass(frozen=True)
+class SideWho:
+    name: str
+    reviewer: bool
+    linked: bool
+    signed_in: bool = True
+
+
+SIDE_WHO = [
+    SideWho("partner_admin", reviewer=True, linked=True),  # Global admin and Primary admin
+    SideWho("partner_technician", reviewer=False, linked=True),  # a custom partner role only
+    SideWho("customer_admin", reviewer=True, linked=False),  # reviews its own tenant's (none)
+    SideWho("stranger", reviewer=False, linked=False),  # a user of an unrelated tenant
+    SideWho("signed_out", reviewer=False, linked=False, signed_in=False),
+]
+
+
+@dataclass
+class Side:
+    users: dict[str, str | None]
+    invitations: dict[str, str]
+    links: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def side(matrix: Matrix, partners: Partners) -> Side:
+    from tests.factories import expect
+    from tests.partners.helpers import accept, invite
+
+    w = matrix.world
+    p1 = partners.users["primary_admin"]
+    offering = w.tenant()
+    partner1 = _tenant_of(w, p1)
+    pending = invite(w, offering, partner1)
+    stranger_tenant = w.tenant()
+    other_partner, other_customer = w.tenant(), w.tenant()
+    foreign_invitation = invite(w, other_customer, other_partner)
+    foreign_link = expect(accept(w, other_partner.admin, invite(w, w.tenant(), other_partner)["id"]), 201)
+    return Side(
+        users={
+            "partner_admin": p1.id,
+            "partner_technician": partners.users["partner_custom_role"].id,
+            "customer_admin": matrix.tenant.admin.id,
+            "stranger": w.user(stranger_tenant).id,
+            "signed_out": None,
+        },
+        invitations={IN: pending["id"], FOREIGN: foreign_invitation["id"]},
+        links={IN: partners.link_id, FOREIGN: foreign_link["id"]},
+    )
+
+
+def _tenant_of(world, user):  # type: ignore[no-untyped-def]
+    """The partner tenant of ``user``, as a handle ``invite`` can address (by its domain)."""
+    from tests.factories import TenantH
+
+    domain = user.upn.split("@", 1)[1]
+    return TenantH(id=user.tenant_id, name="", domain=domain, admin=user)
+
+
+def _reviewer_then(w: SideWho, t: str, own: int = 200) -> int:
+    if not w.reviewer:
+        return 403
+    return own if t == IN and w.linked else 404
+
+
+@dataclass(frozen=True)
+class SidePage:
+    name: str
+    path: Callable[[Side, str], str]
+    rule: Callable[[SideWho, str], int]
+    by_id: bool = False
+
+
+SIDE_PAGES = [
+    SidePage("invitations", lambda s, t: "/partner/invitations", lambda w, t: 200 if w.reviewer else 403),
+    SidePage(
+        "invitation accept",
+        lambda s, t: f"/partner/invitations/{s.invitations[t]}/accept",
+        # addressed to the partner admin's tenant; the customer admin reviews only its own
+        _reviewer_then,
+        by_id=True,
+    ),
+    SidePage("customers", lambda s, t: "/partner/customers", lambda w, t: 200),
+    SidePage(
+        "customer",
+        lambda s, t: f"/partner/customers/{s.links[t]}",
+        lambda w, t: 200 if w.linked and t == IN else 404,
+        by_id=True,
+    ),
+    SidePage(
+        "tenant managers", lambda s, t: "/partner/tenant-managers", lambda w, t: 200 if w.reviewer else 403
+    ),
+    SidePage("all tickets", lambda s, t: "/partner/tickets", lambda w, t: 200),
+    SidePage("all rooms", lambda s, t: "/partner/rooms", lambda w, t: 200),
+    SidePage("customer health", lambda s, t: "/partner/health", lambda w, t: 200),
+]
+
+
+def _side_browser(browsers: Browsers, side: Side, who: SideWho) -> Browser:
+    return browsers.of(f"side:{who.name}", side.users[who.name])
+
+
+@pytest.mark.parametrize(
+    ("page", "who", "target"),
+    [
+        pytest.param(page, who, target, id=f"{page.name}-{who.name}-{target}")
+        for page in SIDE_PAGES
+        for who in SIDE_WHO
+        for target in ((IN, FOREIGN) if page.by_id else (IN,))
+    ],
+)
+def test_partner_side_page_matrix(
+    side: Side, browsers: Browsers, page: SidePage, who: SideWho, target: str
+) -> None:
+    response = _side_browser(browsers, side, who).get(page.path(side, target))
+    want = page.rule(who, target) if who.signed_in else 303
+    _check(response, want, f"{page.name} as {who.name} on {target}")
+
+
+def test_every_partner_side_page_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
+    """Each GET route of the partner-side page modules is one of SIDE_PAGES."""
+    from roomwarden.portal import partner_customers, partner_invitations, partner_managers, partner_views
+
+    driven = {re.sub(r"[0-9a-f-]{36}", "{}", p.path(_Ids(), IN)) for p in SIDE_PAGES}  # type: ignore[arg-type]
+    routes = set()
+    for module in (partner_invitations, partner_customers, partner_managers, partner_views):
+        for route in module.pages.routes:
+            if "GET" in getattr(route, "methods", ()):
+                routes.add(re.sub(r"\{[a-z_]+\}", "{}", route.path))
+    assert routes and routes <= driven, sorted(routes - driven)
+
+
+@pytest.mark.parametrize("who", [w for w in SIDE_WHO if w.signed_in], ids=lambda w: w.name)
+def test_partner_navigation_and_cross_customer_lists_are_the_api(
+    matrix: Matrix, side: Side, browsers: Browsers, who: SideWho
+) -> None:
+    """The partner-side entries each principal sees, and the All rooms and All tickets rows
+    are exactly what the partner API lists for it."""
+    browser = _side_browser(browsers, side, who)
+    expected = [
+        label
+        for label, shown in (
+            ("Invitations", who.reviewer),
+            ("Customers", who.reviewer or who.linked),
+            ("All tickets", who.linked),
+            ("All rooms", who.linked),
+            ("Customer health", who.linked),
+        )
+        if shown
+    ]
+    page = browser.get("/partner/customers")
+    nav = page.text.split('<nav aria-label="Main"', 1)[1].split("</nav>", 1)[0]
+    partner_part = nav.split('id="nav-partner"', 1)[1] if 'id="nav-partner"' in nav else ""
+    assert re.findall(r"<a [^>]*>([^<]+)</a>", partner_part) == expected
+    with matrix.world.db.transaction(write=False) as s:
+        user = s.get_one(User, uuid.UUID(side.users[who.name]))  # type: ignore[arg-type]
+        headers = matrix.world.headers(str(user.id), str(user.tenant_id))
+    client = matrix.world.client
+    rooms = client.get("/api/v1/partner/rooms?limit=200", headers=headers).json()["items"]
+    shown = re.findall(r'<td><a href="/t/[^/]+/rooms/([0-9a-f-]{36})">', browser.get("/partner/rooms").text)
+    assert sorted(shown) == sorted(r["id"] for r in rooms)
+    if who.linked:
+        assert matrix.rooms[OUT] not in shown and set(shown) <= _delegated_rooms(matrix)
+    tickets = client.get("/api/v1/partner/tickets?limit=200", headers=headers).json()["items"]
+    listed = re.findall(
+        r'<td><a href="/t/[^/]+/tickets/([0-9a-f-]{36})">', browser.get("/partner/tickets").text
+    )
+    assert sorted(listed) == sorted(t["id"] for t in tickets)
+
+
+def _delegated_rooms(matrix: Matrix) -> set[str]:
+    url = f"/api/v1/tenants/{matrix.tenant.id}/room-groups/{matrix.groups[IN]}"
+    response = matrix.world.client.get(url, headers=matrix.tenant.admin.headers)
+    return set(response.json()["room_ids"])
