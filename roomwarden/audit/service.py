@@ -153,6 +153,12 @@ def record(
     return rec
 
 
+def lock_chain(session: Session, tenant_id: uuid.UUID) -> None:
+    """Lock ``tenant_id``'s chain head until the transaction ends, as ``record`` does: what
+    is read of the tenant's log afterwards cannot change before this transaction appends."""
+    _locked_head(session, tenant_id, active())
+
+
 def _append(
     session: Session,
     head: AuditChainHead,
