@@ -17,6 +17,11 @@ def live_url(app, served_url: str | None) -> Iterator[str]:  # type: ignore[no-u
     if served_url:  # the run's own `roomwarden serve --workers N`
         yield served_url
         return
+    yield from serve_in_thread(app)
+
+
+def serve_in_thread(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Run ``app`` under uvicorn on a free loopback port until the generator is closed."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

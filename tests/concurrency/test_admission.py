@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 
 from roomwarden.app import create_app
 from roomwarden.kit.db import Database
 from roomwarden.kit.limits import AdmissionMiddleware
 from roomwarden.settings import Settings
+from tests.concurrency.conftest import serve_in_thread
 from tests.factories import World, expect
 
 THREADS = 2
@@ -29,20 +27,7 @@ WRITERS = 12
 def narrow_url(settings: Settings, db: Database) -> Iterator[str]:
     """A server whose worker has only two request threads, over the test database."""
     app = create_app(settings.model_copy(update={"worker_threads": THREADS}), db)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_in_thread(app)
 
 
 def _together(calls: list[Callable[[httpx2.Client], Any]]) -> list[Any]:
