@@ -25,7 +25,7 @@ from roomwarden.audit.routes import api as audit_api
 from roomwarden.identity.oidc.routes import api as identity_provider_api
 from roomwarden.identity.oidc.routes import browser as oidc_browser
 from roomwarden.identity.routes import auth, directory, operator_users
-from roomwarden.kit.api import install_error_handlers, problem_response
+from roomwarden.kit.api import check_refusal_auditing, install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.limits import AdmissionMiddleware, BodySizeLimitMiddleware
@@ -138,4 +138,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             )
         return JSONResponse({"status": "ready"})
 
+    check_refusal_auditing(app)
     return app

@@ -38,7 +38,7 @@ from roomwarden.identity.schemas import (
     UserUpdate,
 )
 from roomwarden.identity.tokens import issue_for, issue_token
-from roomwarden.kit.api import SessionDep, audited, read_only
+from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import Conflict, Invalid, Unauthenticated
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
@@ -105,6 +105,7 @@ THROTTLED: dict[int | str, dict[str, str]] = {
     },
 )
 @read_only
+@not_audited("sign-in records its own failures (identity.throttle) on the request's connection")
 async def sign_in(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=320, pattern=NO_CONTROL_CHARACTERS)],
@@ -366,6 +367,7 @@ NO_SUCH_USER: dict[int | str, dict[str, str]] = {404: {"description": "No user h
 @operator_users.post(
     "/unlock", response_model=UnlockResult, dependencies=[Depends(operator_token)], responses=NO_SUCH_USER
 )
+@not_audited("operator API: outside every tenant; successful changes are recorded in the user's tenant")
 def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef) -> UnlockResult:
     """The operator unlocks any account by UPN (a tenant's only Global admin, for example)."""
     user = account.user_by_upn(session, body.upn, lock=True)
@@ -376,6 +378,7 @@ def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef
 @operator_users.post(
     "/reset-password", status_code=204, dependencies=[Depends(operator_token)], responses=NO_SUCH_USER
 )
+@not_audited("operator API: outside every tenant; successful changes are recorded in the user's tenant")
 def operator_reset_password(session: SessionDep, body: OperatorPasswordReset) -> Response:
     """The operator gives any account a new password; its earlier tokens and sessions end."""
     user = account.user_by_upn(session, body.upn, lock=True)

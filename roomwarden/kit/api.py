@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Conflict, Invalid, TooManyRequests
@@ -118,6 +119,50 @@ def audited(category: str, operation: str) -> Callable[[Callable[..., Any]], Cal
         return fn
 
     return mark
+
+
+def not_audited(reason: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare that a state-changing endpoint records no refused attempt, and why (it
+    changes nothing in a tenant, or records its outcomes itself). Every changing route says
+    either this or ``audited``: ``check_refusal_auditing`` refuses to start otherwise."""
+    if not reason.strip():
+        raise ValueError("not_audited needs a reason")
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__not_audited__ = reason  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def undeclared_changing_routes(routes: Sequence[BaseRoute]) -> list[str]:
+    """The state-changing routes that declare neither ``audited`` nor ``not_audited``.
+
+    Walks included routers too (``iter_route_contexts``): since FastAPI 0.16x an included
+    router stays one entry of ``app.routes``."""
+    missing = []
+    for ctx in iter_route_contexts(routes):
+        methods = ctx.methods or set()
+        endpoint = ctx.endpoint
+        if not methods & CHANGING_METHODS or endpoint is None:
+            continue
+        if not (hasattr(endpoint, "__audit__") or hasattr(endpoint, "__not_audited__")):
+            missing.append(f"{','.join(sorted(methods & CHANGING_METHODS))} {ctx.path}")
+    return missing
+
+
+def check_refusal_auditing(app: FastAPI) -> None:
+    """Refuse to build an application with a changing route that says nothing about its
+    refused attempts: such a route would silently drop them from the audit log."""
+    missing = undeclared_changing_routes(app.routes)
+    if missing:
+        raise RuntimeError(
+            "every state-changing route must declare @audited(...) or @not_audited(reason); "
+            "undeclared: " + "; ".join(missing)
+        )
 
 
 def _record_refusal(request: Request, exc: Exception) -> None:

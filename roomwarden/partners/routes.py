@@ -12,7 +12,7 @@ from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.kit import conditional
-from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.api import SessionDep, audited, not_audited
 from roomwarden.kit.conditional import IfMatchDep
 from roomwarden.kit.errors import Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageDep, paginate
@@ -55,6 +55,7 @@ class DelegatedRoom(RoomRead):
 
 
 @customer.post("/partner-invitations/review", response_model=InvitationRead)
+@not_audited("changes nothing: it checks an invitation before it is sent")
 def review_invitation(session: SessionDep, access: AccessDep, body: InvitationCreate) -> InvitationRead:
     """Everything the invitation would send, without sending it."""
     return invitations.preview(session, access, body)

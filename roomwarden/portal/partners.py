@@ -22,7 +22,7 @@ from roomwarden.access.models import Role
 from roomwarden.access.permissions import Permission as P
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroupMember
-from roomwarden.kit.api import audited
+from roomwarden.kit.api import audited, not_audited
 from roomwarden.kit.errors import AppError
 from roomwarden.partners import invitations, links
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
@@ -202,6 +202,7 @@ def partner_new(ctx: TenantCtx) -> Response:
 
 
 @pages.post("/t/{tenant_id}/partners/new/review", name="portal.partner_review")
+@not_audited("changes nothing: it shows the invitation before it is sent")
 def partner_review(ctx: TenantCtx, form: FormDep) -> Response:
     """The review step: the API's ``invitations.preview`` — everything that will be sent,
     nothing stored, and no word on whether or which tenant owns the domain."""

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from roomwarden.identity import realm, sessions
 from roomwarden.identity import signin as identity_signin
 from roomwarden.identity.models import User
-from roomwarden.kit.api import read_only
+from roomwarden.kit.api import not_audited, read_only
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
 from roomwarden.kit.time import utcnow
 from roomwarden.portal.headers import content_security_policy
@@ -111,6 +111,7 @@ def _text(form: FormData, name: str, limit: int) -> str:
 @pages.post("/login")
 @public
 @read_only
+@not_audited("sign-in records its own failures (identity.throttle)")
 async def login_submit(request: Request, form: FormDep) -> Response:
     next_path = safe_next(_text(form, "next", 2000))
     email = _text(form, "email", 320).strip().lower()
@@ -210,6 +211,7 @@ def _retry_message(retry_after: int) -> str:
 
 @pages.post("/logout", name="portal.logout")
 @read_only
+@not_audited("ends the browser's own session: nothing to refuse")
 def logout(request: Request) -> Response:
     """Ends the session on the server: its cookie is worthless from now on, everywhere."""
     session_of(request)

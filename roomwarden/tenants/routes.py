@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from roomwarden.access.deps import AccessDep
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import bearer
-from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.api import SessionDep, audited, not_audited
 from roomwarden.kit.errors import NotFound, Unauthenticated
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
@@ -42,6 +42,7 @@ def operator_token(
 @operator.post(
     "/tenants", response_model=TenantCreated, status_code=201, dependencies=[Depends(operator_token)]
 )
+@not_audited("operator API: outside every tenant; successful changes are recorded by the service")
 def create_tenant(session: SessionDep, body: TenantCreate) -> TenantCreated:
     tenant, admin = service.create_tenant(session, body)
     return TenantCreated(
@@ -71,6 +72,7 @@ def get_tenant(session: SessionDep, tenant_id: uuid.UUID) -> OperatorTenantRead:
 @operator.patch(
     "/tenants/{tenant_id}", response_model=OperatorTenantRead, dependencies=[Depends(operator_token)]
 )
+@not_audited("operator API: outside every tenant; successful changes are recorded by the service")
 def update_tenant(
     session: SessionDep, tenant_id: uuid.UUID, body: OperatorTenantUpdate
 ) -> OperatorTenantRead:
@@ -86,6 +88,7 @@ def update_tenant(
     status_code=201,
     dependencies=[Depends(operator_token)],
 )
+@not_audited("operator API: outside every tenant; successful changes are recorded by the service")
 def add_domain(session: SessionDep, tenant_id: uuid.UUID, body: DomainAdd) -> OperatorTenantRead:
     change = OperatorTenantUpdate(add_domains=[body.domain])
     return ops.tenant_read(session, ops.update_tenant(session, tenant_id, change))
@@ -94,6 +97,7 @@ def add_domain(session: SessionDep, tenant_id: uuid.UUID, body: DomainAdd) -> Op
 @operator.delete(
     "/tenants/{tenant_id}/domains/{domain}", status_code=204, dependencies=[Depends(operator_token)]
 )
+@not_audited("operator API: outside every tenant; successful changes are recorded by the service")
 def remove_domain(session: SessionDep, tenant_id: uuid.UUID, domain: str) -> Response:
     domain = domain.strip().lower()
     if domain not in ops.tenant_read(session, ops.find_tenant(session, tenant_id)).domains:
@@ -103,6 +107,7 @@ def remove_domain(session: SessionDep, tenant_id: uuid.UUID, domain: str) -> Res
 
 
 @operator.delete("/tenants/{tenant_id}", status_code=204, dependencies=[Depends(operator_token)])
+@not_audited("operator API: outside every tenant; successful changes are recorded by the service")
 def delete_tenant(
     session: SessionDep,
     tenant_id: uuid.UUID,

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
 
+from roomwarden.kit.api import check_refusal_auditing, not_audited, undeclared_changing_routes
 from tests.factories import PASSWORD, TenantH, UserH, World, expect
 
 
@@ -255,16 +257,40 @@ def test_each_change_writes_exactly_one_successful_record(world: World, name: st
 
 
 def test_every_changing_route_declares_what_it_audits(app) -> None:  # type: ignore[no-untyped-def]
-    """A refused attempt is recorded only for routes marked ``audited``: none may be missed."""
-    unmarked = [
-        f"{sorted(r.methods)} {r.path}"
-        for r in app.routes
-        if isinstance(r, APIRoute)
-        and r.path.startswith("/api/v1/tenants/")
-        and r.methods & {"POST", "PATCH", "PUT", "DELETE"}
-        and not hasattr(r.endpoint, "__audit__")
+    """A refused attempt is recorded only for routes marked ``audited``; every other changing
+    route says why it records none (``not_audited``). The walk must see the routes of
+    included routers, which are nested under ``app.routes``: count them."""
+    changing = [
+        ctx
+        for ctx in iter_route_contexts(app.routes)
+        if (ctx.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
     ]
-    assert unmarked == []
+    assert len(changing) > 100
+    assert any(ctx.path == "/api/v1/tenants/{tenant_id}/rooms" for ctx in changing)
+    assert undeclared_changing_routes(app.routes) == []
+
+
+def test_an_undeclared_changing_route_stops_the_service_from_starting() -> None:
+    app = FastAPI()
+    router = APIRouter(prefix="/api/v1/tenants/{tenant_id}")
+
+    @router.post("/gadgets")
+    def create_gadget(tenant_id: uuid.UUID) -> dict[str, str]:
+        return {}
+
+    @router.get("/gadgets")
+    def list_gadgets(tenant_id: uuid.UUID) -> list[str]:
+        return []
+
+    app.include_router(router)
+    assert undeclared_changing_routes(app.routes) == ["POST /api/v1/tenants/{tenant_id}/gadgets"]
+    with pytest.raises(RuntimeError, match=r"undeclared: POST /api/v1/tenants/\{tenant_id\}/gadgets"):
+        check_refusal_auditing(app)
+
+    not_audited("changes nothing")(create_gadget)
+    check_refusal_auditing(app)
+    with pytest.raises(ValueError):
+        not_audited(" ")
 
 
 def test_a_change_whose_record_cannot_be_written_does_not_happen(
