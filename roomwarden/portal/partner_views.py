@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Query, Response
 
@@ -31,13 +33,41 @@ def _customer_filter(value: str, errors: dict[str, str]) -> uuid.UUID | None:
 
 
 def _query(**filters: str) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({k: v for k, v in filters.items() if v})
 
 
 def _customers(pctx: PartnerCtx) -> list[tuple[str, str]]:
     return [(str(tid), name) for _, tid, name in linked_customers(pctx.session, pctx.principal)]
+
+
+def _filtered_list(
+    pctx: PartnerCtx,
+    template: str,
+    current: str,
+    *,
+    filters: dict[str, str],
+    errors: dict[str, str],
+    rows: list[Any],
+    next_cursor: str | None,
+    cursor: str,
+    **context: Any,
+) -> Response:
+    """A filtered, paged list page: 422 with the filter's message for a bad filter."""
+    return pctx.page(
+        template,
+        current=current,
+        status=422 if errors else 200,
+        rows=rows,
+        next_cursor=next_cursor,
+        first_page=bool(cursor),
+        errors=errors,
+        filters=filters,
+        any_filter=any(filters.values()),
+        query=_query(**filters),
+        next_query=_query(**filters, cursor=next_cursor or ""),
+        customers=_customers(pctx),
+        **context,
+    )
 
 
 # -- All tickets -------------------------------------------------------------------------------
@@ -70,20 +100,15 @@ def all_tickets(
             for t in page.items
         ]
         next_cursor = page.next_cursor
-    filters = {"customer": customer, "status": status}
-    return pctx.page(
+    return _filtered_list(
+        pctx,
         "partner/tickets.html",
-        current="all_tickets",
-        status=422 if errors else 200,
+        "all_tickets",
+        filters={"customer": customer, "status": status},
+        errors=errors,
         rows=rows,
         next_cursor=next_cursor,
-        first_page=bool(cursor),
-        errors=errors,
-        filters=filters,
-        any_filter=any(filters.values()),
-        query=_query(**filters),
-        next_query=_query(**filters, cursor=next_cursor or ""),
-        customers=_customers(pctx),
+        cursor=cursor,
         statuses=TICKET_STATUSES,
     )
 
@@ -123,21 +148,16 @@ def all_rooms(
         ]
         withheld = sorted(view.names[t] for t in view.mfa_withheld)
         next_cursor = page.next_cursor
-    filters = {"customer": customer, "health": health}
-    return pctx.page(
+    return _filtered_list(
+        pctx,
         "partner/rooms.html",
-        current="all_rooms",
-        status=422 if errors else 200,
-        rows=rows,
-        withheld=withheld,
-        next_cursor=next_cursor,
-        first_page=bool(cursor),
+        "all_rooms",
+        filters={"customer": customer, "health": health},
         errors=errors,
-        filters=filters,
-        any_filter=any(filters.values()),
-        query=_query(**filters),
-        next_query=_query(**filters, cursor=next_cursor or ""),
-        customers=_customers(pctx),
+        rows=rows,
+        next_cursor=next_cursor,
+        cursor=cursor,
+        withheld=withheld,
         health_states=HEALTH_STATES,
     )
 
