@@ -218,33 +218,23 @@ def update_room(session: Session, access: Access, room_id: uuid.UUID, data: Room
 
 
 def unenroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
-    room = visible_room(session, access, room_id, lock=True)
-    require_on_room(session, access, P.ROOMS_UNENROLL, room)
-    if room.enrollment_state == "unenrolled":
-        raise Conflict("the room is already unenrolled")
-    room.enrollment_state = "unenrolled"
-    room.health_state = "unknown"
-    session.flush()
-    access.audit(
-        session,
-        Category.ROOM,
-        Operation.UPDATE,
-        room.name,
-        room.id,
-        {"enrollment_state": {"from": "enrolled", "to": "unenrolled"}},
-    )
-    return room
+    return _set_enrollment(session, access, room_id, "unenrolled")
 
 
 def enroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
-    """Re-enrol an unenrolled room: the reverse of ``unenroll_room``, under the same
-    permission (``rooms.unenroll`` governs a room's enrollment state). Its health is unknown
-    until the device reports again."""
+    """Re-enrol an unenrolled room: the reverse of ``unenroll_room``."""
+    return _set_enrollment(session, access, room_id, "enrolled")
+
+
+def _set_enrollment(session: Session, access: Access, room_id: uuid.UUID, state: str) -> Room:
+    """Both directions need ``rooms.unenroll`` on the room (it governs a room's enrollment
+    state). The room's health is unknown until its device reports again."""
     room = visible_room(session, access, room_id, lock=True)
     require_on_room(session, access, P.ROOMS_UNENROLL, room)
-    if room.enrollment_state == "enrolled":
-        raise Conflict("the room is already enrolled")
-    room.enrollment_state = "enrolled"
+    if room.enrollment_state == state:
+        raise Conflict(f"the room is already {state}")
+    before = room.enrollment_state
+    room.enrollment_state = state
     room.health_state = "unknown"
     session.flush()
     access.audit(
@@ -253,7 +243,7 @@ def enroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
         Operation.UPDATE,
         room.name,
         room.id,
-        {"enrollment_state": {"from": "unenrolled", "to": "enrolled"}},
+        {"enrollment_state": {"from": before, "to": state}},
         permission=P.ROOMS_UNENROLL,
     )
     return room

@@ -137,6 +137,22 @@ def test_re_enrolling_an_unenrolled_room(world: World) -> None:
     assert rec["allowed_by"] == "Site Tech"
 
 
+def test_both_directions_of_enrollment_name_the_role_that_allowed_them(world: World) -> None:
+    """Enrollment is governed by ``rooms.unenroll``: a role that holds it but not
+    ``rooms.modify`` is the one named, for unenrolling as for re-enrolling."""
+    t = world.tenant()
+    room = world.room(t)
+    url = f"{base(t)}/rooms/{room['id']}"
+    keeper = world.user(t)
+    role = world.role(t, ["rooms.view", "rooms.unenroll"], name="Enrollment keepers")
+    world.assign(t, role, users=[keeper], scope={"rooms": [room["id"]]})
+    expect(world.client.post(f"{url}/unenroll", headers=keeper.headers), 200)
+    expect(world.client.post(f"{url}/enroll", headers=keeper.headers), 200)
+    records = _audit(world, t, category="Room", user_id=keeper.id)
+    assert [r["details"]["enrollment_state"]["to"] for r in records] == ["enrolled", "unenrolled"]
+    assert {r["allowed_by"] for r in records} == {"Enrollment keepers"}
+
+
 def test_deleting_update_rings(world: World) -> None:
     t = world.tenant()
     rings = rings_by_name(world, t)
