@@ -206,14 +206,14 @@ def user_unlock(
     json_output: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Let an account locked by failed sign-ins sign in again (recorded as an operator action)."""
-    from roomwarden.audit.service import OPERATOR_ACTOR
+    from roomwarden.access.operator import operator_access
     from roomwarden.identity import account
 
     settings = _settings()
     db = _database(settings)
     with _guard(), db.transaction() as session:
         user = account.user_by_upn(session, upn, lock=True)
-        cleared = account.unlock(session, settings, user, OPERATOR_ACTOR)
+        cleared = account.unlock(session, settings, user, operator_access(user.tenant_id))
         result = {"user_id": str(user.id), "upn": user.upn, "failures_cleared": cleared}
     if json_output:
         typer.echo(json.dumps(result))
@@ -232,7 +232,7 @@ def user_reset_password(
     ],
 ) -> None:
     """Give an account a new password; its earlier tokens and portal sessions end."""
-    from roomwarden.audit.service import OPERATOR_ACTOR
+    from roomwarden.access.operator import operator_access
     from roomwarden.identity import account
     from roomwarden.identity.schemas import OperatorPasswordReset
 
@@ -240,7 +240,7 @@ def user_reset_password(
     with _guard(), db.transaction() as session:
         data = OperatorPasswordReset(upn=upn, new_password=password)
         user = account.user_by_upn(session, data.upn, lock=True)
-        account.reset_password(session, user, data.new_password, OPERATOR_ACTOR)
+        account.reset_password(session, user, data.new_password, operator_access(user.tenant_id))
     out.print(f"reset the password of [bold]{data.upn}[/]; its earlier sign-ins have ended")
 
 

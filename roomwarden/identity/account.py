@@ -13,6 +13,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity import sessions, throttle
 from roomwarden.identity.models import User
@@ -56,11 +57,19 @@ def change_password(session: Session, user_id: uuid.UUID, new_password: str) -> 
     return user
 
 
-def reset_password(session: Session, user: User, new_password: str, actor: Actor) -> None:
-    """A Global admin's or the operator's reset; ``user`` is already locked by the caller."""
+def reset_password(session: Session, user: User, new_password: str, by: Access) -> None:
+    """A Global admin's or the operator's reset (``by``, which the record names as what
+    allowed it); ``user`` is already locked by the caller."""
     user.password_hash = hash_password(new_password)
     revoke_credentials(session, user)
-    _audit(session, user, actor, {"password": "reset", "sessions": SIGNED_OUT})
+    by.audit(
+        session,
+        Category.USER,
+        Operation.UPDATE,
+        user.upn,
+        user.id,
+        {"password": "reset", "sessions": SIGNED_OUT},
+    )
 
 
 def sign_out_everywhere(session: Session, user_id: uuid.UUID) -> User:
@@ -75,7 +84,7 @@ def sign_out_everywhere(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
-def unlock(session: Session, settings: Settings, user: User, actor: Actor) -> int:
+def unlock(session: Session, settings: Settings, user: User, by: Access) -> int:
     """Forget the account's failed sign-ins (``identity.throttle``), so it signs in again at
     once; answers how many failures were forgotten. Failures counted against a client address
     are kept: unlocking one account must not reopen guessing from an address that is
@@ -84,7 +93,14 @@ def unlock(session: Session, settings: Settings, user: User, actor: Actor) -> in
         session, settings, throttle.Kind.ACCOUNT, throttle.normalise_account(user.upn)
     ).failures
     throttle.unlock_account(session, user.upn)
-    _audit(session, user, actor, {"sign_in": "unlocked", "failures_cleared": cleared})
+    by.audit(
+        session,
+        Category.USER,
+        Operation.UPDATE,
+        user.upn,
+        user.id,
+        {"sign_in": "unlocked", "failures_cleared": cleared},
+    )
     return cleared
 
 
@@ -99,6 +115,7 @@ def user_by_upn(session: Session, upn: str, *, lock: bool = False) -> User:
 
 
 def _audit(session: Session, user: User, actor: Actor, details: dict[str, object]) -> None:
+    """A user's change to its own account: allowed by no role."""
     record(
         session,
         tenant_id=user.tenant_id,

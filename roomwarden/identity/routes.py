@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import GlobalAdminDep
+from roomwarden.access.operator import operator_access
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers
-from roomwarden.audit.service import OPERATOR_ACTOR, Category, Operation
+from roomwarden.audit.service import Category, Operation
 from roomwarden.identity import account, service, signin, throttle, totp
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.identity.models import SecurityGroup, User
@@ -283,7 +284,7 @@ def unlock_user(
 ) -> UnlockResult:
     """Let an account locked by failed sign-ins sign in again at once."""
     user = service.get_user(session, access, user_id)
-    cleared = account.unlock(session, request.app.state.settings, user, access.actor)
+    cleared = account.unlock(session, request.app.state.settings, user, access)
     return UnlockResult(user_id=user.id, upn=user.upn, failures_cleared=cleared)
 
 
@@ -294,7 +295,7 @@ def reset_password(
 ) -> Response:
     """Give the user a new password; every earlier token and portal session of it ends."""
     user = service.get_user(session, access, user_id, lock=True)
-    account.reset_password(session, user, body.new_password, access.actor)
+    account.reset_password(session, user, body.new_password, access)
     return Response(status_code=204)
 
 
@@ -371,7 +372,7 @@ NO_SUCH_USER: dict[int | str, dict[str, str]] = {404: {"description": "No user h
 def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef) -> UnlockResult:
     """The operator unlocks any account by UPN (a tenant's only Global admin, for example)."""
     user = account.user_by_upn(session, body.upn, lock=True)
-    cleared = account.unlock(session, request.app.state.settings, user, OPERATOR_ACTOR)
+    cleared = account.unlock(session, request.app.state.settings, user, operator_access(user.tenant_id))
     return UnlockResult(user_id=user.id, upn=user.upn, failures_cleared=cleared)
 
 
@@ -382,5 +383,5 @@ def operator_unlock(request: Request, session: SessionDep, body: OperatorUserRef
 def operator_reset_password(session: SessionDep, body: OperatorPasswordReset) -> Response:
     """The operator gives any account a new password; its earlier tokens and sessions end."""
     user = account.user_by_upn(session, body.upn, lock=True)
-    account.reset_password(session, user, body.new_password, OPERATOR_ACTOR)
+    account.reset_password(session, user, body.new_password, operator_access(user.tenant_id))
     return Response(status_code=204)

@@ -8,9 +8,10 @@ import uuid
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.operator import operator_access
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access
-from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
+from roomwarden.audit.service import Category, Operation
 from roomwarden.identity import totp
 from roomwarden.identity.account import SIGNED_OUT, revoke_credentials
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
@@ -52,13 +53,13 @@ def list_users_query(access: Access, q: str | None):
 
 
 def create_user(session: Session, access: Access, data: UserCreate) -> User:
-    return _create_user(session, access.tenant_id, access.actor, data)
+    return _create_user(session, access, data)
 
 
 def create_user_as_operator(session: Session, tenant_ref: str, data: UserCreate) -> User:
     """The operator (CLI) creates a user in a tenant named by domain or id."""
     tenant = _tenant_by_ref(session, tenant_ref)
-    return _create_user(session, tenant.id, OPERATOR_ACTOR, data)
+    return _create_user(session, operator_access(tenant.id), data)
 
 
 def _tenant_by_ref(session: Session, ref: str) -> Tenant:
@@ -71,7 +72,8 @@ def _tenant_by_ref(session: Session, ref: str) -> Tenant:
     return tenant
 
 
-def _create_user(session: Session, tenant_id: uuid.UUID, actor: Actor, data: UserCreate) -> User:
+def _create_user(session: Session, access: Access, data: UserCreate) -> User:
+    tenant_id = access.tenant_id
     domain = data.upn.rsplit("@", 1)[1]
     domains = domains_of(session, tenant_id)
     if domain not in domains:
@@ -87,15 +89,13 @@ def _create_user(session: Session, tenant_id: uuid.UUID, actor: Actor, data: Use
     )
     session.add(user)
     session.flush()
-    record(
+    access.audit(
         session,
-        tenant_id=tenant_id,
-        actor=actor,
-        category=Category.USER,
-        operation=Operation.CREATE,
-        object_name=user.upn,
-        object_id=user.id,
-        details={"display_name": user.display_name, "is_global_admin": user.is_global_admin},
+        Category.USER,
+        Operation.CREATE,
+        user.upn,
+        user.id,
+        {"display_name": user.display_name, "is_global_admin": user.is_global_admin},
     )
     return user
 

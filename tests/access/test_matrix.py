@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from roomwarden.access.permissions import BUILTIN_ROLES, MSA, SITE_LEAD, SITE_TECH, TENANT_LEVEL, Permission
+from roomwarden.audit.models import AuditRecord
 from roomwarden.rooms.models import Room
 from tests.factories import PASSWORD, TenantH, UserH, World, expect
 
@@ -796,6 +797,19 @@ def test_access_matrix(matrix: Matrix, case: Case, who: Who, target: str) -> Non
     assert response.status_code == want, f"{case.name} as {who.name} on {target}: {response.text}"
     if want >= 400:
         assert response.headers["content-type"] == "application/problem+json"
+    elif method != "GET":
+        # every change names the role that allowed it (SPEC §6), whichever permission it needed
+        with matrix.world.db.transaction() as session:
+            allowed_by = session.scalar(
+                select(AuditRecord.allowed_by)
+                .where(
+                    AuditRecord.tenant_id == uuid.UUID(tenant.id),
+                    AuditRecord.user_id == matrix.users[who.name].id,
+                )
+                .order_by(AuditRecord.seq.desc())
+                .limit(1)
+            )
+        assert allowed_by, f"{case.name} as {who.name}: the record names no role"
 
 
 def test_the_matrix_covers_the_catalogue_and_every_tenant_path(app) -> None:  # type: ignore[no-untyped-def]
