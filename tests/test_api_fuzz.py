@@ -2,20 +2,18 @@
 invalid, against every operation, as a tenant's Global admin inside its own tenant and as a
 partner user acting in a customer that delegated a room to its partner. The service must
 never answer 5xx, and every answer must match the OpenAPI document (documented status code,
-content type, response schema). Examples per operation are bounded, so the gate is a fixed
-cost in CI."""
+content type, response schema, headers) and HTTP (a 405 lists every allowed method, a request
+without credentials is refused as such). Every default check of schemathesis runs except
+``positive_data_acceptance``: some rules cannot be written in JSON Schema (a password's
+strength, an explicit ``confirm=true``, a cursor the service issued), so a schema-valid request
+may rightly answer 422. Examples per operation are bounded, so the gate is a fixed cost in CI."""
 
 from __future__ import annotations
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.factories import World
 from tests.partners.helpers import link
@@ -57,15 +55,7 @@ def _call(case, target) -> None:  # type: ignore[no-untyped-def]
         from roomwarden.settings import DEMO_OPERATOR_TOKEN
 
         headers = {"Authorization": f"Bearer {DEMO_OPERATOR_TOKEN}"}
-    case.call_and_validate(
-        headers=headers,
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-        ],
-    )
+    case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
 
 @schema.parametrize()

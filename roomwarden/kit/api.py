@@ -3,7 +3,9 @@ and the audit record of refused change attempts."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, compile_path
 
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Conflict, Invalid, TooManyRequests
@@ -246,10 +248,38 @@ async def _unavailable(request: Request, exc: OperationalError | PoolTimeout) ->
 HtmlStatusPage = Callable[[Request, int], Awaitable[Response]]
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (RFC 9110 §15.5.6: a 405 lists
+    them all in ``Allow``). The router stops at the first route whose path matches, and each
+    route here serves one method, so the router's own ``Allow`` would name only that one."""
+    by_template: dict[str, set[str]] = {}
+    path = request.url.path
+    for ctx in iter_route_contexts(request.app.routes):
+        if ctx.path and ctx.methods and _path_regex(ctx.path).match(path):
+            by_template.setdefault(ctx.path, set()).update(ctx.methods)
+    if not by_template:
+        return []
+    # ``.../invitations/review`` also matches ``.../invitations/{id}``: the resource is the
+    # template with the most literal segments, the one the path names most exactly
+    fewest = min(t.count("{") for t in by_template)
+    return sorted(set().union(*(m for t, m in by_template.items() if t.count("{") == fewest)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _path_regex(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     html_page: HtmlStatusPage | None = getattr(request.app.state, "html_status_page", None)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     if html_page is not None and exc.status_code in (404, 405) and not request.url.path.startswith("/api/"):
-        return await html_page(request, exc.status_code)
+        page = await html_page(request, exc.status_code)
+        if "Allow" in headers:
+            page.headers["Allow"] = headers["Allow"]
+        return page
     if exc.status_code == 400:  # an unreadable body is invalid input like any other
         invalid = Invalid(f"the request body cannot be read: {exc.detail}")
         await run_in_threadpool(_record_refusal, request, invalid)
@@ -261,7 +291,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         "status": exc.status_code,
         "detail": str(exc.detail),
     }
-    return problem_response(exc.status_code, body, getattr(exc, "headers", None))
+    return problem_response(exc.status_code, body, headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -45,9 +45,11 @@ def _if_match(
         ),
     ] = None,
 ) -> None:
+    # Kept as sent, and read by ``check`` after the caller was authenticated and the object
+    # found visible and changeable: a malformed header must not answer before those do.
     session: Session | None = getattr(request.state, "session", None)
     if if_match is not None and session is not None:
-        session.info[_KEY] = _parse(if_match)
+        session.info[_KEY] = if_match
 
 
 IfMatchDep = Depends(_if_match)
@@ -56,8 +58,11 @@ IfMatchDep = Depends(_if_match)
 def check(session: Session, obj: Any, what: str) -> None:
     """Refuse (412) when the request's If-Match names no current tag of ``obj``. Checked once
     per request: the addressed object only, not objects a change touches along the way."""
-    tags: list[str] | None = session.info.pop(_KEY, None)
-    if tags is None or "*" in tags:
+    raw: str | None = session.info.pop(_KEY, None)
+    if raw is None:
+        return
+    tags = _parse(raw)
+    if "*" in tags:
         return
     current = etag(obj.version)
     if current not in tags:

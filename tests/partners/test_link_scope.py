@@ -232,3 +232,18 @@ def test_an_out_of_scope_object_answers_404_not_412(world: World) -> None:
         headers={**p.admin.headers, "If-Match": '"v999"'},
     )
     assert r.status_code == 404
+
+
+def test_a_malformed_if_match_answers_after_authentication_and_visibility(world: World) -> None:
+    """The header is judged only once the caller is known and may change the object: without
+    credentials 401, on an object it cannot see 404, and only then 422."""
+    t, other = world.tenant(), world.tenant()
+    role_id = world.role(t, ["rooms.view"])
+    url = f"/api/v1/tenants/{t.id}/roles/{role_id}"
+    empty = {"If-Match": ""}
+    assert world.client.patch(url, json={"description": "x"}, headers=empty).status_code == 401
+    assert world.client.delete(url, headers=empty).status_code == 401
+    foreign = world.client.patch(url, json={"description": "x"}, headers={**other.admin.headers, **empty})
+    assert foreign.status_code == 404
+    own = world.client.patch(url, json={"description": "x"}, headers={**t.admin.headers, **empty})
+    assert own.status_code == 422 and "If-Match" in own.json()["detail"]
