@@ -25,6 +25,8 @@ fi
 
 echo "== lint (ruff)"
 .venv/bin/ruff check roomwarden tests bench
+echo "== layering (import-linter)"
+.venv/bin/lint-imports
 
 echo "== tests on SQLite"
 ROOMWARDEN_TEST_DB=sqlite .venv/bin/python -m pytest -p no:cacheprovider -n "${ROOMWARDEN_TEST_PROCESSES:-2}" "$@"
