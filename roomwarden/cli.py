@@ -144,6 +144,9 @@ def demo(
         with guard(), db.transaction() as session:
             removed = reset_demo(session)
         err.print(f"reset: deleted {removed} demo tenant(s)")
+    # Said in words too: the bar below is drawn only on a terminal, and a log shows nothing else
+    # between the migration and the result.
+    err.print(f"loading the demo data set ({rooms_per_site} rooms per site) ...")
     with progress("loading demo data") as bar:
         task = bar.add_task("rooms", total=None)
         with guard():

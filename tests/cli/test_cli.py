@@ -131,6 +131,9 @@ def test_demo_builds_once_and_prints_sign_in_details(cli_env: Path) -> None:
     first = run("demo", "--no-serve")
     assert first.exit_code == 0, first.output
     assert "Created the demo data set" in first.output
+    # A first run says what it is doing, in words, even where no progress bar is drawn (a log).
+    assert "migrating the database" in first.output
+    assert "loading the demo data set (4 rooms per site)" in first.output
     for upn in (
         "admin@contoso.example",
         "msa@contoso.example",
