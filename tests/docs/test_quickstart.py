@@ -63,9 +63,7 @@ def test_the_quickstart_runs_as_written(fresh_server: tuple[str, Settings], tmp_
     (work / "quickstart.env").write_text(
         f"ROOMWARDEN_OPERATOR_TOKEN={settings.operator_token.get_secret_value()}\n"
     )
-    result = subprocess.run(
-        ["bash", "-c", script], cwd=work, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run(["bash", "-c", script], cwd=work, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = [line.split(" ", 3)[1:] for line in result.stderr.splitlines() if line.startswith("HTTP ")]
     assert len(calls) >= 25, result.stderr
