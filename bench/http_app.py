@@ -1,0 +1,93 @@
+"""The service's ASGI app plus one benchmark-only route: the unauthenticated baseline of
+``GET /api/v1/tenants/{t}/rooms/{id}``.
+
+The issue compares an authorised ``GET room`` with "the same fetch without authentication".
+The service has no such route (an anonymous ``GET room`` answers 401 before it reads
+anything, which is not the same work), so the baseline is served here, next to the real
+routes and in the same process:
+
+- the same app (``roomwarden.app.create_app``: middleware, admission, error handling, pool);
+- the same route class (one transaction per request, unknown query parameters refused);
+- the same room row read by tenant and id, and the same ``RoomRead`` response;
+- without what authorisation adds: no token, no user re-read, no access decision, no scope
+  check.
+
+It is started exactly as ``roomwarden serve`` starts uvicorn (same protocol class keeping
+``TCP_NODELAY``, same worker health-check time, proxy headers off, same log level), and only
+on a loopback address.
+
+    python -m bench.http_app --port 8123 [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import uuid
+
+from sqlalchemy import select
+
+from roomwarden.app import create_app
+from roomwarden.kit.api import SessionDep
+from roomwarden.kit.errors import NotFound
+from roomwarden.kit.routing import router
+from roomwarden.rooms.models import Room
+from roomwarden.rooms.schemas import RoomRead
+
+UNAUTHENTICATED_ROOM = "/bench/unauthenticated/tenants/{tenant_id}/rooms/{room_id}"
+
+baseline = router()
+
+
+@baseline.get(UNAUTHENTICATED_ROOM, response_model=RoomRead, include_in_schema=False)
+def unauthenticated_room(session: SessionDep, tenant_id: uuid.UUID, room_id: uuid.UUID) -> RoomRead:
+    room = session.scalar(select(Room).where(Room.tenant_id == tenant_id, Room.id == room_id))
+    if room is None:
+        raise NotFound("room not found")
+    return RoomRead.model_validate(room)
+
+
+def build():  # type: ignore[no-untyped-def]
+    app = create_app()
+    app.include_router(baseline)
+    return app
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # ``bench.http_app:app`` is built when uvicorn (in the worker) asks for it, not when the
+    # supervisor runs this module
+    if name == "app":
+        globals()["app"] = built = build()
+        return built
+    raise AttributeError(name)
+
+
+def main() -> None:
+    import uvicorn
+
+    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if not ipaddress.ip_address(args.host).is_loopback:
+        parser.error("the benchmark app serves an unauthenticated route: loopback addresses only")
+    # the same arguments as ``roomwarden serve`` (roomwarden/cli.py)
+    uvicorn.run(
+        "bench.http_app:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=False,
+        http=HTTP_PROTOCOL,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+
+
+if __name__ == "__main__":
+    main()
