@@ -278,8 +278,8 @@ def interleaved(
     for n in range(rounds):
         for name, (url, token, conns) in targets.items():
             runs[name].append(wrk(url, token, duration, conns, threads, script))
-        print(f"  round {n + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]['rps']:.0f}/s" for k, v in runs.items()),
-              flush=True)  # fmt: skip
+        done = ", ".join(f"{k} {v[-1]['rps']:.0f}/s" for k, v in runs.items())
+        print(f"  round {n + 1}/{rounds}: {done}", flush=True)
     out = {}
     for name, rs in runs.items():
         out[name] = {
