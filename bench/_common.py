@@ -123,8 +123,15 @@ def ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else float("nan")
 
 
-def write_result(name: str, report: dict[str, Any], output: str | None = None) -> Path:
-    path = Path(output) if output else RESULTS / f"{name}.json"
+def results_dir(quick: bool) -> Path:
+    """Where results go: quick (smoke) runs never overwrite a measurement."""
+    return RESULTS / "quick" if quick else RESULTS
+
+
+def write_result(
+    name: str, report: dict[str, Any], output: str | None = None, *, quick: bool = False
+) -> Path:
+    path = Path(output) if output else results_dir(quick) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return path

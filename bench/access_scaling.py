@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from bench._common import machine_facts
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, Scope, ScopeGroup
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
@@ -190,6 +191,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file per world")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
+    facts = machine_facts(args.database_url)
     small, large = (int(x) for x in args.sizes.split(","))
     others_small, others_large = (int(x) for x in args.other_tenants.split(","))
     worlds = []
@@ -207,6 +209,8 @@ def main() -> None:
         "benchmark": "access_scaling",
         "database": "sqlite" if not args.database_url else args.database_url.split(":", 1)[0],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": facts,
+        "parameters": {"sizes": args.sizes, "other_tenants": args.other_tenants, "repeat": args.repeat},
         "small": worlds[0],
         "large": worlds[1],
         "ratio_large_over_small": ratios,

@@ -248,6 +248,7 @@ def run(database_url: str, records: int, rounds: int) -> dict[str, Any]:
     from roomwarden.kit.migrate import upgrade
 
     keys = audit_keys.AuditKeys(secrets.token_urlsafe(48))
+    saved = audit_keys._installed
     audit_keys.install(keys)
     db = Database(database_url)
     try:
@@ -277,6 +278,7 @@ def run(database_url: str, records: int, rounds: int) -> dict[str, Any]:
             raise RuntimeError(f"the export wrote {exported} rows, the chain holds {length}")
     finally:
         db.dispose()
+        audit_keys._installed = saved  # the caller's keys, when it is a test process
     figures = {
         name: {
             "seconds_median": round(median([r["seconds"] for r in rs]), 3),
@@ -323,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.quick:
         args.records, args.rounds = min(args.records, 20_000), 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         if args.database == "postgresql":
@@ -342,11 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
         **result,
     }
-    path = write_result(f"audit_export_{args.database}", report, args.output)
+    path = write_result(f"audit_export_{args.database}", report, args.output, quick=args.quick)
     print(json.dumps(report["summary"], indent=2))
     print(f"written to {path} ({report['seconds']} s)")
     return 0
 
 
 if __name__ == "__main__":
+    # SIGTERM ends the run as Ctrl-C does: servers are stopped and databases dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())

@@ -15,7 +15,7 @@ same run:
 
 Results go to ``bench/results/decisions[_postgresql].json``.
 
-    .venv/bin/python -m bench.decisions [--rooms 10000,100000] [--database-url URL]
+    .venv/bin/python -m bench.decisions [--rooms 10000,100000] [--database-url URL] [--output FILE]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select, union
 
+from bench._common import machine_facts
 from bench.access_scaling import _bulk_rooms, _tenant
 from roomwarden.access import resolver
 from roomwarden.access.models import ScopeGroup, ScopeRoom
@@ -247,7 +248,9 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="an empty database; default a SQLite file per world"
     )
+    parser.add_argument("--output", default=None, help="default bench/results/decisions[_postgresql].json")
     args = parser.parse_args()
+    facts = machine_facts(args.database_url)
     worlds = []
     with tempfile.TemporaryDirectory() as tmp:
         for n, rooms in enumerate(int(x) for x in args.rooms.split(",")):
@@ -288,11 +291,14 @@ def main() -> None:
         "benchmark": "decisions",
         "database": database,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": facts,
+        "parameters": {"rooms": args.rooms, "repeat": args.repeat, "queries": args.queries},
         "worlds": worlds,
         "summary": summary,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / ("decisions.json" if database == "sqlite" else "decisions_postgresql.json")
+    name = "decisions.json" if database == "sqlite" else "decisions_postgresql.json"
+    path = Path(args.output) if args.output else RESULTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     print(f"written to {path}")

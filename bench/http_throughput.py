@@ -23,8 +23,9 @@ rounds of ``--duration`` seconds each, every one fetching the same room:
 Part 2, workers: ``roomwarden serve --workers 1`` and ``--workers 2`` side by side (the real
 command), the small partner's ``GET room`` on each, alternating.
 
-Ratios are of medians over rounds. Every response must be 200 (a variant with any other
-status is reported as failed). Traffic goes to 127.0.0.1 only; servers are stopped on exit.
+Ratios are of medians over rounds; each round starts one variant later than the previous.
+Every response must be 200 (a variant with any other status is reported as failed). Traffic
+goes to 127.0.0.1 only; servers are stopped on exit.
 
     .venv/bin/python -m bench.http_throughput [--database sqlite|postgresql] [--quick]
 """
@@ -270,13 +271,16 @@ def wrk(
 def interleaved(
     targets: dict[str, tuple[str, str | None, int]], rounds: int, duration: int, threads: int, script: Path
 ) -> dict[str, Any]:
-    """``targets``: name -> (url, token, connections). Runs A B C ... per round; a short
-    warm-up of each first."""
+    """``targets``: name -> (url, token, connections). Runs A B C, B C A, ... one round each;
+    a short warm-up of each first."""
     for url, token, conns in targets.values():
         wrk(url, token, 1, conns, threads, script)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in targets}
+    names = list(targets)
     for n in range(rounds):
-        for name, (url, token, conns) in targets.items():
+        # each round starts one variant later, so that no variant always runs first or last
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            url, token, conns = targets[name]
             runs[name].append(wrk(url, token, duration, conns, threads, script))
         done = ", ".join(f"{k} {v[-1]['rps']:.0f}/s" for k, v in runs.items())
         print(f"  round {n + 1}/{rounds}: {done}", flush=True)
@@ -427,8 +431,6 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print(NO_WRK, file=sys.stderr)
         return 2
-    # SIGTERM ends the run like Ctrl-C does: the servers are stopped and the database dropped
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         if args.database == "postgresql":
@@ -447,11 +449,13 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
         **result,
     }
-    path = write_result(f"http_throughput_{args.database}", report, args.output)
+    path = write_result(f"http_throughput_{args.database}", report, args.output, quick=args.quick)
     print(json.dumps(report["summary"], indent=2))
     print(f"written to {path} ({report['seconds']} s)")
     return 0
 
 
 if __name__ == "__main__":
+    # SIGTERM ends the run as Ctrl-C does: servers are stopped and databases dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
