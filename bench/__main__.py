@@ -1,7 +1,7 @@
 """Every benchmark of issue 11, on SQLite and PostgreSQL, then one table of every target.
 
-    .venv/bin/python -m bench                 # the full measurement (an idle machine, ~1 h)
-    .venv/bin/python -m bench --quick         # a smoke run: small sizes, short runs (~6 min)
+    .venv/bin/python -m bench                 # the full measurement, on an idle machine (~30 min)
+    .venv/bin/python -m bench --quick         # a smoke run: small sizes, short runs (~5 min)
     .venv/bin/python -m bench --summary       # only the table, from the results already written
 
 Runs ``bench.decisions``, ``bench.access_scaling``, ``bench.http_throughput`` and
@@ -212,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = [] if args.summary else run_all(args)
     rows = summarise(args.quick, args.databases)
     print_table(rows)
+    if args.quick:
+        print(
+            "\nquick run: the sizes are small (rooms 1,000/3,000 and 500/3,000, a 1,250-room scope over"
+            " HTTP, 20,000 audit records) and the runs short; the labels name the full run's sizes."
+            " A smoke test, not a measurement."
+        )
     if not args.summary:
         path = results_dir(args.quick) / "summary.json"
         report = {
