@@ -7,7 +7,7 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -42,7 +42,7 @@ class TransactionalRoute(APIRoute):
     #: what they do not read, like any web page
     refuse_unknown_query_parameters = True
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         known = self.query_parameter_names()
         strict = self.refuse_unknown_query_parameters
