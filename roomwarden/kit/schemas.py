@@ -97,7 +97,10 @@ class Output(BaseModel):
 class Patch(Input):
     """A partial update: every field may be omitted, but not all of them. An empty update
     changes nothing and would still be recorded as a change, so it is invalid input (422);
-    a caller allowed none of the fields it names is refused by the service (403)."""
+    a caller allowed none of the fields it names is refused by the service (403).
+
+    An omitted field reads as ``None`` while its type stays non-nullable, so that an explicit
+    ``null`` is refused: hence the ``# type: ignore`` on the ``None`` defaults of subclasses."""
 
     @model_validator(mode="after")
     def names_a_field(self) -> Any:
