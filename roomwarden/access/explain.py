@@ -179,6 +179,7 @@ def _paths(session: Session, tenant_id: uuid.UUID, user: User, link: LinkInfo | 
         if member_user is not None:
             via = Named(type="user", id=user.id, name=user.display_name)
         else:
+            assert member_group is not None  # a member is a user or a group (the one_member constraint)
             via = Named(type="group", id=member_group, name=groups[member_group])
         paths.append(_Path(role, assignment, scope_all, via))
     return paths

@@ -61,7 +61,7 @@ def check(session: Session, tenant_id: uuid.UUID | None = None) -> Drift:
             tuple_(have.c.scope_id, have.c.room_id).not_in(select(want.c.scope_id, want.c.room_id))
         )
     ).all()
-    return Drift(missing=[tuple(r) for r in missing], extra=[tuple(r) for r in extra])  # type: ignore[misc]
+    return Drift(missing=[tuple(r) for r in missing], extra=[tuple(r) for r in extra])
 
 
 def repair(session: Session, drift: Drift) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import (
     CheckConstraint,
@@ -117,7 +118,9 @@ class Role(IdMixin, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[Literal["builtin", "custom", "partner_builtin", "partner_custom"]] = mapped_column(
+        String(16)
+    )
     partner_link_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("partner_links.id", ondelete="CASCADE")
     )

@@ -14,7 +14,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Uuid, and_, bindparam, false, or_, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    Uuid,
+    and_,
+    bindparam,
+    false,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.orm import Session, aliased
 
 from roomwarden.access.models import (
@@ -51,13 +63,17 @@ class LinkInfo:
     all_rooms: bool
 
 
+#: a room-id column or expression (a mapped attribute or a core column; nullable ones too)
+RoomIdColumn = SQLColumnExpression[uuid.UUID | None]
+
+
 def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> Select:
     """The effective rooms of some scopes (listed rooms and the current members of listed
     groups) as one ``room_id`` sub-select over their materialisation."""
     return select(ScopeEffectiveRoom.room_id).where(ScopeEffectiveRoom.scope_id.in_(sorted(scope_ids)))
 
 
-def _in_scopes(scope_ids: frozenset[uuid.UUID], room_id: ColumnElement) -> ColumnElement[bool]:
+def _in_scopes(scope_ids: frozenset[uuid.UUID], room_id: RoomIdColumn) -> ColumnElement[bool]:
     """``room_id`` lies in one of the scopes: a primary-key probe per scope, correlated with
     the outer row, so its cost does not depend on the size of the scopes."""
     ids = sorted(scope_ids)
@@ -98,7 +114,7 @@ class RoomSet:
             parts.append(frozenset({self.link.scope_id}))
         return parts
 
-    def clause(self, room_id: ColumnElement) -> ColumnElement[bool]:
+    def clause(self, room_id: RoomIdColumn) -> ColumnElement[bool]:
         """A predicate on a room-id column; the caller also filters by ``tenant_id``."""
         if self.grant is None:
             return false()
@@ -119,7 +135,7 @@ class RoomSet:
             stmt = stmt.where(_in_scopes(ids, ScopeEffectiveRoom.room_id))
         return stmt
 
-    def first_ids(self, room_id: ColumnElement, after: uuid.UUID | None, count: int) -> ColumnElement[bool]:
+    def first_ids(self, room_id: RoomIdColumn, after: uuid.UUID | None, count: int) -> ColumnElement[bool]:
         """``clause`` for one keyset page of an unfiltered list: the page's ids are read from
         the materialised scope in id order — one index range scan per granting scope, each
         stopping after ``count`` rows — so a page costs the same in a 125-room scope and a
@@ -143,7 +159,7 @@ class RoomSet:
         merged = union(*(p.subquery().select() for p in pages)).subquery("page")
         return room_id.in_(select(merged.c.room_id).order_by(merged.c.room_id).limit(count))
 
-    def group_named(self, group_id: ColumnElement) -> ColumnElement[bool]:
+    def group_named(self, group_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
         """A predicate on a room-group-id column: the group is named by a scope of this
         set (and by the link's scope, for a partner), or the set is everything."""
         if self.grant is None:

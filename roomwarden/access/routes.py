@@ -103,7 +103,7 @@ def list_assignments(
     session: SessionDep, access: AccessDep, role_id: uuid.UUID, pages: PageDep
 ) -> Page[AssignmentRead]:
     role = service.visible_role(session, access, role_id)
-    stmt: Select[tuple[RoleAssignment]] = service.assignments_query(role)
+    stmt: Select[RoleAssignment] = service.assignments_query(role)
     page = paginate(session, stmt, RoleAssignment.id, pages, lambda a: a)
     return Page[AssignmentRead](
         items=service.assignment_reads(session, page.items), next_cursor=page.next_cursor

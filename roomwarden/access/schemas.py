@@ -41,7 +41,7 @@ class RoleCreate(Input):
 class RoleUpdate(Patch):
     name: ShortName = None  # type: ignore[assignment]
     description: Text = None  # type: ignore[assignment]
-    permissions: list[Permission] = Field(default=None, min_length=1, max_length=len(Permission))  # type: ignore[assignment]
+    permissions: list[Permission] = Field(default=None, min_length=1, max_length=len(Permission))  # type: ignore[arg-type]
 
 
 class RoleRead(Output):
@@ -77,7 +77,7 @@ class AssignmentUpdate(Patch):
     name: ShortName = None  # type: ignore[assignment]
     description: Text = None  # type: ignore[assignment]
     email_notifications: bool = None  # type: ignore[assignment]
-    members: list[MemberRef] = Field(default=None, min_length=1, max_length=1000)  # type: ignore[assignment]
+    members: list[MemberRef] = Field(default=None, min_length=1, max_length=1000)  # type: ignore[arg-type]
     scope: ScopeIn = None  # type: ignore[assignment]
 
 

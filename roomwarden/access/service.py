@@ -65,7 +65,7 @@ def visible_roles(access: Access) -> ColumnElement[bool]:
     return Role.tenant_id == access.tenant_id
 
 
-def list_roles_query(access: Access, kind: str | None = None) -> Select[tuple[Role]]:
+def list_roles_query(access: Access, kind: str | None = None) -> Select[Role]:
     require_roles(access, Permission.ROLES_VIEW)
     stmt = select(Role).where(Role.tenant_id == access.tenant_id, visible_roles(access))
     if kind:
@@ -107,7 +107,7 @@ def role_reads(session: Session, roles: Sequence[Role]) -> list[RoleRead]:
             tenant_id=r.tenant_id,
             name=r.name,
             description=r.description,
-            kind=r.kind,  # type: ignore[arg-type]
+            kind=r.kind,
             partner_link_id=r.partner_link_id,
             partner_name=partner_names.get(r.partner_link_id) if r.partner_link_id else None,
             permissions=perms[r.id],
@@ -292,11 +292,11 @@ def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[
         .where(AssignmentMember.assignment_id.in_(ids))
         .order_by(AssignmentMember.id)
     ):
-        members[aid].append(
-            MemberRead(type="user", id=uid, upn=upn, display_name=display_name)
-            if uid
-            else MemberRead(type="group", id=gid, name=group_name)
-        )
+        if uid:
+            members[aid].append(MemberRead(type="user", id=uid, upn=upn, display_name=display_name))
+        else:
+            assert gid is not None  # a member is a user or a group (the one_member constraint)
+            members[aid].append(MemberRead(type="group", id=gid, name=group_name))
     # The Primary admins' scope is "the whole link": it reads as the link's scope, which is
     # what the customer edits when it adds rooms to the partner's Primary admins (SPEC §4).
     shown = {a.id: a.scope_id for a in items} | dict(
@@ -326,7 +326,7 @@ def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[
     ]
 
 
-def assignments_query(role: Role) -> Select[tuple[RoleAssignment]]:
+def assignments_query(role: Role) -> Select[RoleAssignment]:
     return select(RoleAssignment).where(RoleAssignment.role_id == role.id)
 
 
