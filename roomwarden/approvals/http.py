@@ -18,7 +18,8 @@ from roomwarden.kit.api import problem_response
 from roomwarden.kit.time import utcnow
 from roomwarden.tenants.models import Tenant
 
-HELD = {
+#: the OpenAPI ``responses`` of an operation whose change may be held for approval
+HELD: dict[int | str, dict[str, Any]] = {
     202: {
         "description": "Held for approval: the partner link's change control is manual for this event",
         "model": ApprovalRequestRead,

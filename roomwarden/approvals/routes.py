@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from roomwarden.access.deps import AccessDep
 from roomwarden.approvals import service
@@ -19,7 +21,7 @@ from roomwarden.kit.routing import router
 
 customer = router(prefix="/api/v1/tenants/{tenant_id}/approval-requests", tags=["approvals"])
 partner = router(prefix="/api/v1/partner/approval-requests", tags=["approvals (partner side)"])
-DECIDED = {
+DECIDED: dict[int | str, dict[str, Any]] = {
     409: {
         "description": "Already decided; or ended failed or expired by this decision "
         "(committed; the body carries the request as `approval_request`)"
@@ -58,7 +60,9 @@ def get_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID) -
 
 @customer.post("/{request_id}/approve", response_model=ApprovalRequestRead, responses=DECIDED)
 @audited(Category.APPROVAL_REQUEST, Operation.APPROVE)
-def approve_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def approve_request(
+    session: SessionDep, access: AccessDep, request_id: uuid.UUID
+) -> Response | ApprovalRequestRead:
     """Apply the held change now, as its requester, if the requester may still make it and
     its target has not changed; otherwise the request ends ``failed`` (409) with the reason."""
     return outcome_response(session, service.approve(session, access, request_id))
@@ -66,7 +70,9 @@ def approve_request(session: SessionDep, access: AccessDep, request_id: uuid.UUI
 
 @customer.post("/{request_id}/reject", response_model=ApprovalRequestRead, responses=DECIDED)
 @audited(Category.APPROVAL_REQUEST, Operation.REJECT)
-def reject_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID, body: RejectBody):  # type: ignore[no-untyped-def]
+def reject_request(
+    session: SessionDep, access: AccessDep, request_id: uuid.UUID, body: RejectBody
+) -> Response | ApprovalRequestRead:
     return outcome_response(session, service.reject(session, access, request_id, body.reason))
 
 
@@ -115,12 +121,12 @@ def partner_request(
     dependencies=[Depends(_request_customer)],
 )
 @audited(Category.APPROVAL_REQUEST, Operation.UPDATE)
-def cancel_request(  # type: ignore[no-untyped-def]
+def cancel_request(
     session: SessionDep,
     principal: PrincipalDep,
     request_id: uuid.UUID,
     body: CancelBody | None = None,
-):
+) -> Response | ApprovalRequestRead:
     return outcome_response(
         session, service.cancel(session, principal, request_id, body.reason if body else None)
     )
