@@ -30,8 +30,8 @@ def record_group_change(
 ) -> None:
     """Record, on every active link whose scope names the group, the rooms that joined or
     left its delegation through the group. Call before a deleted group's rows are gone."""
-    added, removed = sorted(str(r) for r in added), sorted(str(r) for r in removed)
-    if not (added or removed or deleted):
+    delegated, withdrawn = sorted(str(r) for r in added), sorted(str(r) for r in removed)
+    if not (delegated or withdrawn or deleted):
         return
     links = session.execute(
         select(PartnerLink.id, Tenant.name)
@@ -47,8 +47,8 @@ def record_group_change(
     for link_id, partner_name in links:
         details: dict[str, object] = {
             "via_room_group": {"id": str(group_id), "name": group_name},
-            "rooms_delegated": added,
-            "rooms_withdrawn": removed,
+            "rooms_delegated": delegated,
+            "rooms_withdrawn": withdrawn,
         }
         if deleted:  # the link's scope no longer names the group: a new version of the link
             details["room_group_deleted"] = True

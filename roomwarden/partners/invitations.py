@@ -35,6 +35,7 @@ from roomwarden.partners.schemas import (
     AcceptInvitation,
     InvitationCreate,
     InvitationRead,
+    InvitationStatus,
     PartnerInvitationRead,
     ScopeSize,
 )
@@ -43,7 +44,7 @@ from roomwarden.tenants.models import Tenant, TenantDomain
 from roomwarden.tenants.service import tenant_by_domain
 
 
-def effective_status(inv: PartnerInvitation) -> str:
+def effective_status(inv: PartnerInvitation) -> InvitationStatus:
     if inv.status == "pending" and inv.expires_at <= utcnow():
         return "expired"
     return inv.status
@@ -222,7 +223,7 @@ def active_link_between(
     )
 
 
-def invitations_query(access: Access) -> Select[tuple[PartnerInvitation]]:
+def invitations_query(access: Access) -> Select[PartnerInvitation]:
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
     return select(PartnerInvitation).where(PartnerInvitation.tenant_id == access.tenant_id)
 
@@ -309,7 +310,7 @@ def require_reviewer(session: Session, principal: Principal) -> None:
         raise Forbidden("only Global admins, Pro managers and tenant managers review invitations")
 
 
-def partner_invitations_query(session: Session, principal: Principal) -> Select[tuple[PartnerInvitation]]:
+def partner_invitations_query(session: Session, principal: Principal) -> Select[PartnerInvitation]:
     require_reviewer(session, principal)
     return select(PartnerInvitation).where(PartnerInvitation.partner_tenant_id == principal.tenant_id)
 

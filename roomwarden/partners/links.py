@@ -97,7 +97,7 @@ def partner_link_reads(
     ]
 
 
-def customer_links_query(access: Access, status: str | None = None) -> Select[tuple[PartnerLink]]:
+def customer_links_query(access: Access, status: str | None = None) -> Select[PartnerLink]:
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
     stmt = select(PartnerLink).where(PartnerLink.tenant_id == access.tenant_id)
     return stmt.where(PartnerLink.status == status) if status else stmt
@@ -240,7 +240,7 @@ def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, c
 # -- partner side ------------------------------------------------------------------------------
 
 
-def partner_links_query(session: Session, principal: Principal) -> Select[tuple[PartnerLink]]:
+def partner_links_query(session: Session, principal: Principal) -> Select[PartnerLink]:
     """Tenant managers, Pro managers and Global admins see every active link of their tenant;
     other partner users see the customers in which they hold a role."""
     stmt = select(PartnerLink).where(

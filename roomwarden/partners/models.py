@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,7 +37,7 @@ class PartnerLink(IdMixin, Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[Literal["active", "ended"]] = mapped_column(String(10), default="active")
     scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: How long a held partner action waits for the customer's decision (SPEC §5).
@@ -72,7 +72,9 @@ class PartnerInvitation(IdMixin, Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[Literal["pending", "accepted", "denied", "revoked", "expired"]] = mapped_column(
+        String(10), default="pending"
+    )
     expires_at: Mapped[datetime] = mapped_column()
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)

@@ -62,7 +62,7 @@ def customer_view(
     return CustomerView(names=names, open=opened, mfa_withheld=frozenset(strict))
 
 
-def rooms_query(view: CustomerView, health_state: str | None = None) -> Select[tuple[Room]]:
+def rooms_query(view: CustomerView, health_state: str | None = None) -> Select[Room]:
     parts = [
         and_(Room.tenant_id == tid, access.rooms(P.ROOMS_VIEW).clause(Room.id))
         for tid, access in view.open.items()

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, Scope
@@ -74,7 +74,7 @@ def lock_directory(session: Session, tenant_id: uuid.UUID) -> None:
 # -- liveness ---------------------------------------------------------------------------------
 
 
-def _live(assignment_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+def _live(assignment_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
     """An active user named by the assignment, directly or through a named group."""
     direct = (
         select(AssignmentMember.id)

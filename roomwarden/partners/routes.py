@@ -192,7 +192,11 @@ def remove_partner(
 
 
 def _audit_in_customer_of(
-    model: type, object_id: uuid.UUID, request: Request, session: Session, principal: Principal
+    model: type[PartnerInvitation] | type[PartnerLink],
+    object_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    principal: Principal,
 ) -> None:
     request.state.audit_tenant_id = session.scalar(
         select(model.tenant_id).where(model.id == object_id, model.partner_tenant_id == principal.tenant_id)

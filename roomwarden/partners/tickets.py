@@ -19,7 +19,7 @@ from roomwarden.tenants.models import TenantSettings
 
 def aggregate_query(
     session: Session, principal: Principal, customer_id: uuid.UUID | None = None, status: str | None = None
-) -> tuple[Select[tuple[Ticket]], dict[uuid.UUID, str]]:
+) -> tuple[Select[Ticket], dict[uuid.UUID, str]]:
     customers = {tid: name for _, tid, name in linked_customers(session, principal)}
     if customer_id is not None:
         if customer_id not in customers:
