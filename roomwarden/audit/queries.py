@@ -117,7 +117,7 @@ def records_query(
     category: str | None = None,
     result_status: str | None = None,
     filters: Filters | None = None,
-) -> Select[tuple[AuditRecord]]:
+) -> Select[AuditRecord]:
     f = filters or Filters(category=Category(category) if category else None, result_status=result_status)
     stmt = select(AuditRecord).where(
         AuditRecord.tenant_id == tenant_id,
@@ -156,8 +156,8 @@ def decode_seq_cursor(cursor: str) -> int:
 
 
 def page_query(
-    stmt: Select[tuple[AuditRecord]], order: Literal["desc", "asc"], after: int | None, limit: int
-) -> Select[tuple[AuditRecord]]:
+    stmt: Select[AuditRecord], order: Literal["desc", "asc"], after: int | None, limit: int
+) -> Select[AuditRecord]:
     """One keyset page in ``seq`` order (newest first for ``desc``)."""
     if after is not None:
         stmt = stmt.where(AuditRecord.seq < after if order == "desc" else AuditRecord.seq > after)

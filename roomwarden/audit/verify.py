@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -66,7 +66,8 @@ class Checkpoint:
         if data.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
             raise Invalid(f"unknown checkpoint format {data.get('format')!r}")
         try:
-            return cls(**{k: (int(data[k]) if k == "seq" else str(data[k])) for k in fields})
+            values: dict[str, Any] = {k: (int(data[k]) if k == "seq" else str(data[k])) for k in fields}
+            return cls(**values)
         except (TypeError, ValueError) as exc:
             raise Invalid(f"not an audit checkpoint: {exc}") from None
 
@@ -159,7 +160,7 @@ def _head_problem(tenant_id: uuid.UUID, head: Any, keys: AuditKeys) -> str | Non
     return None
 
 
-def _rows(session: Session, tenant_id: uuid.UUID, after: int, batch: int) -> Iterator[list[Any]]:
+def _rows(session: Session, tenant_id: uuid.UUID, after: int, batch: int) -> Iterator[Sequence[Any]]:
     details_text = type_coerce(AuditRecord.details, Text)
     columns = (
         AuditRecord.seq,
