@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.identity.models import RecoveryCode, User
@@ -79,7 +80,7 @@ def use(session: Session, user_id: uuid.UUID, code: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     session.flush()
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1  # an UPDATE's result is a cursor result
 
 
 def remaining(session: Session, user_id: uuid.UUID) -> int:

@@ -117,7 +117,7 @@ class GroupCreate(Input):
 
 class GroupUpdate(Patch):
     name: Name = None  # type: ignore[assignment]
-    member_ids: list[uuid.UUID] = Field(default=None, max_length=10000)  # type: ignore[assignment]
+    member_ids: list[uuid.UUID] = Field(default=None, max_length=10000)  # type: ignore[arg-type]
 
 
 class GroupRead(Output):

@@ -16,8 +16,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.principal import Principal
@@ -135,7 +136,7 @@ def end_user_sessions(session: Session, user_id: uuid.UUID) -> int:
     """End every session of a user (password change or reset, sign-out everywhere);
     returns how many were ended."""
     result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(cast(CursorResult[Any], result).rowcount or 0)  # a DELETE's result is a cursor result
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

@@ -32,8 +32,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import CursorResult, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -119,7 +120,7 @@ def _current(row: SignInThrottle | None, now: datetime, window: timedelta) -> in
     return row.failures
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
+def _insert(session: Session):
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SignInThrottle)
 
@@ -246,4 +247,4 @@ def purge_expired(session: Session, settings: Settings) -> int:
     """Delete counters whose window has passed (they count as zero anyway); returns how many."""
     cutoff = utcnow() - timedelta(seconds=settings.signin_window_seconds)
     result = session.execute(delete(SignInThrottle).where(SignInThrottle.window_started_at <= cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(cast(CursorResult[Any], result).rowcount)  # a DELETE's result is a cursor result

@@ -5,6 +5,7 @@ without the secret."""
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ def provider_of(session: Session, tenant_id: uuid.UUID) -> IdentityProvider | No
 def read(session: Session, settings: Settings, tenant_id: uuid.UUID) -> IdentityProviderRead:
     tenant = session.get_one(Tenant, tenant_id)
     row = provider_of(session, tenant_id)
-    source = "oidc" if tenant.identity_source == "oidc" else "local"
+    source: Literal["local", "oidc"] = "oidc" if tenant.identity_source == "oidc" else "local"
     if row is None:
         return IdentityProviderRead(type=source, redirect_uri=redirect_uri(settings))
     return IdentityProviderRead(
