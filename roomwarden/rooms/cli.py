@@ -6,7 +6,7 @@ with the service operator as actor."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -133,7 +133,7 @@ def ring_list(tenant: TenantRef, as_json: JsonOption = False) -> None:
         access = operator_access(find_tenant(session, tenant).id)
         items = list(session.scalars(rings.list_rings_query(access).order_by(UpdateRing.id)))
         counts = rings.room_counts(session, access, [r.id for r in items])
-        reads = [
+        reads: list[dict[str, Any]] = [
             {
                 "id": str(r.id),
                 "name": r.name,

@@ -29,7 +29,7 @@ def group_visible(rooms: RoomSet) -> ColumnElement[bool]:
     return or_(rooms.group_named(RoomGroup.id), holds_visible_room)
 
 
-def list_groups_query(access: Access, q: str | None = None) -> Select[tuple[RoomGroup]]:
+def list_groups_query(access: Access, q: str | None = None) -> Select[RoomGroup]:
     rooms = access.rooms(P.GROUPS_VIEW)
     stmt = select(RoomGroup).where(RoomGroup.tenant_id == access.tenant_id, group_visible(rooms))
     if q:

@@ -19,7 +19,7 @@ from roomwarden.rooms.models import Room, UpdateRing
 from roomwarden.rooms.schemas import RingCreate, RingUpdate
 
 
-def list_rings_query(access: Access) -> Select[tuple[UpdateRing]]:
+def list_rings_query(access: Access) -> Select[UpdateRing]:
     stmt = select(UpdateRing).where(UpdateRing.tenant_id == access.tenant_id)
     return stmt if access.has(P.RINGS_VIEW) else stmt.where(false())
 

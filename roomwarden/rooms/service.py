@@ -63,7 +63,7 @@ def list_rooms_query(
     health_state: str | None = None,
     enrollment_state: str | None = None,
     page: PageParams | None = None,
-) -> Select[tuple[Room]]:
+) -> Select[Room]:
     """Rooms visible to the caller. Given the ``page`` of an unfiltered list, the page's ids
     are taken from the caller's scope first (``RoomSet.first_ids``)."""
     rooms = access.rooms(P.ROOMS_VIEW)

@@ -41,7 +41,7 @@ def list_tickets_query(
     room_id: uuid.UUID | None = None,
     status: str | None = None,
     severity: str | None = None,
-) -> Select[tuple[Ticket]]:
+) -> Select[Ticket]:
     rooms = access.rooms(P.TICKETS_VIEW)
     stmt = select(Ticket).where(Ticket.tenant_id == access.tenant_id, rooms.clause(Ticket.room_id))
     if room_id is not None:

@@ -28,7 +28,7 @@ log = logging.getLogger("roomwarden.operator")
 MAX_DOMAINS = 20
 
 
-def tenants_query(q: str | None = None) -> Select[tuple[Tenant]]:
+def tenants_query(q: str | None = None) -> Select[Tenant]:
     stmt = select(Tenant)
     if q:
         pattern = f"%{q.strip().lower()}%"

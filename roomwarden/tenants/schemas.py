@@ -62,7 +62,7 @@ class OperatorTenantUpdate(Input):
 
     # A default of None is never validated: the field may be omitted, but not set to null.
     name: Name = None  # type: ignore[assignment]
-    domains: list[Domain] = Field(None, min_length=1, max_length=20)  # type: ignore[assignment]
+    domains: list[Domain] = Field(None, min_length=1, max_length=20)  # type: ignore[arg-type]
     add_domains: list[Domain] = Field(default_factory=list, max_length=20)
     remove_domains: list[Domain] = Field(default_factory=list, max_length=20)
 
