@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -36,7 +36,7 @@ def mail_status(
             .order_by(OutgoingMail.created_at.desc())
             .limit(failed)
         ).all()
-        failures = [
+        failures: list[dict[str, Any]] = [
             {
                 "id": str(m.id),
                 "to": m.to_address,
