@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from roomwarden.models import metadata
 
@@ -13,13 +13,16 @@ def run() -> None:
     if connection is not None:
         _migrate(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # roomwarden.kit.migrate always sets it
+        raise RuntimeError("no sqlalchemy.url to migrate")
+    engine = create_engine(url)
     with engine.connect() as conn:
         _migrate(conn)
     engine.dispose()
 
 
-def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

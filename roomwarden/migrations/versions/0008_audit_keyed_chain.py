@@ -59,8 +59,8 @@ def _mark_epoch_and_sign_heads() -> None:
     this revision did."""
     from roomwarden.settings import Settings
 
-    secret = Settings().audit_key
-    secret = str(getattr(secret, "get_secret_value", lambda: secret)())
+    key = Settings().audit_key
+    secret = str(getattr(key, "get_secret_value", lambda: key)())
     kid = hmac.new(secret.encode(), b"roomwarden-audit-key-id", hashlib.sha256).hexdigest()[:16]
     heads = sa.table(
         "audit_chain_heads",
