@@ -152,15 +152,14 @@ def _names(session: Session, req: ApprovalRequest, ids: dict[str, set[uuid.UUID]
     """Names for the ids of a partner-role change: the partner's users and security groups
     (its members), the customer's rooms and room groups (its scope)."""
     names: dict[uuid.UUID, str] = {}
-    for model, kind, extra in (
-        (User, "user", (User.tenant_id == req.partner_tenant_id,)),
-        (SecurityGroup, "group", (SecurityGroup.tenant_id == req.partner_tenant_id,)),
-        (Room, "room", (Room.tenant_id == req.tenant_id,)),
-        (RoomGroup, "room_group", (RoomGroup.tenant_id == req.tenant_id,)),
+    for id_, label, kind, extra in (
+        (User.id, User.display_name, "user", (User.tenant_id == req.partner_tenant_id,)),
+        (SecurityGroup.id, SecurityGroup.name, "group", (SecurityGroup.tenant_id == req.partner_tenant_id,)),
+        (Room.id, Room.name, "room", (Room.tenant_id == req.tenant_id,)),
+        (RoomGroup.id, RoomGroup.name, "room_group", (RoomGroup.tenant_id == req.tenant_id,)),
     ):
         if ids[kind]:
-            label = model.display_name if model is User else model.name  # type: ignore[attr-defined]
-            stmt = select(model.id, label).where(model.id.in_(ids[kind]), *extra)  # type: ignore[attr-defined]
+            stmt = select(id_, label).where(id_.in_(ids[kind]), *extra)
             names.update(dict(session.execute(stmt).all()))
     return names
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Query, Response
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import global_admin
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment
@@ -279,7 +280,7 @@ def group_update(ctx: TenantCtx, group_id: uuid.UUID, form: FormDep) -> Response
     except AppError as exc:
         errors = errors_of(exc, "name" if exc.status == 409 else None)
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             c = ctx.with_session(s)
             return _group_form(c, service.get_group(s, c.access, group_id), values, errors)
 

@@ -7,6 +7,7 @@ import uuid
 
 from fastapi import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.audit.service import Category, Operation
@@ -137,7 +138,7 @@ def group_update(ctx: TenantCtx, group_id: uuid.UUID, form: FormDep) -> Response
     except AppError as exc:
         errors = errors_of(exc, "name" if exc.status == 409 else "room_ids" if exc.status == 422 else None)
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             c = ctx.with_session(s)
             return _form_page(c, groups.visible_group(s, c.access, group_id), values, chosen, errors)
 

@@ -84,7 +84,8 @@ def all_tickets(
     customer_id = _customer_filter(customer, errors)
     if status and status not in TICKET_STATUSES:
         errors["status"] = "Choose a status from the list."
-    rows, names, next_cursor = [], {}, None
+    names: dict[uuid.UUID, str] = {}
+    rows, next_cursor = [], None
     if not errors:
         stmt, names = tickets.aggregate_query(pctx.session, pctx.principal, customer_id, status or None)
         page = paginate(

@@ -16,10 +16,12 @@ from typing import Any
 
 from fastapi import Query, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from roomwarden.access import service as roles_service
 from roomwarden.access.models import Role
 from roomwarden.access.permissions import Permission as P
+from roomwarden.access.schemas import Explanation
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroupMember
 from roomwarden.kit.api import audited, not_audited
@@ -340,7 +342,8 @@ def _partner_page(
     roles_visible = may_read_roles(ctx)
     partner_roles = _partner_roles(ctx, link) if roles_visible and link.status == "active" else []
     primary = next((a for r, a in partner_roles if r.kind == "partner_builtin"), [])
-    explained, room_errors = None, {}
+    explained: list[Explanation] | None = None
+    room_errors: dict[str, str] = {}
     if roles_visible and link.status == "active":
         users = _partner_users(ctx, [a for _, assignments in partner_roles for a in assignments])
         explained, room_errors = explanations(ctx, users, room)
@@ -382,7 +385,7 @@ def partner_page(
 @pages.post("/t/{tenant_id}/partners/{link_id}/policy", name="portal.partner_policy")
 @audited(Category.PARTNER, Operation.UPDATE)
 def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response:
-    values = {
+    values: dict[str, Any] = {
         "policy": _policy_values(form),
         "approval_expires_in_days": text(form, "approval_expires_in_days", 10).strip(),
     }
@@ -399,7 +402,7 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
         elif not isinstance(exc, FieldErrors):
             errors = {"policy": errors.get(FORM, exc.detail)}
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             return _partner_page(ctx.with_session(s), link_id, policy_values=values, errors=errors)
 
         raise FormRefused(exc, again) from exc
@@ -426,7 +429,7 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
         errors = errors_of(exc, "scope")
         errors = {"scope": next(iter(errors.values()))} if FORM in errors or not errors else errors
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             return _partner_page(ctx.with_session(s), link_id, scope_values=values, errors=errors)
 
         raise FormRefused(exc, again) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import Response
+from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.approvals.models import ApprovalRequest
@@ -92,7 +93,7 @@ def ring_update(ctx: TenantCtx, ring_id: uuid.UUID, form: FormDep) -> Response:
     except AppError as exc:
         errors = _ring_errors(exc)
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             c = ctx.with_session(s)
             return _form(c, rings.visible_ring(s, c.access, ring_id), values, errors)
 

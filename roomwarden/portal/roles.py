@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from roomwarden.access import service
 from roomwarden.access.permissions import PARTNER_ADMIN, Permission, permission_table
@@ -205,7 +206,7 @@ def role_update(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Response:
     except AppError as exc:
         errors = errors_of(exc, "name" if exc.status == 409 else None)
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             c = ctx.with_session(s)
             (read,) = service.role_reads(s, [service.visible_role(s, c.access, role_id)])
             return _role_form(c, read, values, errors)
@@ -351,7 +352,7 @@ def assignment_create(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Resp
     except AppError as exc:
         errors = _assignment_errors(exc)
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             c = ctx.with_session(s)
             return _assignment_form(c, service.visible_role(s, c.access, role_id), None, values, errors)
 
@@ -407,7 +408,7 @@ def assignment_update(
     except AppError as exc:
         errors = _assignment_errors(exc)
 
-        def again(s):  # type: ignore[no-untyped-def]
+        def again(s: Session) -> Response:
             c = ctx.with_session(s)
             role, read, _ = _current_values(c, assignment_id, role_id)
             return _assignment_form(c, role, read, values, errors)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
@@ -67,7 +67,7 @@ def _login_csrf(request: Request) -> str:
     return request.cookies.get(cookie_name(request, "roomwarden_login")) or secrets.token_urlsafe(32)
 
 
-def _page(request: Request, status: int = 200, **context: object) -> Response:
+def _page(request: Request, status: int = 200, **context: Any) -> Response:
     token = _login_csrf(request)
     context.setdefault("step", "email")
     context.setdefault("email", "")
