@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +97,16 @@ def _bulk_rooms(db: Database, tenant_id: uuid.UUID, count: int, sealed: str) -> 
     return ids
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now() -> datetime:
     from roomwarden.kit.time import utcnow
 
     return utcnow()
 
 
-def _scoped_user(db: Database, tenant_id: uuid.UUID, room_ids: list[uuid.UUID]) -> Principal:
-    """A Site Tech scoped to a group of 200 rooms spread across the tenant."""
+def _scoped_user(
+    db: Database, tenant_id: uuid.UUID, room_ids: list[uuid.UUID]
+) -> tuple[Principal, uuid.UUID]:
+    """A Site Tech scoped to a group of 200 rooms spread across the tenant, and one of its rooms."""
     with db.transaction() as session:
         user = User(
             tenant_id=tenant_id, upn=f"tech-{uuid.uuid4().hex[:8]}@x.example.com", display_name="Tech"

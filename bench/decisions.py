@@ -113,12 +113,16 @@ def _definition_rooms(scope_ids: frozenset[uuid.UUID]) -> Any:
     return union(direct, via_groups)
 
 
-def _definition_in_scopes(scope_ids: frozenset[uuid.UUID], room_id: ColumnElement) -> ColumnElement[bool]:
+def _definition_in_scopes(
+    scope_ids: frozenset[uuid.UUID], room_id: resolver.RoomIdColumn
+) -> ColumnElement[bool]:
     """The check before materialisation: the scope's definition evaluated in the query."""
     return room_id.in_(_definition_rooms(scope_ids))
 
 
-def _definition_first_ids(self: Any, room_id: ColumnElement, after: Any, count: int) -> ColumnElement[bool]:
+def _definition_first_ids(
+    self: Any, room_id: resolver.RoomIdColumn, after: Any, count: int
+) -> ColumnElement[bool]:
     limits = self._limits()
     if not limits:
         return resolver.true()
@@ -134,7 +138,7 @@ def _definition_first_ids(self: Any, room_id: ColumnElement, after: Any, count: 
 @contextmanager
 def definition_engine() -> Iterator[None]:
     saved = resolver._in_scopes, resolver.RoomSet.first_ids
-    resolver._in_scopes = _definition_in_scopes  # type: ignore[assignment]
+    resolver._in_scopes = _definition_in_scopes
     resolver.RoomSet.first_ids = _definition_first_ids  # type: ignore[method-assign]
     try:
         yield
@@ -224,7 +228,11 @@ def measure(db: Database, rooms: int, repeat: int, queries: int) -> dict[str, An
         agreement[f"scope_{size}"] = {"scope_rooms": str(len(members))}
         for kind in ("enforcer", "fast"):
             enforce = _casbin(kind, partner, customer_id, members)
-            variants[f"scope_{size}.casbin_{kind}"] = lambda e=enforce, t=target: e(t)
+
+            def run(e: Any = enforce, t: uuid.UUID = target) -> Any:
+                return e(t)
+
+            variants[f"scope_{size}.casbin_{kind}"] = run
             theirs = [enforce(room) for room in asked]
             agree = sum(a == b for a, b in zip(ours, theirs, strict=True))
             agreement[f"scope_{size}"][f"casbin_{kind}_agreement"] = f"{agree}/{queries}"
