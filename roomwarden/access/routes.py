@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from fastapi import Response
 from sqlalchemy import Select
@@ -31,7 +31,14 @@ from roomwarden.kit.routing import router
 
 api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["roles"])
 catalogue = router(prefix="/api/v1", tags=["roles"])
-T = TypeVar("T")
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Versioned)
 RoleKind = Literal["builtin", "custom", "partner_builtin", "partner_custom"]
 
 
@@ -60,7 +67,7 @@ def create_role(session: SessionDep, access: AccessDep, body: RoleCreate) -> Rol
 
 
 def _tagged(response: Response, read: T) -> T:
-    conditional.tag(response, read.version)  # type: ignore[attr-defined]
+    conditional.tag(response, read.version)
     return read
 
 

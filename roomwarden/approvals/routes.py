@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -16,7 +16,7 @@ from roomwarden.approvals.schemas import ApprovalRequestRead, CancelBody, Event,
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.kit.api import SessionDep, audited
-from roomwarden.kit.pagination import Page, PageDep, paginate
+from roomwarden.kit.pagination import Page, PageDep, PageParams, paginate
 from roomwarden.kit.routing import router
 
 customer = router(prefix="/api/v1/tenants/{tenant_id}/approval-requests", tags=["approvals"])
@@ -29,8 +29,8 @@ DECIDED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _page(session: Session, stmt: object, pages: object) -> Page[ApprovalRequestRead]:
-    page = paginate(session, stmt, ApprovalRequest.id, pages, lambda r: r)  # type: ignore[arg-type]
+def _page(session: Session, stmt: Select[ApprovalRequest], pages: PageParams) -> Page[ApprovalRequestRead]:
+    page = paginate(session, stmt, ApprovalRequest.id, pages, lambda r: r)
     return Page[ApprovalRequestRead](items=request_reads(session, page.items), next_cursor=page.next_cursor)
 
 

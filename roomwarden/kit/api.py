@@ -295,6 +295,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Starlette types a handler as taking any Exception; each one here takes the class it is
+    # registered for, which Starlette guarantees but its types cannot say.
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity_error)  # type: ignore[arg-type]

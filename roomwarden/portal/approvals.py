@@ -370,7 +370,7 @@ def _detail(
     ctx: Ctx, request_id: uuid.UUID, values: dict[str, str], errors: dict[str, str], done: str = ""
 ) -> Response:
     req = service.customer_request(ctx.session, ctx.access, request_id)
-    rooms = room_names(ctx.session, ctx.tenant_id, {req.room_id} - {None})  # type: ignore[arg-type]
+    rooms = room_names(ctx.session, ctx.tenant_id, {req.room_id} if req.room_id is not None else set())
     state = status_of(req)
     return ctx.page(
         "approvals_detail.html",
