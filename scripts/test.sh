@@ -28,6 +28,9 @@ echo "== lint (ruff)"
 echo "== layering (import-linter)"
 .venv/bin/lint-imports
 
+echo "== types (mypy)"
+.venv/bin/mypy
+
 echo "== tests on SQLite"
 ROOMWARDEN_TEST_DB=sqlite .venv/bin/python -m pytest -p no:cacheprovider -n "${ROOMWARDEN_TEST_PROCESSES:-2}" "$@"
 
