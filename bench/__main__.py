@@ -102,6 +102,10 @@ AT_MOST, AT_LEAST = "<=", ">="
 Reader = Callable[[dict[str, Any] | None], Any]
 
 
+def _in_world(world: str, key: str) -> Reader:
+    return lambda d: _first_world(d, world, key)
+
+
 def _targets() -> list[tuple[str, str, float, str, Reader]]:
     t: list[tuple[str, str, float, str, Reader]] = [
         ("partner GET room vs unauthenticated (125-room scope)", AT_LEAST, 0.8, "http_throughput",
@@ -119,9 +123,9 @@ def _targets() -> list[tuple[str, str, float, str, Reader]]:
         label = f"{int(world) // 1000}k rooms"
         t += [
             (f"decision, 12,500 vs 125-room scope ({label})", AT_MOST, 1.2, "decisions",
-             lambda d, w=world: _first_world(d, w, "decision_large_over_small_scope")),
+             _in_world(world, "decision_large_over_small_scope")),
             (f"first list page, 12,500 vs 125-room scope ({label})", AT_MOST, 1.2, "decisions",
-             lambda d, w=world: _first_world(d, w, "first_page_large_over_small_scope")),
+             _in_world(world, "first_page_large_over_small_scope")),
         ]  # fmt: skip
     t += [
         ("partner decision, large vs small tenant (decisions)", AT_MOST, 1.2, "decisions",

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench._common import DEFAULT_PG, machine_facts, median, now_iso, postgres_database, ratio, write_result
 
@@ -121,7 +121,7 @@ def _records(
 def fill(db: Any, tenant_id: uuid.UUID, count: int, keys: Any, batch: int = 10_000) -> int:
     """Append ``count`` records to the tenant's chain and sign the new head; returns the
     chain's length."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import Table, insert, select
 
     from roomwarden.audit.models import AuditChainHead, AuditRecord
     from roomwarden.audit.service import sign_head
@@ -145,7 +145,7 @@ def fill(db: Any, tenant_id: uuid.UUID, count: int, keys: Any, batch: int = 10_0
                     last_seq, last_hash = row[2], row[-1]
             raw.commit()
     else:
-        table = AuditRecord.__table__
+        table = cast(Table, AuditRecord.__table__)
         pending: list[dict[str, Any]] = []
 
         def flush() -> None:
@@ -279,7 +279,7 @@ def run(database_url: str, records: int, rounds: int) -> dict[str, Any]:
     finally:
         db.dispose()
         audit_keys._installed = saved  # the caller's keys, when it is a test process
-    figures = {
+    figures: dict[str, dict[str, Any]] = {
         name: {
             "seconds_median": round(median([r["seconds"] for r in rs]), 3),
             "rows_per_s_median": round(median([r["rows_per_s"] for r in rs])),

@@ -25,6 +25,7 @@ import argparse
 import ipaddress
 import uuid
 
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from roomwarden.app import create_app
@@ -47,13 +48,13 @@ def unauthenticated_room(session: SessionDep, tenant_id: uuid.UUID, room_id: uui
     return RoomRead.model_validate(room)
 
 
-def build():  # type: ignore[no-untyped-def]
+def build() -> FastAPI:
     app = create_app()
     app.include_router(baseline)
     return app
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> FastAPI:
     # ``bench.http_app:app`` is built when uvicorn (in the worker) asks for it, not when the
     # supervisor runs this module
     if name == "app":
