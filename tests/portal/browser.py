@@ -158,3 +158,34 @@ def sign_in(page: Page, upn: str, password: str) -> None:
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+# -- the keyboard -----------------------------------------------------------------------------
+
+
+def focused(page: Page) -> dict[str, str]:
+    """What has the keyboard focus: its tag, id, name attribute, type and text."""
+    return page.evaluate(
+        "(() => { const el = document.activeElement;"
+        " return {tag: el.tagName, id: el.id || '', name: el.getAttribute('name') || '',"
+        " type: el.getAttribute('type') || '', text: (el.textContent || '').trim()}; })()"
+    )
+
+
+def tab_to(page: Page, predicate: str, limit: int = 40, key: str = "Tab") -> None:
+    """Press Tab (or ``key``, e.g. Shift+Tab) until the focused element matches ``predicate``
+    (a JS expression over ``el``)."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate}); }})()"):
+            return
+    raise AssertionError(f"never reached by {key}: {predicate}")
+
+
+def focus_is_visible(page: Page) -> bool:
+    """The focused element draws a focus indicator (the stylesheet's :focus-visible outline)."""
+    return page.evaluate(
+        "(() => { const el = document.activeElement; const s = getComputedStyle(el);"
+        " return el !== document.body && el.matches(':focus-visible')"
+        " && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; })()"
+    )

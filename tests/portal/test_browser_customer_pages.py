@@ -103,55 +103,39 @@ def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  
     plumbing.assert_accessible(page)
 
 
-def _tab_to(page, predicate: str, limit: int = 40) -> None:  # type: ignore[no-untyped-def]
-    """Press Tab until the focused element matches ``predicate`` (a JS expression over ``el``)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate}); }})()"):
-            return
-    raise AssertionError(f"never reached by Tab: {predicate}")
-
-
-def _focus_is_visible(page) -> bool:  # type: ignore[no-untyped-def]
-    return page.evaluate(
-        "(() => { const s = getComputedStyle(document.activeElement);"
-        " return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; })()"
-    )
-
-
 def test_keyboard_only_sign_in_filter_and_open_an_incident(new_context: Callable, fleet) -> None:  # type: ignore[no-untyped-def]
     t, o = fleet
     page = new_context().new_page()
     page.goto("/login")
-    _tab_to(page, "el.id === 'f-email'")
-    assert _focus_is_visible(page)
+    plumbing.tab_to(page, "el.id === 'f-email'")
+    assert plumbing.focus_is_visible(page)
     page.keyboard.type(t.admin.upn)
     page.keyboard.press("Enter")  # Next
     page.wait_for_selector("#f-password")
-    _tab_to(page, "el.id === 'f-password'")
+    plumbing.tab_to(page, "el.id === 'f-password'")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")  # Sign in
     page.wait_for_url(f"**/t/{t.id}/rooms")
     # the skip link is the first stop and moves past the navigation
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
-    assert _focus_is_visible(page)
+    assert plumbing.focus_is_visible(page)
     page.keyboard.press("Enter")
-    _tab_to(page, "el.id === 'f-q'")
+    plumbing.tab_to(page, "el.id === 'f-q'")
     page.keyboard.type(o["rooms"][1]["name"])
     page.keyboard.press("Enter")
     page.wait_for_url("**/rooms?q=*")
     rows = page.locator("table.data tbody tr")
     assert rows.count() == 1
-    _tab_to(page, f"el.textContent === {o['rooms'][1]['name']!r}")
+    plumbing.tab_to(page, f"el.textContent === {o['rooms'][1]['name']!r}")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/rooms/{o['rooms'][1]['id']}")
-    _tab_to(page, "el.textContent === 'Open an incident'")
+    plumbing.tab_to(page, "el.textContent === 'Open an incident'")
     page.keyboard.press("Enter")
     page.wait_for_selector("#f-title")
-    _tab_to(page, "el.id === 'f-title'")
+    plumbing.tab_to(page, "el.id === 'f-title'")
     page.keyboard.type("Display flickers")
-    _tab_to(page, "el.tagName === 'BUTTON' && el.textContent === 'Open incident'")
+    plumbing.tab_to(page, "el.tagName === 'BUTTON' && el.textContent === 'Open incident'")
     page.keyboard.press("Enter")
     page.wait_for_url("**/tickets/*?done=created")
     assert page.get_by_role("heading", name="Display flickers").is_visible()

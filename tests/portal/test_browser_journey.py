@@ -240,3 +240,136 @@ def test_the_seed_journey_in_two_browser_contexts(new_context: Callable[..., Any
     tech.goto("/partner/customers")
     tenant_options = tech.get_by_label("Tenant").locator("option").all_inner_texts()
     assert s.contoso.name not in tenant_options
+
+
+# -- the keyboard alone -------------------------------------------------------------------------
+
+
+def _press_tab_and_see(page: Page) -> dict[str, str]:
+    page.keyboard.press("Tab")
+    now = plumbing.focused(page)
+    assert plumbing.focus_is_visible(page), f"no visible focus on {now}"
+    return now
+
+
+def _keyboard_sign_in(page: Page, upn: str) -> None:
+    page.goto("/login")
+    plumbing.tab_to(page, "el.id === 'f-email'")
+    page.keyboard.type(upn)
+    page.keyboard.press("Enter")  # Next
+    expect(page.get_by_label("Password", exact=True)).to_be_visible()
+    plumbing.tab_to(page, "el.id === 'f-password'")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")  # Sign in
+    page.wait_for_url("**/t/**")
+
+
+def _nav_by_keyboard(page: Page, name: str) -> None:
+    plumbing.tab_to(page, f"el.closest('nav') && el.textContent.trim() === {name!r}")
+    assert plumbing.focus_is_visible(page)
+    page.keyboard.press("Enter")
+
+
+def test_add_partner_and_accept_with_the_keyboard_alone(new_context: Callable[..., Any], seed: Seed) -> None:
+    """The wizard and the acceptance by Tab, Shift+Tab, typing, Space and Enter: every stop
+    shows its focus, the stops follow the form's reading order, a refusal's summary leads to
+    its field, and both actions complete."""
+    s = seed
+    customer = new_context().new_page()
+    _keyboard_sign_in(customer, s.contoso.admin.upn)
+    _nav_by_keyboard(customer, "Partners")
+    customer.wait_for_url("**/partners")
+    plumbing.tab_to(customer, "el.tagName === 'BUTTON' && el.textContent === 'Add partner'")
+    assert plumbing.focus_is_visible(customer)
+    customer.keyboard.press("Enter")
+    expect(customer.get_by_role("heading", name="Add a partner")).to_be_visible()
+
+    plumbing.tab_to(customer, "el.id === 'f-partner_domain'")
+    customer.keyboard.type(s.fabrikam.domain)
+    stops = []
+    while True:
+        now = _press_tab_and_see(customer)
+        stops.append(now["id"] or now["text"])
+        if now["id"] == "f-expires_in_days":
+            customer.keyboard.press("Control+A")
+            customer.keyboard.type("10")
+        elif now["name"] == "policy.incident.create":
+            customer.keyboard.type("M")  # Manual approval
+        elif now["id"] == "f-scope-listed":
+            assert customer.evaluate("document.activeElement.checked")
+        elif now["id"] in ("f-room_groups-1", "f-rooms-4"):  # US rooms, Seoul Studio
+            customer.keyboard.press("Space")
+        elif now["text"] == "Review":
+            break
+        assert len(stops) < 30, stops
+    # the reading order of the form: no control skipped, none out of place
+    assert stops == [
+        "f-expires_in_days",
+        *(f"f-policy-{i}" for i in range(1, 6)),
+        "f-scope-listed",
+        "f-room_groups-1",
+        *(f"f-rooms-{i}" for i in range(1, 5)),
+        "f-terms_accepted",
+        "Review",
+    ]
+    # Shift+Tab goes back the same way
+    customer.keyboard.press("Shift+Tab")
+    assert plumbing.focused(customer)["id"] == "f-terms_accepted"
+    assert plumbing.focus_is_visible(customer)
+    customer.keyboard.press("Tab")
+    customer.keyboard.press("Enter")  # Review, without agreeing to the terms
+    # refused: the summary's link takes the focus to the field; nothing typed is lost
+    summary = customer.get_by_role("alert")
+    expect(summary).to_contain_text("Agree to the terms to send the invitation.")
+    expect(customer.get_by_label("Partner domain")).to_have_value(s.fabrikam.domain)
+    expect(customer.get_by_label("Seoul Studio", exact=True)).to_be_checked()
+    plumbing.tab_to(customer, "el.closest('.error-summary') && el.tagName === 'A'")
+    assert plumbing.focus_is_visible(customer)
+    customer.keyboard.press("Enter")
+    assert plumbing.focused(customer)["id"] == "f-terms_accepted"
+    customer.keyboard.press("Space")
+    expect(customer.get_by_label("I agree to the terms")).to_be_checked()
+    assert _press_tab_and_see(customer)["text"] == "Review"
+    customer.keyboard.press("Enter")
+    expect(customer.get_by_role("heading", name="Review the invitation")).to_be_visible()
+    review = customer.locator("dl.review")
+    expect(review).to_contain_text("The room group US rooms")
+    expect(review).to_contain_text("Seoul Studio")
+    expect(review).to_contain_text("Opening an incident (incident.create): Manual approval")
+    expect(review).to_contain_text("after 10 days")
+    expect(review).not_to_contain_text("Berlin Focus")
+    plumbing.tab_to(customer, "el.tagName === 'BUTTON' && el.textContent === 'Send invitation'")
+    assert plumbing.focus_is_visible(customer)
+    customer.keyboard.press("Enter")
+    customer.wait_for_url("**/partners?done=invited")
+    expect(customer.get_by_role("status")).to_have_text("The invitation was sent.")
+
+    # the partner's admin accepts it, naming itself and the technician Primary admins
+    partner = new_context().new_page()
+    _keyboard_sign_in(partner, s.fabrikam.admin.upn)
+    _nav_by_keyboard(partner, "Invitations")
+    partner.wait_for_url("**/partner/invitations")
+    accept = partner.get_by_role("row").filter(has_text=s.contoso.name).get_by_role("button", name="Accept")
+    accept_id = accept.get_attribute("aria-describedby")
+    plumbing.tab_to(
+        partner, f"el.textContent === 'Accept' && el.getAttribute('aria-describedby') === {accept_id!r}"
+    )
+    assert plumbing.focus_is_visible(partner)
+    partner.keyboard.press("Space")
+    expect(partner.get_by_role("heading", level=1)).to_have_text(
+        f"Accept the invitation from {s.contoso.name}"
+    )
+    plumbing.tab_to(partner, "el.id === 'f-primary_admins'")
+    assert plumbing.focus_is_visible(partner)
+    partner.keyboard.press("Shift+ArrowDown")  # Admin (chosen by default) and the next: tech
+    chosen = partner.get_by_label("Primary admins").evaluate(
+        "el => Array.from(el.selectedOptions).map(o => o.textContent)"
+    )
+    assert chosen == [f"Admin ({s.fabrikam.admin.upn})", f"tech ({s.tech.upn})"]
+    now = _press_tab_and_see(partner)
+    assert now["text"] == "Confirm"
+    partner.keyboard.press("Enter")
+    partner.wait_for_url("**/partner/customers/*?done=accepted")
+    primary = partner.locator("section[aria-labelledby='h-primary']")
+    expect(primary).to_contain_text(s.fabrikam.admin.upn)
+    expect(primary).to_contain_text(s.tech.upn)
