@@ -251,15 +251,23 @@ def partner_links_query(session: Session, principal: Principal) -> Select[Partne
     return stmt.where(PartnerLink.id.in_([link_id for link_id, _, _ in linked_customers(session, principal)]))
 
 
-def offboard_by_partner(
-    session: Session, principal: Principal, link_id: uuid.UUID, confirm: bool
-) -> PartnerLink:
+def removable_by_partner(session: Session, principal: Principal, link_id: uuid.UUID) -> PartnerLink:
+    """The link the partner user may end (``offboard_by_partner``'s checks before the
+    confirmation): one it sees (else 404), past the customer's second-factor rule, and of
+    which it is a Primary admin (else 403). The portal's confirmation page asks the same."""
     link = session.scalar(partner_links_query(session, principal).where(PartnerLink.id == link_id))
     if link is None:
         raise NotFound("customer not found")
     require_second_factor(session, principal, link.tenant_id)
     if not primary_admins.holds(session, principal.user_id, link.id):
         raise Forbidden("only the link's Primary admins remove the customer")
+    return link
+
+
+def offboard_by_partner(
+    session: Session, principal: Principal, link_id: uuid.UUID, confirm: bool
+) -> PartnerLink:
+    link = removable_by_partner(session, principal, link_id)
     require_confirmation(confirm)
     session.refresh(link, with_for_update=True)
     end_link(session, link, principal.actor, "partner")

@@ -18,15 +18,17 @@ from roomwarden.access.models import Role, RoleAssignment
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.access.schemas import AssignmentRead, MemberRead, RoleRead, ScopeRead
+from roomwarden.audit.service import Category, Operation
+from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, NotFound
 from roomwarden.kit.pagination import PageParams, paginate
-from roomwarden.partners import links
+from roomwarden.partners import links, primary_admins
 from roomwarden.partners.mfa import require_second_factor
 from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.schemas import PartnerLinkRead
 from roomwarden.portal.partner_invitations import policy_summary, scope_summary
 from roomwarden.portal.partner_side import PartnerCtx, PartnerCtxDep
-from roomwarden.portal.web import path_for, portal_router
+from roomwarden.portal.web import path_for, portal_router, redirect
 from roomwarden.rooms.groups import group_visible
 from roomwarden.rooms.models import Room, RoomGroup
 
@@ -35,7 +37,9 @@ PAGE_SIZE = 50
 
 
 @pages.get("/partner/customers", name="portal.partner_customers")
-def customer_list(pctx: PartnerCtxDep, cursor: str = Query("", max_length=64)) -> Response:
+def customer_list(
+    pctx: PartnerCtxDep, cursor: str = Query("", max_length=64), done: str = Query("", max_length=20)
+) -> Response:
     stmt = links.partner_links_query(pctx.session, pctx.principal)
     page = paginate(
         pctx.session, stmt, PartnerLink.id, PageParams(limit=PAGE_SIZE, cursor=cursor or None), lambda x: x
@@ -50,6 +54,7 @@ def customer_list(pctx: PartnerCtxDep, cursor: str = Query("", max_length=64)) -
         first_page=bool(cursor),
         mfa=pctx.principal.mfa,
         managers_url=pctx.link("partner_tenant_managers"),
+        done=done,
     )
 
 
@@ -192,5 +197,46 @@ def customer_page(pctx: PartnerCtxDep, link_id: uuid.UUID, done: str = Query("",
         new_role=path_for(app, "portal.role_new", tenant_id=tid)
         if access is not None and _may(access, P.ROLES_MODIFY)
         else None,
+        may_remove=primary_admins.holds(pctx.session, pctx.principal.user_id, link.id),
         done=done,
     )
+
+
+# -- removing the customer (off-boarding by the partner, SPEC §4) ---------------------------------
+
+
+@pages.get("/partner/customers/{link_id}/remove", name="portal.partner_customer_remove")
+def remove_confirm(pctx: PartnerCtxDep, link_id: uuid.UUID) -> Response:
+    """The confirmation, behind the same checks as the removal itself: a link the user may
+    not see is the same 404 as a missing one; only its Primary admins (403) remove it."""
+    link = links.removable_by_partner(pctx.session, pctx.principal, link_id)
+    (read,) = links.partner_link_reads(pctx.session, pctx.principal, [link])
+    return pctx.page(
+        "confirm.html",
+        current="customers",
+        title=f"Remove the customer {read.customer_name}?",
+        text=f"From the next request on, no user of your organisation can see or do anything in "
+        f"{read.customer_name}: the partner roles end with the link, and your pending approval "
+        f"requests there are cancelled. {read.customer_name} keeps every record of your "
+        "organisation's activity in its audit log. To manage its rooms again, it has to send a "
+        "new invitation.",
+        action=pctx.url("partner_customer_remove", link_id=link.id),
+        button="Remove",
+        cancel=pctx.url("partner_customer", link_id=link.id),
+    )
+
+
+@pages.post("/partner/customers/{link_id}/remove")
+@audited(Category.PARTNER, Operation.DELETE)
+def remove(pctx: PartnerCtxDep, link_id: uuid.UUID) -> Response:
+    """``DELETE /api/v1/partner/customers/{link_id}?confirm=true``: the same service, and a
+    refusal recorded in the customer's log once the link is known to be the user's tenant's."""
+    pctx.audit_in(
+        pctx.session.scalar(
+            select(PartnerLink.tenant_id).where(
+                PartnerLink.id == link_id, PartnerLink.partner_tenant_id == pctx.principal.tenant_id
+            )
+        )
+    )
+    links.offboard_by_partner(pctx.session, pctx.principal, link_id, True)
+    return redirect(pctx.url("partner_customers") + "?done=removed")

@@ -91,6 +91,7 @@ def test_every_partner_page_passes_axe(new_context: Callable, msp) -> None:  # t
         f"/partner/invitations/{o['pending'][0]['id']}/accept",
         "/partner/customers",
         f"/partner/customers/{o['link']['id']}",
+        f"/partner/customers/{o['link']['id']}/remove",
         "/partner/tenant-managers",
         "/partner/tickets",
         "/partner/tickets?status=sunny",
@@ -154,3 +155,22 @@ def test_accept_and_deny_by_their_accessible_names(new_context: Callable, msp) -
     assert page.get_by_role("link", name=o["ticket"]["title"]).is_visible()
     page.get_by_role("navigation").get_by_role("link", name="Customer health", exact=True).click()
     assert page.get_by_role("img", name="Rooms per health state for each customer").is_visible()
+
+
+def test_remove_customer_by_its_accessible_names(new_context: Callable, msp) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §4's off-boarding by the partner: Remove customer, then Remove; Cancel first."""
+    p, o = msp
+    page = new_context().new_page()
+    plumbing.sign_in(page, p.admin.upn, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Customers", exact=True).click()
+    page.get_by_role("link", name=o["contoso"].name, exact=True).click()
+    page.get_by_role("button", name="Remove customer").click()
+    assert page.get_by_role("heading", name=f"Remove the customer {o['contoso'].name}?").is_visible()
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(f"**/partner/customers/{o['link']['id']}")
+    page.get_by_role("button", name="Remove customer").click()
+    page.get_by_role("button", name="Remove", exact=True).click()
+    page.wait_for_url("**/partner/customers?done=removed")
+    assert page.get_by_role("status").filter(has_text="The customer was removed").is_visible()
+    assert page.get_by_role("link", name=o["contoso"].name, exact=True).count() == 0
+    assert o["contoso"].name not in page.get_by_label("Tenant").locator("option").all_inner_texts()

@@ -525,10 +525,13 @@ class SideWho:
     reviewer: bool
     linked: bool
     signed_in: bool = True
+    primary_admin: bool = False
 
 
 SIDE_WHO = [
-    SideWho("partner_admin", reviewer=True, linked=True),  # Global admin and Primary admin
+    SideWho(
+        "partner_admin", reviewer=True, linked=True, primary_admin=True
+    ),  # Global admin and Primary admin
     SideWho("partner_technician", reviewer=False, linked=True),  # a custom partner role only
     SideWho("customer_admin", reviewer=True, linked=False),  # reviews its own tenant's (none)
     SideWho("stranger", reviewer=False, linked=False),  # a user of an unrelated tenant
@@ -606,6 +609,13 @@ SIDE_PAGES = [
         "customer",
         lambda s, t: f"/partner/customers/{s.links[t]}",
         lambda w, t: 200 if w.linked and t == IN else 404,
+        by_id=True,
+    ),
+    SidePage(
+        "customer remove",
+        lambda s, t: f"/partner/customers/{s.links[t]}/remove",
+        # the link's Primary admins; another partner's link is the same 404 as a missing one
+        lambda w, t: (200 if w.primary_admin else 403) if w.linked and t == IN else 404,
         by_id=True,
     ),
     SidePage(

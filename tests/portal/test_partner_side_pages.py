@@ -287,6 +287,102 @@ def test_a_customer_requiring_a_second_factor(world, app, linked):
     assert rooms["inside"]["name"] in strong.get("/partner/rooms").text
 
 
+def _audit(world: World, c: TenantH, query: str) -> list[dict]:
+    return _api(world, c.admin, f"/api/v1/tenants/{c.id}/audit-logs?{query}")["items"]
+
+
+def test_remove_customer_asks_for_confirmation_then_offboards(world, app, linked):
+    """The partner's Primary admin ends the link from the customer's page: Remove customer,
+    a confirmation (which changes nothing), Remove — the API's ``offboard_by_partner``."""
+    c, p, link, tech, rooms, _group = linked
+    role = world.role(c, ["rooms.view"])  # the customer's own role: untouched
+    b = signed_in(world, app, p.admin)
+    page = b.get(f"/partner/customers/{link['id']}")
+    assert (
+        f'<form method="get" action="/partner/customers/{link["id"]}/remove">'
+        '<button type="submit" class="danger">Remove customer</button></form>'
+    ) in page.text
+    confirm = b.get(f"/partner/customers/{link['id']}/remove")
+    assert confirm.status_code == 200
+    assert f"<h1>Remove the customer {c.name}?</h1>" in confirm.text
+    assert '<button type="submit" class="danger">Remove</button>' in confirm.text
+    assert f'href="/partner/customers/{link["id"]}">Cancel</a>' in confirm.text
+    assert 'aria-current="page">Customers</a>' in confirm.text
+    customer_link = f"/api/v1/tenants/{c.id}/partners/{link['id']}"
+    assert _api(world, c.admin, customer_link)["status"] == "active"  # the question changes nothing
+    # a technician holding a partner role loses its access with the link
+    partner_role = expect(
+        world.client.post(
+            f"/api/v1/tenants/{c.id}/roles",
+            json={"name": "Desk", "permissions": ["rooms.view"]},
+            headers=p.admin.headers,
+        ),
+        201,
+    )
+    expect(
+        world.client.post(
+            f"/api/v1/tenants/{c.id}/roles/{partner_role['id']}/assignments",
+            json={"name": "Desk", "members": [{"type": "user", "id": tech.id}], "scope": {"all": True}},
+            headers=p.admin.headers,
+        ),
+        201,
+    )
+    t = signed_in(world, app, tech)
+    assert t.get(f"/t/{c.id}/rooms/{rooms['inside']['id']}").status_code == 200
+    done = b.post(f"/partner/customers/{link['id']}/remove")
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/partner/customers?done=removed"
+    listed = b.get(done.headers["location"])
+    assert "The customer was removed" in listed.text and 'role="status"' in listed.text
+    assert c.name not in listed.text.split("<main", 1)[1]
+    assert _api(world, c.admin, customer_link)["status"] == "ended"
+    gone = t.get(f"/t/{c.id}/rooms/{rooms['inside']['id']}")
+    assert gone.status_code == 404 and NOT_FOUND in gone.text
+    assert b.get(f"/partner/customers/{link['id']}").status_code == 404
+    assert b.get(f"/partner/customers/{link['id']}/remove").status_code == 404
+    assert b.post(f"/partner/customers/{link['id']}/remove").status_code == 404
+    assert _api(world, c.admin, f"/api/v1/tenants/{c.id}/roles/{role}")["id"] == role
+    # recorded in the customer's log, like the API's DELETE
+    deletes = [r for r in _audit(world, c, "category=Partner") if r["operation"] == "Delete"]
+    assert [(r["result_status"], r["user_upn"], r["object_id"]) for r in deletes] == [
+        ("Failed", p.admin.upn, link["id"]),  # the second attempt, on the ended link
+        ("Successful", p.admin.upn, link["id"]),
+    ]
+    assert deletes[1]["details"]["ended_by"] == "partner"
+
+
+def test_remove_customer_is_for_the_links_primary_admins(world, app, linked):
+    c, p, link, _tech, _rooms, _group = linked
+    # a reviewer of the partner tenant who is not a Primary admin sees the customer, not the button
+    other_admin = world.user(p, ga=True, name="other")
+    b = signed_in(world, app, other_admin)
+    page = b.get(f"/partner/customers/{link['id']}")
+    assert page.status_code == 200 and "Remove customer" not in page.text
+    refused = b.get(f"/partner/customers/{link['id']}/remove")
+    assert refused.status_code == 403 and "Primary admins" in refused.text
+    assert b.post(f"/partner/customers/{link['id']}/remove").status_code == 403
+    failed = _audit(world, c, "category=Partner&result_status=Failed")
+    assert [(r["operation"], r["user_upn"], r["object_id"]) for r in failed][:1] == [
+        ("Delete", other_admin.upn, link["id"])
+    ]
+    # another partner, the customer itself, and an unknown id: the same 404
+    for user in (world.tenant().admin, c.admin):
+        other = signed_in(world, app, user)
+        assert other.get(f"/partner/customers/{link['id']}/remove").status_code == 404, user.upn
+        assert other.post(f"/partner/customers/{link['id']}/remove").status_code == 404, user.upn
+    assert b.get(f"/partner/customers/{uuid.uuid4()}/remove").status_code == 404
+    # a form without the session's token changes nothing
+    admin = signed_in(world, app, p.admin)
+    assert admin.post(f"/partner/customers/{link['id']}/remove", csrf="forged").status_code == 403
+    assert _api(world, c.admin, f"/api/v1/tenants/{c.id}/partners/{link['id']}")["status"] == "active"
+    # the customer's second-factor rule comes before the question
+    _settings(world, c, require_mfa_for_partners=True)
+    weak = admin.get(f"/partner/customers/{link['id']}/remove")
+    assert weak.status_code == 403 and "second factor" in weak.text
+    strong = signed_in(world, app, p.admin, mfa=True)
+    assert strong.get(f"/partner/customers/{link['id']}/remove").status_code == 200
+
+
 # -- Tenant managers ------------------------------------------------------------------------------
 
 
