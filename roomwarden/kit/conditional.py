@@ -55,6 +55,14 @@ def _if_match(
 IfMatchDep = Depends(_if_match)
 
 
+def expect_version(session: Session, version: int | None) -> None:
+    """A form's hidden ``version`` field (the portal's forms), taken as ``If-Match`` would be:
+    the change that follows in this session is refused with 412 unless the object is still at
+    ``version``. ``None`` (no field sent) leaves the change unconditional."""
+    if version is not None:
+        session.info[_KEY] = etag(version)
+
+
 def check(session: Session, obj: Any, what: str) -> None:
     """Refuse (412) when the request's If-Match names no current tag of ``obj``. Checked once
     per request: the addressed object only, not objects a change touches along the way."""

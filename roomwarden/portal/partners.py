@@ -24,8 +24,9 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.schemas import Explanation
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroupMember
+from roomwarden.kit import conditional
 from roomwarden.kit.api import audited, not_audited
-from roomwarden.kit.errors import AppError
+from roomwarden.kit.errors import AppError, PreconditionFailed
 from roomwarden.partners import invitations, links
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
 from roomwarden.partners.schemas import EVENTS, InvitationCreate, LinkRead, LinkUpdate
@@ -103,6 +104,23 @@ def _field_of(exc: AppError, default: str | None = None) -> str | None:
 def _policy_rows(policy: dict[str, str]) -> list[tuple[str, str, str]]:
     """``(event, description, mode)`` in the SPEC's order."""
     return [(e, EVENT_NAMES[e], policy.get(e, "auto")) for e in EVENTS]
+
+
+def _version(form: Any) -> int | None:
+    """The link's version a partner's page was drawn at (its forms' hidden field)."""
+    value = text(form, "version", 12).strip()
+    return int(value) if value.isdigit() else None
+
+
+#: a form drawn from an older version of the link: nothing is saved, the user reloads
+STALE = {
+    "scope": "Someone else changed this partner's delegated rooms or change control since you opened "
+    "this page, so nothing was saved. Reload the page to see the delegation as it is now, then "
+    "make your change again.",
+    "policy": "Someone else changed this partner's change control or delegated rooms since you opened "
+    "this page, so nothing was saved. Reload the page to see the change control as it is now, "
+    "then make your change again.",
+}
 
 
 def _scope_names(ctx: Ctx, rooms: list[Room], groups: list[RoomGroup]) -> dict[uuid.UUID, str]:
@@ -324,6 +342,7 @@ def _partner_page(
     policy_values: dict[str, Any] | None = None,
     scope_values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    stale: bool = False,
 ) -> Response:
     (link,) = links.link_reads(ctx.session, [links.customer_link(ctx.session, ctx.access, link_id)])
     rooms, groups = _room_choices(ctx)
@@ -332,12 +351,14 @@ def _partner_page(
         policy_values = {
             "policy": link.approval_policy,
             "approval_expires_in_days": str(link.approval_expires_in_days),
+            "version": link.version,
         }
     if scope_values is None:
         scope_values = {
             "scope_all": link.scope.all,
             "rooms": link.scope.rooms,
             "room_groups": link.scope.room_groups,
+            "version": link.version,
         }
     roles_visible = may_read_roles(ctx)
     partner_roles = _partner_roles(ctx, link) if roles_visible and link.status == "active" else []
@@ -353,6 +374,7 @@ def _partner_page(
         current="partners",
         status=422 if errors else 200,
         link=link,
+        stale=stale,
         statuses=STATUS_NAMES,
         done=done,
         errors=errors,
@@ -388,22 +410,34 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
     values: dict[str, Any] = {
         "policy": _policy_values(form),
         "approval_expires_in_days": text(form, "approval_expires_in_days", 10).strip(),
+        "version": _version(form),
     }
     try:
         body = {
             "approval_policy": values["policy"],
             "approval_expires_in_days": _whole_number(values["approval_expires_in_days"]),
         }
-        links.update_link(ctx.session, ctx.access, link_id, validate(LinkUpdate, body))
+        data = validate(LinkUpdate, body)
+        conditional.expect_version(ctx.session, values["version"])
+        links.update_link(ctx.session, ctx.access, link_id, data)
     except AppError as exc:
+        stale = isinstance(exc, PreconditionFailed)
         errors = errors_of(exc)
-        if "approval_expires_in_days" in errors:
+        if stale:
+            errors = {"policy": STALE["policy"]}
+        elif "approval_expires_in_days" in errors:
             errors["approval_expires_in_days"] = "Enter a whole number of days from 1 to 90."
         elif not isinstance(exc, FieldErrors):
             errors = {"policy": errors.get(FORM, exc.detail)}
 
         def again(s: Session) -> Response:
-            return _partner_page(ctx.with_session(s), link_id, policy_values=values, errors=errors)
+            return _partner_page(
+                ctx.with_session(s),
+                link_id,
+                policy_values=values,
+                errors=errors,
+                stale=stale,
+            )
 
         raise FormRefused(exc, again) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=policy")
@@ -413,8 +447,10 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
 @audited(Category.PARTNER, Operation.UPDATE)
 def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response:
     """Replaces the link's scope through the API's ``update_link``. Rooms and groups the user
-    cannot see are not offered, so they stay as they are."""
-    values = _scope_values(form)
+    cannot see are not offered, so they stay as they are. The form carries the link's version
+    (as If-Match): a replacement drawn from an older scope would undo someone else's change,
+    so it is refused (412) with a word to reload."""
+    values = {**_scope_values(form), "version": _version(form)}
     try:
         (link,) = links.link_reads(ctx.session, [links.customer_link(ctx.session, ctx.access, link_id)])
         rooms, groups = _room_choices(ctx)
@@ -424,13 +460,24 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
             body["rooms"] = values["rooms"] + [r for r in link.scope.rooms if r not in offered]
             kept = [g for g in link.scope.room_groups if g not in offered]
             body["room_groups"] = values["room_groups"] + kept
-        links.update_link(ctx.session, ctx.access, link_id, validate(LinkUpdate, {"scope": body}))
+        data = validate(LinkUpdate, {"scope": body})
+        conditional.expect_version(ctx.session, values["version"])
+        links.update_link(ctx.session, ctx.access, link_id, data)
     except AppError as exc:
+        stale = isinstance(exc, PreconditionFailed)
         errors = errors_of(exc, "scope")
         errors = {"scope": next(iter(errors.values()))} if FORM in errors or not errors else errors
+        if stale:
+            errors = {"scope": STALE["scope"]}
 
         def again(s: Session) -> Response:
-            return _partner_page(ctx.with_session(s), link_id, scope_values=values, errors=errors)
+            return _partner_page(
+                ctx.with_session(s),
+                link_id,
+                scope_values=values,
+                errors=errors,
+                stale=stale,
+            )
 
         raise FormRefused(exc, again) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=scope")

@@ -4,6 +4,7 @@ field. Access per principal is the page matrix's (tests/portal/test_page_matrix.
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 
@@ -223,6 +224,60 @@ def test_the_delegation_is_replaced_and_applies_on_the_next_request(world, linke
     assert b.post(url, {"scope": "all"}).status_code == 303
     assert api(world, c, f"/partners/{lk['id']}")["scope"]["all"] is True
     assert world.client.get(room_url, headers=helper.headers).status_code == 200
+
+
+def _version_field(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return re.findall(r'<input type="hidden" name="version" value="(\d+)">', page.text)
+
+
+def test_a_scope_form_from_an_older_version_does_not_undo_another_change(world, app, linked):
+    """Two admins on the same partner's page: the second save, drawn before the first one,
+    would replace the scope with what it saw. It carries the link's version (If-Match), so it
+    is refused in words and changes nothing; after a reload it saves."""
+    c, _p, rooms, group, b, lk, _ = linked
+    other = world.user(c, ga=True, name="other")
+    page = b.get(f"/t/{c.id}/partners/{lk['id']}")
+    version = api(world, c, f"/partners/{lk['id']}")["version"]
+    assert _version_field(page) == [str(version), str(version)]  # change control, delegated rooms
+    # meanwhile another admin adds the DE room (through the API, as a script would)
+    expect(
+        world.client.post(
+            f"/api/v1/tenants/{c.id}/partners/{lk['id']}/scope/rooms",
+            json={"room_ids": [rooms[1]["id"]]},
+            headers=other.headers,
+        ),
+        200,
+    )
+    url = f"/t/{c.id}/partners/{lk['id']}/scope"
+    stale = b.post(url, {"scope": "listed", "room_groups": [group["id"]], "version": str(version)})
+    assert stale.status_code == 412
+    assert "Someone else changed this partner's delegated rooms" in html.unescape(error_of(stale, "scope"))
+    assert "Reload the page</a>" in stale.text
+    assert _version_field(stale)[1] == str(version)  # still the old one: a second try is refused too
+    assert api(world, c, f"/partners/{lk['id']}")["scope"] == {
+        "all": False,
+        "rooms": [rooms[1]["id"]],
+        "room_groups": [group["id"]],
+    }
+    refused = api(world, c, "/audit-logs?category=Partner&result_status=Failed")["items"]
+    assert [(r["operation"], r["details"]["status"]) for r in refused][:1] == [("Update", 412)]
+    # the change control form is refused the same way
+    policy = b.post(
+        f"/t/{c.id}/partners/{lk['id']}/policy",
+        {"policy.room.update": "manual", "approval_expires_in_days": "7", "version": str(version)},
+    )
+    assert policy.status_code == 412
+    assert '<p class="field-error">Someone else changed this partner&#39;s change control' in policy.text
+    assert api(world, c, f"/partners/{lk['id']}")["approval_policy"]["room.update"] == "auto"
+    # reloaded, the page carries the new version and the save goes through
+    fresh = b.get(f"/t/{c.id}/partners/{lk['id']}")
+    (now,) = set(_version_field(fresh))
+    assert int(now) > version
+    done = b.post(url, {"scope": "listed", "room_groups": [group["id"]], "version": now})
+    assert done.status_code == 303
+    assert api(world, c, f"/partners/{lk['id']}")["scope"]["rooms"] == []
+    # a form without the field (an older page) stays unconditional
+    assert b.post(url, {"scope": "all", "version": "not a number"}).status_code == 303
 
 
 def test_effective_access_names_the_role_assignment_scope_and_link(world, linked):
