@@ -73,11 +73,18 @@ def scope_room_ids(scope_ids: frozenset[uuid.UUID] | set[uuid.UUID]) -> Select:
     return select(ScopeEffectiveRoom.room_id).where(ScopeEffectiveRoom.scope_id.in_(sorted(scope_ids)))
 
 
+#: The probe's own name for the materialised scope, since the outer query may range over the
+#: same table (a scope's page). Built once: building an alias costs more than the rest of the
+#: check. Probes are only ever siblings in a statement, never nested in one another, so one
+#: alias serves them all.
+_PROBE = aliased(ScopeEffectiveRoom, name="scope_probe")
+
+
 def _in_scopes(scope_ids: frozenset[uuid.UUID], room_id: RoomIdColumn) -> ColumnElement[bool]:
     """``room_id`` lies in one of the scopes: a primary-key probe per scope, correlated with
     the outer row, so its cost does not depend on the size of the scopes."""
     ids = sorted(scope_ids)
-    eff = aliased(ScopeEffectiveRoom)  # the outer query may range over the same table
+    eff = _PROBE
     probe = select(eff.room_id).where(eff.room_id == room_id)
     if len(ids) == 1:
         return probe.where(eff.scope_id == ids[0]).exists()
