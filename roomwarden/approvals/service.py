@@ -38,6 +38,7 @@ from roomwarden.identity.models import SecurityGroupMember, User
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import queue_mail
+from roomwarden.partners.mfa import lenient_customers, require_second_factor
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.service import room_allows
 from roomwarden.tenants.models import Tenant, TenantSettings
@@ -267,23 +268,37 @@ def _primary_admin_links(principal: Principal) -> Any:
     )
 
 
-def partner_query(
-    principal: Principal,
-    *,
-    customer_id: uuid.UUID | None = None,
-    status: str | None = None,
-    event: str | None = None,
-) -> Any:
+def _partner_visible(principal: Principal) -> Any:
     """A partner user sees the requests it made, and a link's Primary admins every request
     made in that link while they hold the role."""
-    stmt = select(ApprovalRequest).where(
+    return select(ApprovalRequest).where(
         ApprovalRequest.partner_tenant_id == principal.tenant_id,
         or_(
             ApprovalRequest.requester_user_id == principal.user_id,
             ApprovalRequest.link_id.in_(_primary_admin_links(principal)),
         ),
     )
+
+
+def partner_query(
+    session: Session,
+    principal: Principal,
+    *,
+    customer_id: uuid.UUID | None = None,
+    status: str | None = None,
+    event: str | None = None,
+) -> Any:
+    """The requests a partner user sees, across customers or for one. A customer that
+    requires a second factor the sign-in lacked (``partners.mfa``) is left out of the list
+    across customers; naming it (``customer_id``) is refused as on its own paths, once it is a
+    customer the caller's tenant is or was linked to (any other id lists nothing)."""
+    stmt = _partner_visible(principal).where(lenient_customers(principal, ApprovalRequest.tenant_id))
     if customer_id:
+        linked = select(PartnerLink.id).where(
+            PartnerLink.tenant_id == customer_id, PartnerLink.partner_tenant_id == principal.tenant_id
+        )
+        if session.scalar(linked.limit(1)) is not None:
+            require_second_factor(session, principal, customer_id)
         stmt = stmt.where(ApprovalRequest.tenant_id == customer_id)
     if status:
         stmt = stmt.where(status_is(status))
@@ -295,7 +310,13 @@ def partner_query(
 def partner_request(
     session: Session, principal: Principal, request_id: uuid.UUID, *, lock: bool = False
 ) -> ApprovalRequest:
-    stmt = partner_query(principal).where(ApprovalRequest.id == request_id)
+    """One request the caller sees; refused (403) if its customer requires a second factor
+    the sign-in lacked, before it is locked."""
+    stmt = _partner_visible(principal).where(ApprovalRequest.id == request_id)
+    customer_id = session.scalar(stmt.with_only_columns(ApprovalRequest.tenant_id))
+    if customer_id is None:
+        raise NotFound(NOT_FOUND)
+    require_second_factor(session, principal, customer_id)
     if lock:
         stmt = stmt.with_for_update(of=ApprovalRequest).execution_options(populate_existing=True)
     req = session.scalar(stmt)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from roomwarden.access.principal import Principal
@@ -51,3 +51,13 @@ def require_second_factor(session: Session, principal: Principal, customer_id: u
         return
     if customers_requiring(session, [customer_id]):
         raise SecondFactorRequired(customer_id)
+
+
+def lenient_customers(principal: Principal, customer_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """For a list across customers: leaves out the rows of customers that require a second
+    factor the sign-in lacked (the list is not refused as a whole; each such customer's own
+    paths refuse)."""
+    if principal.mfa:
+        return true()
+    strict = select(TenantSettings.tenant_id).where(TenantSettings.require_mfa_for_partners)
+    return or_(customer_id == principal.tenant_id, customer_id.not_in(strict))

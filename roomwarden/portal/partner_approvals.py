@@ -79,7 +79,7 @@ def partner_requests_page(
     items: list[ApprovalRequest] = []
     next_cursor = None
     if not errors:
-        stmt = service.partner_query(principal, customer_id=customer_id, status=status or None)
+        stmt = service.partner_query(session, principal, customer_id=customer_id, status=status or None)
         items, next_cursor = page_of(session, stmt, cursor)
     filters = {"customer": customer, "status": status}
     now = utcnow()
@@ -96,7 +96,7 @@ def partner_requests_page(
         filters=filters,
         query={k: v for k, v in filters.items() if v},
         customer_names=partner_names(session, {r.tenant_id for r in items}),
-        customer_choices=_customers(session, service.partner_query(principal)),
+        customer_choices=_customers(session, service.partner_query(session, principal)),
         user_id=principal.user_id,
         status_names=STATUS_NAMES,
         action_names=ACTION_NAMES,

@@ -407,6 +407,32 @@ def test_partner_cancels_its_pending_request(world, app, site) -> None:
     assert browser.post(f"/partner/approval-requests/{uuid.uuid4()}/cancel").status_code == 404
 
 
+def test_a_customer_requiring_a_second_factor_withholds_its_requests(world, app, site) -> None:
+    """Issue 9, L1: the partner's Approval requests pages, like the API, leave a customer that
+    requires a second factor out of the list, and refuse its requests, its filter and Cancel
+    to a sign-in without one, in words."""
+    ln, a, _b, _ = site
+    req = hold_city(world, ln, a["id"], "Munich")
+    url = f"/api/v1/tenants/{ln.customer.id}/settings"
+    body = {"require_mfa_for_partners": True}
+    expect(world.client.patch(url, json=body, headers=ln.customer.admin.headers), 200)
+    weak = signed_in(world, app, ln.primary)
+    listed = weak.get("/partner/approval-requests")
+    assert listed.status_code == 200 and req["id"] not in listed.text and rows(listed.text) == []
+    for refused in (
+        weak.get(f"/partner/approval-requests?customer={ln.customer.id}"),
+        weak.get(f"/partner/approval-requests/{req['id']}"),
+        weak.post(f"/partner/approval-requests/{req['id']}/cancel"),
+    ):
+        assert refused.status_code == 403 and "second factor" in refused.text, refused.text
+        assert "Munich" not in refused.text
+    assert api(world, ln.customer, f"/approval-requests/{req['id']}")["status"] == "pending"
+    strong = signed_in(world, app, ln.primary, mfa=True)
+    assert req["id"] in strong.get("/partner/approval-requests").text
+    assert strong.get(f"/partner/approval-requests/{req['id']}").status_code == 200
+    assert strong.post(f"/partner/approval-requests/{req['id']}/cancel").status_code == 303
+
+
 def test_only_the_requester_may_cancel(world, app, site) -> None:
     ln, a, _b, _ = site
     other = world.user(ln.partner)
