@@ -24,7 +24,7 @@ from roomwarden.kit.db import Database
 from roomwarden.kit.proxy import client_address
 from roomwarden.settings import Settings
 from tests.factories import PASSWORD, World, expect
-from tests.live import serving
+from tests.live import roomwarden_serve, serving
 
 TOKEN = "/api/v1/auth/token"
 
@@ -139,6 +139,35 @@ def test_x_forwarded_for_is_ignored_without_trusted_proxies(world: World, db: Da
         blocked = c.post(TOKEN, data=form(t.admin.upn), headers={"X-Forwarded-For": "10.9.9.9"})
         assert blocked.status_code == 429
     assert _counter(db, settings, throttle.Kind.ADDRESS, peer).failures == 4
+
+
+def test_roomwarden_serve_ignores_x_forwarded_for_from_loopback(world: World, db: Database) -> None:
+    """Issue 9, M5, through the real ``roomwarden serve``: uvicorn by default believes
+    X-Forwarded-For from 127.0.0.1, which would give each forged address a fresh per-address
+    counter. Wrong passwords for different accounts (so no account limit applies) with a new
+    forged address each: exactly the address limit is evaluated, the rest answer 429, and the
+    failures are counted against the loopback peer itself."""
+    limit = 4
+    t = world.tenant()
+    users = [world.user(t) for _ in range(limit + 4)]
+    forget_loopback(db)
+    env = {"ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(limit)}
+    try:
+        with roomwarden_serve(world.settings.database_url, 1, env) as url, httpx2.Client(timeout=60) as c:
+            statuses = [
+                c.post(
+                    f"{url}{TOKEN}",
+                    data=form(u.upn, "not the password"),
+                    headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
+                ).status_code
+                for n, u in enumerate(users)
+            ]
+        settings = world.settings.model_copy(update={"signin_max_failures_per_address": limit})
+        counted = _counter(db, settings, throttle.Kind.ADDRESS, "127.0.0.1").failures
+    finally:
+        forget_loopback(db)
+    assert statuses == [401] * limit + [429] * 4, statuses
+    assert counted == limit
 
 
 def test_a_trusted_proxy_names_the_client(world: World, db: Database) -> None:
