@@ -315,6 +315,33 @@ def test_an_administrator_unlocks_an_account(world: World, db: Database) -> None
 # -- H1: failures never stall the service ------------------------------------------------------
 
 
+def test_an_exhausted_pool_answers_503_with_retry_after(world: World, settings: Settings) -> None:
+    """Every pooled connection is in use (one, held here) and none frees up within the pool's
+    timeout: the request is answered 503 problem+json with Retry-After, a temporary condition
+    the client may retry, not a bare 500 (the pool's TimeoutError is no OperationalError)."""
+    tiny = settings.model_copy(
+        update={"db_pool_size": 1, "db_pool_overflow": 0, "db_pool_timeout_seconds": 0.5}
+    )
+    db = Database(tiny.database_url, pool=tiny.pool())
+    t = world.tenant()
+    try:
+        with TestClient(create_app(tiny, db)) as c:
+            expect(c.get("/api/v1/me", headers=t.admin.headers), 200)
+            engines = {id(e): e for e in (db.engine, db.write_engine)}.values()
+            held = [e.connect() for e in engines]  # every engine's only connection
+            try:
+                r = c.get("/api/v1/me", headers=t.admin.headers)
+            finally:
+                for conn in held:
+                    conn.close()
+            assert r.status_code == 503, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.headers["retry-after"] == "1" and r.json()["status"] == 503
+            expect(c.get("/api/v1/me", headers=t.admin.headers), 200)  # and it recovers
+    finally:
+        db.dispose()
+
+
 def test_a_burst_of_wrong_sign_ins_does_not_starve_other_requests(world: World, settings: Settings) -> None:
     """40 concurrent wrong sign-ins on a small pool (8 connections): no 5xx, and a signed-in
     user's GET /me keeps answering meanwhile. Each failure used to hold its request's

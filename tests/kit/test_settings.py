@@ -79,3 +79,24 @@ def test_repr_shows_no_secret() -> None:
 def test_short_secret_key_is_rejected() -> None:
     with pytest.raises(ValueError):
         Settings(secret_key="short")
+
+
+def test_the_pool_holds_a_connection_per_worker_thread(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Issue 9, H1: by default every request thread can hold a connection at once, so a
+    request never waits for one that another request thread holds."""
+    from roomwarden.kit.db import Database
+
+    monkeypatch.delenv("ROOMWARDEN_DB_POOL_SIZE", raising=False)
+    monkeypatch.delenv("ROOMWARDEN_WORKER_THREADS", raising=False)
+    default = Settings()
+    assert default.pool().size == default.worker_threads == 20
+    monkeypatch.setenv("ROOMWARDEN_WORKER_THREADS", "7")
+    seven = Settings()
+    assert seven.pool().size == seven.worker_threads == 7
+    db = Database(f"sqlite:///{tmp_path / 'pool.db'}", pool=seven.pool())
+    try:
+        assert db.engine.pool.size() == 7  # type: ignore[attr-defined]
+    finally:
+        db.dispose()
+    monkeypatch.setenv("ROOMWARDEN_DB_POOL_SIZE", "3")
+    assert Settings().pool().size == 3
