@@ -45,7 +45,8 @@ class Link:
     partner: TenantH
     users: dict[str, UserH]
     groups: dict[str, str]
-    assignment: str
+    assignment: str  # "" while the invitation is pending
+    invitation: str = ""
 
     def members(self, *names: str) -> list[dict[str, str]]:
         return [
@@ -55,6 +56,12 @@ class Link:
             for n in names
         ]
 
+    def established(self, lk: dict[str, Any]) -> None:
+        """The link ``lk`` (an acceptance's answer) now exists: note its Primary admins."""
+        url = f"/api/v1/tenants/{self.customer.id}/roles/{lk['primary_admins_role_id']}/assignments"
+        found = expect(self.world.client.get(url, headers=self.customer.admin.headers), 200)["items"]
+        self.assignment = found[0]["id"]
+
     def live(self) -> int:
         with self.world.db.transaction(write=False) as session:
             return session.scalar(LIVE, {"a": uuid.UUID(self.assignment)}) or 0
@@ -62,14 +69,13 @@ class Link:
 
 def _link(world: World, base: str, primary: list[str], groups: dict[str, list[str]]) -> Link:
     """Users a, b, c of the partner; ``groups`` name security groups of them; ``primary`` the
-    Primary admins (user or group names)."""
+    Primary admins (user or group names). No ``primary``: the invitation stays pending."""
     c, p = world.tenant(), world.tenant()
     users = {n: world.user(p, name=n) for n in ("a", "b", "c")}
     sgs = {g: world.security_group(p, [users[u] for u in members]) for g, members in groups.items()}
-    link = Link(world, base, c, p, users, sgs, "")
-    lk = expect(accept(world, p.admin, invite(world, c, p)["id"], link.members(*primary)), 201)
-    url = f"/api/v1/tenants/{c.id}/roles/{lk['primary_admins_role_id']}/assignments"
-    link.assignment = expect(world.client.get(url, headers=c.admin.headers), 200)["items"][0]["id"]
+    link = Link(world, base, c, p, users, sgs, "", invite(world, c, p)["id"])
+    if primary:
+        link.established(expect(accept(world, p.admin, link.invitation, link.members(*primary)), 201))
     return link
 
 
@@ -82,6 +88,17 @@ def swap(actor: str, *to: str) -> Call:
             f"{lk.base}/api/v1/tenants/{lk.customer.id}/assignments/{lk.assignment}",
             json={"members": lk.members(*to)},
             headers=lk.users[actor].headers,
+        )
+    )
+
+
+def accept_naming(*names: str) -> Call:
+    """The partner's Global admin accepts the pending invitation with ``names`` as Primary admins."""
+    return lambda lk: (
+        lambda client: client.post(
+            f"{lk.base}/api/v1/partner/invitations/{lk.invitation}/accept",
+            json={"primary_admins": lk.members(*names)},
+            headers=lk.partner.admin.headers,
         )
     )
 
@@ -142,6 +159,9 @@ PAIRS: list[tuple[str, list[str], dict[str, list[str]], Call, Call]] = [
         delete_group("h"),
     ),
     ("deactivate member of the group vs swap", ["a", "g"], {"g": ["b"]}, deactivate("b"), swap("a", "g")),
+    # acceptance: the invitation is pending (no Primary admins yet) and names b, or group g
+    ("accept naming b vs deactivate b", [], {}, accept_naming("b"), deactivate("b")),
+    ("accept naming g vs group members", [], {"g": ["b"]}, accept_naming("g"), empty_group("g")),
 ]
 
 
@@ -155,9 +175,18 @@ def test_racing_removals_keep_a_live_primary_admin(
 ) -> None:
     _name, primary, groups, first, second = pair
     link = _link(world, live_url, primary, groups)
-    assert link.live() >= 1
-    statuses = sorted(r.status_code for r in race([first(link), second(link)]))
+    assert not primary or link.live() >= 1
+    answers = race([first(link), second(link)])
+    statuses = sorted(r.status_code for r in answers)
     ok = [s for s in statuses if s < 300]
     refused = [s for s in statuses if s >= 300]
     assert len(ok) == 1 and refused[0] in (409, 422), statuses
+    if not primary:  # an acceptance raced: a link exists only if it won, and then it has a live member
+        accepted = [r.json() for r in answers if r.status_code == 201]
+        partners = f"/api/v1/tenants/{link.customer.id}/partners"
+        listed = expect(world.client.get(partners, headers=link.customer.admin.headers), 200)["items"]
+        assert [x["id"] for x in listed] == [x["id"] for x in accepted], statuses
+        if not accepted:
+            return
+        link.established(accepted[0])
     assert link.live() >= 1
