@@ -91,3 +91,33 @@ def test_the_cli_refuses_a_weak_password_with_a_reason(
         assert "at least" in result.output and "password" in result.output
     finally:
         get_settings.cache_clear()
+
+
+RESETS = {
+    "own change": lambda w, t, u, pw: w.client.post(
+        "/api/v1/me/password", json={"current_password": PASSWORD, "new_password": pw}, headers=u.headers
+    ),
+    "Global admin's reset": lambda w, t, u, pw: w.client.post(
+        f"/api/v1/tenants/{t.id}/users/{u.id}/reset-password",
+        json={"new_password": pw},
+        headers=t.admin.headers,
+    ),
+    "operator's reset": lambda w, t, u, pw: w.client.post(
+        "/api/v1/operator/users/reset-password", json={"upn": u.upn, "new_password": pw}, headers=w.operator
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(RESETS))
+@pytest.mark.parametrize(("password", "why"), sorted(WEAK.items()))
+def test_every_password_change_refuses_a_weak_password_and_says_why(
+    world: World, how: str, password: str, why: str
+) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    refused = RESETS[how](world, t, user, password)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "new_password" in detail and why in detail, detail
+    # a strong one goes through the same call, so the refusal was the policy's
+    assert RESETS[how](world, t, user, STRONG[2]).status_code in (200, 204)
