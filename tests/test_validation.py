@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import typing
 import uuid
 from typing import Any
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
 from roomwarden.kit.db import Database
@@ -374,3 +378,75 @@ def test_junk_bodies_on_any_endpoint_are_422_and_change_nothing(
     assert response.status_code == 422, (name, junk, response.text)
     assert response.json()["status"] == 422
     assert snapshot(world.db, t.id) == before
+
+
+# -- names are one line (issue 9, L4) ----------------------------------------------------------
+
+ONE_LINE_BAD = ["a\r\nb", "a\nb", "a\rb", "a\x07b", "a\x1bb", "a\x7fb", "a\u2028b", "a\u2029b"]
+#: field names that are names, wherever they appear: a new one must be a ``Name``/``ShortName``
+NAME_LIKE = re.compile(r"(^|_)(name|title)$")
+
+
+def _request_models(app: Any) -> set[type[BaseModel]]:
+    """Every Pydantic model a request body of the API can carry, nested ones included."""
+    found: set[type[BaseModel]] = set()
+
+    def walk(tp: Any) -> None:
+        if typing.get_origin(tp) is not None:
+            for arg in typing.get_args(tp):
+                walk(arg)
+        elif isinstance(tp, type) and issubclass(tp, BaseModel) and tp not in found:
+            found.add(tp)
+            for f in tp.model_fields.values():
+                walk(f.annotation)
+
+    def bodies(dependant: Any) -> list[Any]:
+        return [*dependant.body_params, *(b for d in dependant.dependencies for b in bodies(d))]
+
+    for ctx in iter_route_contexts(app.routes):
+        if (ctx.path or "").startswith("/api/") and getattr(ctx, "dependant", None) is not None:
+            for body in bodies(ctx.dependant):
+                walk(body.field_info.annotation)
+    return found
+
+
+def _one_line_fields(app: Any) -> list[tuple[type[BaseModel], str]]:
+    """Fields typed ``Name``/``ShortName`` (their one-line validator), and any string field
+    named like a name."""
+    fields = []
+    for model in sorted(_request_models(app), key=lambda m: (m.__module__, m.__name__)):
+        for name, f in model.model_fields.items():
+            typed = any(getattr(getattr(m, "func", None), "__name__", "") == "_one_line" for m in f.metadata)
+            if typed or (NAME_LIKE.search(name) and "str" in str(f.annotation)):
+                fields.append((model, name))
+    return fields
+
+
+def test_every_name_field_of_every_request_refuses_control_characters(app: Any) -> None:
+    """Generated from the API's request models: each name field refuses CR/LF, other control
+    characters and Unicode line separators (a name ends up in mail headers, CSV cells and log
+    lines), with the reason, whatever else the body holds."""
+    fields = _one_line_fields(app)
+    found = {f"{m.__name__}.{n}" for m, n in fields}
+    assert {
+        "TenantCreate.name",
+        "AdminCreate.display_name",
+        "RoomCreate.name",
+        "IncidentCreate.title",
+    } <= found
+    assert len(fields) >= 15, sorted(found)
+    missed = []
+    for model, name in fields:
+        for bad in ONE_LINE_BAD:
+            try:
+                model.model_validate({name: bad})
+            except ValidationError as exc:
+                errors = [e for e in exc.errors() if e["loc"] == (name,)]
+                if errors and "one line" in errors[0]["msg"]:
+                    continue
+            missed.append(f"{model.__name__}.{name} accepts {bad!r}")
+        try:
+            model.model_validate({name: "One line"})
+        except ValidationError as exc:
+            assert not [e for e in exc.errors() if e["loc"] == (name,)], (model.__name__, name, exc)
+    assert not missed, missed

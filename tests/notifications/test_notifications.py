@@ -13,9 +13,10 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from roomwarden.kit.db import Database
+from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.notifications.service import Mailer
 from roomwarden.settings import Settings
@@ -29,6 +30,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
         self.refuse: set[str] = set()
+        self.defer: set[str] = set()  # a temporary failure (451) at DATA, every time
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.refuse:
@@ -37,6 +39,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if self.defer & set(envelope.rcpt_tos):
+            return "451 4.3.0 try again later"
         self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
         return "250 OK"
 
@@ -241,6 +245,64 @@ def test_a_transient_failure_backs_off_and_lets_the_rest_through(
         # Not due yet: a healed server does not see it before its time.
         healed = Mailer(db, settings.model_copy(update={"smtp_port": port}))
         assert healed.deliver_due(tenant_ids=[uuid.UUID(t.id)]) == 0 and inbox.messages == []
+    finally:
+        db.dispose()
+
+
+def test_a_message_that_keeps_failing_transiently_ends_failed_and_the_rest_go_out(
+    world: World, smtp: tuple[Inbox, int]
+) -> None:
+    """Issue 9, L4: a message the server keeps deferring (451) is tried
+    ``ROOMWARDEN_MAIL_MAX_ATTEMPTS`` times, then ends ``failed`` and is never tried again;
+    messages queued after it are sent meanwhile and afterwards."""
+    inbox, port = smtp
+    t = world.tenant()
+    tid = uuid.UUID(t.id)
+    stuck, after, last = (f"{who}@{t.domain}" for who in ("stuck", "after", "last"))
+    inbox.defer.add(stuck)
+    settings = world.settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_timeout_seconds": 5,
+            "mail_max_attempts": 3,
+        }
+    )
+    db = Database(settings.database_url)
+
+    def queue(to: str) -> None:
+        with db.transaction() as session:
+            session.add(OutgoingMail(tenant_id=tid, to_address=to, subject="s", body="b"))
+
+    def row(to: str) -> OutgoingMail:
+        with db.transaction(write=False) as session:
+            return session.scalars(
+                select(OutgoingMail).where(OutgoingMail.tenant_id == tid, OutgoingMail.to_address == to)
+            ).one()
+
+    def due_now() -> None:  # the back-off has passed
+        with db.transaction() as session:
+            session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.tenant_id == tid, OutgoingMail.status == "pending")
+                .values(next_attempt_at=utcnow())
+            )
+
+    mailer = Mailer(db, settings)
+    try:
+        queue(stuck)
+        queue(after)
+        for attempt in range(1, 4):
+            mailer.deliver_due(tenant_ids=[tid])
+            r = row(stuck)
+            assert (r.attempts, r.status) == (attempt, "failed" if attempt == 3 else "pending")
+            assert "451" in (r.last_error or "")
+            due_now()
+        assert row(after).status == "sent" and len(inbox.to(after)) == 1
+        queue(last)
+        mailer.deliver_due(tenant_ids=[tid])
+        assert row(last).status == "sent" and len(inbox.to(last)) == 1
+        assert row(stuck).attempts == 3 and inbox.to(stuck) == []
     finally:
         db.dispose()
 

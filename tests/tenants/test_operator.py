@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import World, expect
+from tests.factories import PASSWORD, World, expect
 from tests.partners.helpers import in_customer, link
 
 OP = "/api/v1/operator/tenants"
@@ -110,6 +110,22 @@ def test_domain_rules(world: World) -> None:
     assert expect(world.client.get(f"{OP}/{a.id}", headers=world.operator), 200)["domains"] == [a.domain]
     for body in ({"name": None}, {"name": ""}, {"domains": []}, {"colour": "red"}, {"name": "a\r\nb"}):
         assert world.client.patch(f"{OP}/{a.id}", json=body, headers=world.operator).status_code == 422
+
+
+@pytest.mark.parametrize("bad", ["Evil\r\nBcc: all@example.com", "a\nb", "a\x07b", "a\x1bb", "a\u2028b"])
+@pytest.mark.parametrize("field", ["name", "admin.display_name"])
+def test_tenant_creation_refuses_control_characters_in_names(world: World, field: str, bad: str) -> None:
+    """Issue 9, L4: a tenant's name (and its first admin's) ends up in mail headers; the
+    original attack was a CR/LF in the name given at creation."""
+    domain = f"cc-{world.tag}.example.com"
+    admin = {"upn": f"admin@{domain}", "display_name": "Admin", "password": PASSWORD}
+    body = {"name": f"Clean {world.tag}", "domains": [domain], "admin": admin}
+    poisoned = {**body, "name": bad} if field == "name" else {**body, "admin": {**admin, "display_name": bad}}
+    refused = world.client.post(OP, json=poisoned, headers=world.operator)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "one line" in detail and field.split(".")[-1] in detail, detail
+    expect(world.client.post(OP, json=body, headers=world.operator), 201)  # the clean body is accepted
 
 
 @pytest.mark.parametrize("ref", ["00000000-0000-7000-8000-000000000000", "not-a-uuid"])
