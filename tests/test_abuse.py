@@ -1,11 +1,12 @@
 """Abuse through a real `roomwarden serve` on PostgreSQL: a bounded burst of bad sign-ins
 (with rotating X-Forwarded-For), junk bodies and oversized requests from loopback, while a
 legitimate client keeps calling GET /api/v1/me. Nothing answers 5xx, the forged addresses
-buy no extra guesses, and the legitimate client is served throughout (a generous bound: this
-is not a timing test)."""
+buy no extra guesses, and the legitimate client is served throughout (bounds with a wide margin:
+this is not a timing test)."""
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,11 @@ pytestmark = pytest.mark.skipif(DB_KIND != "postgresql", reason="the abuse test 
 def test_abuse_from_loopback_starves_nobody_and_fails_nothing(world: World, settings: Settings) -> None:
     t = world.tenant()
     victim = world.user(t)
-    env = {"ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": "25", "ROOMWARDEN_MAX_BODY_BYTES": "65536"}
+    env = {
+        "ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": "25",
+        "ROOMWARDEN_MAX_BODY_BYTES": "65536",
+        "ROOMWARDEN_DB_POOL_TIMEOUT_SECONDS": "20",  # above the latency bound below
+    }
     with roomwarden_serve(settings.database_url, 1, env) as url:
         me_statuses: list[int] = []
         me_times: list[float] = []
@@ -85,4 +90,11 @@ def test_abuse_from_loopback_starves_nobody_and_fails_nothing(world: World, sett
     assert counts[401] <= settings.signin_max_failures_per_account, counts
     assert locked.status_code == 429
     assert me_statuses and set(me_statuses) == {200}, Counter(me_statuses)
-    assert max(me_times) < 30, max(me_times)
+    # Not starved. Measured on a shared 2-core host (load 3-5): median 0.02-0.1 s, slowest
+    # 0.1-0.2 s; with three more busy processes on its two cores: median 0.06 s, slowest
+    # 0.2 s. The bounds leave a wide margin for a loaded CI machine, yet stay below what
+    # starvation looks like: a request that waits for a pooled connection waits out the pool's
+    # timeout (20 s here; the original symptom was 32 s), and a stall that slows every request
+    # moves the median by seconds.
+    assert statistics.median(me_times) < 3, sorted(me_times)
+    assert max(me_times) < 10, sorted(me_times)

@@ -5,6 +5,7 @@ lock-out that does not lock out an owner holding a second factor."""
 from __future__ import annotations
 
 import ipaddress
+import statistics
 import threading
 import time
 import uuid
@@ -381,8 +382,14 @@ def test_a_burst_of_wrong_sign_ins_does_not_starve_other_requests(world: World, 
         assert set(statuses) == {200}, statuses
         failed = [r.text for r in answers if r.status_code >= 500]
         assert {r.status_code for r in answers} <= {401, 429}, failed
-        # generous, for a loaded CI host: the legitimate client is served throughout, where it
-        # used to wait out the pool's timeout and the burst answered 500
-        assert me_times and max(me_times) < 30, me_times
+        # Not starved. Measured on a shared 2-core host (load 3-5): median 0.01-0.07 s, slowest
+        # 0.3-0.8 s; with three more busy processes on its two cores: median 0.3-0.4 s, slowest
+        # 0.5-0.7 s. The bounds leave a wide margin for a loaded CI machine, yet stay below
+        # what starvation looks like: a request that waits for a pooled connection waits out
+        # the pool's 20 s timeout (the original symptom was 32 s), and a stall that slows
+        # every request moves the median by seconds.
+        assert me_times, "the legitimate client made no request"
+        assert statistics.median(me_times) < 3, sorted(me_times)
+        assert max(me_times) < 10, sorted(me_times)
     finally:
         db.dispose()
