@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, or_, select, true
 from sqlalchemy.orm import Session
 
 from roomwarden.access.principal import Principal
@@ -53,7 +53,9 @@ def require_second_factor(session: Session, principal: Principal, customer_id: u
         raise SecondFactorRequired(customer_id)
 
 
-def lenient_customers(principal: Principal, customer_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+def lenient_customers(
+    principal: Principal, customer_id: SQLColumnExpression[uuid.UUID]
+) -> ColumnElement[bool]:
     """For a list across customers: leaves out the rows of customers that require a second
     factor the sign-in lacked (the list is not refused as a whole; each such customer's own
     paths refuse)."""
