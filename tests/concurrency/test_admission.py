@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -123,7 +124,10 @@ def test_a_request_without_a_turn_in_time_is_answered_503() -> None:
         third = await call("/third")
         return await first, refused, third
 
-    first, refused, third = asyncio.run(scenario())
+    # In a thread of its own: a browser test earlier in this process (Playwright's sync API)
+    # may have left the main thread's event loop running, where asyncio.run cannot start.
+    with ThreadPoolExecutor(1) as pool:
+        first, refused, third = pool.submit(lambda: asyncio.run(scenario())).result(timeout=30)
     assert reached == ["/first", "/third"]
     assert first[0]["status"] == 204 and third[0]["status"] == 204
     start = refused[0]
