@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from roomwarden.kit.schemas import Input
+from roomwarden.kit.schemas import FREE_TEXT, Input
 
 Status = Literal["pending", "approved", "rejected", "cancelled", "expired", "failed"]
 Event = Literal[
     "room.update", "update_ring.change", "incident.create", "ticket.update", "partner_role.change"
 ]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), FREE_TEXT]
 
 
 class Person(BaseModel):

@@ -35,6 +35,9 @@ ShortName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)
 ]
 Text = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_text)]
+#: For constrained strings of other sizes: one line (a place, a label), or free text.
+ONE_LINE = AfterValidator(_one_line)
+FREE_TEXT = AfterValidator(_text)
 #: A new password (roomwarden/kit/password_policy.py). Models that also know whose password
 #: it is re-check it with the person's own words (``PasswordOwner``).
 Password = Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH), AfterValidator(check_password)]

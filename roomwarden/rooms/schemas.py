@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from roomwarden.kit.countries import ISO_3166_ALPHA2
-from roomwarden.kit.schemas import Input, Name, Output, Patch, ShortName, Text, Upn
+from roomwarden.kit.schemas import FREE_TEXT, ONE_LINE, Input, Name, Output, Patch, ShortName, Text, Upn
 
 
 def _country(value: str) -> str:
@@ -18,7 +18,7 @@ def _country(value: str) -> str:
 
 
 Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
-Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), ONE_LINE]
 HealthState = Literal["healthy", "degraded", "unhealthy", "unknown"]
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Severity = Literal["important", "warning"]
@@ -135,7 +135,9 @@ class IncidentCreate(Input):
 
 class TicketUpdateIn(Input):
     status: TicketStatus = None  # type: ignore[assignment]
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)] = None  # type: ignore[assignment]
+    comment: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), FREE_TEXT
+    ] = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def something_to_do(self) -> TicketUpdateIn:

@@ -5,11 +5,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
 
-from roomwarden.kit.schemas import Input
+from roomwarden.kit.schemas import ONE_LINE, Input
 
-Claim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ClaimValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Acr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Claim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE]
+ClaimValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), ONE_LINE]
+Acr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), ONE_LINE]
+Issuer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), ONE_LINE]
+ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), ONE_LINE]
 
 
 class IdentityProviderUpdate(Input):
@@ -18,12 +20,8 @@ class IdentityProviderUpdate(Input):
     and ``client_id``, and ``client_secret`` unless one is stored already for that client."""
 
     type: Literal["local", "oidc"]
-    issuer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = (
-        None
-    )
-    client_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None
-    ) = None
+    issuer: Issuer | None = None
+    client_id: ClientId | None = None
     client_secret: SecretStr | None = Field(default=None, max_length=2000)
     #: a claim of the ID token that makes the user Global admin when it holds ``admin_value``
     #: (or, for a list claim such as ``groups``, when it contains it); off when absent
