@@ -7,10 +7,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission
+from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
-from roomwarden.identity.deps import PrincipalDep
+from roomwarden.identity.deps import BearerDep, load_principal
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.partners.mfa import SecondFactorRequired
@@ -18,9 +20,14 @@ from roomwarden.partners.mfa import SecondFactorRequired
 TenantId = Annotated[uuid.UUID, Path(description="the tenant acted in")]
 
 
-def tenant_access(
-    request: Request, tenant_id: TenantId, principal: PrincipalDep, session: SessionDep
-) -> Access:
+def tenant_access(request: Request, tenant_id: TenantId, creds: BearerDep, session: SessionDep) -> Access:
+    # The caller is loaded here, in this dependency's thread, rather than by a dependency of
+    # its own: one trip through the thread pool instead of two on every tenant request.
+    return access_in(request, tenant_id, load_principal(request, session, creds), session)
+
+
+def access_in(request: Request, tenant_id: uuid.UUID, principal: Principal, session: Session) -> Access:
+    """The principal's access in ``tenant_id`` (the API's dependency and the portal's pages)."""
     access = resolve_access(session, principal, tenant_id)
     # The customer's MFA rule came with the link in the decision's one statement.
     if access.is_partner and not principal.mfa and access.mfa_required:
@@ -33,7 +40,7 @@ AccessDep = Annotated[Access, Depends(tenant_access)]
 
 
 def require(perm: Permission, what: str = "resource") -> Any:
-    def check(access: AccessDep) -> Access:
+    async def check(access: AccessDep) -> Access:  # no I/O: on the event loop, no thread
         access.require_tenant_wide(perm, what)
         return access
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.routing import NoMatchFound
 
-from roomwarden.access.deps import tenant_access
+from roomwarden.access.deps import access_in
 from roomwarden.access.permissions import Permission
 from roomwarden.access.resolver import Access
 from roomwarden.identity.sessions import ActiveSession
@@ -71,7 +71,7 @@ def tenant_ctx(
     session: SessionDep,
 ) -> Ctx:
     active = session_of(request)
-    access = tenant_access(request, tenant_id, active.principal, session)
+    access = access_in(request, tenant_id, active.principal, session)
     return Ctx(request=request, session=session, access=access, active=active)
 
 

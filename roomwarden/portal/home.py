@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Request, Response
 
-from roomwarden.access.deps import tenant_access
+from roomwarden.access.deps import access_in
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import NotFound
 from roomwarden.portal.deps import TenantCtx
@@ -34,7 +34,7 @@ def switch_tenant(request: Request, session: SessionDep, tenant: str = "", surfa
     tenant_id = parse_uuid(tenant)
     if tenant_id is None:
         raise NotFound("tenant not found")
-    access = tenant_access(request, tenant_id, active.principal, session)
+    access = access_in(request, tenant_id, active.principal, session)
     entry = BY_KEY.get(surface)
     if entry is not None and entry.side == "tenant" and entry.visible(NavFacts(session, active, access)):
         href = entry_href(request, entry, access.tenant_id)
