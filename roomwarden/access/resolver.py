@@ -41,8 +41,8 @@ from roomwarden.access.models import (
 from roomwarden.access.permissions import ALL_PERMISSIONS, PARTNER_ADMIN, Permission
 from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Actor, Category, Operation, record
-from roomwarden.identity.models import SecurityGroupMember
-from roomwarden.kit.errors import Forbidden, NotFound
+from roomwarden.identity.models import SecurityGroupMember, User
+from roomwarden.kit.errors import Forbidden, NotFound, Unauthenticated
 from roomwarden.partners.models import PartnerLink
 from roomwarden.tenants.models import Tenant, TenantSettings
 
@@ -300,13 +300,13 @@ _LinkScope = aliased(Scope, name="link_scope")
 # exists), the customer's MFA rule and the grants of the link's roles; no row means no link.
 _PARTNER_GRANTS = (
     select(
-        PartnerLink.id,
-        PartnerLink.scope_id,
-        _LinkScope.all_rooms,
-        TenantSettings.require_mfa_for_partners,
-        _partner_grants.c.permission,
-        _partner_grants.c.id,
-        _partner_grants.c.all_rooms,
+        PartnerLink.id.label("link_id"),
+        PartnerLink.scope_id.label("link_scope_id"),
+        _LinkScope.all_rooms.label("link_all_rooms"),
+        TenantSettings.require_mfa_for_partners.label("require_mfa"),
+        _partner_grants.c.permission.label("permission"),
+        _partner_grants.c.id.label("scope_id"),
+        _partner_grants.c.all_rooms.label("scope_all_rooms"),
     )
     .join(_LinkScope, _LinkScope.id == PartnerLink.scope_id)
     .outerjoin(TenantSettings, TenantSettings.tenant_id == PartnerLink.tenant_id)
@@ -382,6 +382,90 @@ def resolve_access(session: Session, principal: Principal, tenant_id: uuid.UUID)
 
 
 _GLOBAL_ADMIN = {p: Grant(all_rooms=True) for p in ALL_PERMISSIONS}
+
+# A request's caller and its decision in one statement: the caller's row (re-read on every
+# request, so deactivation, deletion and a new token version take effect at once on every
+# worker) outer-joined with the decision's rows, which it would otherwise read next.
+_CALLER = (
+    User.tenant_id,
+    User.upn,
+    User.display_name,
+    User.is_global_admin,
+    User.is_active,
+    User.token_version,
+)
+_own_decision = _OWN_GRANTS.subquery("own_decision")
+_CALLER_IN_OWN_TENANT = (
+    select(*_CALLER, _own_decision.c.permission, _own_decision.c.id, _own_decision.c.all_rooms)
+    .select_from(User)
+    .outerjoin(_own_decision, true())
+    .where(User.id == _UID)
+)
+_partner_decision = _PARTNER_GRANTS.subquery("partner_decision")
+_CALLER_AS_PARTNER = (
+    select(*_CALLER, *_partner_decision.c)
+    .select_from(User)
+    .outerjoin(_partner_decision, true())
+    .where(User.id == _UID)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A token's bearer, and its access in the tenant asked about (``None``: the tenant is
+    not visible to it, which answers like a missing tenant)."""
+
+    principal: Principal
+    access: Access | None
+
+
+def resolve_caller(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    home_tenant_id: uuid.UUID,
+    token_version: int,
+    mfa: bool,
+    tenant_id: uuid.UUID,
+) -> Caller:
+    """``resolve_access`` for the bearer of a verified token, reading the caller's row in
+    the same statement as its decision: the user must still exist, be active, belong to the
+    token's tenant and carry the token's version (else 401, before anything else is said);
+    then the same rules as ``resolve_access``."""
+    own = home_tenant_id == tenant_id
+    if own:
+        rows = session.execute(_CALLER_IN_OWN_TENANT, {"uid": user_id, "tid": tenant_id}).all()
+    else:
+        params = {"uid": user_id, "tid": tenant_id, "pid": home_tenant_id}
+        rows = session.execute(_CALLER_AS_PARTNER, params).all()
+    if not rows or not _caller_is_current(rows[0], home_tenant_id, token_version):
+        raise Unauthenticated("the access token is invalid or expired")
+    first = rows[0]
+    principal = Principal(
+        user_id=user_id,
+        tenant_id=first[0],
+        upn=first[1],
+        display_name=first[2],
+        is_global_admin=first[3],
+        mfa=mfa,
+    )
+    n = len(_CALLER)
+    if own:
+        if principal.is_global_admin:
+            return Caller(principal, Access(tenant_id, principal, dict(_GLOBAL_ADMIN)))
+        grants = _fold(((r[n], r[n + 1], r[n + 2]) for r in rows), ALL_PERMISSIONS)
+        return Caller(principal, Access(tenant_id, principal, grants))
+    link_id, scope_id, link_all, require_mfa = first[n : n + 4]
+    grants = _fold(((r[n + 4], r[n + 5], r[n + 6]) for r in rows), PARTNER_ADMIN)
+    if link_id is None or not grants:
+        return Caller(principal, None)
+    link = LinkInfo(id=link_id, partner_tenant_id=home_tenant_id, scope_id=scope_id, all_rooms=link_all)
+    return Caller(principal, Access(tenant_id, principal, grants, link, mfa_required=bool(require_mfa)))
+
+
+def _caller_is_current(row: Any, home_tenant_id: uuid.UUID, token_version: int) -> bool:
+    tenant, _, _, _, active, version = row[: len(_CALLER)]
+    return bool(active) and tenant == home_tenant_id and version == token_version
 
 
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
