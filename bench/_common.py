@@ -135,3 +135,29 @@ def write_result(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return path
+
+
+def finish(
+    benchmark: str,
+    args: Any,
+    facts: dict[str, Any],
+    parameters: dict[str, Any],
+    started: float,
+    result: dict[str, Any],
+) -> int:
+    """Write one benchmark's report (``results/<benchmark>_<database>.json``) and print its
+    summary; the exit code of a run that measured."""
+    report = {
+        "benchmark": benchmark,
+        "database": args.database,
+        "when": now_iso(),
+        "quick": args.quick,
+        "machine": facts,
+        "parameters": parameters,
+        "seconds": round(time.monotonic() - started, 1),
+        **result,
+    }
+    path = write_result(f"{benchmark}_{args.database}", report, args.output, quick=args.quick)
+    print(json.dumps(report["summary"], indent=2))
+    print(f"written to {path} ({report['seconds']} s)")
+    return 0

@@ -38,7 +38,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from bench._common import DEFAULT_PG, machine_facts, median, now_iso, postgres_database, ratio, write_result
+from bench._common import (
+    DEFAULT_PG,
+    finish,
+    machine_facts,
+    median,
+    postgres_database,
+    ratio,
+)
 
 #: The columns written by the bulk fill, in COPY order.
 FILL_COLUMNS = (
@@ -333,20 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             url = f"sqlite:///{tmp}/audit.db"
         facts = machine_facts(url)
         result = run(url, args.records, args.rounds)
-    report = {
-        "benchmark": "audit_export",
-        "database": args.database,
-        "when": now_iso(),
-        "quick": args.quick,
-        "machine": facts,
-        "parameters": {"records": args.records, "rounds": args.rounds},
-        "seconds": round(time.monotonic() - started, 1),
-        **result,
-    }
-    path = write_result(f"audit_export_{args.database}", report, args.output, quick=args.quick)
-    print(json.dumps(report["summary"], indent=2))
-    print(f"written to {path} ({report['seconds']} s)")
-    return 0
+    parameters = {"records": args.records, "rounds": args.rounds}
+    return finish("audit_export", args, facts, parameters, started, result)
 
 
 if __name__ == "__main__":

@@ -55,15 +55,14 @@ from typing import Any
 from bench._common import (
     DEFAULT_PG,
     ROOT,
+    finish,
     fresh_secrets,
     machine_facts,
     median,
-    now_iso,
     postgres_database,
     production_env,
     ratio,
     roomwarden_exe,
-    write_result,
 )
 
 LOOPBACK = "127.0.0.1"
@@ -439,20 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             url = f"sqlite:///{tmp}/http.db"
         facts = machine_facts(url)
         result = run(url, args, Path(tmp))
-    report = {
-        "benchmark": "http_throughput",
-        "database": args.database,
-        "when": now_iso(),
-        "quick": args.quick,
-        "machine": facts,
-        "parameters": {k: v for k, v in vars(args).items() if k not in ("output", "pg")},
-        "seconds": round(time.monotonic() - started, 1),
-        **result,
-    }
-    path = write_result(f"http_throughput_{args.database}", report, args.output, quick=args.quick)
-    print(json.dumps(report["summary"], indent=2))
-    print(f"written to {path} ({report['seconds']} s)")
-    return 0
+    parameters = {k: v for k, v in vars(args).items() if k not in ("output", "pg")}
+    return finish("http_throughput", args, facts, parameters, started, result)
 
 
 if __name__ == "__main__":

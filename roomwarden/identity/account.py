@@ -62,14 +62,7 @@ def reset_password(session: Session, user: User, new_password: str, by: Access) 
     allowed it); ``user`` is already locked by the caller."""
     user.password_hash = hash_password(new_password)
     revoke_credentials(session, user)
-    by.audit(
-        session,
-        Category.USER,
-        Operation.UPDATE,
-        user.upn,
-        user.id,
-        {"password": "reset", "sessions": SIGNED_OUT},
-    )
+    _audit_by(session, by, user, {"password": "reset", "sessions": SIGNED_OUT})
 
 
 def sign_out_everywhere(session: Session, user_id: uuid.UUID) -> User:
@@ -93,14 +86,7 @@ def unlock(session: Session, settings: Settings, user: User, by: Access) -> int:
         session, settings, throttle.Kind.ACCOUNT, throttle.normalise_account(user.upn)
     ).failures
     throttle.unlock_account(session, user.upn)
-    by.audit(
-        session,
-        Category.USER,
-        Operation.UPDATE,
-        user.upn,
-        user.id,
-        {"sign_in": "unlocked", "failures_cleared": cleared},
-    )
+    _audit_by(session, by, user, {"sign_in": "unlocked", "failures_cleared": cleared})
     return cleared
 
 
@@ -112,6 +98,11 @@ def user_by_upn(session: Session, upn: str, *, lock: bool = False) -> User:
     if user is None:
         raise NotFound(f"no user with UPN {upn!r}")
     return user
+
+
+def _audit_by(session: Session, by: Access, user: User, details: dict[str, object]) -> None:
+    """A change to someone's account by an administrator: the record names what allowed it."""
+    by.audit(session, Category.USER, Operation.UPDATE, user.upn, user.id, details)
 
 
 def _audit(session: Session, user: User, actor: Actor, details: dict[str, object]) -> None:
