@@ -6,20 +6,25 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh" test
 
 # The browser tests (tests/portal) drive Debian's Chromium through Playwright, which cannot
-# download browsers of its own here. Install it when missing; under CI=true a failed install
-# is an error, elsewhere those tests skip with a message.
-if [ ! -x /usr/bin/chromium ]; then
-  echo "== installing chromium for the browser tests"
+# download browsers of its own here, and the quickstart test (tests/docs) runs the guide's
+# curl and jq commands. Install what is missing; under CI=true a failed install is an error,
+# elsewhere those tests skip with a message.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]} for the browser and quickstart tests"
   as_root=()
   if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then as_root=(sudo -n); fi
   if ! { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
          "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-           chromium fonts-dejavu-core >/dev/null; }; then
+           "${missing[@]}" >/dev/null; }; then
     if [ "${CI:-}" = "true" ]; then
-      echo "could not install chromium: the browser tests cannot run" >&2
+      echo "could not install ${missing[*]}: the browser or quickstart tests cannot run" >&2
       exit 1
     fi
-    echo "could not install chromium: the browser tests will be skipped" >&2
+    echo "could not install ${missing[*]}: the tests that need them will be skipped" >&2
   fi
 fi
 
