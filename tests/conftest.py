@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from roomwarden.app import create_app
 from roomwarden.kit.db import Database
 from roomwarden.kit.migrate import upgrade
-from roomwarden.settings import Settings
+from roomwarden.settings import Settings, get_settings
 from tests.factories import World
 from tests.live import roomwarden_serve
 from tests.pg import postgres_database
@@ -31,6 +31,20 @@ DB_KIND = os.environ.get("ROOMWARDEN_TEST_DB", "sqlite")
 #: With ROOMWARDEN_TEST_SERVER_WORKERS=N the API tests' client talks to a real
 #: ``roomwarden serve --workers N`` over the test database instead of the app in process.
 SERVER_WORKERS = int(os.environ.get("ROOMWARDEN_TEST_SERVER_WORKERS", "0"))
+
+
+@pytest.fixture(autouse=True)
+def _environment_is_restored() -> Iterator[None]:
+    """Every test leaves the process environment as it found it. The CLI writes
+    ``ROOMWARDEN_HOST``/``PORT``/``PUBLIC_URL``/``ENV`` for the server it starts (its workers
+    inherit them); run in-process by a test, that would reach every later test of the worker
+    that reads its settings, so a test's result would depend on the order."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

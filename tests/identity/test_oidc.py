@@ -372,7 +372,7 @@ class TestRefusals:
         code = customer_idp.consent(other_client, sub)["code"]
         foreign = oidc_client.exchange_code(
             settings, metadata, client_id="someone-else", client_secret="x",
-            redirect_uri="http://127.0.0.1:8000/auth/oidc/callback", code=code, code_verifier="v" * 64,
+            redirect_uri=f"{settings.public_url}/auth/oidc/callback", code=code, code_verifier="v" * 64,
         )  # fmt: skip
         with pytest.raises(oidc_client.TokenRejected, match="aud"):
             oidc_client.validate_id_token(
@@ -383,7 +383,7 @@ class TestRefusals:
         code = partner_idp.consent(partner_url, sub)["code"]
         from_partner = oidc_client.exchange_code(
             settings, partner_meta, client_id=f"roomwarden-{t.id}", client_secret="x",
-            redirect_uri="http://127.0.0.1:8000/auth/oidc/callback", code=code, code_verifier="v" * 64,
+            redirect_uri=f"{settings.public_url}/auth/oidc/callback", code=code, code_verifier="v" * 64,
         )  # fmt: skip
         with pytest.raises(oidc_client.TokenRejected):
             oidc_client.validate_id_token(
