@@ -1,0 +1,52 @@
+"""How many statements an authorised request costs. Not a timing: the count is what
+``docs/performance.md`` argues from, so a change that adds a round trip to every request
+fails here rather than only showing up in a benchmark. The caller's row is read in the
+decision's own statement (``resolve_caller``), so a room fetch costs two SELECTs whoever asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import SERVER_WORKERS
+from tests.factories import World, expect
+from tests.partners.helpers import link
+
+pytestmark = pytest.mark.skipif(SERVER_WORKERS > 0, reason="counts this process's statements")
+
+
+@contextmanager
+def selects(world: World) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            seen.append(statement)
+
+    engines = {world.db.engine, getattr(world.db, "write_engine", world.db.engine)}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+
+
+def test_an_authorised_room_fetch_costs_two_statements(world: World) -> None:
+    c, p = world.tenant(), world.tenant()
+    room = world.room(c)
+    group = world.room_group(c, [room["id"]])["id"]
+    link(world, c, p, {"rooms": [], "room_groups": [group]})
+    scoped = world.user(c)
+    world.assign(c, c.roles["Site Tech"], users=[scoped], scope={"rooms": [room["id"]]})
+    url = f"/api/v1/tenants/{c.id}/rooms/{room['id']}"
+    for who in (c.admin, scoped, p.admin):
+        expect(world.client.get(url, headers=who.headers), 200)  # warm: statements compiled
+        with selects(world) as seen:
+            expect(world.client.get(url, headers=who.headers), 200)
+        assert len(seen) == 2, (who.upn, seen)
