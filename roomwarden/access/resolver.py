@@ -386,7 +386,7 @@ _GLOBAL_ADMIN = {p: Grant(all_rooms=True) for p in ALL_PERMISSIONS}
 # A request's caller and its decision in one statement: the caller's row (re-read on every
 # request, so deactivation, deletion and a new token version take effect at once on every
 # worker) outer-joined with the decision's rows, which it would otherwise read next.
-_CALLER = (
+CALLER_COLUMNS = (
     User.tenant_id,
     User.upn,
     User.display_name,
@@ -396,14 +396,14 @@ _CALLER = (
 )
 _own_decision = _OWN_GRANTS.subquery("own_decision")
 _CALLER_IN_OWN_TENANT = (
-    select(*_CALLER, _own_decision.c.permission, _own_decision.c.id, _own_decision.c.all_rooms)
+    select(*CALLER_COLUMNS, _own_decision.c.permission, _own_decision.c.id, _own_decision.c.all_rooms)
     .select_from(User)
     .outerjoin(_own_decision, true())
     .where(User.id == _UID)
 )
 _partner_decision = _PARTNER_GRANTS.subquery("partner_decision")
 _CALLER_AS_PARTNER = (
-    select(*_CALLER, *_partner_decision.c)
+    select(*CALLER_COLUMNS, *_partner_decision.c)
     .select_from(User)
     .outerjoin(_partner_decision, true())
     .where(User.id == _UID)
@@ -438,18 +438,15 @@ def resolve_caller(
     else:
         params = {"uid": user_id, "tid": tenant_id, "pid": home_tenant_id}
         rows = session.execute(_CALLER_AS_PARTNER, params).all()
-    if not rows or not _caller_is_current(rows[0], home_tenant_id, token_version):
-        raise Unauthenticated("the access token is invalid or expired")
-    first = rows[0]
-    principal = Principal(
+    principal = caller_principal(
+        rows[0] if rows else None,
         user_id=user_id,
-        tenant_id=first[0],
-        upn=first[1],
-        display_name=first[2],
-        is_global_admin=first[3],
+        home_tenant_id=home_tenant_id,
+        token_version=token_version,
         mfa=mfa,
     )
-    n = len(_CALLER)
+    first = rows[0]
+    n = len(CALLER_COLUMNS)
     if own:
         if principal.is_global_admin:
             return Caller(principal, Access(tenant_id, principal, dict(_GLOBAL_ADMIN)))
@@ -463,9 +460,25 @@ def resolve_caller(
     return Caller(principal, Access(tenant_id, principal, grants, link, mfa_required=bool(require_mfa)))
 
 
-def _caller_is_current(row: Any, home_tenant_id: uuid.UUID, token_version: int) -> bool:
-    tenant, _, _, _, active, version = row[: len(_CALLER)]
-    return bool(active) and tenant == home_tenant_id and version == token_version
+def caller_principal(
+    row: Any, *, user_id: uuid.UUID, home_tenant_id: uuid.UUID, token_version: int, mfa: bool
+) -> Principal:
+    """The bearer of a verified token, from its user's row (``CALLER_COLUMNS`` first), or 401:
+    the user must still exist, be active, belong to the token's tenant and carry the token's
+    version. Every request re-reads the row, so revocation applies on the next request."""
+    if row is None:
+        raise Unauthenticated("the access token is invalid or expired")
+    tenant, upn, display_name, is_global_admin, active, version = row[: len(CALLER_COLUMNS)]
+    if not active or tenant != home_tenant_id or version != token_version:
+        raise Unauthenticated("the access token is invalid or expired")
+    return Principal(
+        user_id=user_id,
+        tenant_id=tenant,
+        upn=upn,
+        display_name=display_name,
+        is_global_admin=is_global_admin,
+        mfa=mfa,
+    )
 
 
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
