@@ -430,16 +430,7 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
         elif not isinstance(exc, FieldErrors):
             errors = {"policy": errors.get(FORM, exc.detail)}
 
-        def again(s: Session) -> Response:
-            return _partner_page(
-                ctx.with_session(s),
-                link_id,
-                policy_values=values,
-                errors=errors,
-                stale=stale,
-            )
-
-        raise FormRefused(exc, again) from exc
+        raise _refused(ctx, link_id, exc, errors, policy_values=values) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=policy")
 
 
@@ -470,17 +461,21 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
         if stale:
             errors = {"scope": STALE["scope"]}
 
-        def again(s: Session) -> Response:
-            return _partner_page(
-                ctx.with_session(s),
-                link_id,
-                scope_values=values,
-                errors=errors,
-                stale=stale,
-            )
-
-        raise FormRefused(exc, again) from exc
+        raise _refused(ctx, link_id, exc, errors, scope_values=values) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=scope")
+
+
+def _refused(
+    ctx: TenantCtx, link_id: uuid.UUID, exc: AppError, errors: dict[str, str], **values: Any
+) -> FormRefused:
+    """A refused form of the partner's page: the page again, in a fresh session, with what
+    was typed, the messages and, for a stale form, the word to reload."""
+    stale = isinstance(exc, PreconditionFailed)
+
+    def again(s: Session) -> Response:
+        return _partner_page(ctx.with_session(s), link_id, errors=errors, stale=stale, **values)
+
+    return FormRefused(exc, again)
 
 
 @pages.get("/t/{tenant_id}/partners/{link_id}/remove", name="portal.partner_remove")
