@@ -46,29 +46,11 @@ from bench._common import (
     postgres_database,
     ratio,
 )
+from roomwarden.audit.chain import KEYED_FIELDS
 
-#: The columns written by the bulk fill, in COPY order.
-FILL_COLUMNS = (
-    "id",
-    "tenant_id",
-    "seq",
-    "category",
-    "object_name",
-    "object_id",
-    "operation",
-    "result_status",
-    "creation_time",
-    "user_id",
-    "user_tenant_id",
-    "user_upn",
-    "user_display_name",
-    "partner_tenant_name",
-    "allowed_by",
-    "details",
-    "key_id",
-    "prev_hash",
-    "hash",
-)
+#: The columns written by the bulk fill, in COPY order: the id and sequence, the fields the
+#: record's MAC covers (``tenant_id`` first), the chain's link and the MAC.
+FILL_COLUMNS = ("id", "tenant_id", "seq", *KEYED_FIELDS[1:], "prev_hash", "hash")
 #: The plain COPY of the export's rows: the same 12 columns, no escaping, no formatting.
 RAW_COPY = (
     "COPY (SELECT category, object_name, operation, result_status, tenant_id, creation_time, user_id,"
