@@ -22,6 +22,7 @@ from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
 from roomwarden.audit.routes import api as audit_api
+from roomwarden.identity.http import APISessionAuth
 from roomwarden.identity.oidc.routes import api as identity_provider_api
 from roomwarden.identity.oidc.routes import browser as oidc_browser
 from roomwarden.identity.routes import auth, directory, operator_users
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.password_hashing = ThreadPoolExecutor(
         max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
     )
+    # Innermost first: the API's session sign-in runs after admission, on an admitted turn.
+    app.add_middleware(APISessionAuth)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxies)
     app.add_middleware(

@@ -33,7 +33,7 @@ class BodySizeLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await _refuse(send, _too_large(self.max_bytes))
+            await send_problem(send, _too_large(self.max_bytes))
             return
         seen, overflowed, started = 0, False, False
 
@@ -64,7 +64,7 @@ class BodySizeLimitMiddleware:
             if not overflowed:
                 raise
         if overflowed and not started:
-            await _refuse(send, _too_large(self.max_bytes))
+            await send_problem(send, _too_large(self.max_bytes))
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:
@@ -77,7 +77,9 @@ def _content_length(scope: dict[str, Any]) -> int | None:
     return None
 
 
-async def _refuse(send: Any, error: AppError, retry_after: int | None = None) -> None:
+async def send_problem(send: Any, error: AppError, retry_after: int | None = None) -> None:
+    """Answer ``error`` as problem+json from middleware, before the request's body was read
+    (so the connection is closed after it)."""
     body = json.dumps(error.problem()).encode()
     headers = [
         (b"content-type", b"application/problem+json"),
@@ -127,7 +129,7 @@ class AdmissionMiddleware:
             await self._slots.acquire()
             admitted = True
         if not admitted:
-            await _refuse(send, ServerBusy("the server is busy; retry shortly"), retry_after=1)
+            await send_problem(send, ServerBusy("the server is busy; retry shortly"), retry_after=1)
             return
         try:
             await self.app(scope, receive, send)

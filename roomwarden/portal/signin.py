@@ -22,23 +22,13 @@ from starlette.datastructures import FormData
 
 from roomwarden.identity import realm, sessions
 from roomwarden.identity import signin as identity_signin
+from roomwarden.identity.http import clear_cookie, cookie_name, session_cookie, set_cookie
 from roomwarden.identity.models import User
 from roomwarden.kit.api import not_audited, read_only
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
 from roomwarden.kit.time import utcnow
 from roomwarden.portal.headers import content_security_policy
-from roomwarden.portal.web import (
-    clear_cookie,
-    cookie_name,
-    form_data,
-    portal_router,
-    public,
-    redirect,
-    render,
-    session_cookie,
-    session_of,
-    set_cookie,
-)
+from roomwarden.portal.web import form_data, portal_router, public, redirect, render, session_of
 from roomwarden.settings import Settings
 
 pages = portal_router()

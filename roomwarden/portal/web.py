@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Request, Response
@@ -27,10 +27,10 @@ from starlette.datastructures import FormData
 from starlette.routing import NoMatchFound
 
 from roomwarden.identity import sessions
+from roomwarden.identity.http import authenticate, clear_cookie, cookie_name, cross_site, session_cookie
 from roomwarden.kit.api import SAFE_METHODS, TransactionalRoute, record_refused_attempt
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Forbidden, Invalid
-from roomwarden.settings import Settings
 
 log = logging.getLogger("roomwarden.portal")
 
@@ -45,42 +45,6 @@ templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-# -- cookies -------------------------------------------------------------------------------
-
-
-def is_https(request: Request) -> bool:
-    """HTTPS as the browser sees it: the request itself, or the public URL of a service
-    behind a TLS-terminating proxy."""
-    settings: Settings = request.app.state.settings
-    return request.url.scheme == "https" or settings.public_url.startswith("https://")
-
-
-def cookie_name(request: Request, base: str) -> str:
-    # The __Host- prefix makes the browser refuse the cookie unless it is Secure, host-only
-    # and for path /: a sibling subdomain cannot plant or overwrite it.
-    return f"__Host-{base}" if is_https(request) else base
-
-
-def session_cookie(request: Request) -> str:
-    return cookie_name(request, "roomwarden_session")
-
-
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=is_https(request),
-    )
-
-
-def clear_cookie(request: Request, response: Response, name: str) -> None:
-    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=is_https(request))
 
 
 # -- refusals the route class turns into pages -----------------------------------------------------
@@ -118,42 +82,24 @@ def public(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _authenticate(request: Request) -> None:
-    """Read the session cookie before the request's own transaction begins. Touching the
-    session and deleting a dead one are small transactions of their own, so a page view
-    never holds the write lock for the page's queries."""
+    """Sign the browser in from its session cookie (``identity.http.authenticate``)."""
     request.state.web_session = None
     request.state.end_cookie = False
     token = request.cookies.get(session_cookie(request))
     if not token:
         return
-    db: Database = request.app.state.db
-    settings: Settings = request.app.state.settings
-    with db.transaction(write=False) as s:
-        active = sessions.read_session(s, settings, token)
-    if active is None:
-        with db.transaction() as s:
-            sessions.end_session(s, token)
-        request.state.end_cookie = True
-        return
-    if active.stale:
-        with db.transaction() as s:
-            sessions.touch(s, active.id)
-    request.state.web_session = active
-    request.state.principal = active.principal
-
-
-def _own_origins(request: Request) -> set[str]:
-    settings: Settings = request.app.state.settings
-    public_url = urlsplit(settings.public_url)
-    return {f"{request.url.scheme}://{request.url.netloc}", f"{public_url.scheme}://{public_url.netloc}"}
+    check = authenticate(request.app.state.db, request.app.state.settings, token)
+    request.state.end_cookie = check.ended
+    if check.active is not None:
+        request.state.web_session = check.active
+        request.state.principal = check.active.principal
 
 
 async def _check_csrf(request: Request, is_public: bool) -> None:
     """Every state-changing request carries the session's CSRF token in its form (signed-out
     forms: the token of a cookie set with the form). A browser's Origin, when sent, must be
     this service."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and origin not in _own_origins(request):
+    if cross_site(request):
         raise Forbidden("the form was sent from another site")
     form = await request.form()
     given = form.get(CSRF_FIELD)

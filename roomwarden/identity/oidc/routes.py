@@ -18,13 +18,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.audit.service import Actor, Category, Operation, Result, record
 from roomwarden.identity import sessions
+from roomwarden.identity.http import is_https, session_cookie, set_cookie
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import config, flow
 from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
 from roomwarden.identity.tokens import issue_for
 from roomwarden.kit.api import SessionDep, audited, read_only
 from roomwarden.kit.routing import router
-from roomwarden.portal.web import session_cookie, set_cookie
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 
@@ -97,10 +97,6 @@ def _refused(request: Request, failure: flow.SignInFailed) -> HTMLResponse:
     return response
 
 
-def _secure(settings: Settings) -> bool:
-    return settings.public_url.startswith("https://")
-
-
 def _begin(
     request: Request, session: SessionDep, email: str | None, purpose: str, next_path: str | None
 ) -> Response:
@@ -126,7 +122,7 @@ def _begin(
         max_age=settings.oidc_flow_seconds,
         path=flow.COOKIE_PATH,
         httponly=True,
-        secure=_secure(settings),
+        secure=is_https(request),
         samesite="lax",  # sent on the provider's top-level redirect back, not on cross-site posts
     )
     return response
