@@ -43,10 +43,11 @@ def serving(app: Any) -> Iterator[str]:
 
 @contextmanager
 def roomwarden_serve(
-    database_url: str, workers: int, extra_env: dict[str, str] | None = None
+    database_url: str, workers: int, extra_env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[str]:
     """Run ``roomwarden serve --workers N`` as the operator would, over an already migrated
-    database; yields its base URL and stops the whole process group afterwards."""
+    database; yields its base URL and stops the whole process group afterwards. A
+    development instance unless ``extra_env`` says otherwise (with every secret)."""
     import os
     import signal
     import subprocess
@@ -56,7 +57,7 @@ def roomwarden_serve(
 
     import httpx2
 
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "ROOMWARDEN_ENV": "development",

@@ -4,6 +4,7 @@ is played with HTTP clients: ours for Roomwarden, httpx for the provider's conse
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -24,6 +25,8 @@ def free_port() -> int:
 @dataclass
 class Provider:
     port: int
+    #: users defined at start-up (``--user-claims``), each with its ``sub`` and claims
+    users: list[dict[str, Any]] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -45,6 +48,7 @@ class Provider:
                 str(self.port),
                 "--require-nonce",
                 "true",
+                *(arg for user in self.users for arg in ("--user-claims", json.dumps(user))),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -95,8 +99,8 @@ class Provider:
         return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
 
 
-def start_providers(count: int) -> list[Provider]:
-    providers = [Provider(free_port()).launch() for _ in range(count)]
+def start_providers(count: int, users: list[list[dict[str, Any]]] | None = None) -> list[Provider]:
+    providers = [Provider(free_port(), (users or [[]] * count)[i]).launch() for i in range(count)]
     try:
         for p in providers:
             p.wait_ready()
