@@ -126,13 +126,27 @@ class TestIdentityProviderSettings:
         assert world.client.put(url, json=other_client, headers=t.admin.headers).status_code == 422
         with world.db.transaction(write=False) as s:
             records = s.scalars(
-                select(AuditRecord).where(
-                    AuditRecord.tenant_id == uuid.UUID(t.id), AuditRecord.category == "IdentityProvider"
-                )
+                select(AuditRecord)
+                .where(AuditRecord.tenant_id == uuid.UUID(t.id), AuditRecord.category == "IdentityProvider")
                 .order_by(AuditRecord.seq)
             ).all()
         assert [r.result_status for r in records] == ["Successful", "Successful", "Failed"]
         assert all(SECRET not in str(r.details) for r in records)
+
+    def test_an_issuer_typed_with_a_trailing_slash_is_kept_as_the_provider_spells_it(
+        self, world: World, idps: Any, browser: TestClient
+    ) -> None:
+        t = world.tenant()
+        read = configure(world, t, idps[0], issuer=idps[0].issuer + "/")
+        assert read["issuer"] == idps[0].issuer  # the discovery document's own spelling
+        idps[0].user("slash-1", email=f"slash@{t.domain}")
+        me = expect(
+            world.client.get(
+                "/api/v1/me", headers=bearer(sign_in(browser, idps[0], f"slash@{t.domain}", "slash-1"))
+            ),
+            200,
+        )
+        assert me["user"]["upn"] == f"slash@{t.domain}"
 
     @pytest.mark.parametrize(
         ("body", "says"),
@@ -317,6 +331,7 @@ class TestRefusals:
         assert "text/html" in page.headers["content-type"]
         [record] = sign_in_records(world, t.id)
         assert record.result_status == "Failed" and record.user_id == "anonymous"
+        assert record.details["email_entered"] == f"someone@{t.domain}"  # who tried, as typed
 
     def test_a_state_that_is_not_this_browsers_is_refused(
         self, world: World, idps: Any, browser: TestClient, app: Any

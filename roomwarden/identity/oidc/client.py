@@ -123,14 +123,18 @@ def _get_json(settings: Settings, url: str, what: str) -> dict[str, Any]:
 
 def discover(settings: Settings, issuer: str, *, fresh: bool = False) -> ProviderMetadata:
     """``{issuer}/.well-known/openid-configuration``, checked as OpenID Connect Discovery 1.0
-    §4.3 asks: the document must name exactly the configured issuer."""
+    §4.3 asks: the document must name the configured issuer. A trailing ``/`` typed or left
+    out is the one difference forgiven (the discovery URL is the same either way); the
+    answer then carries the document's own spelling, which ID tokens must match exactly."""
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     cached = _metadata_cache.get(url)
     if cached and not fresh and time.monotonic() - cached[1] < settings.oidc_metadata_ttl_seconds:
         return cached[0]
     doc = _get_json(settings, url, "discovery document")
-    if doc.get("issuer") != issuer:
+    named = doc.get("issuer")
+    if not isinstance(named, str) or named.rstrip("/") != issuer.rstrip("/"):
         raise ProviderError("the identity provider's discovery document names another issuer")
+    issuer = named
     try:
         endpoints = {k: str(doc[k]) for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")}
     except KeyError as exc:

@@ -50,18 +50,20 @@ def read(session: Session, settings: Settings, tenant_id: uuid.UUID) -> Identity
     )
 
 
-def check_provider(settings: Settings, data: IdentityProviderUpdate) -> None:
+def check_provider(settings: Settings, data: IdentityProviderUpdate) -> IdentityProviderUpdate:
     """Refuse (422) an issuer that is not a usable OpenID Connect provider, before anything
-    is saved. Runs outside any database transaction: it waits on the network."""
+    is saved; answer the settings with the issuer spelt as the provider's discovery document
+    spells it. Runs outside any database transaction: it waits on the network."""
     if data.type != "oidc":
-        return
+        return data
     assert data.issuer is not None
     if problem := client.issuer_problem(data.issuer):
         raise Invalid(problem)
     try:
-        client.discover(settings, data.issuer, fresh=True)
+        metadata = client.discover(settings, data.issuer, fresh=True)
     except client.ProviderError as exc:
-        raise Invalid(f"{exc} (from {data.issuer}/.well-known/openid-configuration)") from exc
+        raise Invalid(f"{exc} (from {data.issuer.rstrip('/')}/.well-known/openid-configuration)") from exc
+    return data.model_copy(update={"issuer": metadata.issuer})
 
 
 def update(session: Session, access: Access, box: SecretBox, data: IdentityProviderUpdate) -> None:

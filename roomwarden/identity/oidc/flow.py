@@ -63,6 +63,9 @@ class Flow:
     code_verifier: str
     purpose: str
     next: str
+    #: the e-mail the person typed at /login (a hint, never trusted: it names who *tried*
+    #: in the record of a failed sign-in, not who signed in)
+    email: str | None = None
 
 
 def _cookie_box(settings: Settings) -> Fernet:
@@ -132,6 +135,7 @@ def start(
         code_verifier=request.code_verifier,
         purpose=purpose if purpose in PURPOSES else "portal",
         next=safe_next(next_path),
+        email=email.strip()[:320] if email else None,
     )
     return Redirect(url=request.url, cookie=seal_flow(settings, flow))
 

@@ -60,7 +60,7 @@ def put_identity_provider(
     """Switch the tenant to OpenID Connect (the provider is checked by discovery first) or
     back to local accounts; users are kept either way."""
     settings, db = request.app.state.settings, request.app.state.db
-    config.check_provider(settings, body)  # waits on the network: before any write
+    body = config.check_provider(settings, body)  # waits on the network: before any write
     with db.transaction() as own:
         config.update(own, access, request.app.state.secret_box, body)
     with db.transaction(write=False) as fresh:
@@ -74,8 +74,10 @@ def _page(template: str, status: int = 200, **values: object) -> HTMLResponse:
     return HTMLResponse(_pages.get_template(template).render(**values), status_code=status, headers=NO_STORE)
 
 
-def _refused(request: Request, failure: flow.SignInFailed) -> HTMLResponse:
-    """A readable page, and the failure in the tenant's audit log (when the tenant is known)."""
+def _refused(request: Request, failure: flow.SignInFailed, entered: str | None = None) -> HTMLResponse:
+    """A readable page, and the failure in the tenant's audit log (when the tenant is known),
+    with the e-mail the person typed at /login (``entered``) when there was one."""
+    typed = {"email_entered": entered} if entered else {}
     if failure.tenant_id is not None:
         try:
             with request.app.state.db.transaction() as own:
@@ -88,7 +90,12 @@ def _refused(request: Request, failure: flow.SignInFailed) -> HTMLResponse:
                         operation=Operation.CREATE,
                         object_name="OpenID Connect sign-in",
                         result=Result.FAILED,
-                        details={"status": failure.status, "reason": failure.message, **failure.details},
+                        details={
+                            "status": failure.status,
+                            "reason": failure.message,
+                            **typed,
+                            **failure.details,
+                        },
                     )
         except Exception:  # the person must still get its answer
             log.exception("could not record a refused sign-in")
@@ -114,7 +121,7 @@ def _begin(
             session, settings, tenant, email=email, purpose=purpose, next_path=next_path or "/"
         )
     except flow.SignInFailed as failure:
-        return _refused(request, failure)
+        return _refused(request, failure, entered=email)
     response = RedirectResponse(redirect.url, status_code=303, headers=NO_STORE)
     response.set_cookie(
         flow.COOKIE,
@@ -163,7 +170,7 @@ def callback(
         with request.app.state.db.transaction() as own:
             result = flow.complete(own, settings, request.app.state.secret_box, checked, code)
     except flow.SignInFailed as failure:
-        return _refused(request, failure)
+        return _refused(request, failure, entered=started.email if started else None)
     response = _finish(request, checked, result)
     _forget_flow(response)
     return response
