@@ -23,6 +23,7 @@ from roomwarden.portal import (
     roles,
     rooms,
     settings_page,
+    sign_in_settings,
     signin,
     tickets,
 )
@@ -43,6 +44,7 @@ MODULES = (
     approvals,
     audit_log,
     settings_page,
+    sign_in_settings,
     directory,
     partner_approvals,
     partner_invitations,

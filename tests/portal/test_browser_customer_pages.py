@@ -75,6 +75,7 @@ def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  
         f"/roles/{o['role']}/assignments/new",
         "/settings",
         "/users",
+        "/sign-in-settings",
         f"/users/{o['user'].id}",
         "/security-groups",
         "/approvals",

@@ -220,6 +220,8 @@ PAGES = [
         by_id=True,
     ),
     Page("users", lambda m, t: "/users", api="GET users"),
+    # the identity provider's settings are the directory's rule: Global admins, partners never
+    Page("sign-in settings", lambda m, t: "/sign-in-settings", api="GET users"),
     Page("user new", lambda m, t: "/users/new", api="POST user"),
     Page("user", lambda m, t: f"/users/{m.bystander[t]}", api="GET user", by_id=True),
     Page("user delete", lambda m, t: f"/users/{m.bystander[t]}/delete", api="GET user", by_id=True),
@@ -269,6 +271,7 @@ PAGES = [
 #: pages of tenant administration a partner never reaches (404, like the API's)
 PARTNER_HIDDEN = {
     "settings",
+    "sign-in settings",
     "users",
     "user new",
     "user",
