@@ -156,8 +156,6 @@ def _page(
     )
 
 
-
-
 @pages.get("/t/{tenant_id}/audit-log", name="portal.audit_log")
 def audit_log(
     ctx: TenantCtx,

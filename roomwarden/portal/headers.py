@@ -37,14 +37,6 @@ HEADERS = {
 }
 
 
-def content_security_policy(*, form_action: tuple[str, ...] = ()) -> str:
-    """The policy, with more origins a form may be sent to (a sign-in step that redirects
-    the browser to the tenant's identity provider)."""
-    if not form_action:
-        return CSP
-    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(form_action))
-
-
 class PortalHeaders:
     """Pure ASGI middleware (no buffering): adds the headers a response has not set itself.
     Pages are never cached (they show what one user may see); static files are revalidated."""

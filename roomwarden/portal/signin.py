@@ -14,7 +14,6 @@ import math
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +26,6 @@ from roomwarden.identity.models import User
 from roomwarden.kit.api import not_audited, read_only
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
 from roomwarden.kit.time import utcnow
-from roomwarden.portal.headers import content_security_policy
 from roomwarden.portal.web import form_data, portal_router, public, redirect, render, session_of
 from roomwarden.settings import Settings
 
@@ -116,10 +114,11 @@ async def login_submit(request: Request, form: FormDep) -> Response:
     if _text(form, "step", 20) != "password":
         where = await run_in_threadpool(_discover, request, email, next_path)
         if isinstance(where, realm.Redirect):
-            response = redirect(where.url)
-            response.headers["Content-Security-Policy"] = content_security_policy(
-                form_action=(_origin(where.url),)
-            )
+            # A page that sends the browser on, not a 303: the browser holds a form's whole
+            # redirect chain to this page's CSP form-action 'self', and the provider is
+            # another origin. The page's own navigation is not a form submission.
+            response = render(request, None, "login_continue.html", url=where.url)
+            response.headers["Cache-Control"] = "no-store"
             for name, value in where.cookies.items():
                 set_cookie(request, response, name, value, max_age=600)
             return response
@@ -130,11 +129,6 @@ async def login_submit(request: Request, form: FormDep) -> Response:
 def _discover(request: Request, email: str, next_path: str) -> realm.Realm:
     with request.app.state.db.transaction() as session:
         return realm.discover(session, request.app.state.settings, email, next_path)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 async def _sign_in(request: Request, email: str, form: FormData, next_path: str) -> Response:

@@ -4,7 +4,9 @@ is played with HTTP clients: ours for Roomwarden, httpx for the provider's conse
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -97,6 +99,20 @@ class Provider:
         response = httpx.post(authorize_url, data=data, timeout=10)
         assert response.status_code in (302, 303), response.text
         return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+
+
+REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
+
+
+def sent_on_to(page: httpx.Response | Any) -> str:
+    """Where ``/login`` sends the browser for an OpenID Connect tenant: a page that moves on
+    at once (meta refresh) and links to the same address for a browser that does not."""
+    assert page.status_code == 200, page.text
+    found = REFRESH.search(page.text)
+    assert found, page.text
+    url = html.unescape(found.group(1))
+    assert f'href="{found.group(1)}"' in page.text
+    return url
 
 
 def start_providers(count: int, users: list[list[dict[str, Any]]] | None = None) -> list[Provider]:
