@@ -105,12 +105,14 @@ def own_origins(request: HTTPConnection) -> set[str]:
 
 def cross_site(request: HTTPConnection) -> bool:
     """The browser says the request was started by another site (Fetch Metadata, or the
-    ``Origin`` of browsers that do not send it). Non-browser clients send neither."""
+    ``Origin`` of browsers that do not send it). Non-browser clients send neither. An opaque
+    ``Origin: null`` (a sandboxed frame, a redirect from another origin) is not this service:
+    a sibling subdomain's sandboxed frame still gets the SameSite=Lax cookie sent along."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None:
         return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    return bool(origin) and origin != "null" and origin not in own_origins(request)
+    return bool(origin) and origin not in own_origins(request)
 
 
 # -- the API's acceptance of the session -------------------------------------------------------
