@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roomwarden.identity import sessions
-from roomwarden.kit.api import SAFE_METHODS
+from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import Forbidden
 from roomwarden.kit.limits import send_problem
@@ -142,7 +142,8 @@ class APISessionAuth:
         if not token:
             await self.app(scope, receive, send)
             return
-        if scope["method"] not in SAFE_METHODS and cross_site(connection):
+        crossed = cross_site(connection)
+        if scope["method"] not in SAFE_METHODS and crossed:
             await send_problem(
                 send,
                 Forbidden(
@@ -154,7 +155,10 @@ class APISessionAuth:
         app_state = scope["app"].state
         check = await run_in_threadpool(authenticate, app_state.db, app_state.settings, token)
         if check.active is not None:
-            scope.setdefault("state", {})["principal"] = check.active.principal
+            state = scope.setdefault("state", {})
+            state["principal"] = check.active.principal
+            # a read started by another site answers, but an audited one (a secret) does not
+            state[CROSS_SITE_SESSION] = crossed
 
         async def send_private(message: Message) -> None:
             if message["type"] == "http.response.start":

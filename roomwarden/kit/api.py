@@ -22,11 +22,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, compile_path
 
 from roomwarden.kit.db import Database
-from roomwarden.kit.errors import AppError, Conflict, Invalid, TooManyRequests
+from roomwarden.kit.errors import AppError, Conflict, Forbidden, Invalid, TooManyRequests
 
 log = logging.getLogger("roomwarden")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROBLEM = "application/problem+json"
+#: ``request.state`` flag: the request was signed in by a credential the browser sends on its
+#: own (the portal's session cookie) and the browser says another site started it. It may
+#: read, but not run an endpoint that writes, an audited read (a secret) included.
+CROSS_SITE_SESSION = "cross_site_session"
 
 
 def database(request: Request) -> Database:
@@ -48,6 +52,13 @@ class TransactionalRoute(APIRoute):
         strict = self.refuse_unknown_query_parameters
 
         async def run(request: Request) -> Response:
+            if getattr(request.state, CROSS_SITE_SESSION, False) and (
+                request.method not in SAFE_METHODS or hasattr(self.endpoint, "__audit__")
+            ):
+                raise Forbidden(
+                    "a request from another site cannot use the portal's session for this; "
+                    "send a bearer token in the Authorization header"
+                )
             if strict and (unknown := sorted(set(request.query_params) - known)):
                 # A mistyped filter must not pass for "no filter".
                 raise RequestValidationError(
