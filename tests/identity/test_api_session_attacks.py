@@ -4,13 +4,17 @@ them that had no test of their own."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.factories import TenantH, World, expect
-from tests.portal.helpers import signed_in
+from tests.identity.oidc_provider import Provider, start_providers
+from tests.portal.helpers import Browser, signed_in
 
 #: A navigation another site starts (a link, ``window.open``, a redirect): the browser sends
 #: the SameSite=Lax session cookie with it.
@@ -110,3 +114,105 @@ class TestAuditedReadsFromAnotherSite:
         path = f"/api/v1/tenants/{t.id}/rooms/{room['id']}"
         got = expect(browser.client.get(path, headers=NAVIGATED_FROM["another site"]), 200)
         assert got["id"] == room["id"]
+
+
+class TestCredentialsAndHeaders:
+    @pytest.mark.parametrize("authorization", ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token x"])
+    def test_an_empty_or_malformed_authorization_is_not_rescued_by_the_cookie(
+        self, world: World, app: Any, authorization: str
+    ) -> None:
+        t = world.tenant()
+        browser = signed_in(world, app, t.admin)
+        response = browser.client.get("/api/v1/me", headers={"Authorization": authorization})
+        assert response.status_code == 401
+
+    def test_bearer_responses_do_not_get_the_sessions_headers(self, world: World, app: Any) -> None:
+        t = world.tenant()
+        browser = signed_in(world, app, t.admin)
+        for client in (browser.client, world.client):  # with and without a session cookie
+            response = client.get("/api/v1/me", headers=t.admin.headers)
+            expect(response, 200)
+            assert "cache-control" not in response.headers
+            assert "vary" not in response.headers
+
+    @pytest.mark.parametrize(
+        "how", ["sign-out everywhere", "password change", "password reset", "deactivation"]
+    )
+    def test_a_lost_credential_ends_the_sessions_hold_on_the_api(
+        self, world: World, app: Any, how: str
+    ) -> None:
+        t = world.tenant()
+        user = world.user(t)
+        browser = signed_in(world, app, user)
+        expect(browser.client.get("/api/v1/me"), 200)
+        users = f"/api/v1/tenants/{t.id}/users/{user.id}"
+        if how == "sign-out everywhere":
+            expect(world.client.post("/api/v1/me/sign-out-everywhere", headers=user.headers), 204)
+        elif how == "password change":
+            body = {"current_password": "correct horse battery", "new_password": "a brand new passphrase 7"}
+            expect(world.client.post("/api/v1/me/password", json=body, headers=user.headers), 200)
+        elif how == "password reset":
+            body = {"new_password": "a brand new passphrase 8"}
+            expect(world.client.post(f"{users}/reset-password", json=body, headers=t.admin.headers), 204)
+        else:
+            expect(world.client.patch(users, json={"is_active": False}, headers=t.admin.headers), 200)
+            expect(world.client.patch(users, json={"is_active": True}, headers=t.admin.headers), 200)
+        assert browser.client.get("/api/v1/me").status_code == 401
+
+
+# -- /auth/oidc/start's ``next`` ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Provider]:
+    (provider,) = start_providers(1)
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+def _browser_location(location: str) -> str:
+    """What a browser's URL parser makes of a Location: ASCII tab and newlines are removed
+    and a backslash is a slash."""
+    return location.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "\\/evil.example/",
+        "javascript:alert(1)",
+    ],
+)
+def test_oidc_sign_in_never_sends_the_browser_to_another_site(
+    world: World, app: Any, idp: Provider, target: str
+) -> None:
+    t = world.tenant()
+    body = {"type": "oidc", "issuer": idp.issuer, "client_id": f"rw-{t.id}", "client_secret": "s3cret-of-rw"}
+    expect(
+        world.client.put(f"/api/v1/tenants/{t.id}/identity-provider", json=body, headers=t.admin.headers), 200
+    )
+    upn = f"next-{uuid.uuid4().hex[:6]}@{t.domain}"
+    sub = idp.user(f"sub-{uuid.uuid4()}", email=upn, name="Next Person")
+    with TestClient(app, follow_redirects=False) as browser:
+        started = browser.get("/auth/oidc/start", params={"email": upn, "next": target})
+        assert started.status_code == 303, started.text
+        done = browser.get("/auth/oidc/callback", params=idp.consent(started.headers["location"], sub))
+    assert done.status_code == 303, done.text
+    where = _browser_location(done.headers["location"])
+    assert where.startswith("/") and not where.startswith("//"), done.headers["location"]
+    # and the portal's own sign-in step keeps it on this service too
+    b = Browser(app)
+    b.get("/login")
+    step1 = b.post("/login", {"step": "email", "email": upn, "next": target})
+    assert step1.status_code in (302, 303), step1.text
+    done = b.get("/auth/oidc/callback", params=idp.consent(step1.headers["location"], sub))
+    assert done.status_code == 303, done.text
+    where = _browser_location(done.headers["location"])
+    assert where.startswith("/") and not where.startswith("//"), done.headers["location"]
