@@ -31,6 +31,7 @@ from roomwarden.kit.limits import send_problem
 from roomwarden.settings import Settings
 
 SESSION_COOKIE = "roomwarden_session"
+FLOW_COOKIE = "roomwarden_oidc_flow"
 
 
 # -- cookies -------------------------------------------------------------------------------
@@ -51,6 +52,13 @@ def cookie_name(request: HTTPConnection, base: str) -> str:
 
 def session_cookie(request: HTTPConnection) -> str:
     return cookie_name(request, SESSION_COOKIE)
+
+
+def flow_cookie(request: HTTPConnection) -> str:
+    """The sealed state of a federated sign-in in progress (``identity.oidc.flow``). Like
+    the session's, ``__Host-`` over HTTPS: a sibling subdomain cannot plant another flow's
+    cookie to sign the browser in as someone else."""
+    return cookie_name(request, FLOW_COOKIE)
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:

@@ -10,7 +10,7 @@ answer is ``LOCAL``: the portal asks for the password next. Federated sign-in an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -26,12 +26,12 @@ class Local:
 
 @dataclass(frozen=True, slots=True)
 class Redirect:
-    """Send the browser to ``url`` (the provider's authorisation endpoint). ``cookies`` are
-    set on that response (name → value; HttpOnly, SameSite=Lax, Secure behind HTTPS), e.g.
-    to bind the flow's ``state`` to this browser."""
+    """Send the browser to ``url`` (the provider's authorisation endpoint). ``flow`` is the
+    sealed sign-in in progress, for the flow cookie (``identity.http.flow_cookie``) that
+    binds the answer to this browser; ``None`` when ``url`` is Roomwarden's own start page."""
 
     url: str
-    cookies: dict[str, str] = field(default_factory=dict)
+    flow: str | None = None
 
 
 LOCAL = Local()
@@ -49,4 +49,4 @@ def discover(session: Session, settings: Settings, email: str, next_path: str) -
         # The provider cannot be reached now: the browser goes to the federated start page,
         # which says so in words (and records it), instead of the portal failing here.
         return Redirect(url="/auth/oidc/start?" + urlencode({"email": email, "next": next_path}))
-    return Redirect(url=start.url, cookies={flow.COOKIE: start.cookie})
+    return Redirect(url=start.url, flow=start.cookie)

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 
 from roomwarden.identity import realm, sessions
 from roomwarden.identity import signin as identity_signin
-from roomwarden.identity.http import clear_cookie, cookie_name, session_cookie, set_cookie
+from roomwarden.identity.http import clear_cookie, cookie_name, flow_cookie, session_cookie, set_cookie
 from roomwarden.identity.models import User
 from roomwarden.kit.api import not_audited, read_only
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
@@ -119,8 +119,9 @@ async def login_submit(request: Request, form: FormDep) -> Response:
             # another origin. The page's own navigation is not a form submission.
             response = render(request, None, "login_continue.html", url=where.url)
             response.headers["Cache-Control"] = "no-store"
-            for name, value in where.cookies.items():
-                set_cookie(request, response, name, value, max_age=600)
+            if where.flow is not None:
+                max_age = request.app.state.settings.oidc_flow_seconds
+                set_cookie(request, response, flow_cookie(request), where.flow, max_age=max_age)
             return response
         return _page(request, step="password", email=email, next_path=next_path)
     return await _sign_in(request, email, form, next_path)

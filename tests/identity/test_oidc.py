@@ -333,6 +333,31 @@ class TestRefusals:
         assert record.result_status == "Failed" and record.user_id == "anonymous"
         assert record.details["email_entered"] == f"someone@{t.domain}"  # who tried, as typed
 
+    def test_behind_https_the_flow_cookie_cannot_be_planted_by_a_sibling_subdomain(
+        self, world: World, idps: Any, settings: Any, db: Any
+    ) -> None:
+        """``__Host-``: Secure, host-only, path /. The attacker's own flow cookie planted under
+        the plain name with its own code in the callback signs nobody in."""
+        from roomwarden.app import create_app
+
+        https_app = create_app(settings.model_copy(update={"public_url": "https://rooms.example.com"}), db)
+        t = world.tenant()
+        idp = idps[0]
+        configure(world, t, idp)
+        upn = f"planted@{t.domain}"
+        sub = idp.user(f"sub-{uuid.uuid4()}", email=upn)
+        with TestClient(https_app, base_url="https://testserver") as attacker:
+            started = attacker.get("/auth/oidc/token", params={"email": upn}, follow_redirects=False)
+            cookie = started.headers["set-cookie"]
+            assert cookie.startswith("__Host-roomwarden_oidc_flow=") and "Secure" in cookie
+            assert "Path=/;" in cookie and "Domain" not in cookie and "HttpOnly" in cookie
+            answer = idp.consent(started.headers["location"], sub)
+            sealed = attacker.cookies["__Host-roomwarden_oidc_flow"]
+        with TestClient(https_app, base_url="https://testserver") as victim:
+            victim.cookies.set("roomwarden_oidc_flow", sealed, domain="testserver.local")
+            page = victim.get("/auth/oidc/callback", params=answer, follow_redirects=False)
+            assert page.status_code == 400 and "started in another browser" in page.text
+
     def test_a_state_that_is_not_this_browsers_is_refused(
         self, world: World, idps: Any, browser: TestClient, app: Any
     ) -> None:

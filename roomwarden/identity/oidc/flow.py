@@ -30,8 +30,6 @@ from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 from roomwarden.tenants.service import tenant_by_domain
 
-COOKIE = "rw_oidc_flow"
-COOKIE_PATH = "/auth/oidc/"
 PURPOSES = ("portal", "token")
 
 

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.audit.service import Actor, Category, Operation, Result, record
 from roomwarden.identity import sessions
-from roomwarden.identity.http import is_https, session_cookie, set_cookie
+from roomwarden.identity.http import clear_cookie, flow_cookie, session_cookie, set_cookie
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import config, flow
 from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
@@ -100,7 +100,7 @@ def _refused(request: Request, failure: flow.SignInFailed, entered: str | None =
         except Exception:  # the person must still get its answer
             log.exception("could not record a refused sign-in")
     response = _page("refused.html", failure.status, title="Sign-in failed", message=failure.message)
-    _forget_flow(response)
+    _forget_flow(request, response)
     return response
 
 
@@ -123,15 +123,8 @@ def _begin(
     except flow.SignInFailed as failure:
         return _refused(request, failure, entered=email)
     response = RedirectResponse(redirect.url, status_code=303, headers=NO_STORE)
-    response.set_cookie(
-        flow.COOKIE,
-        redirect.cookie,
-        max_age=settings.oidc_flow_seconds,
-        path=flow.COOKIE_PATH,
-        httponly=True,
-        secure=is_https(request),
-        samesite="lax",  # sent on the provider's top-level redirect back, not on cross-site posts
-    )
+    # SameSite=Lax: sent on the provider's top-level redirect back, not on cross-site posts
+    set_cookie(request, response, flow_cookie(request), redirect.cookie, max_age=settings.oidc_flow_seconds)
     return response
 
 
@@ -162,7 +155,7 @@ def callback(
 ) -> Response:
     """The redirect URI to register at the provider: ``{ROOMWARDEN_PUBLIC_URL}/auth/oidc/callback``."""
     settings: Settings = request.app.state.settings
-    started = flow.open_flow(settings, request.cookies.get(flow.COOKIE))
+    started = flow.open_flow(settings, request.cookies.get(flow_cookie(request)))
     answer = flow.Callback(state=state, code=code, error=error, error_description=error_description)
     try:
         checked = flow.check_callback(settings, started, answer)
@@ -172,15 +165,13 @@ def callback(
     except flow.SignInFailed as failure:
         return _refused(request, failure, entered=started.email if started else None)
     response = _finish(request, checked, result)
-    _forget_flow(response)
+    _forget_flow(request, response)
     return response
 
 
-def _forget_flow(response: Response) -> None:
-    """The flow cookie is single-use. ``/auth/oidc/start`` sets it for its own path, the
-    portal's ``/login`` for ``/``: both are cleared."""
-    for path in (flow.COOKIE_PATH, "/"):
-        response.delete_cookie(flow.COOKIE, path=path)
+def _forget_flow(request: Request, response: Response) -> None:
+    """The flow cookie is single-use."""
+    clear_cookie(request, response, flow_cookie(request))
 
 
 def _finish(request: Request, started: flow.Flow, result: flow.FederatedSignIn) -> Response:
