@@ -173,6 +173,8 @@ class APISessionAuth:
                 headers = MutableHeaders(scope=message)
                 headers["Cache-Control"] = "no-store"
                 headers.add_vary_header("Cookie")
+                # no other site may embed it to probe what the signed-in person can see
+                headers["Cross-Origin-Resource-Policy"] = "same-origin"
             await send(message)
 
         await self.app(scope, receive, send_private)

@@ -56,8 +56,8 @@ class TransactionalRoute(APIRoute):
                 request.method not in SAFE_METHODS or hasattr(self.endpoint, "__audit__")
             ):
                 raise Forbidden(
-                    "a request from another site cannot use the portal's session for this; "
-                    "send a bearer token in the Authorization header"
+                    "a request started by another site cannot do this with the signed-in session; "
+                    "open it from Roomwarden's own pages, or send a bearer token"
                 )
             if strict and (unknown := sorted(set(request.query_params) - known)):
                 # A mistyped filter must not pass for "no filter".

@@ -28,7 +28,7 @@ from starlette.routing import NoMatchFound
 
 from roomwarden.identity import sessions
 from roomwarden.identity.http import authenticate, clear_cookie, cookie_name, cross_site, session_cookie
-from roomwarden.kit.api import SAFE_METHODS, TransactionalRoute, record_refused_attempt
+from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS, TransactionalRoute, record_refused_attempt
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Forbidden, Invalid
 
@@ -93,6 +93,9 @@ def _authenticate(request: Request) -> None:
     if check.active is not None:
         request.state.web_session = check.active
         request.state.principal = check.active.principal
+        # A page another site sent the browser to may show, but not run an audited read
+        # (the export), as in the API (kit.api.TransactionalRoute).
+        setattr(request.state, CROSS_SITE_SESSION, cross_site(request))
 
 
 async def _check_csrf(request: Request, is_public: bool) -> None:

@@ -33,6 +33,7 @@ class TestTheSessionSignsInTheAPI:
         assert me["user"]["id"] == t.admin.id
         assert response.headers["cache-control"] == "no-store"
         assert "Cookie" in response.headers["vary"]
+        assert response.headers["cross-origin-resource-policy"] == "same-origin"
 
     def test_without_a_session_or_after_sign_out_it_is_401(self, world: World, app: Any) -> None:
         t = world.tenant()

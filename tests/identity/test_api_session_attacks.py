@@ -206,3 +206,24 @@ def test_oidc_sign_in_never_sends_the_browser_to_another_site(
     assert done.status_code == 303, done.text
     where = _browser_location(done.headers["location"])
     assert where.startswith("/") and not where.startswith("//"), done.headers["location"]
+
+
+@pytest.mark.parametrize("site", NAVIGATED_FROM)
+def test_a_cross_site_navigation_does_not_export_the_audit_log_from_the_portal(
+    world: World, app: Any, site: str
+) -> None:
+    """The portal's export is an audited read, as the API's: a link on another site shows a
+    readable refusal, records no export; the Audit log page's own button exports."""
+    t = world.tenant()
+    browser = signed_in(world, app, t.admin)
+    today = datetime.now(UTC).date().isoformat()
+    path = f"/t/{t.id}/audit-log/export"
+    refused = browser.get(path, params={"start": today, "end": today}, headers=NAVIGATED_FROM[site])
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+    assert "another site" in refused.text
+    assert _successful(world, t, "AuditLog") == []
+    # a page another site links to still shows
+    assert browser.get(f"/t/{t.id}/audit-log", headers=NAVIGATED_FROM[site]).status_code == 200
+    mine = browser.get(path, params={"start": today, "end": today}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/csv")
+    assert len(_successful(world, t, "AuditLog")) == 1
