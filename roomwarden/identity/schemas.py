@@ -83,7 +83,9 @@ class UnlockResult(BaseModel):
 class UserCreate(PasswordOwner):
     upn: Upn
     display_name: Name
-    password: Password
+    #: required in a tenant with local accounts; in a tenant that signs in with its identity
+    #: provider it may be left out: the person is linked to this account at its first sign-in
+    password: Password | None = None
     is_global_admin: bool = False
 
 

@@ -52,6 +52,9 @@ def list_users_query(access: Access, q: str | None):
     return stmt
 
 
+NEEDS_PASSWORD = "a password is required: people of this tenant sign in with local accounts"
+
+
 def create_user(session: Session, access: Access, data: UserCreate) -> User:
     return _create_user(session, access, data)
 
@@ -78,13 +81,15 @@ def _create_user(session: Session, access: Access, data: UserCreate) -> User:
     domains = domains_of(session, tenant_id)
     if domain not in domains:
         raise Invalid(f"the UPN's domain must be one of the tenant's domains: {', '.join(domains)}")
+    if data.password is None and session.get_one(Tenant, tenant_id).identity_source != "oidc":
+        raise Invalid(NEEDS_PASSWORD)
     if session.scalar(select(User.id).where(User.upn == data.upn)) is not None:
         raise Conflict("a user with this UPN already exists")
     user = User(
         tenant_id=tenant_id,
         upn=data.upn,
         display_name=data.display_name,
-        password_hash=hash_password(data.password),
+        password_hash=hash_password(data.password) if data.password is not None else None,
         is_global_admin=data.is_global_admin,
     )
     session.add(user)

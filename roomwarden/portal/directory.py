@@ -26,6 +26,7 @@ from roomwarden.portal.forms import checked, errors_of, ids, text, validate
 from roomwarden.portal.web import FormRefused, portal_router, redirect
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import list_rooms_query
+from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
 PAGE_SIZE = 100
@@ -62,7 +63,13 @@ def _new_user_page(ctx: Ctx, values: dict[str, Any], errors: dict[str, str]) -> 
         status=422 if errors else 200,
         values=values,
         errors=errors,
+        federated=_federated(ctx),
     )
+
+
+def _federated(ctx: Ctx) -> bool:
+    """The tenant's people sign in with its identity provider: a new user needs no password."""
+    return ctx.session.get_one(Tenant, ctx.tenant_id).identity_source == "oidc"
 
 
 @pages.get("/t/{tenant_id}/users/new", name="portal.user_new")
@@ -83,10 +90,15 @@ def user_create(ctx: TenantCtx, form: FormDep) -> Response:
     try:
         _admin(ctx)
         user = service.create_user(
-            ctx.session, ctx.access, validate(UserCreate, {**values, "password": password})
+            ctx.session, ctx.access, validate(UserCreate, {**values, "password": password or None})
         )
     except AppError as exc:
-        errors = errors_of(exc, "upn" if exc.status in (409, 422) else None)
+        if exc.detail == service.NEEDS_PASSWORD:
+            errors = {
+                "password": "Enter an initial password: people of this tenant sign in with local accounts."
+            }
+        else:
+            errors = errors_of(exc, "upn" if exc.status in (409, 422) else None)
         raise FormRefused(exc, lambda s: _new_user_page(ctx.with_session(s), values, errors)) from exc
     return redirect(ctx.url("user", user_id=str(user.id)) + "?done=created")
 

@@ -259,6 +259,35 @@ class TestSignIn:
         assert page.status_code == 403 and "deactivated" in page.text
         assert sign_in_records(world, t.id)[-1].details["status"] == 403
 
+    def test_a_user_added_without_a_password_is_linked_at_its_first_sign_in(
+        self, world: World, idps: Any, browser: TestClient
+    ) -> None:
+        """In a federated tenant a Global admin adds people (to give them roles) before they
+        ever sign in; a local tenant still needs a password."""
+        t, local = world.tenant(), world.tenant()
+        idp = idps[0]
+        configure(world, t, idp)
+        upn = f"early@{t.domain}"
+        body = {"upn": upn, "display_name": "Early Bird"}
+        added = expect(
+            world.client.post(f"/api/v1/tenants/{t.id}/users", json=body, headers=t.admin.headers), 201
+        )
+        refused = world.client.post(
+            f"/api/v1/tenants/{local.id}/users",
+            json={"upn": f"early@{local.domain}", "display_name": "Early Bird"},
+            headers=local.admin.headers,
+        )
+        assert refused.status_code == 422 and "password is required" in refused.json()["detail"]
+        sub = idp.user(f"sub-{uuid.uuid4()}", email=upn, name="Early Bird")
+        me = expect(world.client.get("/api/v1/me", headers=bearer(sign_in(browser, idp, upn, sub))), 200)
+        assert me["user"]["id"] == added["id"]
+        assert world.client.post(
+            "/api/v1/auth/token", data={"username": upn, "password": ""}
+        ).status_code in (
+            401,
+            422,
+        )
+
     def test_the_global_admin_who_configured_it_is_linked_on_first_sign_in(
         self, world: World, idps: Any, browser: TestClient
     ) -> None:

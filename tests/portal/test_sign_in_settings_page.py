@@ -127,3 +127,28 @@ def test_only_a_global_admin_may_change_it(world: World, app: Any, idp: Provider
     body = {"type": "oidc", "issuer": idp.issuer, "client_id": "x", "client_secret": SECRET}
     assert browser.post(f"/t/{t.id}/sign-in-settings", body).status_code == 403
     assert _read(world, t.id, t.admin.headers)["type"] == "local"
+
+
+def test_a_federated_tenant_adds_people_without_a_password(world: World, app: Any, idp: Provider) -> None:
+    t, local = world.tenant(), world.tenant()
+    expect(
+        world.client.put(
+            f"/api/v1/tenants/{t.id}/identity-provider",
+            json={"type": "oidc", "issuer": idp.issuer, "client_id": "rw", "client_secret": SECRET},
+            headers=t.admin.headers,
+        ),
+        200,
+    )
+    browser = signed_in(world, app, t.admin)
+    form = browser.get(f"/t/{t.id}/users/new")
+    assert "Optional: people of this tenant sign in with your identity provider" in form.text
+    added = browser.post(f"/t/{t.id}/users/new", {"upn": f"new@{t.domain}", "display_name": "New Person"})
+    assert added.status_code == 303, added.text
+    other = signed_in(world, app, local.admin)
+    other.get(f"/t/{local.id}/users/new")
+    refused = other.post(
+        f"/t/{local.id}/users/new", {"upn": f"new@{local.domain}", "display_name": "New Person"}
+    )
+    assert refused.status_code == 422
+    assert "Enter an initial password" in error_of(refused, "password")
+    assert f'value="new@{local.domain}"' in refused.text
