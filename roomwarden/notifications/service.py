@@ -165,8 +165,12 @@ def retry_failed(session: Session, ids: Iterable[uuid.UUID] | None = None) -> in
 
 
 def _permanent(exc: BaseException) -> bool:
-    """Failures no retry will cure: refused recipients, a 5xx answer, a malformed message."""
-    if isinstance(exc, PermanentFailure | smtplib.SMTPRecipientsRefused | ValueError | UnicodeError):
+    """Failures no retry will cure: a recipient or message refused with a 5xx answer, a
+    malformed message. A 4xx — also at RCPT, as greylisting servers answer a first attempt
+    — asks to try again later."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in exc.recipients.values())
+    if isinstance(exc, PermanentFailure | ValueError | UnicodeError):
         return True
     return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
 
@@ -281,8 +285,8 @@ class Mailer:
             if s.smtp_username:
                 smtp.login(s.smtp_username, s.secret("smtp_password"))
             refused = smtp.send_message(message)
-            if refused:
-                raise PermanentFailure(f"recipients refused: {refused}")
+            if refused:  # some recipients of several: judged by their codes, as all of them
+                raise smtplib.SMTPRecipientsRefused(refused)
 
     def start_retry_loop(self) -> None:
         if not self.enabled or self._loop is not None:

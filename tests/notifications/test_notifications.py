@@ -31,10 +31,14 @@ class Inbox:
         self.messages: list[tuple[list[str], Message]] = []
         self.refuse: set[str] = set()
         self.defer: set[str] = set()  # a temporary failure (451) at DATA, every time
+        self.greylist: dict[str, int] = {}  # address -> how many more RCPTs answer 450
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.refuse:
             return "550 5.1.1 no such mailbox"
+        if self.greylist.get(address, 0) > 0:
+            self.greylist[address] -= 1
+            return "450 4.2.0 greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -217,6 +221,26 @@ def test_one_bad_message_never_holds_back_the_others(
     assert rows[f"b@{t.domain}"].status == "failed" and rows[f"b@{t.domain}"].attempts == 1
     assert rows[refused].status == "failed" and "550" in (rows[refused].last_error or "")
     assert {rows[f"a@{t.domain}"].status, rows[f"c@{t.domain}"].status} == {"sent"}
+
+
+def test_a_recipient_deferred_at_rcpt_is_tried_again_not_given_up(
+    world: World, smtp: tuple[Inbox, int], mailer: Mailer
+) -> None:
+    """A greylisting server answers the first RCPT with 450: the message waits and goes out
+    on a later attempt (a 550 there is given up at once, above)."""
+    inbox, _ = smtp
+    t = world.tenant()
+    to = f"greylisted@{t.domain}"
+    inbox.greylist[to] = 1
+    with mailer.db.transaction() as session:
+        session.add(OutgoingMail(tenant_id=uuid.UUID(t.id), to_address=to, subject="later", body="b"))
+    assert deliver(mailer, t) == 0
+    with mailer.db.transaction() as session:
+        row = session.scalars(select(OutgoingMail).where(OutgoingMail.tenant_id == uuid.UUID(t.id))).one()
+        assert row.status == "pending" and row.attempts == 1 and "450" in (row.last_error or "")
+        row.next_attempt_at = row.created_at  # its back-off is over
+    assert deliver(mailer, t) == 1
+    assert [m["Subject"] for m in inbox.to(to)] == ["later"]
 
 
 def test_a_transient_failure_backs_off_and_lets_the_rest_through(
