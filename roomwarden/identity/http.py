@@ -14,19 +14,24 @@ before anything runs. Clients that are not browsers send neither header.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roomwarden.identity import sessions
+from roomwarden.access.principal import Principal
+from roomwarden.identity import account, service, sessions, throttle
+from roomwarden.identity.models import User
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS
 from roomwarden.kit.db import Database
-from roomwarden.kit.errors import Forbidden
+from roomwarden.kit.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from roomwarden.kit.limits import send_problem
 from roomwarden.settings import Settings
 
@@ -178,3 +183,61 @@ class APISessionAuth:
             await send(message)
 
         await self.app(scope, receive, send_private)
+
+
+# -- proofs a person gives of itself -----------------------------------------------------------
+
+
+def client_host(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+#: wrong guesses: they stay counted; any other outcome gives the attempt back
+GUESS_FAILED = (Unauthenticated, Invalid)
+
+
+@contextmanager
+def counted_failures(request: Request, account: str) -> Iterator[None]:
+    """Throttle a guessable proof (password, one-time code, recovery code) exactly like a
+    sign-in, with the same counters (``identity.throttle``): refused while the account or the
+    address is locked, counted in advance, and given back unless the guess was wrong. The
+    counting runs in transactions of its own, so the endpoint must be ``read_only`` and make
+    its change in one of its own too."""
+    settings, db = request.app.state.settings, request.app.state.db
+    address = throttle.normalise_address(client_host(request))
+    with db.transaction() as own:
+        reservation = throttle.reserve(
+            own, settings, throttle.normalise_account(account), address, with_second_factor=False
+        )
+    try:
+        yield
+    except GUESS_FAILED:
+        raise
+    except BaseException:
+        _give_back(db, settings, reservation)
+        raise
+    _give_back(db, settings, reservation)
+
+
+def _give_back(db: Database, settings: Settings, reservation: throttle.Reservation) -> None:
+    with db.transaction() as own:
+        throttle.release(own, settings, reservation)
+
+
+def change_own_password(
+    request: Request, session: Session, principal: Principal, current: str, new: str
+) -> User:
+    """The caller changes its own password (API and portal): the current one is a guessable
+    proof, throttled like a sign-in; the change ends every earlier token and session of the
+    user (``identity.account``). The endpoint is ``read_only``: this writes in transactions
+    of its own."""
+    user = service.principal_user(session, principal)
+    with counted_failures(request, principal.upn):
+        if user.password_hash is None:
+            raise Conflict(
+                "this account signs in with its organisation's identity provider and has no password"
+            )
+        if not account.check_current_password(user, current):
+            raise Invalid("the current password is not correct")
+    with request.app.state.db.transaction() as own:
+        return account.change_password(own, principal.user_id, new)

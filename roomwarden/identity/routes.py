@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Form, Request, Response
@@ -14,8 +12,9 @@ from roomwarden.access.operator import operator_access
 from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers
 from roomwarden.audit.service import Category, Operation
-from roomwarden.identity import account, service, signin, throttle, totp
+from roomwarden.identity import account, service, signin, totp
 from roomwarden.identity.deps import PrincipalDep
+from roomwarden.identity.http import change_own_password, counted_failures
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.schemas import (
     GroupCreate,
@@ -40,11 +39,8 @@ from roomwarden.identity.schemas import (
 )
 from roomwarden.identity.tokens import issue_for, issue_token
 from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
-from roomwarden.kit.db import Database
-from roomwarden.kit.errors import Conflict, Invalid, Unauthenticated
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
-from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 from roomwarden.tenants.routes import operator_token
 
@@ -54,42 +50,6 @@ NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 auth = router(prefix="/api/v1", tags=["identity"])
 operator_users = router(prefix="/api/v1/operator/users", tags=["operator"])
 directory = router(prefix="/api/v1/tenants/{tenant_id}", tags=["directory"])
-
-
-def client_host(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-#: wrong guesses: they stay counted; any other outcome gives the attempt back
-GUESS_FAILED = (Unauthenticated, Invalid)
-
-
-@contextmanager
-def counted_failures(request: Request, account: str) -> Iterator[None]:
-    """Throttle a guessable proof (password, one-time code, recovery code) exactly like a
-    sign-in, with the same counters (``identity.throttle``): refused while the account or the
-    address is locked, counted in advance, and given back unless the guess was wrong. The
-    counting runs in transactions of its own, so the endpoint must be ``read_only`` and make
-    its change in one of its own too."""
-    settings, db = request.app.state.settings, request.app.state.db
-    address = throttle.normalise_address(client_host(request))
-    with db.transaction() as own:
-        reservation = throttle.reserve(
-            own, settings, throttle.normalise_account(account), address, with_second_factor=False
-        )
-    try:
-        yield
-    except GUESS_FAILED:
-        raise
-    except BaseException:
-        _give_back(db, settings, reservation)
-        raise
-    _give_back(db, settings, reservation)
-
-
-def _give_back(db: Database, settings: Settings, reservation: throttle.Reservation) -> None:
-    with db.transaction() as own:
-        throttle.release(own, settings, reservation)
 
 
 THROTTLED: dict[int | str, dict[str, str]] = {
@@ -159,17 +119,8 @@ def change_password(
 ) -> TokenResponse:
     """Change the caller's own password. Every earlier token and portal session of the user
     ends; the answer is a fresh token for the caller, so a script can go on."""
-    settings, db = request.app.state.settings, request.app.state.db
-    user = service.principal_user(session, principal)
-    with counted_failures(request, principal.upn):
-        if user.password_hash is None:
-            raise Conflict(
-                "this account signs in with its organisation's identity provider and has no password"
-            )
-        if not account.check_current_password(user, body.current_password):
-            raise Invalid("the current password is not correct")
-    with db.transaction() as own:
-        user = account.change_password(own, principal.user_id, body.new_password)
+    settings = request.app.state.settings
+    user = change_own_password(request, session, principal, body.current_password, body.new_password)
     token = issue_for(settings, user, mfa=principal.mfa, federated=False)
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_seconds)
 

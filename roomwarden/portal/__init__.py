@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from roomwarden.portal import (
+    account,
     approvals,
     audit_log,
     directory,
@@ -33,6 +34,7 @@ from roomwarden.portal.web import STATIC, status_page
 #: page modules, each with a ``pages`` router; more are added here
 MODULES = (
     signin,
+    account,
     home,
     rooms,
     groups,

@@ -1,0 +1,95 @@
+"""Your account (/account): the own-account actions of the API in the portal — a password
+change throttled like a sign-in that ends every other session and token, and sign out
+everywhere — for local and federated people alike."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from roomwarden.identity import sessions
+from roomwarden.identity.models import User
+from tests.factories import PASSWORD, TenantH, World, expect
+from tests.portal.helpers import Browser, error_of, signed_in
+
+NEW_PASSWORD = "quartz lantern orbit 42"
+
+
+def _failed(world: World, t: TenantH, upn: str) -> list[dict[str, Any]]:
+    params = {"result_status": "Failed", "user_upn": upn}
+    listed = world.client.get(f"/api/v1/tenants/{t.id}/audit-logs", params=params, headers=t.admin.headers)
+    return expect(listed, 200)["items"]
+
+
+def test_signed_out_goes_to_login(app: Any) -> None:
+    response = Browser(app).get("/account")
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/account"
+
+
+def test_the_page_says_who_and_how_and_every_page_links_to_it(world: World, app: Any) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    browser = signed_in(world, app, user, mfa=True)
+    rooms = browser.get(f"/t/{t.id}/rooms")
+    assert '<a class="who" href="/account"' in rooms.text
+    page = browser.get("/account")
+    assert page.status_code == 200
+    assert user.upn in page.text and t.name in page.text
+    assert "a password and a verification code (multi-factor)" in page.text
+    assert ">Current password</label>" in page.text and ">Change password</button>" in page.text
+    assert ">Sign out everywhere</button>" in page.text
+
+
+def test_a_password_change_ends_every_other_session_and_token_but_not_this_browser(
+    world: World, app: Any
+) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    here, elsewhere = signed_in(world, app, user), signed_in(world, app, user)
+    here.get("/account")
+    wrong = here.post(
+        "/account/password", {"current_password": "not it at all", "new_password": NEW_PASSWORD}
+    )
+    assert wrong.status_code == 422
+    assert "current password is not correct" in error_of(wrong, "current_password")
+    weak = here.post("/account/password", {"current_password": PASSWORD, "new_password": "password1"})
+    assert weak.status_code == 422 and error_of(weak, "new_password")
+    assert len(_failed(world, t, user.upn)) == 2  # both refusals are in the user's tenant's log
+    done = here.post("/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    assert done.status_code == 303 and done.headers["location"] == "/account?done=password"
+    assert "Your password was changed." in here.get(done.headers["location"]).text
+    assert elsewhere.get("/account").status_code == 303  # sent to /login
+    assert world.client.get("/api/v1/me", headers=user.headers).status_code == 401
+    token = world.client.post("/api/v1/auth/token", data={"username": user.upn, "password": NEW_PASSWORD})
+    assert token.status_code == 200
+
+
+def test_sign_out_everywhere_ends_this_browser_too(world: World, app: Any) -> None:
+    t = world.tenant()
+    user = world.user(t)
+    browser = signed_in(world, app, user)
+    browser.get("/account")
+    gone = browser.post("/account/sign-out-everywhere")
+    assert gone.status_code == 303 and gone.headers["location"] == "/signed-out"
+    assert browser.get("/account").status_code == 303
+    assert world.client.get("/api/v1/me", headers=user.headers).status_code == 401
+    forged = signed_in(world, app, user)
+    assert forged.post("/account/sign-out-everywhere", csrf="forged").status_code == 403
+
+
+def test_a_federated_person_has_no_password_here(world: World, app: Any) -> None:
+    t = world.tenant()
+    with world.db.transaction() as s:
+        row = User(
+            tenant_id=uuid.UUID(t.id), upn=f"fed@{t.domain}", display_name="Fed Person", password_hash=None
+        )
+        s.add(row)
+        s.flush()
+        token = sessions.start_session(s, world.settings, row, mfa=True, method="oidc")
+    browser = Browser(app)
+    browser.client.cookies.set("roomwarden_session", token, domain="testserver.local")
+    page = browser.get("/account")
+    assert "your organisation&#39;s identity provider (multi-factor)" in page.text
+    assert "Current password" not in page.text and ">Sign out everywhere</button>" in page.text
+    refused = browser.post("/account/password", {"current_password": "x", "new_password": NEW_PASSWORD})
+    assert refused.status_code == 409
