@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     # a browser has to come back from the provider.
     oidc_http_timeout_seconds: float = Field(10, gt=0, le=60)
     oidc_metadata_ttl_seconds: int = Field(3600, ge=0)
-    oidc_jwks_refetch_seconds: int = Field(30, ge=0)
+    oidc_jwks_refetch_seconds: int = Field(1, ge=0, le=3600)
     oidc_flow_seconds: int = Field(600, ge=60, le=3600)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -5,6 +5,7 @@ consent form → ``/auth/oidc/callback``."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,11 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from roomwarden.audit.models import AuditRecord
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client as oidc_client
+from roomwarden.settings import Settings
 from tests.factories import TenantH, World, expect
 from tests.identity.oidc_provider import Provider, sent_on_to, start_providers
 from tests.partners.helpers import link
@@ -463,11 +466,32 @@ class TestRefusals:
         assert callback(browser, answer).status_code in (403, 502)
 
 
-def test_a_rotated_key_is_picked_up(
-    world: World, browser: TestClient, monkeypatch: pytest.MonkeyPatch
+def test_unknown_key_ids_refetch_the_key_set_at_most_once_per_interval(
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Refetches after an unknown key id are rate-limited; the restart may be quicker than that.
-    monkeypatch.setattr(world.settings, "oidc_jwks_refetch_seconds", 0)
+    fetched: list[str] = []
+    document = KeySet.generate_key_set("RSA", 2048, count=1).as_dict(private=False)
+
+    def key_set_document(settings: Settings, url: str, what: str) -> dict[str, Any]:
+        fetched.append(url)
+        return document
+
+    monkeypatch.setattr(oidc_client, "_get_json", key_set_document)
+    url = f"https://idp.example/{uuid.uuid4()}/jwks"
+    settings = world.settings.model_copy(update={"oidc_jwks_refetch_seconds": 3600})
+    oidc_client._key_set(settings, url, refresh=False)
+    oidc_client._key_set(settings, url, refresh=False)  # cached
+    for _ in range(5):  # a burst of unknown key ids within the interval
+        oidc_client._key_set(settings, url, refresh=True)
+    assert len(fetched) == 1
+    oidc_client._key_set(settings.model_copy(update={"oidc_jwks_refetch_seconds": 0}), url, refresh=True)
+    assert len(fetched) == 2
+
+
+def test_a_rotated_key_is_picked_up_by_the_next_sign_in(world: World, browser: TestClient) -> None:
+    """With the default settings: the sign-in right after the provider's restart (a new key
+    id) succeeds; only a refetch within the same second as the last one would wait."""
+    assert world.settings.oidc_jwks_refetch_seconds == Settings().oidc_jwks_refetch_seconds == 1
     [idp] = start_providers(1)
     try:
         t = world.tenant()
@@ -480,7 +504,9 @@ def test_a_rotated_key_is_picked_up(
             ),
             200,
         )
+        fetched = time.monotonic()
         idp.restart()  # a new signing key with a new key id, on the same issuer
+        time.sleep(max(0.0, 1.05 - (time.monotonic() - fetched)))  # a restart takes longer anyway
         token = sign_in(browser, idp, upn, idp.user("r1", **claims))
         expect(world.client.get("/api/v1/me", headers=bearer(token)), 200)
     finally:
