@@ -1,6 +1,7 @@
-"""The portal session over HTTP: the cookie that carries it, reading it at the start of a
-request (the portal's pages and the API share this one step), and the API's acceptance of
-it.
+"""Identity over HTTP, shared by the API and the portal: the cookies (the portal session's and
+a federated sign-in's flow), reading the session at the start of a request, the API's
+acceptance of the session, and the guessable proofs a person gives of itself (a current
+password, a one-time code), throttled like a sign-in.
 
 The API takes a bearer token first. A request without an ``Authorization`` header may
 instead carry the portal's session cookie: a person who signed in at ``/login`` (also
