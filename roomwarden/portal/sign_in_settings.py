@@ -56,6 +56,8 @@ def _page(ctx: Ctx, values: dict[str, Any] | None, errors: dict[str, str], done:
 def _required(data: dict[str, Any]) -> None:
     """What the form lacks, next to its field (the API's model says it about the whole body)."""
     errors: dict[str, str] = {}
+    if data["type"] is None:
+        errors["type"] = "Choose how the people of this tenant sign in."
     if data["type"] == "oidc":
         if not data.get("issuer"):
             errors["issuer"] = "Enter the issuer URL of your identity provider."
@@ -96,8 +98,8 @@ def sign_in_settings_update(ctx: TenantCtx, form: FormDep) -> Response:
         "mfa_acr_values": [v for v in re.split(r"[\s,]+", values["mfa_acr_values"]) if v],
         "client_secret": secret or None,
     }
-    if data["type"] != "oidc":  # switching to local keeps the provider's settings as they are
-        data = {"type": data["type"] or "local"}
+    if data["type"] not in ("oidc", None):  # local keeps the provider's settings as they are
+        data = {"type": data["type"]}
     state = ctx.request.app.state
     try:
         _required(data)
