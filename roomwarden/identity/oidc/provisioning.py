@@ -58,6 +58,17 @@ def claims_admin(claims: dict[str, Any], claim: str, value: str) -> bool:
     return isinstance(held, str | int) and str(held) == value
 
 
+def email_unverified(claims: dict[str, Any]) -> bool:
+    """The token does not vouch for its address: ``email_verified`` is there and is anything
+    but true — JSON ``false``, or the string ``"false"`` some providers send (a bare ``is
+    False`` let that string, and any other odd value, through). Absent, the provider is
+    silent (Entra ID never sends it) and the address counts as the provider's own."""
+    verified = claims.get("email_verified")
+    if verified is None or verified is True:
+        return False
+    return not (isinstance(verified, str) and verified.strip().lower() == "true")
+
+
 def upn_from(claims: dict[str, Any], domains: list[str]) -> str:
     for name in ("email", "preferred_username"):
         raw = claims.get(name)
@@ -106,9 +117,7 @@ def _link_or_create(session: Session, tenant_id: uuid.UUID, claims: dict[str, An
     actor_name = display_name_from(claims, upn)
     if existing is not None:
         linkable = (
-            existing.tenant_id == tenant_id
-            and existing.oidc_subject is None
-            and claims.get("email_verified") is not False
+            existing.tenant_id == tenant_id and existing.oidc_subject is None and not email_unverified(claims)
         )
         if not linkable:
             raise SignInRefused(f"another account already uses {upn}; ask this organisation's Global admin")

@@ -1,0 +1,306 @@
+"""Attacks on the identity pages added to the portal and on the federated sign-in around
+them: Sign-in settings (a partner, a stranger), the page that sends /login on to the
+provider (a malicious discovery document), and a pre-created account without a password (who may
+claim it)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from roomwarden.audit.models import AuditRecord
+from roomwarden.identity.models import User
+from roomwarden.identity.oidc import client as oidc_client
+from roomwarden.identity.oidc.models import IdentityProvider
+from tests.factories import PASSWORD, TenantH, World, expect
+from tests.identity.oidc_provider import Provider, start_providers
+from tests.partners.helpers import link
+from tests.portal.helpers import Browser, signed_in
+
+SECRET = "attack-client-secret-1"
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Provider]:
+    [provider] = start_providers(1)
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+class Documents:
+    """A provider that is nothing but JSON documents on a loopback port, each path's
+    document replaceable at any time: a provider turning malicious after it was checked."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Any] = {}
+        documents = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                doc = documents.docs.get(self.path.split("?", 1)[0])
+                body = json.dumps(doc).encode()
+                self.send_response(200 if doc is not None else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def discovery(self, **endpoints: str) -> None:
+        self.docs["/.well-known/openid-configuration"] = {
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "jwks_uri": f"{self.issuer}/jwks",
+            "id_token_signing_alg_values_supported": ["RS256"],
+            **endpoints,
+        }
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def documents() -> Iterator[Documents]:
+    served = Documents()
+    oidc_client.clear_caches()
+    try:
+        yield served
+    finally:
+        served.stop()
+        oidc_client.clear_caches()
+
+
+def _configure(world: World, t: TenantH, issuer: str, **extra: Any) -> Any:
+    body = {"type": "oidc", "issuer": issuer, "client_id": f"rw-{t.id}", "client_secret": SECRET, **extra}
+    return world.client.put(f"/api/v1/tenants/{t.id}/identity-provider", json=body, headers=t.admin.headers)
+
+
+def _provider_row(world: World, t: TenantH) -> IdentityProvider | None:
+    with world.db.transaction(write=False) as s:
+        return s.get(IdentityProvider, uuid.UUID(t.id))
+
+
+# -- Sign-in settings: partners and strangers ------------------------------------------------
+
+
+def test_a_partner_never_changes_a_customers_sign_in_settings(world: World, app: Any, idp: Provider) -> None:
+    """A partner's Global admin (a Primary admin of the link) acting in the customer: the
+    page and its form answer 404, like the API's identity-provider route, and nothing changes."""
+    c, p = world.tenant(), world.tenant()
+    link(world, c, p)
+    browser = signed_in(world, app, p.admin)
+    assert browser.get(f"/t/{c.id}/rooms").status_code == 200  # it does act in the customer
+    assert browser.get(f"/t/{c.id}/sign-in-settings").status_code == 404
+    body = {"type": "oidc", "issuer": idp.issuer, "client_id": "partner-owned", "client_secret": SECRET}
+    assert browser.post(f"/t/{c.id}/sign-in-settings", body).status_code == 404
+    assert browser.post(f"/t/{c.id}/sign-in-settings", {"type": "local"}).status_code == 404
+    api = f"/api/v1/tenants/{c.id}/identity-provider"
+    assert world.client.get(api, headers=p.admin.headers).status_code == 404
+    assert expect(world.client.get(api, headers=c.admin.headers), 200)["type"] == "local"
+    assert _provider_row(world, c) is None
+    # A stranger's Global admin: the same 404, nothing saved.
+    stranger = signed_in(world, app, world.tenant().admin)
+    assert stranger.post(f"/t/{c.id}/sign-in-settings", body).status_code == 404
+    assert _provider_row(world, c) is None
+
+
+# -- the page that moves /login on to the provider --------------------------------------------
+
+REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]*)">')
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "javascript:alert(document.domain)",
+        "JaVaScRiPt:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "//evil.example/authorize",
+        "http://evil.example/authorize",
+        "https://evil.example/authorize#x",
+    ],
+)
+def test_a_malicious_authorization_endpoint_never_reaches_the_browser(
+    world: World, app: Any, documents: Documents, endpoint: str
+) -> None:
+    """Refused when the provider is checked, and when a checked provider turns malicious
+    later, /login sends the browser to Roomwarden's own start page (which says in words that
+    the provider cannot be used), never to the document's address."""
+    t = world.tenant()
+    documents.discovery(authorization_endpoint=endpoint)
+    refused = _configure(world, t, documents.issuer)
+    assert refused.status_code == 422, refused.text
+    documents.discovery()
+    expect(_configure(world, t, documents.issuer), 200)
+    documents.discovery(authorization_endpoint=endpoint)
+    oidc_client.clear_caches()
+    browser = Browser(app)
+    browser.get("/login")
+    page = browser.post("/login", {"step": "email", "email": f"victim@{t.domain}", "next": "/"})
+    assert page.status_code == 200, page.text
+    found = REFRESH.search(page.text)
+    assert found, page.text
+    url = html.unescape(found.group(1))
+    assert url.startswith("/auth/oidc/start?"), url
+    shown = html.unescape(page.text)
+    assert endpoint.strip() not in shown and "evil.example" not in shown
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    ["/authorize;url=javascript:alert(1)", "/authorize'\"><script>alert(1)</script>", "/a?x=';url=data:,x"],
+)
+def test_quotes_and_url_tricks_in_an_http_endpoint_stay_inside_its_address(
+    world: World, app: Any, documents: Documents, suffix: str
+) -> None:
+    """An endpoint that is an http(s) address but carries ``;url=`` or quotes: the meta
+    refresh's URL still begins with the provider's address (a browser takes everything after
+    the first ``url=``), and nothing breaks out of the attribute."""
+    t = world.tenant()
+    documents.discovery(authorization_endpoint=documents.issuer + suffix)
+    expect(_configure(world, t, documents.issuer), 200)
+    browser = Browser(app)
+    browser.get("/login")
+    page = browser.post("/login", {"step": "email", "email": f"victim@{t.domain}", "next": "/"})
+    found = REFRESH.search(page.text)
+    assert found, page.text
+    assert html.unescape(found.group(1)).startswith(documents.issuer + "/a")
+    assert "<script>alert" not in page.text
+
+
+# -- a pre-created account without a password: who may claim it -------------------------------
+
+
+def _precreated(world: World, t: TenantH, idp: Provider, local: str = "boss") -> tuple[str, str]:
+    expect(_configure(world, t, idp.issuer), 200)
+    upn = f"{local}@{t.domain}"
+    body = {"upn": upn, "display_name": "The Boss", "is_global_admin": True}
+    users = f"/api/v1/tenants/{t.id}/users"
+    added = expect(world.client.post(users, json=body, headers=t.admin.headers), 201)
+    return upn, added["id"]
+
+
+def _federated_sign_in(app: Any, idp: Provider, email: str, sub: str) -> Any:
+    with TestClient(app) as browser:
+        start = browser.get("/auth/oidc/token", params={"email": email}, follow_redirects=False)
+        assert start.status_code == 303, start.text
+        answer = idp.consent(start.headers["location"], sub)
+        return browser.get("/auth/oidc/callback", params=answer, follow_redirects=False)
+
+
+def _subject_of(world: World, user_id: str) -> str | None:
+    with world.db.transaction(write=False) as s:
+        return s.get_one(User, uuid.UUID(user_id)).oidc_subject
+
+
+@pytest.mark.parametrize("verified", [False, "false", "False", "FALSE", 0])
+def test_an_unverified_email_never_claims_a_precreated_account(
+    world: World, app: Any, idp: Provider, verified: Any
+) -> None:
+    """The provider says the address is not verified — as JSON false, or as the string
+    some providers send ("false") — so anyone who typed that address at the provider could be
+    its owner: the pre-created Global admin account is not linked to it."""
+    t = world.tenant()
+    upn, user_id = _precreated(world, t, idp)
+    sub = idp.user(f"squatter-{uuid.uuid4()}", email=upn, email_verified=verified, name="Squatter")
+    page = _federated_sign_in(app, idp, upn, sub)
+    assert page.status_code == 403, page.text
+    assert "another account already uses" in page.text
+    assert _subject_of(world, user_id) is None
+    with world.db.transaction(write=False) as s:
+        assert s.scalar(select(User).where(User.oidc_subject == sub)) is None
+
+
+@pytest.mark.parametrize("verified", [True, "true", None])
+def test_a_verified_or_silent_provider_links_the_precreated_account_whatever_the_case(
+    world: World, app: Any, idp: Provider, verified: Any
+) -> None:
+    """Linking itself still works: a verified address (JSON true, the string "true", or no
+    email_verified at all, as Entra ID sends), typed in another case at the provider."""
+    t = world.tenant()
+    upn, user_id = _precreated(world, t, idp)
+    claims: dict[str, Any] = {"email": upn.upper(), "name": "The Boss"}
+    if verified is not None:
+        claims["email_verified"] = verified
+    sub = idp.user(f"boss-{uuid.uuid4()}", **claims)
+    page = _federated_sign_in(app, idp, upn, sub)
+    assert page.status_code == 200, page.text
+    assert _subject_of(world, user_id) == sub
+
+
+def test_another_tenants_provider_never_claims_a_precreated_account(
+    world: World, app: Any, idp: Provider
+) -> None:
+    """Another tenant on the same provider, its user with the pre-created account's address:
+    the address is not in that tenant's domains, so nothing is granted or linked."""
+    t, other = world.tenant(), world.tenant()
+    upn, user_id = _precreated(world, t, idp)
+    expect(_configure(world, other, idp.issuer), 200)
+    sub = idp.user(f"other-{uuid.uuid4()}", email=upn, email_verified=True)
+    page = _federated_sign_in(app, idp, f"someone@{other.domain}", sub)
+    assert page.status_code == 403, page.text
+    assert _subject_of(world, user_id) is None
+    with world.db.transaction(write=False) as s:
+        failed = s.scalars(
+            select(AuditRecord).where(
+                AuditRecord.tenant_id == uuid.UUID(other.id), AuditRecord.category == "SignIn"
+            )
+        ).all()
+    assert failed and failed[-1].details["email_entered"] == f"someone@{other.domain}"
+
+
+# -- Your account: a password guessed through a stolen session ---------------------------------
+
+
+def test_password_guesses_on_the_account_page_are_counted_like_sign_ins(world: World, app: Any) -> None:
+    """Someone holding a person's session guesses the current password on /account: each
+    wrong guess counts, and past the limit even the right password is refused (429) and
+    nothing changes; every refusal is in the person's own tenant's log."""
+    t = world.tenant()
+    user = world.user(t)
+    browser = signed_in(world, app, user)
+    browser.get("/account")
+    limit = world.settings.signin_max_failures_per_account
+    new = "quartz lantern orbit 42"
+    for _ in range(limit):
+        wrong = browser.post("/account/password", {"current_password": "guess guess", "new_password": new})
+        assert wrong.status_code == 422
+    right = browser.post("/account/password", {"current_password": PASSWORD, "new_password": new})
+    assert right.status_code == 429, right.text
+    expect(world.client.get("/api/v1/me", headers=user.headers), 200)  # its tokens still work
+    with world.db.transaction(write=False) as s:
+        failed = s.scalars(
+            select(AuditRecord).where(
+                AuditRecord.tenant_id == uuid.UUID(t.id),
+                AuditRecord.object_id == str(user.id),
+                AuditRecord.result_status == "Failed",
+            )
+        ).all()
+    assert len(failed) == limit + 1
