@@ -1,7 +1,7 @@
 """Attacks on the identity pages added to the portal and on the federated sign-in around
 them: Sign-in settings (a partner, a stranger), the page that sends /login on to the
-provider (a malicious discovery document), and a pre-created account without a password (who may
-claim it)."""
+provider (a malicious discovery document), a pre-created account without a password (who
+may claim it), and a provider whose endpoints point at the Roomwarden host itself."""
 
 from __future__ import annotations
 
@@ -193,6 +193,49 @@ def test_quotes_and_url_tricks_in_an_http_endpoint_stay_inside_its_address(
     assert found, page.text
     assert html.unescape(found.group(1)).startswith(documents.issuer + "/a")
     assert "<script>alert" not in page.text
+
+
+# -- a provider whose endpoints point at the Roomwarden host itself ---------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["token_endpoint", "jwks_uri", "authorization_endpoint"])
+@pytest.mark.parametrize(
+    "target", ["http://127.0.0.1:{port}/admin/steal", "https://localhost:{port}/x", "http://[::1]:{port}/x"]
+)
+def test_a_remote_providers_endpoints_may_not_point_at_this_host(
+    world: World, monkeypatch: pytest.MonkeyPatch, documents: Documents, endpoint: str, target: str
+) -> None:
+    """Plain http is accepted for a provider on this machine only. A provider elsewhere
+    (``https://idp.example.test``) whose discovery document names an endpoint on loopback
+    would make Roomwarden send the client secret and the code (token endpoint), or its own
+    requests (key set), to whatever listens on the Roomwarden host: a tenant's Global admin
+    reaching the server's local services. Refused when the provider is checked."""
+    issuer = "https://idp.example.test/realms/attacker"
+    local = target.format(port=documents.server.server_address[1])
+    doc = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/auth",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/certs",
+        endpoint: local,
+    }
+    real = oidc_client._get_json
+
+    def fake(settings: Any, url: str, what: str) -> dict[str, Any]:
+        if url == f"{issuer}/.well-known/openid-configuration":
+            return dict(doc)
+        return real(settings, url, what)
+
+    monkeypatch.setattr(oidc_client, "_get_json", fake)
+    oidc_client.clear_caches()
+    t = world.tenant()
+    refused = _configure(world, t, issuer)
+    assert refused.status_code == 422, refused.text
+    assert "endpoint" in refused.json()["detail"]
+    assert _provider_row(world, t) is None
+    # The same endpoints are fine for a provider that is itself on this machine.
+    documents.discovery(**{endpoint: local.replace("https://", "http://")})
+    expect(_configure(world, t, documents.issuer), 200)
 
 
 # -- a pre-created account without a password: who may claim it -------------------------------

@@ -139,9 +139,17 @@ def discover(settings: Settings, issuer: str, *, fresh: bool = False) -> Provide
         endpoints = {k: str(doc[k]) for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")}
     except KeyError as exc:
         raise ProviderError("the identity provider's discovery document lacks a required endpoint") from exc
+    on_this_machine = _is_loopback(urlsplit(issuer).hostname or "")
     for endpoint in endpoints.values():
         if problem := issuer_problem(endpoint.split("?", 1)[0]):
             raise ProviderError(f"an endpoint of the identity provider is not acceptable: {problem}")
+        # A provider elsewhere never names this host: its document would have Roomwarden send
+        # the client secret (token endpoint) or its own requests to the server's local services.
+        if not on_this_machine and _is_loopback(urlsplit(endpoint).hostname or ""):
+            raise ProviderError(
+                "an endpoint of the identity provider is not acceptable: it names this machine "
+                "while the issuer does not"
+            )
     offered = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = tuple(a for a in ALGORITHMS if a in offered)
     if not algorithms:
