@@ -307,6 +307,43 @@ class TestSignIn:
         response = world.client.post("/api/v1/auth/token", data=form)
         assert response.status_code == 401 and "/login" in response.json()["detail"]
 
+    def test_a_new_issuer_does_not_inherit_the_old_ones_subjects(
+        self, world: World, idps: Any, browser: TestClient
+    ) -> None:
+        """A ``sub`` is unique only at its issuer: after a switch of provider the same ``sub``
+        names nobody yet, and each person's account is linked again by its first sign-in."""
+        t = world.tenant()
+        old, new = idps
+        configure(world, t, old)
+        sub = f"sub-{uuid.uuid4()}"
+        old.user(sub, email=f"alice@{t.domain}", name="Alice")
+        alice = expect(
+            world.client.get("/api/v1/me", headers=bearer(sign_in(browser, old, f"alice@{t.domain}", sub))),
+            200,
+        )
+        configure(world, t, new)
+        new.user(sub, email=f"mallory@{t.domain}", name="Mallory")  # the same sub, someone else
+        mallory = expect(
+            world.client.get("/api/v1/me", headers=bearer(sign_in(browser, new, f"mallory@{t.domain}", sub))),
+            200,
+        )
+        assert (
+            mallory["user"]["id"] != alice["user"]["id"] and mallory["user"]["upn"] == f"mallory@{t.domain}"
+        )
+        again = new.user(f"sub-{uuid.uuid4()}", email=f"alice@{t.domain}", name="Alice")
+        relinked = expect(
+            world.client.get("/api/v1/me", headers=bearer(sign_in(browser, new, f"alice@{t.domain}", again))),
+            200,
+        )
+        assert relinked["user"]["id"] == alice["user"]["id"]
+        with world.db.transaction(write=False) as s:
+            changes = s.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.tenant_id == uuid.UUID(t.id), AuditRecord.category == "IdentityProvider")
+                .order_by(AuditRecord.seq)
+            ).all()
+        assert changes[-1].details["accounts_unlinked"] == 1
+
     def test_switching_back_to_local_keeps_the_users(
         self, world: World, idps: Any, browser: TestClient
     ) -> None:

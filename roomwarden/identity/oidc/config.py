@@ -5,13 +5,15 @@ without the secret."""
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
+from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client
 from roomwarden.identity.oidc.models import IdentityProvider
 from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
@@ -96,6 +98,16 @@ def _store(
     if row is None:
         row = IdentityProvider(tenant_id=tenant_id, issuer=data.issuer, client_id=data.client_id)
         session.add(row)
+    elif row.issuer != data.issuer:
+        # A ``sub`` means something only at the issuer that gave it: another provider may hand
+        # the same one to someone else. Every account is linked again, once, at its next sign-in
+        # through the new provider (by its UPN, as on a first sign-in).
+        unlinked = session.execute(
+            sql_update(User)
+            .where(User.tenant_id == tenant_id, User.oidc_subject.is_not(None))
+            .values(oidc_subject=None)
+        )
+        changes["accounts_unlinked"] = int(cast(CursorResult[Any], unlinked).rowcount or 0)
     fields = {
         "issuer": data.issuer,
         "client_id": data.client_id,
