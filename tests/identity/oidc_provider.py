@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -115,13 +117,16 @@ def sent_on_to(page: httpx.Response | Any) -> str:
     return url
 
 
-def start_providers(count: int, users: list[list[dict[str, Any]]] | None = None) -> list[Provider]:
+@contextmanager
+def running_providers(
+    count: int, users: list[list[dict[str, Any]]] | None = None
+) -> Iterator[list[Provider]]:
+    """``count`` providers started side by side (each with its ``users``), stopped afterwards."""
     providers = [Provider(free_port(), (users or [[]] * count)[i]).launch() for i in range(count)]
     try:
         for p in providers:
             p.wait_ready()
-    except BaseException:
+        yield providers
+    finally:
         for p in providers:
             p.stop()
-        raise
-    return providers

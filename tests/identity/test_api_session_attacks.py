@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import TenantH, World, expect
-from tests.identity.oidc_provider import Provider, sent_on_to, start_providers
+from tests.identity.oidc_provider import Provider, running_providers, sent_on_to
 from tests.portal.helpers import Browser, signed_in
 
 #: A navigation another site starts (a link, ``window.open``, a redirect): the browser sends
@@ -156,11 +156,8 @@ class TestCredentialsAndHeaders:
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[Provider]:
-    (provider,) = start_providers(1)
-    try:
+    with running_providers(1) as [provider]:
         yield provider
-    finally:
-        provider.stop()
 
 
 def _browser_location(location: str) -> str:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import DB_KIND
-from tests.identity.oidc_provider import Provider, sent_on_to, start_providers
+from tests.identity.oidc_provider import Provider, running_providers, sent_on_to
 from tests.live import free_port, roomwarden_serve
 from tests.pg import postgres_database
 
@@ -69,9 +69,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         subprocess.run(
             [ROOMWARDEN, "migrate"], env={**os.environ, **env}, capture_output=True, check=True, timeout=300
         )
-        contoso, fabrikam = start_providers(2, [CONTOSO_USERS, FABRIKAM_USERS])
-        for provider in (contoso, fabrikam):
-            stack.callback(provider.stop)
+        contoso, fabrikam = stack.enter_context(running_providers(2, [CONTOSO_USERS, FABRIKAM_USERS]))
         url = stack.enter_context(roomwarden_serve(database_url, 1, env, port=port))
         operator = {"Authorization": f"Bearer {secrets['ROOMWARDEN_OPERATOR_TOKEN']}"}
         service = Service(url, operator, contoso, fabrikam, [])

@@ -23,7 +23,7 @@ from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client as oidc_client
 from roomwarden.identity.oidc.models import IdentityProvider
 from tests.factories import PASSWORD, TenantH, World, expect
-from tests.identity.oidc_provider import Provider, start_providers
+from tests.identity.oidc_provider import Provider, running_providers
 from tests.partners.helpers import link
 from tests.portal.helpers import Browser, signed_in
 
@@ -32,11 +32,8 @@ SECRET = "attack-client-secret-1"
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[Provider]:
-    [provider] = start_providers(1)
-    try:
+    with running_providers(1) as [provider]:
         yield provider
-    finally:
-        provider.stop()
 
 
 class Documents:

@@ -21,7 +21,7 @@ from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client as oidc_client
 from roomwarden.settings import Settings
 from tests.factories import TenantH, World, expect
-from tests.identity.oidc_provider import Provider, sent_on_to, start_providers
+from tests.identity.oidc_provider import Provider, running_providers, sent_on_to
 from tests.partners.helpers import link
 
 SECRET = "client-secret-of-roomwarden"
@@ -29,12 +29,8 @@ SECRET = "client-secret-of-roomwarden"
 
 @pytest.fixture(scope="module")
 def idps() -> Iterator[tuple[Provider, Provider]]:
-    customer, partner = start_providers(2)
-    try:
+    with running_providers(2) as (customer, partner):
         yield customer, partner
-    finally:
-        customer.stop()
-        partner.stop()
 
 
 @pytest.fixture
@@ -84,15 +80,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def sign_in_records(world: World, tenant_id: str) -> list[AuditRecord]:
+def records(world: World, tenant_id: str, category: str) -> list[AuditRecord]:
+    """The tenant's audit records of ``category``, in chain order."""
     with world.db.transaction(write=False) as s:
         return list(
             s.scalars(
                 select(AuditRecord)
-                .where(AuditRecord.tenant_id == uuid.UUID(tenant_id), AuditRecord.category == "SignIn")
+                .where(AuditRecord.tenant_id == uuid.UUID(tenant_id), AuditRecord.category == category)
                 .order_by(AuditRecord.seq)
             )
         )
+
+
+def sign_in_records(world: World, tenant_id: str) -> list[AuditRecord]:
+    return records(world, tenant_id, "SignIn")
 
 
 class TestIdentityProviderSettings:
@@ -127,14 +128,9 @@ class TestIdentityProviderSettings:
         expect(world.client.put(url, json=same, headers=t.admin.headers), 200)
         other_client = {**same, "client_id": "another-client"}
         assert world.client.put(url, json=other_client, headers=t.admin.headers).status_code == 422
-        with world.db.transaction(write=False) as s:
-            records = s.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.tenant_id == uuid.UUID(t.id), AuditRecord.category == "IdentityProvider")
-                .order_by(AuditRecord.seq)
-            ).all()
-        assert [r.result_status for r in records] == ["Successful", "Successful", "Failed"]
-        assert all(SECRET not in str(r.details) for r in records)
+        changes = records(world, t.id, "IdentityProvider")
+        assert [r.result_status for r in changes] == ["Successful", "Successful", "Failed"]
+        assert all(SECRET not in str(r.details) for r in changes)
 
     def test_an_issuer_typed_with_a_trailing_slash_is_kept_as_the_provider_spells_it(
         self, world: World, idps: Any, browser: TestClient
@@ -336,12 +332,7 @@ class TestSignIn:
             200,
         )
         assert relinked["user"]["id"] == alice["user"]["id"]
-        with world.db.transaction(write=False) as s:
-            changes = s.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.tenant_id == uuid.UUID(t.id), AuditRecord.category == "IdentityProvider")
-                .order_by(AuditRecord.seq)
-            ).all()
+        changes = records(world, t.id, "IdentityProvider")
         assert changes[-1].details["accounts_unlinked"] == 1
 
     def test_switching_back_to_local_keeps_the_users(
@@ -529,8 +520,7 @@ def test_a_rotated_key_is_picked_up_by_the_next_sign_in(world: World, browser: T
     """With the default settings: the sign-in right after the provider's restart (a new key
     id) succeeds; only a refetch within the same second as the last one would wait."""
     assert world.settings.oidc_jwks_refetch_seconds == Settings().oidc_jwks_refetch_seconds == 1
-    [idp] = start_providers(1)
-    try:
+    with running_providers(1) as [idp]:
         t = world.tenant()
         configure(world, t, idp)
         upn = f"rotate@{t.domain}"
@@ -546,8 +536,6 @@ def test_a_rotated_key_is_picked_up_by_the_next_sign_in(world: World, browser: T
         time.sleep(max(0.0, 1.05 - (time.monotonic() - fetched)))  # a restart takes longer anyway
         token = sign_in(browser, idp, upn, idp.user("r1", **claims))
         expect(world.client.get("/api/v1/me", headers=bearer(token)), 200)
-    finally:
-        idp.stop()
 
 
 class TestClaims:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.factories import TenantH, World, expect
-from tests.identity.oidc_provider import Provider, start_providers
+from tests.identity.oidc_provider import Provider, running_providers
 from tests.partners.helpers import link
 from tests.portal.browser import assert_accessible
 
@@ -22,12 +22,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def idps() -> Iterator[tuple[Provider, Provider]]:
-    customer, partner = start_providers(2)
-    try:
+    with running_providers(2) as (customer, partner):
         yield customer, partner
-    finally:
-        customer.stop()
-        partner.stop()
 
 
 @pytest.fixture

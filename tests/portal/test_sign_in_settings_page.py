@@ -15,7 +15,7 @@ from sqlalchemy import select
 from roomwarden.audit.models import AuditRecord
 from roomwarden.identity.oidc.models import IdentityProvider
 from tests.factories import World, expect
-from tests.identity.oidc_provider import Provider, free_port, start_providers
+from tests.identity.oidc_provider import Provider, free_port, running_providers
 from tests.portal.helpers import error_of, signed_in
 
 SECRET = "portal-client-secret-1"
@@ -23,11 +23,8 @@ SECRET = "portal-client-secret-1"
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[Provider]:
-    [provider] = start_providers(1)
-    try:
+    with running_providers(1) as [provider]:
         yield provider
-    finally:
-        provider.stop()
 
 
 def _read(world: World, tenant_id: str, headers: dict[str, str]) -> dict[str, Any]:
