@@ -21,6 +21,8 @@ from roomwarden.identity.passwords import hash_password, verify_password
 from roomwarden.kit.errors import Conflict, NotFound
 from roomwarden.settings import Settings
 
+NO_PASSWORD = "this account signs in with its organisation's identity provider and has no password"
+
 #: What a credential change does to existing sign-ins, for the audit record.
 SIGNED_OUT = "every earlier token and session ended"
 
@@ -45,7 +47,7 @@ def change_password(session: Session, user_id: uuid.UUID, new_password: str) -> 
     """The user's own change, after its current password was checked by the caller."""
     user = lock_user(session, user_id)
     if user.password_hash is None:
-        raise Conflict("this account signs in with its organisation's identity provider and has no password")
+        raise Conflict(NO_PASSWORD)
     user.password_hash = hash_password(new_password)
     revoke_credentials(session, user)
     _audit(

@@ -235,9 +235,7 @@ def change_own_password(
     user = service.principal_user(session, principal)
     with counted_failures(request, principal.upn):
         if user.password_hash is None:
-            raise Conflict(
-                "this account signs in with its organisation's identity provider and has no password"
-            )
+            raise Conflict(account.NO_PASSWORD)
         if not account.check_current_password(user, current):
             raise Invalid("the current password is not correct")
     with request.app.state.db.transaction() as own:

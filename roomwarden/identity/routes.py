@@ -14,7 +14,7 @@ from roomwarden.access.resolver import linked_customers
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity import account, service, signin, totp
 from roomwarden.identity.deps import PrincipalDep
-from roomwarden.identity.http import change_own_password, counted_failures
+from roomwarden.identity.http import change_own_password, client_host, counted_failures
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.schemas import (
     GroupCreate,
@@ -88,7 +88,7 @@ async def sign_in(
         username=username,
         password=password,
         otp=otp,
-        client_host=request.client.host if request.client else None,
+        client_host=client_host(request),
     )
     token = issue_token(
         settings,

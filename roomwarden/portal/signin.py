@@ -21,7 +21,14 @@ from starlette.datastructures import FormData
 
 from roomwarden.identity import realm, sessions
 from roomwarden.identity import signin as identity_signin
-from roomwarden.identity.http import clear_cookie, cookie_name, flow_cookie, session_cookie, set_cookie
+from roomwarden.identity.http import (
+    clear_cookie,
+    client_host,
+    cookie_name,
+    flow_cookie,
+    session_cookie,
+    set_cookie,
+)
 from roomwarden.identity.models import User
 from roomwarden.kit.api import not_audited, read_only
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
@@ -155,7 +162,7 @@ async def _sign_in(request: Request, email: str, form: FormData, next_path: str)
             username=email,
             password=password,
             otp=code,
-            client_host=request.client.host if request.client else None,
+            client_host=client_host(request),
         )
     except TooManyRequests as exc:
         return refuse(429, "password", _retry_message(exc.retry_after))
