@@ -237,6 +237,6 @@ def change_own_password(
         if user.password_hash is None:
             raise Conflict(account.NO_PASSWORD)
         if not account.check_current_password(user, current):
-            raise Invalid("the current password is not correct")
+            raise Invalid("the current password is not correct", field="current_password")
     with request.app.state.db.transaction() as own:
         return account.change_password(own, principal.user_id, new)

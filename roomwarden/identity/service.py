@@ -52,9 +52,6 @@ def list_users_query(access: Access, q: str | None):
     return stmt
 
 
-NEEDS_PASSWORD = "a password is required: people of this tenant sign in with local accounts"
-
-
 def create_user(session: Session, access: Access, data: UserCreate) -> User:
     return _create_user(session, access, data)
 
@@ -82,7 +79,9 @@ def _create_user(session: Session, access: Access, data: UserCreate) -> User:
     if domain not in domains:
         raise Invalid(f"the UPN's domain must be one of the tenant's domains: {', '.join(domains)}")
     if data.password is None and session.get_one(Tenant, tenant_id).identity_source != "oidc":
-        raise Invalid(NEEDS_PASSWORD)
+        raise Invalid(
+            "a password is required: people of this tenant sign in with local accounts", field="password"
+        )
     if session.scalar(select(User.id).where(User.upn == data.upn)) is not None:
         raise Conflict("a user with this UPN already exists")
     user = User(

@@ -10,10 +10,12 @@ class AppError(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+        #: the input the refusal is about, when it is one (a form shows it next to that field)
+        self.field = field
 
     def problem(self) -> dict[str, Any]:
         slug = self.title.lower().replace(" ", "-")

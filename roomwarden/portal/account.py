@@ -73,8 +73,7 @@ def account_password(request: Request, ctx: PartnerCtxDep, form: FormDep) -> Res
             request, ctx.session, ctx.principal, body.current_password, body.new_password
         )
     except AppError as exc:
-        field = "current_password" if "current password" in exc.detail else "new_password"
-        errors = errors_of(exc, field)
+        errors = errors_of(exc, "new_password")
         raise FormRefused(exc, lambda s: _page(ctx.with_session(s), errors)) from exc
     with request.app.state.db.transaction() as own:  # every session ended: this browser's anew
         token = sessions.start_session(

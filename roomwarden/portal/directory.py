@@ -93,7 +93,7 @@ def user_create(ctx: TenantCtx, form: FormDep) -> Response:
             ctx.session, ctx.access, validate(UserCreate, {**values, "password": password or None})
         )
     except AppError as exc:
-        if exc.detail == service.NEEDS_PASSWORD:
+        if exc.field == "password":
             errors = {
                 "password": "Enter an initial password: people of this tenant sign in with local accounts."
             }

@@ -45,11 +45,11 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
 
 
 def errors_of(error: AppError, field: str | None = None) -> dict[str, str]:
-    """Field messages of a refusal: those of a validation, or the service's sentence on
-    ``field`` (or on the form as a whole)."""
+    """Field messages of a refusal: those of a validation, or the service's sentence on the
+    field it names (``AppError.field``), else on ``field`` (or on the form as a whole)."""
     if isinstance(error, FieldErrors):
         return error.fields
-    return {field or FORM: sentence(error.detail)}
+    return {error.field or field or FORM: sentence(error.detail)}
 
 
 def text(form: FormData, name: str, limit: int = 4000) -> str:

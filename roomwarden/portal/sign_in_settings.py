@@ -108,7 +108,7 @@ def sign_in_settings_update(ctx: TenantCtx, form: FormDep) -> Response:
             config.update(own, ctx.access, state.secret_box, body)
     except AppError as exc:
         # The service's refusals concern the provider (issuer) or a missing secret.
-        if "client_secret" in exc.detail:
+        if exc.field == "client_secret":
             errors = {"client_secret": "Enter the client secret: a new issuer or client ID needs its own."}
         else:
             errors = errors_of(exc, "issuer")

@@ -94,7 +94,7 @@ def _store(
     assert data.issuer is not None and data.client_id is not None
     same_client = row is not None and row.issuer == data.issuer and row.client_id == data.client_id
     if data.client_secret is None and not same_client:
-        raise Invalid("client_secret is required for a new issuer or client_id")
+        raise Invalid("client_secret is required for a new issuer or client_id", field="client_secret")
     if row is None:
         row = IdentityProvider(tenant_id=tenant_id, issuer=data.issuer, client_id=data.client_id)
         session.add(row)
