@@ -32,9 +32,9 @@ from sqlalchemy import insert
 
 from bench._common import machine_facts
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, Scope, ScopeGroup
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.ids import new_id

@@ -38,9 +38,9 @@ from bench._common import machine_facts
 from bench.access_scaling import _bulk_rooms, _tenant
 from roomwarden.access import resolver
 from roomwarden.access.models import ScopeGroup, ScopeRoom
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
 from roomwarden.access.schemas import ScopeIn
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.migrate import upgrade

@@ -98,20 +98,24 @@ def seed(database_url: str, rooms: int, small: int, large: int, password: str) -
     service functions (bulk rooms as ``bench.access_scaling`` inserts them)."""
     from bench.access_scaling import _bulk_rooms
     from bench.decisions import _group
+    from roomwarden.access.operator import operator_access
     from roomwarden.access.permissions import Permission as P
-    from roomwarden.access.principal import Principal
     from roomwarden.access.resolver import resolve_access
     from roomwarden.access.schemas import AssignmentCreate, MemberRef, RoleCreate, ScopeIn
     from roomwarden.access.service import create_assignment, create_role
     from roomwarden.audit import keys as audit_keys
+    from roomwarden.identity.principal import Principal
     from roomwarden.identity.schemas import UserCreate
-    from roomwarden.identity.service import create_user_as_operator
+    from roomwarden.identity.service import create_user
     from roomwarden.kit.crypto import SecretBox
     from roomwarden.kit.db import Database
     from roomwarden.partners.links import establish_link
     from roomwarden.settings import get_settings
     from roomwarden.tenants.schemas import AdminCreate, TenantCreate
     from roomwarden.tenants.service import create_tenant
+    from roomwarden.wiring import install
+
+    install()
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -153,9 +157,9 @@ def seed(database_url: str, rooms: int, small: int, large: int, password: str) -
                     session, customer, acceptor, partner_domain=domain, scope=ScopeIn(room_groups=[group_id])
                 )
             with db.transaction() as session:
-                tech = create_user_as_operator(
+                tech = create_user(
                     session,
-                    domain,
+                    operator_access(acceptor.tenant_id),
                     UserCreate(upn=f"tech@{domain}", display_name="Technician", password=password),
                 )
                 primary = resolve_access(session, acceptor, customer_id)

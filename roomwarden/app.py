@@ -41,11 +41,13 @@ from roomwarden.rooms.routes import api as rooms_api
 from roomwarden.settings import Settings, get_settings
 from roomwarden.tenants.routes import api as settings_api
 from roomwarden.tenants.routes import operator
+from roomwarden.wiring import install as install_domain
 
 log = logging.getLogger("roomwarden")
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    install_domain()
     settings = settings or get_settings()
     settings.check_production_ready()
     database = db or Database(settings.database_url, pool=settings.pool())

@@ -19,6 +19,7 @@ from roomwarden.notifications.cli import mail_app
 from roomwarden.rooms.cli import ring_app, room_app
 from roomwarden.settings import Settings, get_settings, redact_url
 from roomwarden.tenants.cli import tenant_app
+from roomwarden.wiring import install as install_domain
 
 __all__ = ["app", "err", "fail", "out"]
 
@@ -28,6 +29,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 user_app = typer.Typer(help="User administration (operator).", no_args_is_help=True)
+
+
+@app.callback()
+def _start() -> None:
+    """Roomwarden: meeting-room fleets with scoped partner delegation."""
+    install_domain()
+
+
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
@@ -193,13 +202,15 @@ def user_create(
     global_admin: Annotated[bool, typer.Option("--global-admin/--no-global-admin")] = False,
 ) -> None:
     """Create a local user in a tenant (recorded as an operator action)."""
+    from roomwarden.access.operator import operator_access
     from roomwarden.identity.schemas import UserCreate
-    from roomwarden.identity.service import create_user_as_operator
+    from roomwarden.identity.service import create_user
+    from roomwarden.tenants.operator import find_tenant
 
     db = open_database(load_settings())
     with guard(), db.transaction() as session:
         data = UserCreate(upn=upn, display_name=name, password=password, is_global_admin=global_admin)
-        user = create_user_as_operator(session, tenant, data)
+        user = create_user(session, operator_access(find_tenant(session, tenant).id), data)
     out.print(f"created user [bold]{user.upn}[/] id={user.id}")
 
 

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from roomwarden.access import service as access_service
 from roomwarden.access.models import Role
 from roomwarden.access.permissions import MSA, SITE_LEAD, SITE_TECH, Permission
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.access.schemas import AssignmentCreate, MemberRef, RoleCreate, ScopeIn
 from roomwarden.identity import service as identity_service
+from roomwarden.identity.domains import tenant_by_domain
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import UserCreate
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
@@ -31,7 +32,7 @@ from roomwarden.rooms import tickets as ticket_service
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.schemas import IncidentCreate, RoomCreate, RoomGroupCreate, TicketUpdateIn
 from roomwarden.tenants.schemas import AdminCreate, TenantCreate
-from roomwarden.tenants.service import create_tenant, tenant_by_domain
+from roomwarden.tenants.service import create_tenant
 
 DEMO_PASSWORD = "Roomwarden-demo-1"
 CUSTOMER_DOMAIN = "contoso.example"

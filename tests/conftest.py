@@ -23,9 +23,13 @@ from roomwarden.app import create_app
 from roomwarden.kit.db import Database
 from roomwarden.kit.migrate import upgrade
 from roomwarden.settings import Settings, get_settings
+from roomwarden.wiring import install
 from tests.factories import World
 from tests.live import roomwarden_serve
 from tests.pg import postgres_database
+
+# Services are called directly by many tests, without an application: assemble the domain once.
+install()
 
 DB_KIND = os.environ.get("ROOMWARDEN_TEST_DB", "sqlite")
 #: With ROOMWARDEN_TEST_SERVER_WORKERS=N the API tests' client talks to a real

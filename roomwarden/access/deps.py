@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
+from roomwarden.access.mfa import SecondFactorRequired
 from roomwarden.access.permissions import Permission
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access, resolve_caller
 from roomwarden.identity.deps import BearerDep
+from roomwarden.identity.principal import Principal
 from roomwarden.identity.tokens import read_token
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import Forbidden, NotFound, Unauthenticated
-from roomwarden.partners.mfa import SecondFactorRequired
 
 TenantId = Annotated[uuid.UUID, Path(description="the tenant acted in")]
 

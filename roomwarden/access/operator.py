@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import ALL_PERMISSIONS
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, Grant
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, record
+from roomwarden.identity.principal import Principal
 
 OPERATOR_ROLE = "Service operator"
 

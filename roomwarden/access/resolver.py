@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from roomwarden.access.attribution import allowed_by, needed_permission
 from roomwarden.access.models import (
     AssignmentMember,
     Role,
@@ -39,10 +40,10 @@ from roomwarden.access.models import (
     ScopeGroup,
 )
 from roomwarden.access.permissions import ALL_PERMISSIONS, PARTNER_ADMIN, Permission
-from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroupMember, User
-from roomwarden.kit.errors import Forbidden, NotFound, Unauthenticated
+from roomwarden.identity.principal import CALLER_COLUMNS, Principal, caller_principal
+from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.partners.models import PartnerLink
 from roomwarden.tenants.models import Tenant, TenantSettings
 
@@ -219,8 +220,6 @@ class Access:
     ) -> None:
         """Record a successful change by this principal in this tenant's audit log, naming
         the role that allowed it (``permission`` when the category does not say which)."""
-        from roomwarden.audit.attribution import allowed_by, needed_permission
-
         record(
             session,
             tenant_id=self.tenant_id,
@@ -386,14 +385,6 @@ _GLOBAL_ADMIN = {p: Grant(all_rooms=True) for p in ALL_PERMISSIONS}
 # A request's caller and its decision in one statement: the caller's row (re-read on every
 # request, so deactivation, deletion and a new token version take effect at once on every
 # worker) outer-joined with the decision's rows, which it would otherwise read next.
-CALLER_COLUMNS = (
-    User.tenant_id,
-    User.upn,
-    User.display_name,
-    User.is_global_admin,
-    User.is_active,
-    User.token_version,
-)
 _own_decision = _OWN_GRANTS.subquery("own_decision")
 _CALLER_IN_OWN_TENANT = (
     select(*CALLER_COLUMNS, _own_decision.c.permission, _own_decision.c.id, _own_decision.c.all_rooms)
@@ -458,27 +449,6 @@ def resolve_caller(
         return Caller(principal, None)
     link = LinkInfo(id=link_id, partner_tenant_id=home_tenant_id, scope_id=scope_id, all_rooms=link_all)
     return Caller(principal, Access(tenant_id, principal, grants, link, mfa_required=bool(require_mfa)))
-
-
-def caller_principal(
-    row: Any, *, user_id: uuid.UUID, home_tenant_id: uuid.UUID, token_version: int, mfa: bool
-) -> Principal:
-    """The bearer of a verified token, from its user's row (``CALLER_COLUMNS`` first), or 401:
-    the user must still exist, be active, belong to the token's tenant and carry the token's
-    version. Every request re-reads the row, so revocation applies on the next request."""
-    if row is None:
-        raise Unauthenticated("the access token is invalid or expired")
-    tenant, upn, display_name, is_global_admin, active, version = row[: len(CALLER_COLUMNS)]
-    if not active or tenant != home_tenant_id or version != token_version:
-        raise Unauthenticated("the access token is invalid or expired")
-    return Principal(
-        user_id=user_id,
-        tenant_id=tenant,
-        upn=upn,
-        display_name=display_name,
-        is_global_admin=is_global_admin,
-        mfa=mfa,
-    )
 
 
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:

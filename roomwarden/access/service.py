@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.extensions import delegation_change, partner_roles
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, RolePermission, Scope
 from roomwarden.access.permissions import PARTNER_ADMIN, Permission
 from roomwarden.access.privilege import require_within_own
@@ -36,7 +37,6 @@ from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit import conditional
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners import primary_admins
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.tenants.models import Tenant
@@ -187,7 +187,7 @@ def create_role(session: Session, access: Access, data: RoleCreate) -> Role:
 def update_role(session: Session, access: Access, role_id: uuid.UUID, data: RoleUpdate) -> Role:
     role = visible_role(session, access, role_id, lock=True)
     require_roles(access, Permission.ROLES_MODIFY)
-    primary_admins.refuse_role_edit(role)
+    partner_roles().refuse_role_edit(role)
     if role.kind == "builtin":
         raise Forbidden("built-in roles cannot be edited")
     if access.is_partner != (role.kind == "partner_custom"):
@@ -245,7 +245,7 @@ def delete_role(session: Session, access: Access, role_id: uuid.UUID) -> None:
     require_roles(access, Permission.ROLES_MODIFY)
     if role.kind == "builtin":
         raise Forbidden("built-in roles cannot be deleted")
-    primary_admins.refuse_role_deletion(access, role)
+    partner_roles().refuse_role_deletion(access, role)
     if access.is_partner or role.kind in CUSTOMER_KINDS:  # the customer may always remove partner roles
         perms = permissions_of(session, [role.id])[role.id]
         require_within_own(session, access, perms, assignment_scopes(session, role))
@@ -437,7 +437,7 @@ def create_assignment(
 ) -> RoleAssignment:
     role = visible_role(session, access, role_id, lock=True)
     _require_manage(access, role)
-    primary_admins.refuse_second_assignment(role)
+    partner_roles().refuse_second_assignment(role)
     members = check_members(session, _member_tenant(access), data.members)
     _check_scope(session, access, data.scope)
     perms = permissions_of(session, [role.id])[role.id]
@@ -476,20 +476,21 @@ def update_assignment(
     data: AssignmentUpdate,
     role_id: uuid.UUID | None = None,
 ) -> RoleAssignment:
+    rules = partner_roles()
     if not access.is_partner and "scope" in data.model_fields_set:
         role, assignment = visible_assignment(session, access, assignment_id, role_id)
-        if primary_admins.is_primary_admins(role):
+        if rules.is_primary_admins(role):
             return _change_delegation(session, access, role, assignment, data)
     if access.link is not None and "members" in data.model_fields_set:
         # the Primary admins' lock comes before the assignment's (partners/primary_admins.py)
-        primary_admins.lock_directory(session, access.link.partner_tenant_id)
+        rules.lock_directory(session, access.link.partner_tenant_id)
     role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
     _require_manage(access, role)
     fields = data.model_fields_set
-    if primary_admins.is_primary_admins(role) and "members" in fields:
-        primary_admins.require_primary_admin(session, access, role)
+    if rules.is_primary_admins(role) and "members" in fields:
+        rules.require_primary_admin(session, access, role)
     perms, scopes = _role_reach(session, role, assignment.scope_id)
-    if "scope" in fields and not primary_admins.is_primary_admins(role):
+    if "scope" in fields and not rules.is_primary_admins(role):
         _check_scope(session, access, data.scope)
         scopes.append(validate_scope(session, access.tenant_id, data.scope))
     require_within_own(session, access, perms, scopes)
@@ -501,12 +502,12 @@ def update_assignment(
             setattr(assignment, field, getattr(data, field))
     if "members" in fields:
         members = check_members(session, _member_tenant(access), data.members)
-        if primary_admins.is_primary_admins(role):
-            primary_admins.change_members(session, access, role, members)
+        if rules.is_primary_admins(role):
+            rules.change_members(session, access, role, members)
         set_members(session, assignment, _member_tenant(access), members)
         changes["members"] = [m.model_dump(mode="json") for m in members]
     if "scope" in fields:
-        primary_admins.refuse_scope_change(role)
+        rules.refuse_scope_change(role)
         replace_scope(session, session.get_one(Scope, assignment.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")
     assignment.updated_at = utcnow()
@@ -528,18 +529,15 @@ def _change_delegation(
 ) -> RoleAssignment:
     """The customer edits the scope of a partner's Primary admins assignment (the seed's "add
     rooms to the partner admin role"): that is a change of the link's delegation, with the
-    rules, locks and audit record of ``partners.links.update_link``. Everything else about a
-    partner role stays the partner's."""
-    from roomwarden.partners.links import update_link  # partners builds on this module
-    from roomwarden.partners.schemas import LinkUpdate
-
+    rules, locks and audit record of the link's own (``extensions.delegation_change``).
+    Everything else about a partner role stays the partner's."""
     if data.model_fields_set != {"scope"}:
         raise Forbidden("assignments of partner roles are managed by the partner; only the scope is yours")
     if role.partner_link_id is None:  # a partner_builtin role always belongs to a link
         raise NotFound("assignment not found")
     locked = visible_assignment(session, access, assignment.id, lock=True)[1]
     conditional.check(session, locked, "assignment")
-    update_link(session, access, role.partner_link_id, LinkUpdate(scope=data.scope))
+    delegation_change()(session, access, role.partner_link_id, data.scope)
     conditional.bump(locked)
     session.flush()
     return locked
@@ -550,7 +548,7 @@ def delete_assignment(
 ) -> None:
     role, assignment = visible_assignment(session, access, assignment_id, role_id, lock=True)
     _require_manage(access, role)
-    primary_admins.refuse_assignment_deletion(role)
+    partner_roles().refuse_assignment_deletion(role)
     require_within_own(session, access, *_role_reach(session, role, assignment.scope_id))
     conditional.check(session, assignment, "assignment")
     name, scope_id = assignment.name, assignment.scope_id

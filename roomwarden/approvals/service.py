@@ -26,19 +26,19 @@ from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from roomwarden.access.mfa import lenient_customers, require_second_factor
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, RolePermission, Scope
 from roomwarden.access.permissions import Permission as P
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, Grant, RoomSet, resolve_access
 from roomwarden.approvals import actions, policy
 from roomwarden.approvals.faults import pause_at
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
 from roomwarden.identity.models import SecurityGroupMember, User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import queue_mail
-from roomwarden.partners.mfa import lenient_customers, require_second_factor
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.service import room_allows
 from roomwarden.tenants.models import Tenant, TenantSettings

@@ -73,8 +73,8 @@ def _keys() -> AuditKeys:
 
 
 def _tenant_id(db: Database, ref: str) -> uuid.UUID:
+    from roomwarden.identity.domains import tenant_by_domain
     from roomwarden.tenants.models import Tenant
-    from roomwarden.tenants.service import tenant_by_domain
 
     with db.transaction(write=False) as session:
         try:

@@ -19,9 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from roomwarden.access.principal import Principal
 from roomwarden.audit.models import AuditRecord
 from roomwarden.audit.service import Category, Operation, Result, lock_chain, record
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.api import path_uuid
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.time import utcnow

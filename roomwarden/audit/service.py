@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -86,6 +86,29 @@ class Actor:
 
 
 OPERATOR_ACTOR = Actor(None, None, display_name="Service operator")
+
+
+class Auditor(Protocol):
+    """Someone acting inside one tenant who records its own changes there: what a service below
+    the access model (the directory, sign-in settings, accounts) needs of its caller. An
+    ``access.resolver.Access`` is one, and its records name the role that allowed the change."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def actor(self) -> Actor: ...
+
+    def audit(
+        self,
+        session: Session,
+        category: Category,
+        operation: Operation,
+        object_name: str,
+        object_id: uuid.UUID | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
 SYSTEM_ACTOR = Actor(None, None, display_name="Roomwarden", ref=SYSTEM)
 
 

@@ -13,8 +13,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roomwarden.access.resolver import Access
-from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.audit.service import Actor, Auditor, Category, Operation, record
 from roomwarden.identity import sessions, throttle
 from roomwarden.identity.models import User
 from roomwarden.identity.passwords import hash_password, verify_password
@@ -59,7 +58,7 @@ def change_password(session: Session, user_id: uuid.UUID, new_password: str) -> 
     return user
 
 
-def reset_password(session: Session, user: User, new_password: str, by: Access) -> None:
+def reset_password(session: Session, user: User, new_password: str, by: Auditor) -> None:
     """A Global admin's or the operator's reset (``by``, which the record names as what
     allowed it); ``user`` is already locked by the caller."""
     user.password_hash = hash_password(new_password)
@@ -79,7 +78,7 @@ def sign_out_everywhere(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
-def unlock(session: Session, settings: Settings, user: User, by: Access) -> int:
+def unlock(session: Session, settings: Settings, user: User, by: Auditor) -> int:
     """Forget the account's failed sign-ins (``identity.throttle``), so it signs in again at
     once; answers how many failures were forgotten. Failures counted against a client address
     are kept: unlocking one account must not reopen guessing from an address that is
@@ -102,7 +101,7 @@ def user_by_upn(session: Session, upn: str, *, lock: bool = False) -> User:
     return user
 
 
-def _audit_by(session: Session, by: Access, user: User, details: dict[str, object]) -> None:
+def _audit_by(session: Session, by: Auditor, user: User, details: dict[str, object]) -> None:
     """A change to someone's account by an administrator: the record names what allowed it."""
     by.audit(session, Category.USER, Operation.UPDATE, user.upn, user.id, details)
 

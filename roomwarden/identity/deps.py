@@ -10,9 +10,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 
-from roomwarden.access.principal import Principal
-from roomwarden.access.resolver import CALLER_COLUMNS, caller_principal
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import CALLER_COLUMNS, Principal, caller_principal
 from roomwarden.identity.tokens import read_token
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import Unauthenticated

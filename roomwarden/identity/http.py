@@ -27,9 +27,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roomwarden.access.principal import Principal
 from roomwarden.identity import account, service, sessions, throttle
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, Unauthenticated

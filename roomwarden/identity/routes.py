@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.access.operator import operator_access
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity import account, service, signin, totp
 from roomwarden.identity.deps import PrincipalDep
 from roomwarden.identity.http import change_own_password, client_host, counted_failures
 from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import (
     GroupCreate,
     GroupRead,

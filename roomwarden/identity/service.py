@@ -8,24 +8,22 @@ import uuid
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from roomwarden.access.operator import operator_access
-from roomwarden.access.principal import Principal
-from roomwarden.access.resolver import Access
-from roomwarden.audit.service import Category, Operation
+from roomwarden.audit.service import Auditor, Category, Operation
 from roomwarden.identity import totp
 from roomwarden.identity.account import SIGNED_OUT, revoke_credentials
+from roomwarden.identity.domains import domains_of
+from roomwarden.identity.extensions import directory_change
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.passwords import hash_password
+from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from roomwarden.kit.errors import Conflict, Invalid, NotFound
-from roomwarden.partners.primary_admins import keeping_primary_admins
 from roomwarden.tenants.models import Tenant
-from roomwarden.tenants.service import domains_of, tenant_by_domain
 
 # -- users ---------------------------------------------------------------------------------
 
 
-def _user(session: Session, access: Access, user_id: uuid.UUID, *, lock: bool = False) -> User:
+def _user(session: Session, access: Auditor, user_id: uuid.UUID, *, lock: bool = False) -> User:
     stmt = select(User).where(User.id == user_id, User.tenant_id == access.tenant_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -35,11 +33,11 @@ def _user(session: Session, access: Access, user_id: uuid.UUID, *, lock: bool = 
     return user
 
 
-def get_user(session: Session, access: Access, user_id: uuid.UUID, *, lock: bool = False) -> User:
+def get_user(session: Session, access: Auditor, user_id: uuid.UUID, *, lock: bool = False) -> User:
     return _user(session, access, user_id, lock=lock)
 
 
-def list_users_query(access: Access, q: str | None):
+def list_users_query(access: Auditor, q: str | None):
     stmt = select(User).where(User.tenant_id == access.tenant_id)
     if q:
         needle = q.lower()
@@ -52,27 +50,7 @@ def list_users_query(access: Access, q: str | None):
     return stmt
 
 
-def create_user(session: Session, access: Access, data: UserCreate) -> User:
-    return _create_user(session, access, data)
-
-
-def create_user_as_operator(session: Session, tenant_ref: str, data: UserCreate) -> User:
-    """The operator (CLI) creates a user in a tenant named by domain or id."""
-    tenant = _tenant_by_ref(session, tenant_ref)
-    return _create_user(session, operator_access(tenant.id), data)
-
-
-def _tenant_by_ref(session: Session, ref: str) -> Tenant:
-    try:
-        tenant = session.get(Tenant, uuid.UUID(ref))
-    except ValueError:
-        tenant = tenant_by_domain(session, ref)
-    if tenant is None:
-        raise NotFound(f"no tenant with id or domain {ref!r}")
-    return tenant
-
-
-def _create_user(session: Session, access: Access, data: UserCreate) -> User:
+def create_user(session: Session, access: Auditor, data: UserCreate) -> User:
     tenant_id = access.tenant_id
     domain = data.upn.rsplit("@", 1)[1]
     domains = domains_of(session, tenant_id)
@@ -117,21 +95,21 @@ def _lock_global_admins(session: Session, tenant_id: uuid.UUID) -> list[uuid.UUI
     )
 
 
-def _guard_last_global_admin(session: Session, access: Access, user: User) -> None:
+def _guard_last_global_admin(session: Session, access: Auditor, user: User) -> None:
     """A tenant always keeps one active Global admin. The admins' rows are locked so two
     concurrent demotions cannot both pass the check."""
     if set(_lock_global_admins(session, access.tenant_id)) <= {user.id}:
         raise Conflict("the tenant's last active Global admin cannot be removed or demoted")
 
 
-def update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
+def update_user(session: Session, access: Auditor, user_id: uuid.UUID, data: UserUpdate) -> User:
     if "is_active" in data.model_fields_set and not data.is_active:
-        with keeping_primary_admins(session, access.tenant_id):  # its lock comes first
+        with directory_change()(session, access.tenant_id):  # its lock comes first
             return _update_user(session, access, user_id, data)
     return _update_user(session, access, user_id, data)
 
 
-def _update_user(session: Session, access: Access, user_id: uuid.UUID, data: UserUpdate) -> User:
+def _update_user(session: Session, access: Auditor, user_id: uuid.UUID, data: UserUpdate) -> User:
     fields = data.model_fields_set
     if fields & {"is_global_admin", "is_active"}:
         _lock_global_admins(session, access.tenant_id)
@@ -165,12 +143,12 @@ def _update_user(session: Session, access: Access, user_id: uuid.UUID, data: Use
     return user
 
 
-def delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
-    with keeping_primary_admins(session, access.tenant_id):  # its lock comes first
+def delete_user(session: Session, access: Auditor, user_id: uuid.UUID) -> None:
+    with directory_change()(session, access.tenant_id):  # its lock comes first
         _delete_user(session, access, user_id)
 
 
-def _delete_user(session: Session, access: Access, user_id: uuid.UUID) -> None:
+def _delete_user(session: Session, access: Auditor, user_id: uuid.UUID) -> None:
     _lock_global_admins(session, access.tenant_id)
     user = _user(session, access, user_id, lock=True)
     if user.is_global_admin and user.is_active:
@@ -206,7 +184,7 @@ def members_by_group(session: Session, group_ids: list[uuid.UUID]) -> dict[uuid.
     return out
 
 
-def _group(session: Session, access: Access, group_id: uuid.UUID, *, lock: bool = False) -> SecurityGroup:
+def _group(session: Session, access: Auditor, group_id: uuid.UUID, *, lock: bool = False) -> SecurityGroup:
     stmt = select(SecurityGroup).where(
         SecurityGroup.id == group_id, SecurityGroup.tenant_id == access.tenant_id
     )
@@ -218,7 +196,7 @@ def _group(session: Session, access: Access, group_id: uuid.UUID, *, lock: bool 
     return group
 
 
-def get_group(session: Session, access: Access, group_id: uuid.UUID) -> SecurityGroup:
+def get_group(session: Session, access: Auditor, group_id: uuid.UUID) -> SecurityGroup:
     return _group(session, access, group_id)
 
 
@@ -238,7 +216,7 @@ def _name_free(session: Session, tenant_id: uuid.UUID, name: str, exclude: uuid.
         raise Conflict("a security group with this name already exists")
 
 
-def create_group(session: Session, access: Access, data: GroupCreate) -> SecurityGroup:
+def create_group(session: Session, access: Auditor, data: GroupCreate) -> SecurityGroup:
     users = _check_users(session, access.tenant_id, data.member_ids)
     _name_free(session, access.tenant_id, data.name)
     group = SecurityGroup(tenant_id=access.tenant_id, name=data.name)
@@ -259,14 +237,14 @@ def create_group(session: Session, access: Access, data: GroupCreate) -> Securit
     return group
 
 
-def update_group(session: Session, access: Access, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
+def update_group(session: Session, access: Auditor, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
     if "member_ids" in data.model_fields_set:  # a group's members may be a link's last live admins
-        with keeping_primary_admins(session, access.tenant_id):
+        with directory_change()(session, access.tenant_id):
             return _update_group(session, access, group_id, data)
     return _update_group(session, access, group_id, data)
 
 
-def _update_group(session: Session, access: Access, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
+def _update_group(session: Session, access: Auditor, group_id: uuid.UUID, data: GroupUpdate) -> SecurityGroup:
     group = _group(session, access, group_id, lock=True)
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name != group.name:
@@ -295,8 +273,8 @@ def _update_group(session: Session, access: Access, group_id: uuid.UUID, data: G
     return group
 
 
-def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
-    with keeping_primary_admins(session, access.tenant_id):
+def delete_group(session: Session, access: Auditor, group_id: uuid.UUID) -> None:
+    with directory_change()(session, access.tenant_id):
         group = _group(session, access, group_id, lock=True)
         name = group.name
         session.delete(group)

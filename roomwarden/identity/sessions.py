@@ -21,8 +21,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from roomwarden.access.principal import Principal
 from roomwarden.identity.models import User, WebSession
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
 

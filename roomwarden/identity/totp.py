@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 import pyotp
 from sqlalchemy.orm import Session
 
-from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity import recovery
 from roomwarden.identity.models import User
 from roomwarden.identity.passwords import verify_password
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.errors import Conflict, Invalid, Unauthenticated
 

@@ -6,31 +6,23 @@ so the customer's record of what it delegated, and when, is complete (issue 9)."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import ScopeGroup, ScopeRoom
-from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
 from roomwarden.partners.models import PartnerLink
+from roomwarden.rooms.events import GroupMembersChanged, RoomDeleting
 from roomwarden.tenants.models import Tenant
 
 
-def record_group_change(
-    session: Session,
-    access: Access,
-    group_id: uuid.UUID,
-    group_name: str,
-    *,
-    added: Iterable[uuid.UUID] = (),
-    removed: Iterable[uuid.UUID] = (),
-    deleted: bool = False,
-) -> None:
+def record_group_change(change: GroupMembersChanged) -> None:
     """Record, on every active link whose scope names the group, the rooms that joined or
-    left its delegation through the group. Call before a deleted group's rows are gone."""
-    delegated, withdrawn = sorted(str(r) for r in added), sorted(str(r) for r in removed)
+    left its delegation through the group (``rooms.events.group_members_changed``, sent
+    before a deleted group's rows are gone)."""
+    session, access, group_id, deleted = change.session, change.access, change.group_id, change.deleted
+    delegated, withdrawn = sorted(str(r) for r in change.added), sorted(str(r) for r in change.removed)
     if not (delegated or withdrawn or deleted):
         return
     links = session.execute(
@@ -46,7 +38,7 @@ def record_group_change(
     ).all()
     for link_id, partner_name in links:
         details: dict[str, object] = {
-            "via_room_group": {"id": str(group_id), "name": group_name},
+            "via_room_group": {"id": str(group_id), "name": change.group_name},
             "rooms_delegated": delegated,
             "rooms_withdrawn": withdrawn,
         }
@@ -56,9 +48,11 @@ def record_group_change(
         access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)
 
 
-def record_room_deleted(session: Session, access: Access, room_id: uuid.UUID, room_name: str) -> None:
+def record_room_deleted(deleting: RoomDeleting) -> None:
     """Record, on every active link whose scope names the room itself, that the room left its
-    delegation because it was deleted. Call before the room's rows are gone."""
+    delegation because it was deleted (``rooms.events.room_deleting``, sent before the room's
+    rows are gone)."""
+    session, access, room_id = deleting.session, deleting.access, deleting.room_id
     links = session.execute(
         select(PartnerLink.id, Tenant.name)
         .join(ScopeRoom, ScopeRoom.scope_id == PartnerLink.scope_id)
@@ -71,7 +65,10 @@ def record_room_deleted(session: Session, access: Access, room_id: uuid.UUID, ro
         .order_by(PartnerLink.id)
     ).all()
     for link_id, partner_name in links:
-        details = {"room_deleted": {"id": str(room_id), "name": room_name}, "rooms_withdrawn": [str(room_id)]}
+        details = {
+            "room_deleted": {"id": str(room_id), "name": deleting.room_name},
+            "rooms_withdrawn": [str(room_id)],
+        }
         _bump(session, link_id)
         access.audit(session, Category.PARTNER, Operation.UPDATE, partner_name, link_id, details)
 

@@ -15,20 +15,21 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.mfa import require_second_factor
 from roomwarden.access.models import Scope, ScopeGroup, ScopeRoom
 from roomwarden.access.permissions import Permission as P
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.access.schemas import MemberRef
 from roomwarden.access.scopes import create_scope, read_scopes, validate_scope
 from roomwarden.access.service import check_members
 from roomwarden.audit.service import Category, Operation, record
+from roomwarden.identity.domains import tenant_by_domain
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import LINK, Reason, queue_mail
 from roomwarden.partners import primary_admins
-from roomwarden.partners.mfa import require_second_factor
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager
 from roomwarden.partners.primary_admins import lock_tenants
 from roomwarden.partners.schemas import (
@@ -41,7 +42,6 @@ from roomwarden.partners.schemas import (
 )
 from roomwarden.settings import Settings, get_settings
 from roomwarden.tenants.models import Tenant, TenantDomain
-from roomwarden.tenants.service import tenant_by_domain
 
 
 def effective_status(inv: PartnerInvitation) -> InvitationStatus:

@@ -10,19 +10,18 @@ from collections.abc import Sequence
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.mfa import customers_requiring, require_second_factor
 from roomwarden.access.models import Role, RoleAssignment, Scope
 from roomwarden.access.permissions import Permission as P
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers
 from roomwarden.access.schemas import MemberRef, ScopeIn
 from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
-from roomwarden.approvals import policy as approvals_policy
-from roomwarden.approvals import service as approvals
-from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
+from roomwarden.identity.principal import Principal
 from roomwarden.kit import conditional
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners import primary_admins
+from roomwarden.partners import events, primary_admins
 from roomwarden.partners.invitations import (
     accept,
     create_invitation,
@@ -30,7 +29,6 @@ from roomwarden.partners.invitations import (
     scope_sizes,
     tenant_names,
 )
-from roomwarden.partners.mfa import customers_requiring, require_second_factor
 from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.notices import notify_offboarding
 from roomwarden.partners.schemas import (
@@ -41,6 +39,7 @@ from roomwarden.partners.schemas import (
     LinkUpdate,
     PartnerLinkRead,
 )
+from roomwarden.tenants.models import Tenant
 
 # -- reading -----------------------------------------------------------------------------------
 
@@ -125,12 +124,10 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
         replace_scope(session, session.get_one(Scope, link.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")
     if "approval_policy" in data.model_fields_set:
-        changes["approval_policy"] = {"from": link.approval_policy, "to": data.approval_policy.as_dict()}
-        now_auto = approvals_policy.switched_to_auto(link.approval_policy, data.approval_policy.as_dict())
-        link.approval_policy = data.approval_policy.as_dict()
-        if now_auto:
-            reason = f"change control for {', '.join(sorted(now_auto))} is now automatic"
-            approvals.end_pending(session, link, access.actor, reason, events=now_auto)
+        before, after = link.approval_policy, data.approval_policy.as_dict()
+        changes["approval_policy"] = {"from": before, "to": after}
+        link.approval_policy = after
+        events.policy_changed.emit(events.PolicyChanged(session, link, access.actor, before, after))
     if "approval_expires_in_days" in data.model_fields_set:
         changes["approval_expires_in_days"] = {
             "from": link.approval_expires_in_days,
@@ -141,6 +138,12 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
     session.flush()
     access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)
     return link
+
+
+def change_delegation(session: Session, access: Access, link_id: uuid.UUID, scope: ScopeIn) -> None:
+    """The customer replaces the link's scope through its Primary admins' assignment
+    (``access.extensions.delegation_change``): the same change as ``update_link``'s."""
+    update_link(session, access, link_id, LinkUpdate(scope=scope))
 
 
 def change_scope(
@@ -207,7 +210,7 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
     no partner user reaches the customer. The customer's audit log keeps every record."""
     if link.status != "active":
         raise Conflict("the partner link has already ended")
-    approvals.end_pending(session, link, actor, f"the partner was removed (by the {by})")
+    events.link_ending.emit(events.LinkEnding(session, link, actor, f"the partner was removed (by the {by})"))
     link.status, link.ended_at = "ended", utcnow()
     conditional.bump(link)
     roles = session.scalars(select(Role.id).where(Role.partner_link_id == link.id)).all()
@@ -227,6 +230,34 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
         details={"ended_by": by, "partner_roles_removed": len(roles)},
     )
     notify_offboarding(session, link, by)
+
+
+def end_links_of_deleted_tenant(session: Session, tenant: Tenant) -> None:
+    """The operator deletes ``tenant`` (``tenants.events.tenant_deleting``): its partners first
+    lose the link as in an off-boarding (recorded in each customer's log, which keeps the
+    partner's records); the partners it managed for are told in their own logs."""
+    as_partner = session.scalars(
+        select(PartnerLink)
+        .where(PartnerLink.partner_tenant_id == tenant.id, PartnerLink.status == "active")
+        .order_by(PartnerLink.id)
+        .with_for_update()
+    ).all()
+    for link in as_partner:
+        end_link(session, link, OPERATOR_ACTOR, "operator")
+    as_customer = session.scalars(
+        select(PartnerLink).where(PartnerLink.tenant_id == tenant.id, PartnerLink.status == "active")
+    ).all()
+    for link in as_customer:
+        record(
+            session,
+            tenant_id=link.partner_tenant_id,
+            actor=OPERATOR_ACTOR,
+            category=Category.PARTNER,
+            operation=Operation.DELETE,
+            object_name=tenant.name,
+            object_id=link.id,
+            details={"ended_by": "operator", "reason": "customer tenant deleted"},
+        )
 
 
 def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, confirm: bool) -> None:

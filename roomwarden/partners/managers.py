@@ -8,9 +8,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageParams, paginate
 from roomwarden.partners.invitations import is_pro_manager, require_reviewer

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.mfa import MESSAGE as MFA_MESSAGE
+from roomwarden.access.mfa import SecondFactorRequired
 from roomwarden.access.permissions import Permission as P
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, linked_customers, resolve_access
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.mfa import MESSAGE as MFA_MESSAGE
-from roomwarden.partners.mfa import SecondFactorRequired
 from roomwarden.partners.schemas import CustomerHealth, PartnerHealthReport, WithheldCustomer
 from roomwarden.rooms.models import HEALTH_STATES, Room
 from roomwarden.rooms.reports import health_report as customer_health_report

@@ -32,21 +32,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, Scope
 from roomwarden.access.permissions import PARTNER_ADMIN, PRIMARY_ADMINS
+from roomwarden.access.resolver import Access
 from roomwarden.access.schemas import MemberRef
+from roomwarden.access.service import set_members, set_permissions
 from roomwarden.identity.models import SecurityGroupMember, User
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid
 from roomwarden.partners.models import PartnerLink
 from roomwarden.tenants.models import Tenant
-
-if TYPE_CHECKING:
-    from roomwarden.access.resolver import Access
 
 KIND = "partner_builtin"
 LAST_PRIMARY_ADMIN = "this would leave a customer link without a live Primary admin: name another one first"
@@ -214,8 +212,6 @@ def establish(
 ) -> RoleAssignment:
     """Rule 1 and 2 at acceptance: the role, its permissions, its one assignment over the
     whole link, and its members (already checked by ``require_live_members``)."""
-    from roomwarden.access.service import set_members, set_permissions  # access builds on this module
-
     role = Role(
         tenant_id=link.tenant_id,
         name=PRIMARY_ADMINS,

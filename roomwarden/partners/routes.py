@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import AccessDep
-from roomwarden.access.principal import Principal
+from roomwarden.access.mfa import require_second_factor
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import PrincipalDep
+from roomwarden.identity.principal import Principal
 from roomwarden.kit import conditional
 from roomwarden.kit.api import SessionDep, audited, not_audited
 from roomwarden.kit.conditional import IfMatchDep
@@ -18,7 +19,6 @@ from roomwarden.kit.errors import Invalid, NotFound
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
 from roomwarden.partners import invitations, links, managers, overview, tickets
-from roomwarden.partners.mfa import require_second_factor
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
 from roomwarden.partners.schemas import (
     AcceptInvitation,

@@ -8,11 +8,11 @@ import uuid
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
+from roomwarden.access.mfa import SecondFactorRequired
 from roomwarden.access.permissions import Permission as P
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import linked_customers, resolve_access
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import NotFound
-from roomwarden.partners.mfa import SecondFactorRequired
 from roomwarden.rooms.models import Ticket
 from roomwarden.tenants.models import TenantSettings
 

@@ -14,6 +14,7 @@ from fastapi import Query, Response
 from sqlalchemy import select
 
 from roomwarden.access import service
+from roomwarden.access.mfa import require_second_factor
 from roomwarden.access.models import Role, RoleAssignment
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, resolve_access
@@ -23,7 +24,6 @@ from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, NotFound
 from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.partners import links, primary_admins
-from roomwarden.partners.mfa import require_second_factor
 from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.schemas import PartnerLinkRead
 from roomwarden.portal.partner_invitations import policy_summary, scope_summary

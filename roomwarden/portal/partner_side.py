@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.routing import NoMatchFound
 
-from roomwarden.access.principal import Principal
 from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.identity.principal import Principal
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.api import SessionDep
 from roomwarden.portal.web import path_for, render, session_of

@@ -15,7 +15,7 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from roomwarden.partners.delegation import record_group_change
+from roomwarden.rooms import events
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
 
@@ -163,7 +163,9 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Ro
     session.flush()
     access.audit(session, Category.ROOM_GROUP, Operation.UPDATE, group.name, group.id, changes)
     if "room_ids" in data.model_fields_set:
-        record_group_change(session, access, group.id, group.name, added=added, removed=removed)
+        events.group_members_changed.emit(
+            events.GroupMembersChanged(session, access, group.id, group.name, added=added, removed=removed)
+        )
     return group
 
 
@@ -174,7 +176,9 @@ def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:
         raise Forbidden("deleting a room group needs groups.modify over all rooms")
     name = group.name
     members = member_ids(session, group.id, access.rooms(P.GROUPS_MODIFY))
-    record_group_change(session, access, group.id, name, removed=members, deleted=True)
+    events.group_members_changed.emit(
+        events.GroupMembersChanged(session, access, group.id, name, removed=members, deleted=True)
+    )
     session.delete(group)
     session.flush()
     access.audit(session, Category.ROOM_GROUP, Operation.DELETE, name, group_id)

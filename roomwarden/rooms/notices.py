@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.models import AssignmentMember, RoleAssignment
 from roomwarden.access.permissions import Permission as P
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.identity.models import SecurityGroupMember, User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import NotFound
 from roomwarden.notifications.service import LINK, queue_mail
 from roomwarden.rooms.models import Room, Ticket

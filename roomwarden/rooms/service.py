@@ -20,7 +20,7 @@ from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.delegation import record_group_change, record_room_deleted
+from roomwarden.rooms import events
 from roomwarden.rooms.groups import group_visible
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, Ticket, TicketUpdate, UpdateRing
 from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
@@ -187,7 +187,8 @@ def create_room(session: Session, access: Access, box: SecretBox, data: RoomCrea
     )
     for group_id in group_ids:  # a new room in a group a partner's link names is delegated
         name = session.scalar(select(RoomGroup.name).where(RoomGroup.id == group_id)) or str(group_id)
-        record_group_change(session, access, group_id, name, added=[room.id])
+        joined = events.GroupMembersChanged(session, access, group_id, name, added=[room.id])
+        events.group_members_changed.emit(joined)
     return room
 
 
@@ -316,8 +317,9 @@ def delete_room(session: Session, access: Access, room_id: uuid.UUID) -> None:
             permission=P.ROOMS_CREATE,
         )
     for group_id, group_name in group_rows:
-        record_group_change(session, access, group_id, group_name, removed=[room.id])
-    record_room_deleted(session, access, room.id, name)
+        changed = events.GroupMembersChanged(session, access, group_id, group_name, removed=[room.id])
+        events.group_members_changed.emit(changed)
+    events.room_deleting.emit(events.RoomDeleting(session, access, room.id, name))
     session.execute(delete(Ticket).where(Ticket.tenant_id == access.tenant_id, Ticket.room_id == room.id))
     session.delete(room)
     session.flush()

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from roomwarden.audit.service import OPERATOR_ACTOR, Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.kit.errors import Conflict, Invalid, NotFound
-from roomwarden.partners.links import end_link
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room
+from roomwarden.tenants import events
 from roomwarden.tenants.models import Tenant, TenantDomain
 from roomwarden.tenants.schemas import OperatorTenantRead, OperatorTenantUpdate
 
@@ -160,28 +160,7 @@ def delete_tenant(session: Session, ref: str | uuid.UUID, *, confirm: bool) -> T
     if not confirm:
         raise Invalid("deleting a tenant needs explicit confirmation: add ?confirm=true")
     tenant = find_tenant(session, ref, lock=True)
-    as_partner = session.scalars(
-        select(PartnerLink)
-        .where(PartnerLink.partner_tenant_id == tenant.id, PartnerLink.status == "active")
-        .order_by(PartnerLink.id)
-        .with_for_update()
-    ).all()
-    for link in as_partner:
-        end_link(session, link, OPERATOR_ACTOR, "operator")
-    as_customer = session.scalars(
-        select(PartnerLink).where(PartnerLink.tenant_id == tenant.id, PartnerLink.status == "active")
-    ).all()
-    for link in as_customer:
-        record(
-            session,
-            tenant_id=link.partner_tenant_id,
-            actor=OPERATOR_ACTOR,
-            category=Category.PARTNER,
-            operation=Operation.DELETE,
-            object_name=tenant.name,
-            object_id=link.id,
-            details={"ended_by": "operator", "reason": "customer tenant deleted"},
-        )
+    events.tenant_deleting.emit(events.TenantDeleting(session, tenant))
     session.delete(tenant)
     session.flush()
     log.warning("operator deleted tenant %s (%s)", tenant.id, tenant.name)

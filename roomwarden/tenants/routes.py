@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from roomwarden.access.deps import AccessDep
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.deps import bearer
+from roomwarden.identity.domains import domains_of
 from roomwarden.kit.api import SessionDep, audited, not_audited
 from roomwarden.kit.errors import NotFound, Unauthenticated
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
@@ -49,7 +50,7 @@ def create_tenant(session: SessionDep, body: TenantCreate) -> TenantCreated:
         id=tenant.id,
         name=tenant.name,
         created_at=tenant.created_at,
-        domains=service.domains_of(session, tenant.id),
+        domains=domains_of(session, tenant.id),
         admin_user_id=admin.id,
     )
 

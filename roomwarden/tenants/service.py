@@ -22,23 +22,6 @@ from roomwarden.tenants.schemas import SettingsUpdate, TenantCreate
 DEFAULT_RINGS = (("Validation", 0, False), ("General", 7, True))
 
 
-def domains_of(session: Session, tenant_id: uuid.UUID) -> list[str]:
-    return list(
-        session.scalars(
-            select(TenantDomain.domain)
-            .where(TenantDomain.tenant_id == tenant_id)
-            .order_by(TenantDomain.domain)
-        )
-    )
-
-
-def tenant_by_domain(session: Session, domain: str) -> Tenant | None:
-    tenant_id = session.scalar(
-        select(TenantDomain.tenant_id).where(TenantDomain.domain == domain.strip().lower())
-    )
-    return session.get(Tenant, tenant_id) if tenant_id else None
-
-
 def create_tenant(session: Session, data: TenantCreate, actor: Actor = OPERATOR_ACTOR) -> tuple[Tenant, User]:
     domains = sorted(set(data.domains))
     admin_domain = data.admin.upn.rsplit("@", 1)[1]

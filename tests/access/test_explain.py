@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import update
 
 from roomwarden.access.permissions import MSA, PARTNER_ADMIN, SITE_LEAD, SITE_TECH, Permission
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import NotFound
 from roomwarden.rooms.service import room_allows
 from tests.factories import TenantH, UserH, World, expect

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.models import RolePermission
 from roomwarden.access.permissions import PARTNER_ADMIN, TENANT_LEVEL, Permission
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import Access, Grant, LinkInfo, RoomSet, resolve_access
 from roomwarden.app import create_app
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.rooms.models import Room, RoomGroup

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
 from roomwarden.access.schemas import ScopeIn
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import TooManyRequests
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.partners.invitations import create_invitation

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
 from roomwarden.access.schemas import MemberRef, ScopeIn
+from roomwarden.identity.principal import Principal
 from roomwarden.partners.links import establish_link
 from roomwarden.partners.schemas import ApprovalPolicy
 from tests.factories import World, expect

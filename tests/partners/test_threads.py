@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access import service as access_service
 from roomwarden.access.models import AssignmentMember, RoleAssignment
-from roomwarden.access.principal import Principal
 from roomwarden.access.resolver import resolve_access
 from roomwarden.access.schemas import AssignmentUpdate, MemberRef, ScopeIn
 from roomwarden.audit.models import AuditRecord
 from roomwarden.identity import service as identity
 from roomwarden.identity.models import User
+from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import UserUpdate
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError

@@ -11,8 +11,7 @@ from sqlalchemy import CursorResult, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from roomwarden.access.resolver import Access
-from roomwarden.audit.service import Category, Operation
+from roomwarden.audit.service import Auditor, Category, Operation
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client
 from roomwarden.identity.oidc.models import IdentityProvider
@@ -68,7 +67,7 @@ def check_provider(settings: Settings, data: IdentityProviderUpdate) -> Identity
     return data.model_copy(update={"issuer": metadata.issuer})
 
 
-def update(session: Session, access: Access, box: SecretBox, data: IdentityProviderUpdate) -> None:
+def update(session: Session, access: Auditor, box: SecretBox, data: IdentityProviderUpdate) -> None:
     tenant = session.get_one(Tenant, access.tenant_id, with_for_update=True)
     row = session.scalar(
         select(IdentityProvider).where(IdentityProvider.tenant_id == access.tenant_id).with_for_update()

@@ -22,13 +22,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from roomwarden.identity.domains import tenant_by_domain
 from roomwarden.identity.oidc import client, config
 from roomwarden.identity.oidc.models import IdentityProvider
 from roomwarden.identity.oidc.provisioning import FederatedSignIn, SignInRefused, sign_in
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
-from roomwarden.tenants.service import tenant_by_domain
 
 PURPOSES = ("portal", "token")
 

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.identity.domains import domains_of
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc.models import IdentityProvider
 from roomwarden.kit.schemas import _upn
-from roomwarden.tenants.service import domains_of
 
 #: ``amr`` values (RFC 8176) that mean more than one factor was used (SPEC §7)
 MFA_METHODS = frozenset({"mfa", "otp", "hwk", "swk", "fido"})

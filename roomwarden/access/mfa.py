@@ -11,8 +11,8 @@ import uuid
 from sqlalchemy import ColumnElement, SQLColumnExpression, or_, select, true
 from sqlalchemy.orm import Session
 
-from roomwarden.access.principal import Principal
 from roomwarden.audit.service import Category, Operation
+from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import Forbidden
 from roomwarden.tenants.models import TenantSettings
 

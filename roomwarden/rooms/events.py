@@ -1,0 +1,41 @@
+"""What room changes tell the packages above rooms (``kit.extensions``): a scope follows its
+room groups' current members (SPEC §3), so a partner's delegation changes whenever a group its
+link names gains or loses a room, and the customer's log must say so."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from roomwarden.access.resolver import Access
+from roomwarden.kit.extensions import Event
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMembersChanged:
+    """Rooms joined or left ``group_id`` (or the group is being deleted, before its rows go)."""
+
+    session: Session
+    access: Access
+    group_id: uuid.UUID
+    group_name: str
+    added: Collection[uuid.UUID] = ()
+    removed: Collection[uuid.UUID] = ()
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomDeleting:
+    """The room is being deleted (its rows are still there)."""
+
+    session: Session
+    access: Access
+    room_id: uuid.UUID
+    room_name: str
+
+
+group_members_changed: Event[GroupMembersChanged] = Event("rooms.group_members_changed")
+room_deleting: Event[RoomDeleting] = Event("rooms.room_deleting")
