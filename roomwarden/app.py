@@ -14,18 +14,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from roomwarden import __version__
-from roomwarden.access.routes import api as roles_api
-from roomwarden.access.routes import catalogue
-from roomwarden.approvals.routes import customer as approvals_customer
-from roomwarden.approvals.routes import partner as approvals_partner
+from roomwarden.api.access import api as roles_api
+from roomwarden.api.access import catalogue
+from roomwarden.api.approvals import customer as approvals_customer
+from roomwarden.api.approvals import partner as approvals_partner
+from roomwarden.api.audit import api as audit_api
+from roomwarden.api.identity import auth, directory, operator_users
+from roomwarden.api.oidc import api as identity_provider_api
+from roomwarden.api.oidc import browser as oidc_browser
+from roomwarden.api.partners import customer as partners_customer
+from roomwarden.api.partners import partner as partners_partner
+from roomwarden.api.rooms import api as rooms_api
+from roomwarden.api.tenants import api as settings_api
+from roomwarden.api.tenants import operator
 from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
-from roomwarden.audit.routes import api as audit_api
 from roomwarden.identity.http import APISessionAuth
-from roomwarden.identity.oidc.routes import api as identity_provider_api
-from roomwarden.identity.oidc.routes import browser as oidc_browser
-from roomwarden.identity.routes import auth, directory, operator_users
 from roomwarden.kit.api import check_refusal_auditing, install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
@@ -34,13 +39,8 @@ from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.kit.routing import operation_id
 from roomwarden.notifications.service import Mailer
-from roomwarden.partners.routes import customer as partners_customer
-from roomwarden.partners.routes import partner as partners_partner
 from roomwarden.portal import install as install_portal
-from roomwarden.rooms.routes import api as rooms_api
 from roomwarden.settings import Settings, get_settings
-from roomwarden.tenants.routes import api as settings_api
-from roomwarden.tenants.routes import operator
 from roomwarden.wiring import install as install_domain
 
 log = logging.getLogger("roomwarden")

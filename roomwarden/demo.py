@@ -31,6 +31,7 @@ from roomwarden.rooms import service as room_service
 from roomwarden.rooms import tickets as ticket_service
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.schemas import IncidentCreate, RoomCreate, RoomGroupCreate, TicketUpdateIn
+from roomwarden.tenants.operator import delete_tenant
 from roomwarden.tenants.schemas import AdminCreate, TenantCreate
 from roomwarden.tenants.service import create_tenant
 
@@ -254,8 +255,6 @@ def _accounts() -> list[DemoAccount]:
 def reset_demo(session: Session) -> int:
     """Delete the demo tenants with everything they hold, so the next build starts afresh.
     Other tenants of the database are left alone. Returns how many tenants were deleted."""
-    from roomwarden.tenants.operator import delete_tenant
-
     removed = 0
     for domain in (PARTNER_DOMAIN, CUSTOMER_DOMAIN):
         tenant = tenant_by_domain(session, domain)

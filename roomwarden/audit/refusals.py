@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -20,13 +20,26 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.audit.models import AuditRecord
-from roomwarden.audit.service import Category, Operation, Result, lock_chain, record
-from roomwarden.identity.principal import Principal
+from roomwarden.audit.service import Actor, Category, Operation, Result, lock_chain, record
 from roomwarden.kit.api import path_uuid
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
 from roomwarden.tenants.models import Tenant
+
+
+class Caller(Protocol):
+    """The signed-in caller of a request, as ``identity.principal.Principal`` describes it."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def actor(self) -> Actor: ...
+
 
 #: the object name of a record written in the caller's own tenant for an attempt elsewhere
 ELSEWHERE = "a change refused in another tenant"
@@ -34,7 +47,7 @@ PROBES_PER_MINUTE = 20
 
 
 def record_refusal(request: Request, exc: Any) -> None:
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal: Caller | None = getattr(request.state, "principal", None)
     tenant_id = (
         getattr(exc, "audit_tenant_id", None)
         or path_uuid(request, "tenant_id")

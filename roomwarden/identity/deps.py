@@ -4,6 +4,7 @@ changed or it signed out everywhere, is refused at once on every worker."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -48,3 +49,12 @@ def current_principal(request: Request, session: SessionDep, creds: BearerDep) -
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def operator_token(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """The service operator's bearer token (``ROOMWARDEN_OPERATOR_TOKEN``), for ``/api/v1/operator/...``."""
+    expected = request.app.state.settings.operator_token.get_secret_value()
+    if creds is None or not hmac.compare_digest(creds.credentials.encode(), expected.encode()):
+        raise Unauthenticated("the operator token is required")

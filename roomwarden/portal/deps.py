@@ -19,7 +19,8 @@ from roomwarden.access.permissions import Permission
 from roomwarden.access.resolver import Access
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.api import SessionDep
-from roomwarden.portal.web import form_data, path_for, render, session_of
+from roomwarden.portal.urls import path_for
+from roomwarden.portal.web import form_data, render, session_of
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from roomwarden.access.explain import explain
 from roomwarden.access.schemas import Explanation
 from roomwarden.kit.errors import NotFound
 from roomwarden.portal.deps import Ctx
 from roomwarden.portal.web import parse_uuid
+from roomwarden.rooms.effective_access import explain
 
 #: users explained at once on one page
 LIMIT = 50

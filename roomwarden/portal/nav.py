@@ -24,7 +24,7 @@ from roomwarden.access.service import require_roles
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.errors import AppError
 from roomwarden.partners.invitations import is_reviewer
-from roomwarden.portal.web import path_for
+from roomwarden.portal.urls import path_for
 from roomwarden.tenants.models import Tenant
 
 

@@ -34,10 +34,10 @@ from roomwarden.portal.approvals import (
     status_of,
 )
 from roomwarden.portal.forms import errors_of
+from roomwarden.portal.urls import path_for
 from roomwarden.portal.web import (
     FormRefused,
     parse_uuid,
-    path_for,
     portal_router,
     redirect,
     render,

@@ -28,7 +28,8 @@ from roomwarden.partners.models import PartnerLink
 from roomwarden.partners.schemas import PartnerLinkRead
 from roomwarden.portal.partner_invitations import policy_summary, scope_summary
 from roomwarden.portal.partner_side import PartnerCtx, PartnerCtxDep
-from roomwarden.portal.web import path_for, portal_router, redirect
+from roomwarden.portal.urls import path_for
+from roomwarden.portal.web import portal_router, redirect
 from roomwarden.rooms.groups import group_visible
 from roomwarden.rooms.models import Room, RoomGroup
 

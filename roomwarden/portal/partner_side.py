@@ -19,7 +19,8 @@ from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.principal import Principal
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.api import SessionDep
-from roomwarden.portal.web import path_for, render, session_of
+from roomwarden.portal.urls import path_for
+from roomwarden.portal.web import render, session_of
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.partners import overview, tickets
 from roomwarden.partners.schemas import PartnerHealthReport
 from roomwarden.portal.partner_side import PartnerCtx, PartnerCtxDep
-from roomwarden.portal.web import parse_uuid, path_for, portal_router
+from roomwarden.portal.urls import path_for
+from roomwarden.portal.web import parse_uuid, portal_router
 from roomwarden.rooms.models import HEALTH_STATES, TICKET_STATUSES, Room, Ticket
 
 pages = portal_router()

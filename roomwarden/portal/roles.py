@@ -23,6 +23,7 @@ from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, Forbidden
+from roomwarden.partners.models import PartnerLink
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
 from roomwarden.portal.partner_approvals import held
@@ -175,8 +176,6 @@ def _owns(ctx: Ctx, kind: str) -> bool:
 
 
 def _partner_tenant(ctx: Ctx, role: Any) -> uuid.UUID:
-    from roomwarden.partners.models import PartnerLink
-
     return ctx.session.get_one(PartnerLink, role.partner_link_id).partner_tenant_id
 
 

@@ -24,13 +24,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.routing import NoMatchFound
 
 from roomwarden.identity import sessions
 from roomwarden.identity.http import authenticate, clear_cookie, cookie_name, cross_site, session_cookie
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS, TransactionalRoute, record_refused_attempt
 from roomwarden.kit.db import Database
-from roomwarden.kit.errors import AppError, Forbidden, Invalid
+from roomwarden.kit.errors import AppError, Forbidden, Invalid, NotFound
+from roomwarden.portal.nav import chrome
 
 log = logging.getLogger("roomwarden.portal")
 
@@ -172,8 +172,6 @@ class PortalRoute(TransactionalRoute):
 def _validation_as_error(exc: RequestValidationError) -> AppError:
     """A malformed id in the path is a page that does not exist; a malformed filter is
     invalid input."""
-    from roomwarden.kit.errors import NotFound
-
     if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
         return NotFound("page not found")
     return Invalid("the address has a value that is not valid: " + "; ".join(_messages(exc.errors())))
@@ -219,8 +217,6 @@ def render(
 ) -> HTMLResponse:
     """A page inside the layout: the navigation, the Tenant control and Sign out are drawn
     for the signed-in user (from ``access`` when the page is in a tenant)."""
-    from roomwarden.portal.nav import chrome
-
     active: sessions.ActiveSession | None = getattr(request.state, "web_session", None)
     frame = chrome(request, session, active, access, current) if active and session else None
     context.setdefault("csrf_token", active.csrf_token if active else "")
@@ -296,27 +292,6 @@ templates.filters["sentence"] = _sentence
 templates.filters["options"] = lambda xs: [(x, x) for x in xs]
 templates.filters["named_options"] = lambda objs: [(str(o.id), o.name) for o in objs]
 templates.filters["titled_options"] = lambda xs: [(x, str(x).replace("_", " ").capitalize()) for x in xs]
-
-
-def path_for(app: Any, name: str, **params: str) -> str:
-    """``app.url_path_for``, memoised: routing is asked once per route for a template with
-    placeholders, then filled in — a table of a hundred links costs string formatting, not a
-    hundred walks over every route of the application."""
-    cache: dict[tuple[str, tuple[str, ...]], str | None] | None = getattr(app.state, "portal_paths", None)
-    if cache is None:
-        cache = app.state.portal_paths = {}
-    key = (name, tuple(sorted(params)))
-    if key not in cache:
-        try:
-            cache[key] = str(app.url_path_for(name, **{p: f"__{p}__" for p in params}))
-        except NoMatchFound:
-            cache[key] = None
-    template = cache[key]
-    if template is None:
-        raise NoMatchFound(name, params)
-    for param, value in params.items():
-        template = template.replace(f"__{param}__", quote(str(value), safe=""))
-    return template
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:

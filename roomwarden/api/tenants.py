@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-import hmac
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Depends, Query, Response
 
 from roomwarden.access.deps import AccessDep
 from roomwarden.audit.service import Category, Operation
-from roomwarden.identity.deps import bearer
+from roomwarden.identity.deps import operator_token
 from roomwarden.identity.domains import domains_of
 from roomwarden.kit.api import SessionDep, audited, not_audited
-from roomwarden.kit.errors import NotFound, Unauthenticated
+from roomwarden.kit.errors import NotFound
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
 from roomwarden.tenants import operator as ops
@@ -30,14 +28,6 @@ from roomwarden.tenants.schemas import (
 
 operator = router(prefix="/api/v1/operator", tags=["operator"])
 api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["settings"])
-
-
-def operator_token(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    expected = request.app.state.settings.operator_token.get_secret_value()
-    if creds is None or not hmac.compare_digest(creds.credentials.encode(), expected.encode()):
-        raise Unauthenticated("the operator token is required")
 
 
 @operator.post(

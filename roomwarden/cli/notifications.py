@@ -10,7 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
-from roomwarden.kit.cli import JsonOption, emit_json, err, guard, load_settings, open_database, out, progress
+from roomwarden.cli.common import (
+    JsonOption,
+    emit_json,
+    err,
+    guard,
+    load_settings,
+    open_database,
+    out,
+    progress,
+)
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.notifications.service import Mailer, mail_counts, retry_failed
 

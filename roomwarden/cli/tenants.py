@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from roomwarden.kit.cli import JsonOption, emit_json, err, fail, guard, load_settings, open_database, out
+from roomwarden.cli.common import JsonOption, emit_json, err, fail, guard, load_settings, open_database, out
 from roomwarden.tenants import operator as ops
 from roomwarden.tenants.schemas import OperatorTenantRead, OperatorTenantUpdate
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from roomwarden.access import materialise
-from roomwarden.kit.cli import fail, guard, load_settings, open_database, out
+from roomwarden.cli.common import fail, guard, load_settings, open_database, out
 
 app = typer.Typer(help="Access-model maintenance (operator).", no_args_is_help=True)
 

@@ -12,7 +12,7 @@ from roomwarden.access.operator import operator_access
 from roomwarden.access.resolver import linked_customers
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity import account, service, signin, totp
-from roomwarden.identity.deps import PrincipalDep
+from roomwarden.identity.deps import PrincipalDep, operator_token
 from roomwarden.identity.http import change_own_password, client_host, counted_failures
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.identity.principal import Principal
@@ -42,7 +42,6 @@ from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
 from roomwarden.tenants.models import Tenant
-from roomwarden.tenants.routes import operator_token
 
 #: user names are printable: a control character (a NUL byte, say) is refused before counting
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.operator import operator_access
-from roomwarden.kit.cli import JsonOption, emit_json, err, fail, guard, load_settings, open_database, out
+from roomwarden.cli.common import JsonOption, emit_json, err, fail, guard, load_settings, open_database, out
 from roomwarden.kit.errors import NotFound
 from roomwarden.rooms import rings, service
 from roomwarden.rooms.models import Room, Ticket, UpdateRing

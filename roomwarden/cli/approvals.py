@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from roomwarden.kit.cli import JsonOption, emit_json, guard, load_settings, open_database, out
+from roomwarden.cli.common import JsonOption, emit_json, guard, load_settings, open_database, out
 
 app = typer.Typer(help="Change control: approval requests.", no_args_is_help=True)
 

@@ -10,15 +10,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roomwarden.access.cli import app as access_app
-from roomwarden.approvals.cli import app as approvals_app
-from roomwarden.audit.cli import app as audit_app
-from roomwarden.kit.cli import err, fail, guard, load_settings, open_database, out, progress
+from roomwarden.cli.access import app as access_app
+from roomwarden.cli.approvals import app as approvals_app
+from roomwarden.cli.audit import app as audit_app
+from roomwarden.cli.common import err, fail, guard, load_settings, open_database, out, progress
+from roomwarden.cli.notifications import mail_app
+from roomwarden.cli.rooms import ring_app, room_app
+from roomwarden.cli.tenants import tenant_app
 from roomwarden.kit.crypto import SecretBox
-from roomwarden.notifications.cli import mail_app
-from roomwarden.rooms.cli import ring_app, room_app
 from roomwarden.settings import Settings, get_settings, redact_url
-from roomwarden.tenants.cli import tenant_app
 from roomwarden.wiring import install as install_domain
 
 __all__ = ["app", "err", "fail", "out"]

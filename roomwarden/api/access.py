@@ -7,7 +7,7 @@ from typing import Literal, Protocol, TypeVar
 from fastapi import Response
 from sqlalchemy import Select
 
-from roomwarden.access import explain, service
+from roomwarden.access import service
 from roomwarden.access.deps import AccessDep
 from roomwarden.access.models import Role, RoleAssignment
 from roomwarden.access.permissions import Permission, permission_table
@@ -28,6 +28,7 @@ from roomwarden.kit.api import SessionDep, audited
 from roomwarden.kit.conditional import IfMatchDep
 from roomwarden.kit.pagination import Page, PageDep, paginate
 from roomwarden.kit.routing import router
+from roomwarden.rooms import effective_access
 
 api = router(prefix="/api/v1/tenants/{tenant_id}", tags=["roles"])
 catalogue = router(prefix="/api/v1", tags=["roles"])
@@ -216,4 +217,4 @@ def explain_access(
     scope, group membership and partner link. ``allowed`` answers for ``permission`` when
     given, else whether the user holds any permission on the room. A deactivated user is
     never allowed."""
-    return explain.explain(session, access, user_id, room_id, permission)
+    return effective_access.explain(session, access, user_id, room_id, permission)
