@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from roomwarden.access.deps import AccessDep
-from roomwarden.approvals import service
+from roomwarden.approvals import service, visibility
 from roomwarden.approvals.http import outcome_response, request_reads
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.approvals.schemas import ApprovalRequestRead, CancelBody, Event, RejectBody, Status
@@ -49,13 +49,15 @@ def list_requests(
 ) -> Page[ApprovalRequestRead]:
     """Requests held for this customer's decision (a reviewer scoped to some rooms sees the
     requests on those rooms), oldest first; filters combine."""
-    stmt = service.customer_query(access, status=status, event=event, partner_id=partner_id, room_id=room_id)
+    stmt = visibility.customer_query(
+        access, status=status, event=event, partner_id=partner_id, room_id=room_id
+    )
     return _page(session, stmt, pages)
 
 
 @customer.get("/{request_id}", response_model=ApprovalRequestRead)
 def get_request(session: SessionDep, access: AccessDep, request_id: uuid.UUID) -> ApprovalRequestRead:
-    return request_reads(session, [service.customer_request(session, access, request_id)])[0]
+    return request_reads(session, [visibility.customer_request(session, access, request_id)])[0]
 
 
 @customer.post("/{request_id}/approve", response_model=ApprovalRequestRead, responses=DECIDED)
@@ -103,7 +105,7 @@ def partner_requests(
     """The caller's requests (and, for a link's Primary admins, every request of that link),
     across customers or for one. A customer that requires a second factor the sign-in lacked
     is left out, and naming it answers 403."""
-    stmt = service.partner_query(session, principal, customer_id=customer_id, status=status, event=event)
+    stmt = visibility.partner_query(session, principal, customer_id=customer_id, status=status, event=event)
     return _page(session, stmt, pages)
 
 
@@ -111,7 +113,7 @@ def partner_requests(
 def partner_request(
     session: SessionDep, principal: PrincipalDep, request_id: uuid.UUID
 ) -> ApprovalRequestRead:
-    return request_reads(session, [service.partner_request(session, principal, request_id)])[0]
+    return request_reads(session, [visibility.partner_request(session, principal, request_id)])[0]
 
 
 @partner.post(

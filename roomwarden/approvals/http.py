@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 from roomwarden.approvals import policy
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.approvals.schemas import ApprovalRequestRead, FieldChange, Person, Target
-from roomwarden.approvals.service import Outcome, effective_status
+from roomwarden.approvals.service import Outcome
+from roomwarden.approvals.visibility import effective_status
 from roomwarden.identity.models import User
 from roomwarden.kit.api import problem_response
 from roomwarden.kit.time import utcnow

@@ -22,28 +22,21 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from roomwarden.access.mfa import lenient_customers, require_second_factor
-from roomwarden.access.models import AssignmentMember, Role, RoleAssignment, RolePermission, Scope
-from roomwarden.access.permissions import Permission as P
-from roomwarden.access.resolver import Access, Grant, RoomSet, resolve_access
-from roomwarden.approvals import actions, policy
+from roomwarden.access.resolver import Access, resolve_access
+from roomwarden.approvals import actions, notices, policy, visibility
 from roomwarden.approvals.faults import pause_at
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
-from roomwarden.identity.models import SecurityGroupMember, User
+from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.notifications.service import queue_mail
 from roomwarden.partners.models import PartnerLink
-from roomwarden.rooms.service import room_allows
-from roomwarden.tenants.models import Tenant, TenantSettings
-
-NOT_FOUND = "approval request not found"
+from roomwarden.tenants.models import TenantSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +158,7 @@ def hold(
             "expires_at": req.expires_at.isoformat(),
         },
     )
-    _notify_reviewers(session, req)
+    notices.notify_reviewers(session, req)
     sweep(session, now, tenant_id=access.tenant_id)
     return req
 
@@ -181,148 +174,6 @@ def _after(
 
 def _label(req: ApprovalRequest) -> str:
     return f"{req.action}: {req.target_name}"
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-
-def require_reviewer(access: Access) -> None:
-    """Partners never see approvals (404); the customer's users need ``approvals.review``."""
-    if access.is_partner:
-        raise NotFound(NOT_FOUND)
-    if not access.has(P.APPROVALS_REVIEW):
-        raise Forbidden("approvals.review is required")
-
-
-def reviewable(access: Access) -> ColumnElement[bool]:
-    """A reviewer scoped to some rooms sees the requests on those rooms; requests that
-    concern no room (ring settings, partner roles) need ``approvals.review`` over all rooms."""
-    rooms = access.rooms(P.APPROVALS_REVIEW)
-    if rooms.is_everything:
-        return true()
-    return and_(ApprovalRequest.room_id.is_not(None), rooms.clause(ApprovalRequest.room_id))
-
-
-def status_is(status: str, now: datetime | None = None) -> ColumnElement[bool]:
-    """A pending request past its expiry reads as expired, whether or not the sweep ran."""
-    now = now or utcnow()
-    if status == policy.PENDING:
-        return and_(ApprovalRequest.status == policy.PENDING, ApprovalRequest.expires_at > now)
-    if status == "expired":
-        return or_(
-            ApprovalRequest.status == "expired",
-            and_(ApprovalRequest.status == policy.PENDING, ApprovalRequest.expires_at <= now),
-        )
-    return ApprovalRequest.status == status
-
-
-def effective_status(req: ApprovalRequest, now: datetime | None = None) -> str:
-    if req.status == policy.PENDING and policy.is_expired(req.expires_at, now or utcnow()):
-        return "expired"
-    return req.status
-
-
-def customer_query(
-    access: Access,
-    *,
-    status: str | None = None,
-    event: str | None = None,
-    partner_id: uuid.UUID | None = None,
-    room_id: uuid.UUID | None = None,
-) -> Any:
-    require_reviewer(access)
-    stmt = select(ApprovalRequest).where(ApprovalRequest.tenant_id == access.tenant_id, reviewable(access))
-    if status:
-        stmt = stmt.where(status_is(status))
-    if event:
-        stmt = stmt.where(ApprovalRequest.event == event)
-    if partner_id:
-        stmt = stmt.where(ApprovalRequest.partner_tenant_id == partner_id)
-    if room_id:
-        stmt = stmt.where(ApprovalRequest.room_id == room_id)
-    return stmt
-
-
-def customer_request(
-    session: Session, access: Access, request_id: uuid.UUID, *, lock: bool = False
-) -> ApprovalRequest:
-    stmt = customer_query(access).where(ApprovalRequest.id == request_id)
-    if lock:  # re-read under the lock, whatever this session loaded before
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    req = session.scalar(stmt)
-    if req is None:
-        raise NotFound(NOT_FOUND)
-    return req
-
-
-def _primary_admin_links(principal: Principal) -> Any:
-    groups = select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == principal.user_id)
-    return (
-        select(Role.partner_link_id)
-        .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-        .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
-        .where(
-            Role.kind == "partner_builtin",
-            or_(AssignmentMember.user_id == principal.user_id, AssignmentMember.group_id.in_(groups)),
-        )
-    )
-
-
-def _partner_visible(principal: Principal) -> Any:
-    """A partner user sees the requests it made, and a link's Primary admins every request
-    made in that link while they hold the role."""
-    return select(ApprovalRequest).where(
-        ApprovalRequest.partner_tenant_id == principal.tenant_id,
-        or_(
-            ApprovalRequest.requester_user_id == principal.user_id,
-            ApprovalRequest.link_id.in_(_primary_admin_links(principal)),
-        ),
-    )
-
-
-def partner_query(
-    session: Session,
-    principal: Principal,
-    *,
-    customer_id: uuid.UUID | None = None,
-    status: str | None = None,
-    event: str | None = None,
-) -> Any:
-    """The requests a partner user sees, across customers or for one. A customer that
-    requires a second factor the sign-in lacked (``partners.mfa``) is left out of the list
-    across customers; naming it (``customer_id``) is refused as on its own paths, once it is a
-    customer the caller's tenant is or was linked to (any other id lists nothing)."""
-    stmt = _partner_visible(principal).where(lenient_customers(principal, ApprovalRequest.tenant_id))
-    if customer_id:
-        linked = select(PartnerLink.id).where(
-            PartnerLink.tenant_id == customer_id, PartnerLink.partner_tenant_id == principal.tenant_id
-        )
-        if session.scalar(linked.limit(1)) is not None:
-            require_second_factor(session, principal, customer_id)
-        stmt = stmt.where(ApprovalRequest.tenant_id == customer_id)
-    if status:
-        stmt = stmt.where(status_is(status))
-    if event:
-        stmt = stmt.where(ApprovalRequest.event == event)
-    return stmt
-
-
-def partner_request(
-    session: Session, principal: Principal, request_id: uuid.UUID, *, lock: bool = False
-) -> ApprovalRequest:
-    """One request the caller sees; refused (403) if its customer requires a second factor
-    the sign-in lacked, before it is locked."""
-    stmt = _partner_visible(principal).where(ApprovalRequest.id == request_id)
-    customer_id = session.scalar(stmt.with_only_columns(ApprovalRequest.tenant_id))
-    if customer_id is None:
-        raise NotFound(NOT_FOUND)
-    require_second_factor(session, principal, customer_id)
-    if lock:
-        stmt = stmt.with_for_update(of=ApprovalRequest).execution_options(populate_existing=True)
-    req = session.scalar(stmt)
-    if req is None:
-        raise NotFound(NOT_FOUND)
-    return req
 
 
 # -- deciding -----------------------------------------------------------------------------------
@@ -380,7 +231,7 @@ def _expire(session: Session, req: ApprovalRequest, now: datetime) -> None:
     _finish(req, "expired", now, f"no decision before {req.expires_at.isoformat()}", None)
     session.flush()
     _record(session, req, OPERATOR_ACTOR, Operation.UPDATE, reason=req.reason)
-    _notify_requester(session, req)
+    notices.notify_requester(session, req)
 
 
 def approve(session: Session, access: Access, request_id: uuid.UUID) -> Outcome:
@@ -388,7 +239,7 @@ def approve(session: Session, access: Access, request_id: uuid.UUID) -> Outcome:
     request saw it, then apply it with the direct path's own service code — all inside this
     transaction, under the request's lock. Otherwise the request ends ``failed`` with the
     reason and nothing is applied."""
-    req = customer_request(session, access, request_id, lock=True)
+    req = visibility.customer_request(session, access, request_id, lock=True)
     now = utcnow()
     if (expired := _require_pending(session, req, now)) is not None:
         return Outcome(req, expired)
@@ -407,7 +258,7 @@ def approve(session: Session, access: Access, request_id: uuid.UUID) -> Outcome:
     _finish(req, "approved", now, None, reviewer)
     session.flush()
     _record(session, req, reviewer.actor, Operation.APPROVE)
-    _notify_requester(session, req)
+    notices.notify_requester(session, req)
     return Outcome(req)
 
 
@@ -415,7 +266,7 @@ def _fail(session: Session, req: ApprovalRequest, now: datetime, reviewer: Princ
     _finish(req, "failed", now, reason, reviewer)
     session.flush()
     _record(session, req, reviewer.actor, Operation.APPROVE, Result.FAILED, reason=reason)
-    _notify_requester(session, req)
+    notices.notify_requester(session, req)
     return Outcome(req, Conflict(f"the request failed and nothing was applied: {reason}"))
 
 
@@ -471,20 +322,20 @@ def requester_access(session: Session, req: ApprovalRequest, reviewer: Principal
 
 
 def reject(session: Session, access: Access, request_id: uuid.UUID, reason: str) -> Outcome:
-    req = customer_request(session, access, request_id, lock=True)
+    req = visibility.customer_request(session, access, request_id, lock=True)
     now = utcnow()
     if (expired := _require_pending(session, req, now)) is not None:
         return Outcome(req, expired)
     _finish(req, "rejected", now, reason, access.principal)
     session.flush()
     _record(session, req, access.actor, Operation.REJECT, reason=reason)
-    _notify_requester(session, req)
+    notices.notify_requester(session, req)
     return Outcome(req)
 
 
 def cancel(session: Session, principal: Principal, request_id: uuid.UUID, reason: str | None) -> Outcome:
     """The requester withdraws its request."""
-    req = partner_request(session, principal, request_id, lock=True)
+    req = visibility.partner_request(session, principal, request_id, lock=True)
     if req.requester_user_id != principal.user_id:
         raise Forbidden("only the partner user who made the request can cancel it")
     now = utcnow()
@@ -517,7 +368,7 @@ def end_pending(
         _finish(req, "cancelled", now, reason, None)
         session.flush()
         _record(session, req, actor, Operation.UPDATE, reason=reason)
-        _notify_requester(session, req)
+        notices.notify_requester(session, req)
         ended += 1
     return ended
 
@@ -539,87 +390,3 @@ def sweep(
     for req in overdue:
         _expire(session, req, now)
     return len(overdue)
-
-
-# -- notifications ------------------------------------------------------------------------------
-
-
-def _reviewer_addresses(session: Session, req: ApprovalRequest) -> list[str]:
-    """The customer's notification address, and the users of assignments with e-mail
-    notifications whose role may review this request (``approvals.review`` over its room)."""
-    rows = session.execute(
-        select(RoleAssignment.id, Scope.id, Scope.all_rooms)
-        .join(Scope, Scope.id == RoleAssignment.scope_id)
-        .join(RolePermission, RolePermission.role_id == RoleAssignment.role_id)
-        .where(
-            RoleAssignment.tenant_id == req.tenant_id,
-            RoleAssignment.email_notifications,
-            RolePermission.permission == P.APPROVALS_REVIEW.value,
-        )
-    ).all()
-    ids = [
-        assignment_id
-        for assignment_id, scope_id, all_rooms in rows
-        if all_rooms
-        or (
-            req.room_id is not None
-            and room_allows(
-                session, RoomSet(req.tenant_id, Grant(scope_ids=frozenset({scope_id}))), req.room_id
-            )
-        )
-    ]
-    users = select(AssignmentMember.user_id).where(AssignmentMember.assignment_id.in_(ids))
-    via_groups = (
-        select(SecurityGroupMember.user_id)
-        .join(AssignmentMember, AssignmentMember.group_id == SecurityGroupMember.group_id)
-        .where(AssignmentMember.assignment_id.in_(ids))
-    )
-    upns = session.scalars(
-        select(User.upn).where(
-            User.tenant_id == req.tenant_id, User.is_active, or_(User.id.in_(users), User.id.in_(via_groups))
-        )
-    ).all()
-    own = session.scalar(
-        select(TenantSettings.notification_email).where(TenantSettings.tenant_id == req.tenant_id)
-    )
-    return sorted({*upns, *([own] if own else [])})
-
-
-def _names(session: Session, req: ApprovalRequest) -> tuple[str, str]:
-    rows = dict(
-        session.execute(
-            select(Tenant.id, Tenant.name).where(Tenant.id.in_([req.tenant_id, req.partner_tenant_id]))
-        ).all()
-    )
-    return rows.get(req.tenant_id, ""), rows.get(req.partner_tenant_id, "")
-
-
-def _notify_reviewers(session: Session, req: ApprovalRequest) -> None:
-    to = _reviewer_addresses(session, req)
-    if not to:
-        return
-    customer, partner = _names(session, req)
-    body = (
-        f"{req.requester_name} ({req.requester_upn}) of {partner} asks to apply {req.action} "
-        f"to {req.target_name} in {customer}.\n\nEvent: {req.event}\nRequest: {req.id}\n"
-        f"Decide before: {req.expires_at.isoformat()}\n\n"
-        "Review it on the Approvals page, or through "
-        f"POST /api/v1/tenants/{req.tenant_id}/approval-requests/{req.id}/approve (or /reject)."
-    )
-    queue_mail(session, req.tenant_id, to, f"Approval needed: {req.action} on {req.target_name}", body)
-
-
-def _notify_requester(session: Session, req: ApprovalRequest) -> None:
-    customer, _ = _names(session, req)
-    reason = f"\nReason: {req.reason}" if req.reason else ""
-    body = (
-        f"Your request {req.id} to apply {req.action} to {req.target_name} in {customer} "
-        f"is {req.status}.{reason}\n"
-    )
-    queue_mail(
-        session,
-        req.tenant_id,
-        [req.requester_upn],
-        f"Request {req.status}: {req.action} on {req.target_name}",
-        body,
-    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Annotated
 
 import typer
@@ -266,7 +265,3 @@ def keygen() -> None:
     # Plain lines, never wrapped: the output is meant for an environment file.
     for secret in SECRETS:
         typer.echo(f"{secret.variable}={secret.generate()}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

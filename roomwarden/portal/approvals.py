@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
-from roomwarden.approvals import actions, policy, service
+from roomwarden.approvals import actions, policy, service, visibility
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.approvals.schemas import RejectBody
 from roomwarden.audit.service import Category, Operation
@@ -223,7 +223,7 @@ def diff_rows(
 
 
 def status_of(req: ApprovalRequest, now: datetime | None = None) -> str:
-    return service.effective_status(req, now)
+    return visibility.effective_status(req, now)
 
 
 def partner_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -236,7 +236,7 @@ def partner_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]
 
 
 def _rank(now: datetime) -> ColumnElement[int]:
-    return case((service.status_is(policy.PENDING, now), 0), else_=1)
+    return case((visibility.status_is(policy.PENDING, now), 0), else_=1)
 
 
 def _encode(rank: int, last: uuid.UUID) -> str:
@@ -290,7 +290,7 @@ def _policies(ctx: Ctx) -> list[tuple[str, list[tuple[str, str]]]] | None:
 def _filter_choices(ctx: Ctx) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Partners and rooms to filter by: those of the requests this reviewer may see, so the
     choices reveal nothing the list would not."""
-    seen = service.customer_query(ctx.access).with_only_columns(
+    seen = visibility.customer_query(ctx.access).with_only_columns(
         ApprovalRequest.partner_tenant_id, ApprovalRequest.room_id
     )
     pairs = ctx.session.execute(seen.distinct()).all()
@@ -322,7 +322,7 @@ def approvals_page(
     room: str = Query("", max_length=36),
     cursor: str = Query("", max_length=64),
 ) -> Response:
-    service.require_reviewer(ctx.access)
+    visibility.require_reviewer(ctx.access)
     errors: dict[str, str] = {}
     if status and status not in STATUS_NAMES:
         errors["status"] = "Choose a status from the list."
@@ -336,7 +336,7 @@ def approvals_page(
     items: list[ApprovalRequest] = []
     next_cursor = None
     if not errors:
-        stmt = service.customer_query(
+        stmt = visibility.customer_query(
             ctx.access, status=status or None, event=event or None, partner_id=partner_id, room_id=room_id
         )
         items, next_cursor = page_of(ctx.session, stmt, cursor)
@@ -369,7 +369,7 @@ def approvals_page(
 def _detail(
     ctx: Ctx, request_id: uuid.UUID, values: dict[str, str], errors: dict[str, str], done: str = ""
 ) -> Response:
-    req = service.customer_request(ctx.session, ctx.access, request_id)
+    req = visibility.customer_request(ctx.session, ctx.access, request_id)
     rooms = room_names(ctx.session, ctx.tenant_id, {req.room_id} if req.room_id is not None else set())
     state = status_of(req)
     return ctx.page(
@@ -435,7 +435,7 @@ def approval_approve(ctx: TenantCtx, request_id: uuid.UUID) -> Response:
 def approval_reject(ctx: TenantCtx, request_id: uuid.UUID, form: FormDep) -> Response:
     values = {"reason": text(form, "reason", 2000)}
     try:
-        service.customer_request(ctx.session, ctx.access, request_id)  # 404 before any field error
+        visibility.customer_request(ctx.session, ctx.access, request_id)  # 404 before any field error
         body = validate(RejectBody, values)
         outcome = service.reject(ctx.session, ctx.access, request_id, body.reason)
     except AppError as exc:

@@ -49,7 +49,7 @@ class NavFacts:
 
     @property
     def reviewer_of_approvals(self) -> bool:
-        """The API's rule (``approvals.service.require_reviewer``): the tenant's own users
+        """The API's rule (``approvals.visibility.require_reviewer``): the tenant's own users
         with ``approvals.review`` over any rooms; a scoped reviewer sees its rooms' requests."""
         return self.access is not None and not self.access.is_partner and self.access.has(P.APPROVALS_REVIEW)
 

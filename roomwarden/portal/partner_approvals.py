@@ -16,7 +16,7 @@ from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roomwarden.approvals import policy, service
+from roomwarden.approvals import policy, service, visibility
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import SessionDep, audited
@@ -79,7 +79,7 @@ def partner_requests_page(
     items: list[ApprovalRequest] = []
     next_cursor = None
     if not errors:
-        stmt = service.partner_query(session, principal, customer_id=customer_id, status=status or None)
+        stmt = visibility.partner_query(session, principal, customer_id=customer_id, status=status or None)
         items, next_cursor = page_of(session, stmt, cursor)
     filters = {"customer": customer, "status": status}
     now = utcnow()
@@ -96,7 +96,7 @@ def partner_requests_page(
         filters=filters,
         query={k: v for k, v in filters.items() if v},
         customer_names=partner_names(session, {r.tenant_id for r in items}),
-        customer_choices=_customers(session, service.partner_query(session, principal)),
+        customer_choices=_customers(session, visibility.partner_query(session, principal)),
         user_id=principal.user_id,
         status_names=STATUS_NAMES,
         action_names=ACTION_NAMES,
@@ -110,7 +110,7 @@ def _detail(
     request: Request, session: Session, request_id: uuid.UUID, errors: dict[str, str], done: str = ""
 ) -> Response:
     principal = session_of(request).principal
-    req = service.partner_request(session, principal, request_id)
+    req = visibility.partner_request(session, principal, request_id)
     state = status_of(req)
     rooms = room_names(session, req.tenant_id, {req.room_id} - {None})  # type: ignore[arg-type]
     names = partner_names(session, {req.tenant_id})
