@@ -211,3 +211,25 @@ def test_room_leaves_a_group_while_it_leaves_the_scope_list(world: World, db: Da
     with db.transaction(write=False) as session:
         assert materialise.check(session, tid).ok
         assert (scope, room) not in _effective(session, tid)
+
+
+def test_deleting_a_group_withdraws_its_rooms_from_every_scope_naming_it(world: World) -> None:
+    """Deleting a group removes its members and its place in every scope at once (foreign-key
+    cascades, both of the same statement): the rooms it brought into a scope leave it. On
+    PostgreSQL the two cascades' triggers ran only after both child tables were emptied, so
+    each found nothing left to withdraw and the user kept the deleted group's rooms."""
+    t = world.tenant()
+    room = world.room(t)
+    kept = world.room(t)
+    group = world.room_group(t, [room["id"]])
+    user = world.user(t)
+    role = world.role(t, ["rooms.view"])
+    world.assign(t, role, users=[user], scope={"room_groups": [group["id"]], "rooms": [kept["id"]]})
+    url = f"/api/v1/tenants/{t.id}/rooms/{room['id']}"
+    expect(world.client.get(url, headers=user.headers), 200)
+    admin_headers = t.admin.headers
+    expect(world.client.delete(f"/api/v1/tenants/{t.id}/room-groups/{group['id']}", headers=admin_headers), 204)
+    expect(world.client.get(url, headers=user.headers), 404)
+    expect(world.client.get(f"/api/v1/tenants/{t.id}/rooms/{kept['id']}", headers=user.headers), 200)
+    with world.db.transaction(write=False) as session:
+        assert materialise.check(session, uuid.UUID(t.id)).ok
