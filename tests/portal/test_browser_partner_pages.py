@@ -150,10 +150,13 @@ def test_accept_and_deny_by_their_accessible_names(new_context: Callable, msp) -
     page.get_by_label("Customer").select_option(label=o["contoso"].name)
     page.get_by_label("Health").select_option("degraded")
     page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**/partner/rooms?*health=degraded*")  # a click only starts the navigation
     assert page.locator("table.data tbody tr").count() == 1
     page.get_by_role("navigation").get_by_role("link", name="All tickets", exact=True).click()
+    page.wait_for_url("**/partner/tickets")
     assert page.get_by_role("link", name=o["ticket"]["title"]).is_visible()
     page.get_by_role("navigation").get_by_role("link", name="Customer health", exact=True).click()
+    page.wait_for_url("**/partner/health*")
     assert page.get_by_role("img", name="Rooms per health state for each customer").is_visible()
 
 
