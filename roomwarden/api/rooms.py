@@ -12,7 +12,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.approvals.http import HELD, held_or
 from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
-from roomwarden.kit.api import SessionDep, audited
+from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
@@ -35,6 +35,8 @@ from roomwarden.rooms.schemas import (
     RoomGroupUpdate,
     RoomRead,
     RoomUpdate,
+    RulePreview,
+    RulePreviewIn,
     Severity,
     TicketDetail,
     TicketHistoryItem,
@@ -143,6 +145,7 @@ def _group_read(session: Session, access: Access, group: RoomGroup) -> RoomGroup
         id=group.id,
         tenant_id=group.tenant_id,
         name=group.name,
+        rule=group.rule,
         created_at=group.created_at,
         room_ids=ids,
         room_count=len(ids),
@@ -157,7 +160,12 @@ def list_room_groups(
     counts = groups.member_counts(session, [g.id for g in page.items], access.rooms(P.GROUPS_VIEW))
     items = [
         RoomGroupSummary(
-            id=g.id, tenant_id=g.tenant_id, name=g.name, created_at=g.created_at, room_count=counts[g.id]
+            id=g.id,
+            tenant_id=g.tenant_id,
+            name=g.name,
+            rule=g.rule,
+            created_at=g.created_at,
+            room_count=counts[g.id],
         )
         for g in page.items
     ]
@@ -168,6 +176,17 @@ def list_room_groups(
 @audited(Category.ROOM_GROUP, Operation.CREATE)
 def create_room_group(session: SessionDep, access: AccessDep, body: RoomGroupCreate) -> RoomGroupRead:
     return _group_read(session, access, groups.create_group(session, access, body))
+
+
+@api.post("/room-groups/preview", response_model=RulePreview, tags=["room groups"])
+@not_audited("a preview changes nothing")
+@read_only
+def preview_room_group_rule(session: SessionDep, access: AccessDep, body: RulePreviewIn) -> RulePreview:
+    """What a rule would select now, of the rooms the caller may view (its count, and the
+    first rooms by name); nothing is saved. An invalid rule answers 422 with its ``position``
+    and ``reason``."""
+    count, first = groups.preview(session, access, body.rule)
+    return RulePreview(count=count, rooms=[RoomRead.model_validate(r) for r in first])
 
 
 @api.get("/room-groups/{group_id}", response_model=RoomGroupRead, tags=["room groups"])

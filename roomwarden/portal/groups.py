@@ -8,20 +8,23 @@ import uuid
 from fastapi import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.audit.service import Category, Operation
-from roomwarden.kit.api import audited
+from roomwarden.kit.api import audited, not_audited
 from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.portal.choices import rooms_for
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import errors_of, ids, text, validate
-from roomwarden.portal.web import FormRefused, portal_router, redirect
-from roomwarden.rooms import groups
+from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
+from roomwarden.rooms import groups, rules
 from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
 
 pages = portal_router()
+#: what the Rule field reads of a form; longer rules are refused by the grammar's own limit
+MAX_RULE_FORM = 2 * rules.MAX_LENGTH
 
 
 @pages.get("/t/{tenant_id}/room-groups", name="portal.room_groups")
@@ -40,7 +43,12 @@ def group_list(ctx: TenantCtx, done: str = "") -> Response:
 
 
 def _form_page(
-    ctx: Ctx, group: RoomGroup | None, values: dict[str, str], chosen: list[uuid.UUID], errors: dict[str, str]
+    ctx: Ctx,
+    group: RoomGroup | None,
+    values: dict[str, str],
+    chosen: list[uuid.UUID],
+    errors: dict[str, str],
+    preview: tuple[int, list[Room]] | None = None,
 ) -> Response:
     perm = P.GROUPS_MODIFY if group else P.GROUPS_CREATE
     return ctx.page(
@@ -53,7 +61,21 @@ def _form_page(
         errors=errors,
         room_choices=rooms_for(ctx.session, ctx.access, perm),
         may_rename=_may_rename(ctx),
+        may_rule=_may_rule(ctx, perm),
+        preview=preview,
     )
+
+
+def _may_rule(ctx: Ctx, perm: P) -> bool:
+    try:
+        groups.require_rule_author(ctx.access, perm)
+    except AppError:
+        return False
+    return True
+
+
+def _rule(form: FormData) -> str | None:
+    return text(form, "rule", limit=MAX_RULE_FORM).strip() or None
 
 
 def _may_rename(ctx: Ctx) -> bool:
@@ -74,17 +96,31 @@ def group_new(ctx: TenantCtx) -> Response:
 @pages.post("/t/{tenant_id}/room-groups/new")
 @audited(Category.ROOM_GROUP, Operation.CREATE)
 def group_create(ctx: TenantCtx, form: FormDep) -> Response:
-    values, chosen = {"name": text(form, "name")}, ids(form, "room_ids")
+    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, "room_ids")
+    rule = _rule(form)
+    body: dict[str, object] = {"name": values["name"], **({"rule": rule} if rule else {"room_ids": chosen})}
     try:
-        group = groups.create_group(
-            ctx.session, ctx.access, validate(RoomGroupCreate, {**values, "room_ids": chosen})
-        )
+        group = groups.create_group(ctx.session, ctx.access, validate(RoomGroupCreate, body))
     except AppError as exc:
         errors = errors_of(exc, "name" if exc.status == 409 else "room_ids" if exc.status == 422 else None)
         raise FormRefused(
             exc, lambda s: _form_page(ctx.with_session(s), None, values, chosen, errors)
         ) from exc
     return redirect(ctx.url("room_group", group_id=str(group.id)) + "?done=created")
+
+
+@pages.post("/t/{tenant_id}/room-groups/preview", name="portal.room_group_preview")
+@not_audited("a preview changes nothing")
+def group_preview(ctx: TenantCtx, form: FormDep) -> Response:
+    """The group form again, with what its rule would select now (nothing is saved)."""
+    group_id = parse_uuid(text(form, "group_id"))
+    group = groups.visible_group(ctx.session, ctx.access, group_id) if group_id else None
+    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, "room_ids")
+    try:
+        found = groups.preview(ctx.session, ctx.access, _rule(form) or "")
+    except AppError as exc:
+        return _form_page(ctx, group, values, chosen, errors_of(exc, "rule"))
+    return _form_page(ctx, group, values, chosen, {}, preview=found)
 
 
 @pages.get("/t/{tenant_id}/room-groups/{group_id}", name="portal.room_group")
@@ -122,15 +158,21 @@ def group_edit(ctx: TenantCtx, group_id: uuid.UUID) -> Response:
     modifiable = ctx.access.rooms(P.GROUPS_MODIFY)
     if not ctx.session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id)):
         raise Forbidden("groups.modify is not granted on this room group")
-    return _form_page(ctx, group, {"name": group.name}, chosen, {})
+    return _form_page(ctx, group, {"name": group.name, "rule": group.rule or ""}, chosen, {})
 
 
 @pages.post("/t/{tenant_id}/room-groups/{group_id}/edit")
 @audited(Category.ROOM_GROUP, Operation.UPDATE)
 def group_update(ctx: TenantCtx, group_id: uuid.UUID, form: FormDep) -> Response:
-    values, chosen = {"name": text(form, "name")}, ids(form, "room_ids")
+    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, "room_ids")
     try:
-        body: dict[str, object] = {"room_ids": chosen}
+        current = groups.visible_group(ctx.session, ctx.access, group_id)
+        rule = _rule(form)
+        body: dict[str, object]
+        if current.rule is not None:  # a rule group: its rule, or none to keep its rooms as a list
+            body = {"rule": rule}
+        else:  # a list group: its rooms, or a rule that replaces them
+            body = {"rule": rule} if rule else {"room_ids": chosen}
         if "name" in form:  # offered only to who may rename
             body["name"] = values["name"]
         data = validate(RoomGroupUpdate, body)

@@ -15,9 +15,12 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from roomwarden.rooms import events
+from roomwarden.rooms import events, rule_groups, rules
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
+
+#: Rooms a rule preview lists (its count covers them all).
+PREVIEW_ROOMS = 50
 
 
 def group_visible(rooms: RoomSet) -> ColumnElement[bool]:
@@ -107,6 +110,8 @@ def require_sees_every_group(access: Access, action: str) -> None:
 def create_group(session: Session, access: Access, data: RoomGroupCreate) -> RoomGroup:
     access.require_tenant_wide(P.GROUPS_CREATE, "room group", partner_visible=True)
     require_sees_every_group(access, "creating a room group")
+    if data.rule is not None:
+        return _create_rule_group(session, access, data.name, data.rule)
     rooms = _existing_rooms(session, access.tenant_id, data.room_ids, access.rooms(P.GROUPS_CREATE))
     _name_free(session, access.tenant_id, data.name)
     group = RoomGroup(tenant_id=access.tenant_id, name=data.name)
@@ -127,6 +132,39 @@ def create_group(session: Session, access: Access, data: RoomGroupCreate) -> Roo
     return group
 
 
+def _create_rule_group(session: Session, access: Access, name: str, rule: str) -> RoomGroup:
+    require_rule_author(access, P.GROUPS_CREATE)
+    rule_groups.compiled(rule)  # 422 with the position and the reason, before anything is written
+    _name_free(session, access.tenant_id, name)
+    group = RoomGroup(tenant_id=access.tenant_id, name=name, rule=rule)
+    session.add(group)
+    session.flush()
+    added, _ = rule_groups.apply_rule(session, group)
+    details = {"rule": rule, "rooms_added": len(added)}
+    access.audit(session, Category.ROOM_GROUP, Operation.CREATE, group.name, group.id, details)
+    return group
+
+
+def require_rule_author(access: Access, perm: P) -> None:
+    """A rule selects from every room of the tenant, so only a customer principal holding
+    ``perm`` over all rooms writes one (SPEC §3)."""
+    if access.is_partner or not access.tenant_wide(perm):
+        raise Forbidden(f"a rule-based room group needs {perm.value} over all rooms")
+
+
+def preview(session: Session, access: Access, rule: str) -> tuple[int, list[Room]]:
+    """What ``rule`` would select now, of the rooms the caller may view (count, first rooms
+    by name); nothing is written. For those who may write a rule."""
+    if not (access.tenant_wide(P.GROUPS_CREATE) or access.tenant_wide(P.GROUPS_MODIFY)) or access.is_partner:
+        raise Forbidden("previewing a rule needs groups.create or groups.modify over all rooms")
+    parsed = rule_groups.compiled(rule)
+    visible = access.rooms(P.ROOMS_VIEW).clause(Room.id)
+    where = (Room.tenant_id == access.tenant_id, rules.sql(parsed), visible)
+    count = session.scalar(select(func.count()).select_from(Room).where(*where)) or 0
+    first = session.scalars(select(Room).where(*where).order_by(Room.name, Room.id).limit(PREVIEW_ROOMS))
+    return count, list(first)
+
+
 def _require_modify(session: Session, access: Access, group: RoomGroup) -> RoomSet:
     modifiable = access.rooms(P.GROUPS_MODIFY)
     named = session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id))
@@ -144,7 +182,13 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Ro
         _name_free(session, access.tenant_id, data.name, exclude=group.id)
         changes["name"] = {"from": group.name, "to": data.name}
         group.name = data.name
+    added: set[uuid.UUID] = set()
+    removed: set[uuid.UUID] = set()
+    if "rule" in data.model_fields_set:
+        added, removed = _change_rule(session, access, group, data.rule, changes)
     if "room_ids" in data.model_fields_set:
+        if group.rule is not None:
+            raise Invalid("a rule-based group's members follow its rule: change the rule", field="room_ids")
         wanted = _existing_rooms(session, access.tenant_id, data.room_ids, modifiable)
         current = set(member_ids(session, group.id, modifiable))
         if added := wanted - current:
@@ -162,11 +206,31 @@ def update_group(session: Session, access: Access, group_id: uuid.UUID, data: Ro
         changes["rooms_removed"] = sorted(str(r) for r in removed)
     session.flush()
     access.audit(session, Category.ROOM_GROUP, Operation.UPDATE, group.name, group.id, changes)
-    if "room_ids" in data.model_fields_set:
+    if added or removed:
         events.group_members_changed.emit(
             events.GroupMembersChanged(session, access, group.id, group.name, added=added, removed=removed)
         )
     return group
+
+
+def _change_rule(
+    session: Session, access: Access, group: RoomGroup, rule: str | None, changes: dict[str, object]
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """A new rule takes effect at once; ``None`` leaves the group a list of what it holds.
+    The record says how many rooms the rule added and removed (SPEC §3)."""
+    require_rule_author(access, P.GROUPS_MODIFY)
+    if rule == group.rule:
+        return set(), set()
+    if rule is not None:
+        rule_groups.compiled(rule)
+    changes["rule"] = {"from": group.rule, "to": rule}
+    group.rule = rule
+    session.flush()
+    if rule is None:
+        return set(), set()
+    added, removed = rule_groups.apply_rule(session, group)
+    changes["rooms_added"], changes["rooms_removed"] = len(added), len(removed)
+    return added, removed
 
 
 def delete_group(session: Session, access: Access, group_id: uuid.UUID) -> None:

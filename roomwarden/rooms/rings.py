@@ -15,6 +15,7 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
+from roomwarden.rooms import rule_groups
 from roomwarden.rooms.models import Room, UpdateRing
 from roomwarden.rooms.schemas import RingCreate, RingUpdate
 
@@ -88,6 +89,9 @@ def update_ring(session: Session, access: Access, ring_id: uuid.UUID, data: Ring
         ring.deferral_days = data.deferral_days
     session.flush()
     access.audit(session, Category.UPDATE_RING, Operation.UPDATE, ring.name, ring.id, changes)
+    if "name" in changes:  # rule groups may select rooms by their ring's name
+        in_ring = select(Room.id).where(Room.tenant_id == ring.tenant_id, Room.update_ring_id == ring.id)
+        rule_groups.follow_rooms(session, access, list(session.scalars(in_ring)))
     return ring
 
 

@@ -78,20 +78,61 @@ class KeyResetRead(BaseModel):
 # -- room groups ------------------------------------------------------------------------------
 
 
+#: A rule of a rule-based group (``rooms.rules``): its grammar is checked by the service, which
+#: answers 422 with the position and the reason.
+RuleText = Annotated[
+    str,
+    Field(max_length=16384, description='e.g. country in ["US", "CA"] and not city == "Toronto"'),
+    FREE_TEXT,  # line breaks and tabs are blanks to the grammar; other control characters are refused
+]
+
+
 class RoomGroupCreate(Input):
+    """A list of rooms (``room_ids``) or a rule that selects them (``rule``), not both."""
+
     name: Name
     room_ids: IdList = Field(default_factory=list)
+    rule: RuleText | None = None
+
+    @model_validator(mode="after")
+    def _list_or_rule(self) -> RoomGroupCreate:
+        if self.rule is not None and self.room_ids:
+            raise ValueError("a room group is a list of rooms or a rule, not both: give room_ids or rule")
+        return self
 
 
 class RoomGroupUpdate(Patch):
+    """``rule`` replaces the rule (a list group becomes a rule group); ``rule: null`` makes a
+    rule group a list of the rooms it holds now."""
+
     name: Name = None  # type: ignore[assignment]
     room_ids: IdList = None  # type: ignore[assignment]
+    rule: RuleText | None = None
+
+    @model_validator(mode="after")
+    def _list_or_rule(self) -> RoomGroupUpdate:
+        if {"rule", "room_ids"} <= self.model_fields_set:
+            raise ValueError("a room group is a list of rooms or a rule, not both: give room_ids or rule")
+        return self
+
+
+class RulePreviewIn(Input):
+    rule: RuleText
+
+
+class RulePreview(Output):
+    """What a rule would select now, of the rooms the caller may view: how many, and the first
+    ones by name (``PREVIEW_ROOMS``)."""
+
+    count: int
+    rooms: list[RoomRead]
 
 
 class RoomGroupSummary(Output):
     id: uuid.UUID
     tenant_id: uuid.UUID
     name: str
+    rule: str | None = Field(description="the rule of a rule-based group; null for a list of rooms")
     room_count: int
     created_at: datetime
 

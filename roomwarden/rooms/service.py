@@ -20,7 +20,7 @@ from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
-from roomwarden.rooms import events
+from roomwarden.rooms import events, rule_groups
 from roomwarden.rooms.groups import group_visible
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, Ticket, TicketUpdate, UpdateRing
 from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
@@ -189,6 +189,7 @@ def create_room(session: Session, access: Access, box: SecretBox, data: RoomCrea
         name = session.scalar(select(RoomGroup.name).where(RoomGroup.id == group_id)) or str(group_id)
         joined = events.GroupMembersChanged(session, access, group_id, name, added=[room.id])
         events.group_members_changed.emit(joined)
+    rule_groups.follow_rooms(session, access, [room.id])
     return room
 
 
@@ -215,6 +216,8 @@ def update_room(session: Session, access: Access, room_id: uuid.UUID, data: Room
     session.flush()
     category = Category.UPDATE_RING if set(changes) == {"update_ring_id"} else Category.ROOM
     access.audit(session, category, Operation.UPDATE, room.name, room.id, changes)
+    if set(changes) & rule_groups.ROOM_RULE_FIELDS:
+        rule_groups.follow_rooms(session, access, [room.id])
     return room
 
 

@@ -274,6 +274,28 @@ def test_room_group_ring_and_settings_forms(world, site):
     assert after["require_mfa_for_partners"] is True and after["enable_all_tickets_view"] is False
 
 
+def test_a_rule_group_from_the_form_with_its_preview(world, site):
+    """The group form's Rule field and Preview (SPEC §9): a preview saves nothing and shows
+    what the rule selects; an invalid rule is refused next to the field, keeping what was typed."""
+    t, b, o = site
+    form = b.get(f"/t/{t.id}/room-groups/new")
+    assert 'name="rule"' in form.text and ">Preview</button>" in form.text
+    rule = 'country == "US"'
+    shown = b.post(f"/t/{t.id}/room-groups/preview", {"name": "US by rule", "rule": rule})
+    assert shown.status_code == 200 and "The rule selects 1 room you can see" in shown.text
+    assert o["us"]["name"] in shown.text
+    assert "US by rule" not in [g["name"] for g in api(world, t, "/room-groups")["items"]]
+    bad = b.post(f"/t/{t.id}/room-groups/preview", {"name": "US by rule", "rule": 'country = "US"'})
+    assert bad.status_code == 422 and 'id="e-rule"' in bad.text and "position 9" in bad.text
+    assert "country = &#34;US&#34;" in bad.text or "country = &quot;US&quot;" in bad.text
+    made = b.post(f"/t/{t.id}/room-groups/new", {"name": "US by rule", "rule": rule})
+    assert made.status_code == 303
+    group = next(g for g in api(world, t, "/room-groups")["items"] if g["name"] == "US by rule")
+    assert group["rule"] == rule and group["room_count"] == 1
+    page = b.get(made.headers["location"].split("?")[0])
+    assert "Its members follow the rule" in page.text and o["us"]["name"] in page.text
+
+
 def test_roles_and_assignments(world, site):
     t, b, o = site
     b.get(f"/t/{t.id}/roles/new")
