@@ -34,7 +34,7 @@ from roomwarden.identity.http import APISessionAuth
 from roomwarden.kit.api import check_refusal_auditing, install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
-from roomwarden.kit.limits import AdmissionMiddleware, BodySizeLimitMiddleware
+from roomwarden.kit.limits import AdmissionMiddleware, RequestBodyMiddleware
 from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.kit.routing import operation_id
@@ -92,12 +92,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.password_hashing = ThreadPoolExecutor(
         max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
     )
-    # Innermost first: the API's session sign-in runs after admission, on an admitted turn.
+    # Innermost first: the API's session sign-in runs after admission, on an admitted turn,
+    # and a request asks for a turn only once its whole body is in (kit.limits).
     app.add_middleware(APISessionAuth)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedProxyMiddleware, networks=settings.trusted_proxies)
     app.add_middleware(
         AdmissionMiddleware, limit=settings.worker_threads, wait_seconds=settings.db_pool_timeout_seconds
+    )
+    app.add_middleware(
+        RequestBodyMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
     )
     install_error_handlers(app)
     routers = (
@@ -122,7 +127,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_portal(app)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        # on the event loop and without an admission turn (kit.limits.LIVENESS_PATHS): alive
+        # is alive, however busy the worker's threads are
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     session_absolute_seconds: int = Field(43200, ge=300, le=30 * 86400)
     # Largest request body accepted (bytes); larger ones answer 413 before they are parsed.
     max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824)
+    # A request body must be in within this long (else 408); only then does the request ask
+    # for one of the worker's turns (kit.limits).
+    body_timeout_seconds: float = Field(15, gt=0, le=600)
     # OpenID Connect: how long to wait for a provider, how long discovery documents and key
     # sets are kept, how soon an unknown key id may trigger a new key-set fetch, and how long
     # a browser has to come back from the provider.

@@ -1,7 +1,13 @@
-"""Request-body size limit: a body larger than ``ROOMWARDEN_MAX_BODY_BYTES`` is refused with
-413 before it is parsed. A declared ``Content-Length`` over the limit is refused before a
-byte is read; a body without one (chunked) is counted as it arrives and refused as soon as it
-passes the limit, so an oversized request never costs more than the limit in memory."""
+"""What a request must pass before it gets a turn: its whole body, bounded in size and in time
+(:class:`RequestBodyMiddleware`), then a place among the requests a worker runs at once
+(:class:`AdmissionMiddleware`).
+
+A body larger than ``ROOMWARDEN_MAX_BODY_BYTES`` is refused with 413: a declared
+``Content-Length`` over the limit before a byte is read, a body without one (chunked) as soon
+as it passes the limit, so an oversized request never costs more than the limit in memory. A
+body that is not in within ``ROOMWARDEN_BODY_TIMEOUT_SECONDS`` is refused with 408. Only a
+request whose body is in asks for a turn: a client that sends headers and never the body
+holds a connection and a buffer, never one of the worker's turns."""
 
 from __future__ import annotations
 
@@ -18,14 +24,24 @@ class PayloadTooLarge(AppError):
     title = "Payload too large"
 
 
+class BodyTimeout(AppError):
+    status = 408
+    title = "Request timeout"
+
+
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
 
 
-class BodySizeLimitMiddleware:
-    def __init__(self, app: Any, max_bytes: int) -> None:
+class RequestBodyMiddleware:
+    """Read the request's whole body before anything else sees the request, within
+    ``max_bytes`` (else 413) and ``timeout_seconds`` (else 408), then hand it on in one piece.
+    Outermost: the admission limit and every thread-bound step come after the body is in."""
+
+    def __init__(self, app: Any, max_bytes: int, timeout_seconds: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -35,36 +51,44 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared > self.max_bytes:
             await send_problem(send, _too_large(self.max_bytes))
             return
-        seen, overflowed, started = 0, False, False
-
-        async def counted() -> Any:
-            nonlocal seen, overflowed
-            if overflowed:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+        if not declared and not _has_header(scope, b"transfer-encoding"):
+            await self.app(scope, receive, send)  # no body: nothing to wait for
+            return
+        chunks: list[bytes] = []
+        seen = 0
+        with anyio.move_on_after(self.timeout_seconds) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client went away: nobody to answer
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > self.max_bytes:
-                    # The app sees the client go away: reading the body fails before any
-                    # endpoint acts on a truncated one, and its answer is replaced below.
-                    overflowed = True
-                    return {"type": "http.disconnect"}
-            return message
+                    await send_problem(send, _too_large(self.max_bytes))
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await send_problem(
+                send, BodyTimeout(f"the request body did not arrive within {self.timeout_seconds:g} s")
+            )
+            return
+        body = b"".join(chunks)
+        delivered = False
 
-        async def guarded(message: dict[str, Any]) -> None:
-            nonlocal started
-            if overflowed:
-                return
-            started = True
-            await send(message)
+        async def replay() -> Any:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: only the client's disconnect
 
-        try:
-            await self.app(scope, counted, guarded)
-        except Exception:
-            if not overflowed:
-                raise
-        if overflowed and not started:
-            await send_problem(send, _too_large(self.max_bytes))
+        await self.app(scope, replay, send)
+
+
+def _has_header(scope: dict[str, Any], wanted: bytes) -> bool:
+    return any(name.lower() == wanted for name, _ in scope.get("headers", ()))
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:
@@ -100,6 +124,10 @@ class ServerBusy(AppError):
         return {**super().problem(), "type": "https://roomwarden.dev/problems/unavailable"}
 
 
+#: answered without a turn (and on the event loop: their endpoints are ``async``)
+LIVENESS_PATHS = frozenset({"/healthz"})
+
+
 class AdmissionMiddleware:
     """At most ``limit`` requests in progress per worker process; the others wait in the
     event loop, holding neither a thread nor a database connection, and are answered 503
@@ -110,7 +138,10 @@ class AdmissionMiddleware:
     holds a row lock still needs a thread to commit. Left unbounded, more requests than
     threads could all be waiting on a lock whose holder can never get the thread to release
     it. Admitting no more requests than the pool has threads (``worker_threads``), each using
-    one thread at a time, makes that impossible: an admitted request always finds a thread."""
+    one thread at a time, makes that impossible: an admitted request always finds a thread.
+
+    The liveness check (``/healthz``) needs no turn: it answers on the event loop, so a worker
+    whose turns are all taken still says it is alive."""
 
     def __init__(self, app: Any, limit: int, wait_seconds: float) -> None:
         self.app = app
@@ -119,7 +150,7 @@ class AdmissionMiddleware:
         self._slots: anyio.Semaphore | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in LIVENESS_PATHS:
             await self.app(scope, receive, send)
             return
         if self._slots is None:  # made on the worker's own event loop
