@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -31,6 +30,7 @@ from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
 from roomwarden.identity.http import APISessionAuth
+from roomwarden.identity.passwords import HashQueue
 from roomwarden.kit.api import check_refusal_auditing, install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
@@ -89,9 +89,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.refusal_hook = record_refusal
     audit_keys.install(AuditKeys.from_settings(settings))
     app.state.mailer = mailer
-    app.state.password_hashing = ThreadPoolExecutor(
-        max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
-    )
+    app.state.password_hashing = HashQueue(settings.password_hash_concurrency, settings.password_hash_queue)
     # Innermost first: the API's session sign-in runs after admission, on an admitted turn,
     # and a request asks for a turn only once its whole body is in (kit.limits).
     app.add_middleware(APISessionAuth)

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # Password hashes computed at once per worker (each argon2id hash takes
     # argon2_memory_cost_kib of memory); further sign-ins wait without holding a thread.
     password_hash_concurrency: int = Field(2, ge=1, le=64)
+    # Sign-ins that may wait for a hash per worker beyond those computed; more answer 429 at
+    # once (identity.passwords.HashQueue).
+    password_hash_queue: int = Field(8, ge=0, le=10_000)
     # argon2id cost; the defaults follow RFC 9106's second recommended option.
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost_kib: int = Field(65536, ge=8)

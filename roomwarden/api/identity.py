@@ -88,6 +88,7 @@ async def sign_in(
         password=password,
         otp=otp,
         client_host=client_host(request),
+        scope=request.scope,
     )
     token = issue_token(
         settings,

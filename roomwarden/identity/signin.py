@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from concurrent.futures import Executor
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,10 +22,11 @@ from starlette.concurrency import run_in_threadpool
 
 from roomwarden.identity import recovery, throttle, totp
 from roomwarden.identity.models import User
-from roomwarden.identity.passwords import verify_password
+from roomwarden.identity.passwords import HashQueue, verify_password
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
+from roomwarden.kit.limits import stepped_aside
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 
@@ -165,16 +167,19 @@ async def sign_in(
     db: Database,
     settings: Settings,
     box: SecretBox,
-    hashing: Executor,
+    hashing: HashQueue,
     *,
     username: str,
     password: str,
     otp: str | None,
     client_host: str | None,
+    scope: MutableMapping[str, Any],
 ) -> Outcome:
-    """The whole local sign-in, for the API and the portal alike. ``hashing`` runs the
-    password hash (a small pool bounds their memory); waiting sign-ins hold no request thread
-    and no database connection."""
+    """The whole local sign-in, for the API and the portal alike, on the request of ``scope``.
+    ``hashing`` runs the password hash (a small pool bounds their memory) and bounds the line
+    of sign-ins waiting for it: past it, 429 at once. While a sign-in waits for its hash it
+    holds no request thread, no database connection and no admission turn
+    (``kit.limits.stepped_aside``), so a burst of guesses does not make others wait."""
     account = throttle.normalise_account(username)
     address = throttle.normalise_address(client_host)
 
@@ -182,9 +187,11 @@ async def sign_in(
         with db.transaction() as session:
             return begin(session, settings, account, address, otp=bool(otp))
 
-    attempt = await run_in_threadpool(first)
-    loop = asyncio.get_running_loop()
-    outcome = await loop.run_in_executor(hashing, verify, attempt, password, otp, box)
+    with hashing.place():
+        attempt = await run_in_threadpool(first)
+        loop = asyncio.get_running_loop()
+        async with stepped_aside(scope):
+            outcome = await loop.run_in_executor(hashing.executor, verify, attempt, password, otp, box)
 
     def last() -> None:
         with db.transaction() as session:

@@ -12,6 +12,8 @@ holds a connection and a buffer, never one of the worker's turns."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -124,6 +126,46 @@ class ServerBusy(AppError):
         return {**super().problem(), "type": "https://roomwarden.dev/problems/unavailable"}
 
 
+#: where an admitted request's :class:`Turn` is kept in its ASGI scope
+TURN = "roomwarden.turn"
+
+
+class Turn:
+    """An admitted request's place among those its worker runs at once. A request that must
+    wait for something needing neither a thread nor a connection (the password-hash queue)
+    steps aside while it waits, and queues again for a turn afterwards."""
+
+    def __init__(self, slots: anyio.Semaphore, wait_seconds: float) -> None:
+        self._slots = slots
+        self._wait_seconds = wait_seconds
+        self.held = True
+
+    @asynccontextmanager
+    async def stepped_aside(self) -> AsyncIterator[None]:
+        self._slots.release()
+        self.held = False
+        try:
+            yield
+        finally:
+            with anyio.move_on_after(self._wait_seconds):
+                await self._slots.acquire()
+                self.held = True
+        if not self.held:
+            raise ServerBusy("the server is busy; retry shortly")
+
+
+@asynccontextmanager
+async def stepped_aside(scope: MutableMapping[str, Any]) -> AsyncIterator[None]:
+    """Give up the request's turn for the block (nothing to give up outside the admission
+    limit)."""
+    turn: Turn | None = scope.get(TURN)
+    if turn is None:
+        yield
+        return
+    async with turn.stepped_aside():
+        yield
+
+
 #: answered without a turn (and on the event loop: their endpoints are ``async``)
 LIVENESS_PATHS = frozenset({"/healthz"})
 
@@ -162,7 +204,9 @@ class AdmissionMiddleware:
         if not admitted:
             await send_problem(send, ServerBusy("the server is busy; retry shortly"), retry_after=1)
             return
+        turn = scope[TURN] = Turn(self._slots, self.wait_seconds)
         try:
             await self.app(scope, receive, send)
         finally:
-            self._slots.release()
+            if turn.held:
+                self._slots.release()

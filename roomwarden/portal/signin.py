@@ -163,6 +163,7 @@ async def _sign_in(request: Request, email: str, form: FormData, next_path: str)
             password=password,
             otp=code,
             client_host=client_host(request),
+            scope=request.scope,
         )
     except TooManyRequests as exc:
         return refuse(429, "password", _retry_message(exc.retry_after))
