@@ -7,16 +7,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from roomwarden.kit.password_policy import check_password
-from roomwarden.kit.schemas import Input, Name, Output, Password, PasswordOwner, Patch, Upn
+from roomwarden.kit.schemas import Input, Name, Output, Password, PasswordOwner, Patch, SecretBearing, Upn
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(SecretBearing):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
 
 
-class TotpEnrolment(BaseModel):
+class TotpEnrolment(SecretBearing):
     secret: str
     otpauth_uri: str
 
@@ -45,7 +45,7 @@ class TotpBegin(Input):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-class RecoveryCodes(BaseModel):
+class RecoveryCodes(SecretBearing):
     #: shown once: only digests are kept
     recovery_codes: list[str]
 

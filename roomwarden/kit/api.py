@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, compile_path
 
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, Invalid, TooManyRequests
+from roomwarden.kit.schemas import SecretBearing
 
 log = logging.getLogger("roomwarden")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -31,6 +32,10 @@ PROBLEM = "application/problem+json"
 #: own (the portal's session cookie) and the browser says another site started it. It may
 #: read, but not run an endpoint that writes, an audited read (a secret) included.
 CROSS_SITE_SESSION = "cross_site_session"
+
+
+#: the headers of a response that carries a secret (kit.schemas.SecretBearing)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def database(request: Request) -> Database:
@@ -50,6 +55,8 @@ class TransactionalRoute(APIRoute):
         handler = super().get_route_handler()
         known = self.query_parameter_names()
         strict = self.refuse_unknown_query_parameters
+        model = self.response_model
+        secret = isinstance(model, type) and issubclass(model, SecretBearing)
 
         async def run(request: Request) -> Response:
             # read from the scope: ``getattr`` on ``request.state`` raises and catches an
@@ -86,6 +93,8 @@ class TransactionalRoute(APIRoute):
                 await run_in_threadpool(session.close)
             for hook in db.after_commit_hooks:
                 await run_in_threadpool(hook, info)
+            if secret:
+                response.headers.update(NO_STORE)
             return response
 
         return run

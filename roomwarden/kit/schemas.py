@@ -14,6 +14,12 @@ from roomwarden.kit.password_policy import check_password
 _LINE_BREAKS = "\u2028\u2029"
 
 
+class SecretBearing(BaseModel):
+    """A response body that carries a secret (a token, a key, a factor's seed, recovery
+    codes): the route answering it says ``Cache-Control: no-store`` (kit.api), so no browser
+    or proxy cache keeps a copy."""
+
+
 def _one_line(value: str) -> str:
     """Names end up in mail headers, CSV cells and log lines: no control characters (CR/LF
     could forge a header or a row) and no Unicode line or paragraph separators."""

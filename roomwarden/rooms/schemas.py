@@ -7,7 +7,18 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from roomwarden.kit.countries import ISO_3166_ALPHA2
-from roomwarden.kit.schemas import FREE_TEXT, ONE_LINE, Input, Name, Output, Patch, ShortName, Text, Upn
+from roomwarden.kit.schemas import (
+    FREE_TEXT,
+    ONE_LINE,
+    Input,
+    Name,
+    Output,
+    Patch,
+    SecretBearing,
+    ShortName,
+    Text,
+    Upn,
+)
 
 
 def _country(value: str) -> str:
@@ -65,7 +76,7 @@ class RoomRead(Output):
     updated_at: datetime
 
 
-class EnrollmentKeyRead(BaseModel):
+class EnrollmentKeyRead(SecretBearing):
     room_id: uuid.UUID
     enrollment_key: str
 
