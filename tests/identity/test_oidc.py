@@ -5,9 +5,13 @@ consent form → ``/auth/oidc/callback``."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +20,8 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+import roomwarden
+from roomwarden.app import create_app
 from roomwarden.audit.models import AuditRecord
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client as oidc_client
@@ -754,3 +760,59 @@ class TestPortalSignIn:
         b.get("/login")
         step1 = b.post("/login", {"step": "email", "email": t.admin.upn, "next": "/"})
         assert step1.status_code == 200 and 'name="password"' in step1.text
+
+
+class TestTheProductionHttpPath:
+    """The service talks to providers with ``httpx`` alone, whatever else is installed: the
+    test environment also has ``httpx2`` (for Starlette's TestClient), which Authlib's client
+    integration would pick instead, with other exceptions on a timeout."""
+
+    def test_a_code_exchange_that_times_out_is_a_502_page_and_a_record(
+        self, world: World, db: Any, idps: Any
+    ) -> None:
+        idp = idps[0]
+        t = world.tenant()
+        configure(world, t, idp)
+        upn = f"slow@{t.domain}"
+        sub = idp.user(f"slow-{t.id}", email=upn, email_verified=True, name="Slow")
+        silent = socket.socket()  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        settings = world.settings.model_copy(update={"oidc_http_timeout_seconds": 1})
+        try:
+            with TestClient(create_app(settings, db)) as browser:
+                answer = idp.consent(begin(browser, upn), sub)
+                url = idp.issuer.rstrip("/") + "/.well-known/openid-configuration"
+                cached = oidc_client._metadata_cache.get(url)
+                assert cached is not None
+                slow = f"http://127.0.0.1:{silent.getsockname()[1]}/token"
+                oidc_client._metadata_cache.put(url, dataclasses.replace(cached[0], token_endpoint=slow))
+                began = time.monotonic()
+                page = callback(browser, answer)
+                took = time.monotonic() - began
+        finally:
+            silent.close()
+            oidc_client.clear_caches()
+        assert page.status_code == 502, page.text
+        assert "could not be reached" in page.text
+        assert took < 5, took
+        assert sign_in_records(world, t.id)[-1].details["status"] == 502
+
+    def test_the_service_never_uses_authlibs_client_integration_or_httpx2(self) -> None:
+        root = Path(roomwarden.__file__).parent
+        offenders = []
+        for path in root.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                offenders += [
+                    f"{path.relative_to(root)}: {n}"
+                    for n in names
+                    if n.split(".")[0] == "httpx2" or n.startswith("authlib.integrations")
+                ]
+        assert offenders == []

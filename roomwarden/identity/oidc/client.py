@@ -1,6 +1,11 @@
 """Talking to an OpenID Connect provider: discovery, the authorization request (code flow
-with PKCE S256, ``state`` and ``nonce``), the code exchange (Authlib) and ID-token
-validation against the provider's JWKS (joserfc).
+with PKCE S256, ``state`` and ``nonce``), the code exchange and ID-token validation against
+the provider's JWKS (joserfc).
+
+Every request to a provider goes through ``httpx``, the HTTP client the service depends on,
+never through Authlib's client integration: that one picks whichever HTTP library happens to
+be installed (``httpx2`` when present, as in the test environment), and with it the
+exceptions a timeout raises, so the tests would not take production's error path.
 
 Discovery documents and key sets are cached in process memory, keyed by URL and bounded in
 number. That is safe for several workers: they hold only public data, and a worker that
@@ -10,6 +15,7 @@ meets a key id it does not know fetches the key set again (at most once per
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import threading
@@ -21,8 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -195,18 +201,34 @@ def authorization_request(
     metadata: ProviderMetadata, client_id: str, redirect_uri: str, login_hint: str | None
 ) -> AuthorizationRequest:
     state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
-    client = OAuth2Client(
-        client_id=client_id, redirect_uri=redirect_uri, scope=SCOPES, code_challenge_method="S256"
-    )
-    extra = {"login_hint": login_hint} if login_hint else {}
-    url, _ = client.create_authorization_url(
-        metadata.authorization_endpoint, state=state, nonce=nonce, code_verifier=verifier, **extra
-    )
-    client.close()
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": SCOPES,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    if login_hint:
+        params["login_hint"] = login_hint
+    url = add_params_to_uri(metadata.authorization_endpoint, params)
     return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
 
 
 # -- the code exchange and the ID token --------------------------------------------------------
+
+
+def _basic(client_id: str, client_secret: str) -> str:
+    """``client_secret_basic`` as Authlib sends it (RFC 6749 §2.3.1 without form-encoding,
+    which providers expect in practice)."""
+    text = f"{client_id}:{client_secret}"
+    try:
+        raw = text.encode("latin1")
+    except UnicodeEncodeError:
+        raw = text.encode()
+    return "Basic " + base64.b64encode(raw).decode()
 
 
 def exchange_code(
@@ -219,25 +241,37 @@ def exchange_code(
     code: str,
     code_verifier: str,
 ) -> str:
-    """The ID token for ``code``, from the provider's token endpoint."""
-    client = OAuth2Client(
-        client_id=client_id,
-        client_secret=client_secret,
-        token_endpoint_auth_method=metadata.token_auth_method,
-        redirect_uri=redirect_uri,
-        timeout=settings.oidc_http_timeout_seconds,
-    )
+    """The ID token for ``code``, from the provider's token endpoint (RFC 6749 §4.1.3 with
+    the PKCE verifier, RFC 7636 §4.5)."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+    }
+    headers = {"Accept": "application/json"}
+    if metadata.token_auth_method == "client_secret_basic":
+        headers["Authorization"] = _basic(client_id, client_secret)
+    else:
+        form |= {"client_id": client_id, "client_secret": client_secret}
     try:
-        token = client.fetch_token(
-            metadata.token_endpoint, grant_type="authorization_code", code=code, code_verifier=code_verifier
+        response = httpx.post(
+            metadata.token_endpoint,
+            data=form,
+            headers=headers,
+            timeout=settings.oidc_http_timeout_seconds,
+            follow_redirects=False,
         )
-    except OAuthError as exc:
-        raise ProviderError(f"the identity provider refused to complete the sign-in ({exc.error})") from exc
-    except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
+        token = response.json() if response.content else None
+    except (httpx.HTTPError, ValueError) as exc:
         raise ProviderError("the identity provider could not be reached to complete the sign-in") from exc
-    finally:
-        client.close()
-    id_token = token.get("id_token") if isinstance(token, dict) else None
+    if response.status_code != 200 or not isinstance(token, dict):
+        error = token.get("error") if isinstance(token, dict) else None
+        if isinstance(error, str) and error:
+            reason = "".join(ch for ch in error if ch.isalnum() or ch in "_-.")[:60]
+            raise ProviderError(f"the identity provider refused to complete the sign-in ({reason})")
+        raise ProviderError("the identity provider could not complete the sign-in")
+    id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise ProviderError("the identity provider sent no ID token")
     return id_token
