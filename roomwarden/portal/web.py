@@ -162,11 +162,18 @@ class PortalRoute(TransactionalRoute):
                 response = await error_page(request, exc)
             except RequestValidationError as exc:
                 response = await error_page(request, _validation_as_error(exc))
-            if request.state.end_cookie:
+            if request.state.end_cookie and not _sets_cookie(response, session_cookie(request)):
+                # a dead cookie is forgotten, unless this very answer gives the browser a new
+                # session (a sign-in posted with it): clearing it then would undo the sign-in
                 clear_cookie(request, response, session_cookie(request))
             return response
 
         return run
+
+
+def _sets_cookie(response: Response, name: str) -> bool:
+    prefix = f"{name}=".encode()
+    return any(key == b"set-cookie" and value.startswith(prefix) for key, value in response.raw_headers)
 
 
 def _validation_as_error(exc: RequestValidationError) -> AppError:

@@ -121,6 +121,27 @@ class TestSignIn:
         assert planted.get(f"/t/{t.id}/rooms").status_code == 303
 
 
+    def test_a_sign_in_posted_with_a_dead_session_cookie_keeps_the_new_session(self, world, app):
+        """The dead cookie is replaced by the new session's, never cleared after it: one
+        sign-in is enough."""
+        t = world.tenant()
+        b = Browser(app)
+        b.get("/login")  # the form, in a tab opened while signed out
+        # meanwhile another tab signed in, and that session has ended since
+        dead = signed_in(world, app, t.admin).session_token
+        with world.db.transaction() as s:
+            sessions.end_session(s, dead)
+        b.client.cookies.set("roomwarden_session", dead, domain="testserver.local")
+        data = {"step": "password", "email": t.admin.upn, "password": PASSWORD}
+        answer = b.post("/login", data)
+        assert answer.status_code == 303, answer.text
+        set_cookies = answer.headers.get_list("set-cookie")
+        ours = [c for c in set_cookies if c.startswith("roomwarden_session=")]
+        assert len(ours) == 1 and "Max-Age=0" not in ours[0] and 'roomwarden_session=""' not in ours[0], ours
+        assert b.session_token not in (None, dead)
+        assert b.get(f"/t/{t.id}/rooms").status_code == 200
+
+
 class TestRefusals:
     """Every refusal is a sentence next to its field; none tells whether an account exists."""
 
