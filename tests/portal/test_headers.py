@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+import roomwarden.identity.oidc as oidc_package
 from roomwarden.portal.headers import CSP
 from roomwarden.portal.web import NOT_FOUND_TEXT
 from tests.portal.helpers import Browser, signed_in
@@ -49,14 +51,28 @@ class TestHeaders:
         assert "content-security-policy" not in response.headers
 
     def test_no_inline_script_or_style_in_any_template(self):
+        """The portal's templates and the federated sign-in's own pages alike: the policy
+        would block anything inline."""
         from roomwarden.portal.web import TEMPLATES
 
-        for path in TEMPLATES.rglob("*.html"):
+        oidc_pages = Path(oidc_package.__file__).parent / "templates"
+        for path in [*TEMPLATES.rglob("*.html"), *oidc_pages.rglob("*.html")]:
             text = path.read_text()
             assert "<script" not in text, path
             assert "<style" not in text, path
             assert " style=" not in text, path
             assert not re.search(r"\son[a-z]+\s*=", text), path
+
+    def test_the_federated_sign_in_pages_are_styled_within_the_policy(self, app):
+        page = Browser(app).get("/auth/oidc/start", params={"email": "someone@nowhere.example"})
+        assert page.status_code == 404
+        assert page.headers["content-security-policy"] == CSP
+        assert "<style" not in page.text
+        sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page.text)
+        assert sheets
+        for href in sheets:
+            css = Browser(app).get(href)
+            assert css.status_code == 200 and css.headers["content-type"].startswith("text/css"), href
 
     def test_policy_string(self):
         assert "frame-ancestors 'none'" in CSP
