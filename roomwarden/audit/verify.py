@@ -1,12 +1,14 @@
 """Verifying a tenant's audit chain, and signed checkpoints (SPEC §6).
 
-``verify_chain`` walks the chain in ``seq`` order, in batches of plain rows (no ORM objects,
-the details read as their stored text and never decoded), and reports the first record that
-was altered, inserted, removed or re-ordered, a chain head that is missing, rewound or
-re-signed without the key, records cut from the end, and an alarm a writer left in the chain
-when it found the head tampered with. Given a checkpoint, it also checks that the chain still
-holds the checkpoint's record with the same hash: truncation after a checkpoint is detected
-even when the head was rewound to a state that was once genuine.
+``verify_chain`` covers every record any reader shows: a record numbered at or before the
+chain's start fails it at once; the others it walks in ``seq`` order, in batches of plain
+rows (no ORM objects, the details read as their stored text and never decoded), and reports
+the first record that was altered, inserted, removed or re-ordered, a chain head that is
+missing, rewound or re-signed without the key, records cut from the end, and an alarm a
+writer left in the chain when it found the head tampered with. Given a checkpoint, it also
+checks that the chain still holds the checkpoint's record with the same hash: truncation
+after a checkpoint is detected even when the head was rewound to a state that was once
+genuine.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from roomwarden.audit import chain
@@ -129,6 +131,21 @@ def verify_chain(
         return VerifyResult(False, 0, None, "the chain head is missing: the log cannot be trusted")
     if problem := _head_problem(tenant_id, head, keys):
         return VerifyResult(False, 0, None, problem)
+    # Every row a reader can show is checked: one numbered at or before the chain's start (a
+    # forged seq of 0 or below, or a row put back into a purged range) is no part of it.
+    stray = session.scalar(
+        select(func.min(AuditRecord.seq)).where(
+            AuditRecord.tenant_id == tenant_id, AuditRecord.seq <= head.base_seq
+        )
+    )
+    if stray is not None:
+        return VerifyResult(
+            False,
+            0,
+            stray,
+            f"record {stray}: it lies before the start of the chain (record {head.base_seq + 1}): "
+            "it was inserted, or kept from a purge",
+        )
     walk = _Walk(head, checkpoint)
     failure = _walk_records(session, tenant_id, head, keys, walk, batch)
     if failure is not None:

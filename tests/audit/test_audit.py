@@ -233,7 +233,8 @@ def test_the_log_pages_newest_first_without_duplicates_and_filters(world: World)
         {"partner_tenant_id": "nope"},
         {"limit": "0"},
         {"cursor": "???"},
-        {"cursor": "c2VxOi0x"},
+        {"cursor": "c2VxOjEuNQ"},  # seq:1.5 (seq:-1 is valid: a forged record below 0 is shown)
+        {"cursor": "c2VxOi0tMQ"},  # seq:--1
         {"start": "yesterday"},
     )
     for bad in bad_queries:

@@ -342,3 +342,40 @@ def test_key_ids_name_keys_without_revealing_them() -> None:
     assert keys.secret(AuditKeys("old" * 12).current_id) == ("old" * 12).encode()
     assert keys.secret("0" * 16) is None and keys.secret(None) is None
     assert hashlib.sha256(b"x").hexdigest() != keys.mac(keys.current_id, b"x")
+
+
+@pytest.mark.parametrize("seq", [0, -1, -1000])
+def test_a_record_numbered_before_the_chain_is_found_and_every_reader_shows_the_same(
+    world: World, seq: int
+) -> None:
+    """A row forged with raw SQL outside the chain's numbers is one that the API, the portal
+    and the export show: verification covers it, and both databases export it alike."""
+    t = _history(world)
+    forged = uuid.uuid4()
+    _sql(
+        world.db,
+        "INSERT INTO audit_records (id, tenant_id, seq, category, object_name, object_id, operation, "
+        "result_status, creation_time, user_id, user_tenant_id, user_upn, user_display_name, "
+        "partner_tenant_name, allowed_by, details, key_id, prev_hash, hash) "
+        "SELECT :id, tenant_id, :seq, category, 'forged', object_id, operation, result_status, "
+        "creation_time, user_id, user_tenant_id, user_upn, user_display_name, partner_tenant_name, "
+        "allowed_by, details, key_id, prev_hash, hash FROM audit_records WHERE tenant_id = :t AND seq = 3",
+        t.id,
+        id=forged.hex if world.db.is_sqlite else forged,
+        seq=seq,
+    )
+    result = _bad(world, t)
+    assert result["first_bad_seq"] == seq and "before the start of the chain" in result["problem"], result
+    base = f"/api/v1/tenants/{t.id}/audit-logs"
+    for order in ("desc", "asc"):  # every page, through the cursor past the forged number
+        names, cursor = [], None
+        while True:
+            query = f"?order={order}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            page = expect(world.client.get(base + query, headers=t.admin.headers), 200)
+            names += [r["object_name"] for r in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert names.count("forged") == 1, (order, names)
+    export = world.client.get(f"{base}/export", headers=t.admin.headers)
+    assert export.status_code == 200
+    assert sum(",forged," in line for line in export.text.splitlines()) == 1, export.text
