@@ -36,6 +36,7 @@ def _values(read: IdentityProviderRead) -> dict[str, Any]:
         "admin_claim": read.admin_claim or "",
         "admin_value": read.admin_value or "",
         "mfa_acr_values": " ".join(read.mfa_acr_values),
+        "trust_preferred_username": read.trust_preferred_username,
     }
 
 
@@ -93,11 +94,14 @@ def sign_in_settings_update(ctx: TenantCtx, form: FormDep) -> Response:
         )
     }
     secret = text(form, "client_secret", 2000)
+    trusted = text(form, "trust_preferred_username", 10) == "yes"
     data: dict[str, Any] = {
         **{k: v or None for k, v in values.items() if k != "mfa_acr_values"},
         "mfa_acr_values": [v for v in re.split(r"[\s,]+", values["mfa_acr_values"]) if v],
         "client_secret": secret or None,
+        "trust_preferred_username": trusted,
     }
+    values_shown: dict[str, Any] = {**values, "trust_preferred_username": trusted}
     if data["type"] not in ("oidc", None):  # local keeps the provider's settings as they are
         data = {"type": data["type"]}
     state = ctx.request.app.state
@@ -112,5 +116,5 @@ def sign_in_settings_update(ctx: TenantCtx, form: FormDep) -> Response:
             errors = {"client_secret": "Enter the client secret: a new issuer or client ID needs its own."}
         else:
             errors = errors_of(exc, "issuer")
-        raise FormRefused(exc, lambda s: _page(ctx.with_session(s), values, errors)) from exc
+        raise FormRefused(exc, lambda s: _page(ctx.with_session(s), values_shown, errors)) from exc
     return redirect(ctx.url("sign_in_settings") + "?done=saved")

@@ -23,7 +23,7 @@ from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client as oidc_client
 from roomwarden.identity.oidc.models import IdentityProvider
 from tests.factories import PASSWORD, TenantH, World, expect
-from tests.identity.oidc_provider import Provider, running_providers
+from tests.identity.oidc_provider import ABSENT, Provider, running_providers
 from tests.partners.helpers import link
 from tests.portal.helpers import Browser, signed_in
 
@@ -260,39 +260,103 @@ def _subject_of(world: World, user_id: str) -> str | None:
         return s.get_one(User, uuid.UUID(user_id)).oidc_subject
 
 
-@pytest.mark.parametrize("verified", [False, "false", "False", "FALSE", 0])
+@pytest.mark.parametrize("verified", [False, "false", "False", "FALSE", 0, None, ABSENT])
 def test_an_unverified_email_never_claims_a_precreated_account(
     world: World, app: Any, idp: Provider, verified: Any
 ) -> None:
-    """The provider says the address is not verified — as JSON false, or as the string
-    some providers send ("false") — so anyone who typed that address at the provider could be
-    its owner: the pre-created Global admin account is not linked to it."""
+    """The provider does not say the address is verified — JSON false, the string some
+    providers send ("false"), null, or no email_verified at all — so anyone who typed that
+    address at the provider could be its owner: the pre-created Global admin account is not
+    linked to it, and nobody is provisioned from it."""
     t = world.tenant()
     upn, user_id = _precreated(world, t, idp)
     sub = idp.user(f"squatter-{uuid.uuid4()}", email=upn, email_verified=verified, name="Squatter")
     page = _federated_sign_in(app, idp, upn, sub)
     assert page.status_code == 403, page.text
-    assert "another account already uses" in page.text
+    assert "did not vouch for a verified e-mail address" in page.text
     assert _subject_of(world, user_id) is None
     with world.db.transaction(write=False) as s:
         assert s.scalar(select(User).where(User.oidc_subject == sub)) is None
 
 
-@pytest.mark.parametrize("verified", [True, "true", None])
-def test_a_verified_or_silent_provider_links_the_precreated_account_whatever_the_case(
+@pytest.mark.parametrize("verified", [False, "false", None, ABSENT])
+def test_an_unverified_email_provisions_nobody(world: World, app: Any, idp: Provider, verified: Any) -> None:
+    """An unverified address cannot squat a UPN before its owner arrives."""
+    t = world.tenant()
+    expect(_configure(world, t, idp.issuer), 200)
+    upn = f"not-yet-here-{uuid.uuid4().hex[:8]}@{t.domain}"
+    sub = idp.user(f"squatter-{uuid.uuid4()}", email=upn, email_verified=verified, name="Squatter")
+    page = _federated_sign_in(app, idp, upn, sub)
+    assert page.status_code == 403, page.text
+    with world.db.transaction(write=False) as s:
+        assert s.scalar(select(User).where(User.upn == upn)) is None
+
+
+@pytest.mark.parametrize("verified", [True, "true"])
+def test_a_verified_email_links_the_precreated_account_whatever_the_case(
     world: World, app: Any, idp: Provider, verified: Any
 ) -> None:
-    """Linking itself still works: a verified address (JSON true, the string "true", or no
-    email_verified at all, as Entra ID sends), typed in another case at the provider."""
+    """Linking itself still works: a verified address (JSON true or the string "true"),
+    typed in another case at the provider."""
     t = world.tenant()
     upn, user_id = _precreated(world, t, idp)
-    claims: dict[str, Any] = {"email": upn.upper(), "name": "The Boss"}
-    if verified is not None:
-        claims["email_verified"] = verified
-    sub = idp.user(f"boss-{uuid.uuid4()}", **claims)
+    sub = idp.user(f"boss-{uuid.uuid4()}", email=upn.upper(), email_verified=verified, name="The Boss")
     page = _federated_sign_in(app, idp, upn, sub)
     assert page.status_code == 200, page.text
     assert _subject_of(world, user_id) == sub
+
+
+@pytest.mark.parametrize("elsewhere", ["attacker@elsewhere.example", "attacker@{domain}"])
+def test_a_preferred_username_beside_a_verified_email_claims_nobody(
+    world: World, app: Any, idp: Provider, elsewhere: str
+) -> None:
+    """The takeover: a provider user whose verified e-mail is another address and whose
+    preferred_username is the UPN of the Global admin who set up the provider. The token
+    vouches only for the e-mail: the admin's account is never linked to that user."""
+    t = world.tenant()
+    expect(_configure(world, t, idp.issuer), 200)
+    email = elsewhere.format(domain=t.domain)
+    sub = idp.user(
+        f"takeover-{uuid.uuid4()}", email=email, email_verified=True, preferred_username=t.admin.upn
+    )
+    page = _federated_sign_in(app, idp, t.admin.upn, sub)
+    assert _subject_of(world, t.admin.id) is None
+    with world.db.transaction(write=False) as s:
+        taken = s.scalar(select(User).where(User.oidc_subject == sub))
+    if email.endswith(t.domain):  # the verified address is the tenant's: that person, and only it
+        assert page.status_code == 200, page.text
+        assert taken is not None and taken.upn == email and not taken.is_global_admin
+    else:
+        assert page.status_code == 403, page.text
+        assert taken is None
+
+
+def test_a_tenant_may_trust_its_providers_preferred_username(world: World, app: Any, idp: Provider) -> None:
+    """Entra ID sends preferred_username and no email_verified: a tenant that declares the
+    claim trustworthy for its issuer links and provisions by it. Off by default, shown in
+    the settings, and turned off by a change of issuer unless it is said again."""
+    t = world.tenant()
+    assert expect(_configure(world, t, idp.issuer), 200)["trust_preferred_username"] is False
+    upn, user_id = _precreated(world, t, idp)
+    claims = {"preferred_username": upn, "email": upn, "email_verified": ABSENT, "name": "The Boss"}
+    sub = idp.user(f"entra-{uuid.uuid4()}", **claims)
+    assert _federated_sign_in(app, idp, upn, sub).status_code == 403
+    assert _subject_of(world, user_id) is None
+    read = expect(_configure(world, t, idp.issuer, trust_preferred_username=True), 200)
+    assert read["trust_preferred_username"] is True
+    page = _federated_sign_in(app, idp, upn, sub)
+    assert page.status_code == 200, page.text
+    assert _subject_of(world, user_id) == sub
+    # a new user, provisioned from the trusted claim alone
+    newcomer = f"newcomer-{uuid.uuid4().hex[:8]}@{t.domain}"
+    new_sub = idp.user(f"entra-{uuid.uuid4()}", preferred_username=newcomer, name="Newcomer")
+    assert _federated_sign_in(app, idp, newcomer, new_sub).status_code == 200
+    with world.db.transaction(write=False) as s:
+        assert s.scalar(select(User.upn).where(User.oidc_subject == new_sub)) == newcomer
+    # the trust belongs to the issuer: saving another issuer without it turns it off
+    with running_providers(1) as [other]:
+        assert expect(_configure(world, t, other.issuer), 200)["trust_preferred_username"] is False
+
 
 
 def test_another_tenants_provider_never_claims_a_precreated_account(

@@ -151,3 +151,22 @@ def test_a_federated_tenant_adds_people_without_a_password(world: World, app: An
     assert refused.status_code == 422
     assert "Enter an initial password" in error_of(refused, "password")
     assert f'value="new@{local.domain}"' in refused.text
+
+
+def test_trusting_the_providers_username_is_a_choice_off_by_default(
+    world: World, app: Any, idp: Provider
+) -> None:
+    t = world.tenant()
+    browser = signed_in(world, app, t.admin)
+    page = browser.get(f"/t/{t.id}/sign-in-settings")
+    assert 'name="trust_preferred_username"' in page.text and "preferred_username" in page.text
+    form = {"type": "oidc", "issuer": idp.issuer, "client_id": "roomwarden-portal", "client_secret": SECRET}
+    assert browser.post(f"/t/{t.id}/sign-in-settings", form).status_code == 303
+    assert _read(world, t.id, t.admin.headers)["trust_preferred_username"] is False
+    trusted = browser.post(f"/t/{t.id}/sign-in-settings", {**form, "trust_preferred_username": "yes"})
+    assert trusted.status_code == 303, trusted.text
+    assert _read(world, t.id, t.admin.headers)["trust_preferred_username"] is True
+    shown = browser.get(f"/t/{t.id}/sign-in-settings")
+    assert 'value="yes" checked' in shown.text
+    assert browser.post(f"/t/{t.id}/sign-in-settings", form).status_code == 303  # unticked
+    assert _read(world, t.id, t.admin.headers)["trust_preferred_username"] is False

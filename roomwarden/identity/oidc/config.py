@@ -46,6 +46,7 @@ def read(session: Session, settings: Settings, tenant_id: uuid.UUID) -> Identity
         admin_claim=row.admin_claim,
         admin_value=row.admin_value,
         mfa_acr_values=list(row.mfa_acr_values or []),
+        trust_preferred_username=bool(row.trust_preferred_username),
         redirect_uri=redirect_uri(settings),
         updated_at=row.updated_at,
     )
@@ -113,6 +114,7 @@ def _store(
         "admin_claim": data.admin_claim,
         "admin_value": data.admin_value,
         "mfa_acr_values": sorted(set(data.mfa_acr_values)),
+        "trust_preferred_username": data.trust_preferred_username,
     }
     for name, value in fields.items():
         old = getattr(row, name, None)

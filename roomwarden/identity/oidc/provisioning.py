@@ -1,12 +1,16 @@
 """From a validated ID token to a Roomwarden user of the tenant.
 
 A user is found by the token's ``sub`` within the tenant, never by e-mail. On the first
-sign-in it is provisioned, with its UPN from ``email`` (or ``preferred_username``) and its
-display name from ``name``; the UPN's domain must be one of the tenant's, so an e-mail of
-another domain or tenant grants nothing. One exception links instead of provisioning: a
-local account of the same tenant with that UPN that was never linked (typically the Global
-admin who configured the provider), unless the provider says the e-mail is not verified.
-Later sign-ins keep UPN and display name in step with the claims, and the admin claim, when
+sign-in it is linked or provisioned by its UPN, and the UPN comes only from an address the
+token vouches for: ``email`` with ``email_verified`` true, or ``preferred_username`` when the
+tenant declares that claim trustworthy for its issuer (``trust_preferred_username``, off by
+default; Entra ID's names the person but sends no ``email_verified``). An unverified address
+— or a ``preferred_username`` beside a verified e-mail elsewhere — links and provisions
+nothing: anyone may type any address at many providers. The UPN's domain must be one of the
+tenant's, so an e-mail of another domain or tenant grants nothing. Linking finds a local
+account of the same tenant with that UPN that was never linked (typically the Global admin
+who configured the provider). Later sign-ins keep UPN and display name in step with the
+claims (a sign-in without a vouched address keeps the UPN it has), and the admin claim, when
 the tenant names one, decides Global admin on every sign-in.
 """
 
@@ -58,31 +62,40 @@ def claims_admin(claims: dict[str, Any], claim: str, value: str) -> bool:
     return isinstance(held, str | int) and str(held) == value
 
 
-def email_unverified(claims: dict[str, Any]) -> bool:
-    """The token does not vouch for its address: ``email_verified`` is there and is anything
-    but true — JSON ``false``, or the string ``"false"`` some providers send (a bare ``is
-    False`` let that string, and any other odd value, through). Absent, the provider is
-    silent (Entra ID never sends it) and the address counts as the provider's own."""
+def email_verified(claims: dict[str, Any]) -> bool:
+    """The token vouches for its ``email``: ``email_verified`` is JSON true or the string
+    ``"true"`` some providers send. Absent, false, ``"false"`` or anything else vouches for
+    nothing."""
     verified = claims.get("email_verified")
-    if verified is None or verified is True:
-        return False
-    return not (isinstance(verified, str) and verified.strip().lower() == "true")
+    if verified is True:
+        return True
+    return isinstance(verified, str) and verified.strip().lower() == "true"
 
 
-def upn_from(claims: dict[str, Any], domains: list[str]) -> str:
-    for name in ("email", "preferred_username"):
-        raw = claims.get(name)
-        if not isinstance(raw, str):
-            continue
-        try:
-            upn = _upn(raw)
-        except ValueError:
-            continue
-        if upn.rsplit("@", 1)[1] in domains:
-            return upn
-    raise SignInRefused(
-        "your identity provider did not send an e-mail address in one of this organisation's domains "
-        f"({', '.join(domains)})"
+def _in_domains(raw: object, domains: list[str]) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        upn = _upn(raw)
+    except ValueError:
+        return None
+    return upn if upn.rsplit("@", 1)[1] in domains else None
+
+
+def vouched_upn(claims: dict[str, Any], domains: list[str], *, trust_preferred_username: bool) -> str | None:
+    """The UPN the token vouches for in one of the tenant's ``domains``, or ``None``."""
+    if email_verified(claims) and (upn := _in_domains(claims.get("email"), domains)):
+        return upn
+    if trust_preferred_username and (upn := _in_domains(claims.get("preferred_username"), domains)):
+        return upn
+    return None
+
+
+def _no_vouched_address(domains: list[str], trust_preferred_username: bool) -> SignInRefused:
+    what = "a verified e-mail address" + (" or a username" if trust_preferred_username else "")
+    return SignInRefused(
+        f"your identity provider did not vouch for {what} in one of this organisation's domains "
+        f"({', '.join(domains)}); ask its Global admin"
     )
 
 
@@ -95,7 +108,9 @@ def display_name_from(claims: dict[str, Any], upn: str) -> str:
 
 def sign_in(session: Session, provider: IdentityProvider, claims: dict[str, Any]) -> FederatedSignIn:
     tenant_id = provider.tenant_id
-    upn = upn_from(claims, domains_of(session, tenant_id))
+    domains = domains_of(session, tenant_id)
+    trusted = bool(provider.trust_preferred_username)
+    upn = vouched_upn(claims, domains, trust_preferred_username=trusted)
     # Lock order as in every Global-admin change: the tenant's admins, then the user's row.
     admins = _lock_admins(session, tenant_id) if provider.admin_claim else []
     user = session.scalar(
@@ -103,10 +118,12 @@ def sign_in(session: Session, provider: IdentityProvider, claims: dict[str, Any]
     )
     created = user is None
     if user is None:
+        if upn is None:  # nobody is linked or provisioned from an address nobody vouched for
+            raise _no_vouched_address(domains, trusted)
         user = _link_or_create(session, tenant_id, claims, upn)
     if not user.is_active:
         raise SignInRefused("your account is deactivated in this organisation; ask its Global admin")
-    _keep_in_step(session, provider, user, claims, upn, admins)
+    _keep_in_step(session, provider, user, claims, upn or user.upn, admins)
     return FederatedSignIn(
         user=user, mfa=is_multi_factor(claims, provider.mfa_acr_values or []), created=created
     )
@@ -116,9 +133,7 @@ def _link_or_create(session: Session, tenant_id: uuid.UUID, claims: dict[str, An
     existing = session.scalar(select(User).where(User.upn == upn).with_for_update())
     actor_name = display_name_from(claims, upn)
     if existing is not None:
-        linkable = (
-            existing.tenant_id == tenant_id and existing.oidc_subject is None and not email_unverified(claims)
-        )
+        linkable = existing.tenant_id == tenant_id and existing.oidc_subject is None
         if not linkable:
             raise SignInRefused(f"another account already uses {upn}; ask this organisation's Global admin")
         existing.oidc_subject = claims["sub"]

@@ -29,6 +29,10 @@ class IdentityProviderUpdate(Input):
     admin_value: ClaimValue | None = None
     #: ``acr`` values that count as a multi-factor sign-in, besides ``amr``
     mfa_acr_values: list[Acr] = Field(default_factory=list, max_length=20)
+    #: this issuer's ``preferred_username`` names the person (Entra ID's does): accounts may be
+    #: linked and provisioned from it, not only from an ``email`` the token marks verified.
+    #: Off unless given, so a change of issuer turns it off unless it is said again.
+    trust_preferred_username: bool = False
 
     @model_validator(mode="after")
     def complete(self) -> IdentityProviderUpdate:
@@ -50,6 +54,7 @@ class IdentityProviderRead(BaseModel):
     admin_claim: str | None = None
     admin_value: str | None = None
     mfa_acr_values: list[str] = Field(default_factory=list)
+    trust_preferred_username: bool = False
     #: the redirect URI to register at the provider
     redirect_uri: str
     updated_at: datetime | None = None
