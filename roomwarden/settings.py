@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     oidc_metadata_ttl_seconds: int = Field(3600, ge=0)
     oidc_jwks_refetch_seconds: int = Field(1, ge=0, le=3600)
     oidc_flow_seconds: int = Field(600, ge=60, le=3600)
+    # Where providers may be (identity.oidc.egress): https on public addresses only, plus the
+    # private networks listed here (comma-separated CIDRs); allow_private lifts every rule, for
+    # development and tests.
+    oidc_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    oidc_allow_private: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
@@ -130,7 +135,7 @@ class Settings(BaseSettings):
     invitations_per_customer: int = Field(20, ge=1)
     invitations_per_partner: int = Field(3, ge=1)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "oidc_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
         if isinstance(value, str):

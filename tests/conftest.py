@@ -69,7 +69,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     # A declared development instance: the tests run on the published demo secrets.
-    return Settings(env="development", database_url=database_url, signin_max_failures_per_address=10_000)
+    # The test providers run on this machine over http (identity.oidc.egress refuses that by
+    # default): ROOMWARDEN_OIDC_ALLOW_PRIVATE, as a development instance would set it.
+    return Settings(
+        env="development",
+        database_url=database_url,
+        signin_max_failures_per_address=10_000,
+        oidc_allow_private=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +101,7 @@ def served_url(settings: Settings, db: Database) -> Iterator[str | None]:
     extra = {
         "ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(settings.signin_max_failures_per_address),
         "ROOMWARDEN_WORKER_THREADS": "8",
+        "ROOMWARDEN_OIDC_ALLOW_PRIVATE": "true",
     }
     with roomwarden_serve(settings.database_url, SERVER_WORKERS, extra) as url:
         yield url

@@ -65,6 +65,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             "ROOMWARDEN_ENV": "production",
             "ROOMWARDEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "ROOMWARDEN_DATABASE_URL": database_url,
+            # the providers run on this machine over http, which only this setting allows
+            "ROOMWARDEN_OIDC_ALLOW_PRIVATE": "true",
         }
         subprocess.run(
             [ROOMWARDEN, "migrate"], env={**os.environ, **env}, capture_output=True, check=True, timeout=300

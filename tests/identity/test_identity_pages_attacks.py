@@ -18,10 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from roomwarden.app import create_app
 from roomwarden.audit.models import AuditRecord
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import client as oidc_client
+from roomwarden.identity.oidc import egress as oidc_egress
 from roomwarden.identity.oidc.models import IdentityProvider
+from roomwarden.kit.db import Database
+from roomwarden.settings import Settings
 from tests.factories import PASSWORD, TenantH, World, expect
 from tests.identity.oidc_provider import ABSENT, Provider, running_providers
 from tests.partners.helpers import link
@@ -42,10 +46,12 @@ class Documents:
 
     def __init__(self) -> None:
         self.docs: dict[str, Any] = {}
+        self.requests: list[str] = []
         documents = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                documents.requests.append(self.path)
                 doc = documents.docs.get(self.path.split("?", 1)[0])
                 body = json.dumps(doc).encode()
                 self.send_response(200 if doc is not None else 404)
@@ -140,7 +146,6 @@ REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]*)">')
         "data:text/html,<script>alert(1)</script>",
         "vbscript:msgbox(1)",
         "//evil.example/authorize",
-        "http://evil.example/authorize",
         "https://evil.example/authorize#x",
     ],
 )
@@ -192,21 +197,66 @@ def test_quotes_and_url_tricks_in_an_http_endpoint_stay_inside_its_address(
     assert "<script>alert" not in page.text
 
 
-# -- a provider whose endpoints point at the Roomwarden host itself ---------------------------
+# -- a provider on the Roomwarden host itself, a metadata service or a private network ----------
+
+
+@pytest.fixture
+def strict(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """A server with the default rules: ROOMWARDEN_OIDC_ALLOW_PRIVATE unset."""
+    assert Settings().oidc_allow_private is False
+    with TestClient(create_app(settings.model_copy(update={"oidc_allow_private": False}), db)) as c:
+        yield c
+
+
+def _configure_on(client: TestClient, t: TenantH, issuer: str) -> Any:
+    body = {"type": "oidc", "issuer": issuer, "client_id": f"rw-{t.id}", "client_secret": SECRET}
+    return client.put(f"/api/v1/tenants/{t.id}/identity-provider", json=body, headers=t.admin.headers)
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "{local}",  # http on loopback
+        "https://127.0.0.1:{port}",
+        "https://localhost:{port}",  # a name, refused for the address it resolves to
+        "https://[::1]:{port}",
+        "https://[::ffff:127.0.0.1]:{port}",
+        "https://169.254.169.254/latest",
+        "https://10.20.30.40/realms/x",
+        "https://192.168.1.10/realms/x",
+    ],
+)
+def test_a_default_server_refuses_a_provider_on_this_machine_or_a_private_network(
+    world: World, strict: TestClient, documents: Documents, issuer: str
+) -> None:
+    """A tenant's Global admin cannot point the service at the host's own services, the
+    cloud metadata service or a private network: refused when saved, before any request."""
+    documents.discovery()
+    port = documents.server.server_address[1]
+    t = world.tenant()
+    refused = _configure_on(strict, t, issuer.format(local=documents.issuer, port=port))
+    assert refused.status_code == 422, refused.text
+    assert "not acceptable" in refused.json()["detail"]
+    assert _provider_row(world, t) is None
+    assert documents.requests == []
 
 
 @pytest.mark.parametrize("endpoint", ["token_endpoint", "jwks_uri", "authorization_endpoint"])
 @pytest.mark.parametrize(
-    "target", ["http://127.0.0.1:{port}/admin/steal", "https://localhost:{port}/x", "http://[::1]:{port}/x"]
+    "target", ["http://127.0.0.1:{port}/admin/steal", "https://localhost:{port}/x", "https://[::1]:{port}/x"]
 )
-def test_a_remote_providers_endpoints_may_not_point_at_this_host(
-    world: World, monkeypatch: pytest.MonkeyPatch, documents: Documents, endpoint: str, target: str
+def test_a_providers_endpoints_may_not_point_at_this_host(
+    world: World,
+    strict: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    documents: Documents,
+    endpoint: str,
+    target: str,
 ) -> None:
-    """Plain http is accepted for a provider on this machine only. A provider elsewhere
-    (``https://idp.example.test``) whose discovery document names an endpoint on loopback
-    would make Roomwarden send the client secret and the code (token endpoint), or its own
-    requests (key set), to whatever listens on the Roomwarden host: a tenant's Global admin
-    reaching the server's local services. Refused when the provider is checked."""
+    """A provider elsewhere (``https://idp.example.test``) whose discovery document names an
+    endpoint on loopback would make Roomwarden send the client secret and the code (token
+    endpoint), or its own requests (key set), to whatever listens on the Roomwarden host.
+    Refused when the provider is checked."""
     issuer = "https://idp.example.test/realms/attacker"
     local = target.format(port=documents.server.server_address[1])
     doc = {
@@ -224,15 +274,36 @@ def test_a_remote_providers_endpoints_may_not_point_at_this_host(
         return real(settings, url, what)
 
     monkeypatch.setattr(oidc_client, "_get_json", fake)
+    real_resolve = oidc_egress.resolve
+
+    def resolve(settings: Settings, host: str, port: int) -> list[Any]:
+        return [] if host == "idp.example.test" else real_resolve(settings, host, port)
+
+    monkeypatch.setattr(oidc_egress, "resolve", resolve)
     oidc_client.clear_caches()
     t = world.tenant()
-    refused = _configure(world, t, issuer)
+    refused = _configure_on(strict, t, issuer)
     assert refused.status_code == 422, refused.text
     assert "endpoint" in refused.json()["detail"]
     assert _provider_row(world, t) is None
-    # The same endpoints are fine for a provider that is itself on this machine.
-    documents.discovery(**{endpoint: local.replace("https://", "http://")})
-    expect(_configure(world, t, documents.issuer), 200)
+    assert documents.requests == []
+
+
+def test_a_provider_saved_elsewhere_is_checked_again_at_every_use(
+    world: World, strict: TestClient, documents: Documents
+) -> None:
+    """The rule holds at use too, against the address connected to: a provider on loopback
+    (saved on a development server sharing the database, or a name that resolves elsewhere
+    now) is never asked by a default server; the person gets a readable 502 page."""
+    documents.discovery()
+    t = world.tenant()
+    expect(_configure(world, t, documents.issuer), 200)  # the test server allows it
+    oidc_client.clear_caches()
+    documents.requests.clear()
+    page = strict.get("/auth/oidc/start", params={"email": f"someone@{t.domain}"}, follow_redirects=False)
+    assert page.status_code == 502, page.text
+    assert "cannot be reached" in page.text
+    assert documents.requests == []
 
 
 # -- a pre-created account without a password: who may claim it -------------------------------

@@ -159,11 +159,11 @@ class TestIdentityProviderSettings:
             ({"type": "oidc", "client_id": "c", "client_secret": "s"}, "issuer"),
             (
                 {"type": "oidc", "issuer": "ftp://idp.example", "client_id": "c", "client_secret": "s"},
-                "https",
+                "not acceptable",
             ),
             (
                 {"type": "oidc", "issuer": "http://idp.example.com", "client_id": "c", "client_secret": "s"},
-                "https",
+                "not acceptable",
             ),
             ({"type": "oidc", "issuer": "{unused}", "client_id": "c", "client_secret": "s"}, "discovery"),
             (

@@ -82,7 +82,7 @@ def test_a_global_admin_switches_to_its_provider_and_back(world: World, app: Any
 @pytest.mark.parametrize(
     ("form", "field", "says"),
     [
-        ({"issuer": "http://idp.example.com"}, "issuer", "https"),
+        ({"issuer": "http://idp.example.com"}, "issuer", "not acceptable"),
         ({"issuer": "{unused}"}, "issuer", "discovery"),
         ({"type": ""}, "type", "Choose how the people of this tenant sign in"),
         ({"type": "saml"}, "type", "Input should be"),

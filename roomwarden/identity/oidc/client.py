@@ -16,7 +16,6 @@ meets a key id it does not know fetches the key set again (at most once per
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import threading
 import time
@@ -33,6 +32,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from roomwarden.identity.oidc import egress
 from roomwarden.settings import Settings
 
 SCOPES = "openid email profile"
@@ -61,26 +61,15 @@ class ProviderMetadata:
     token_auth_method: str
 
 
-def issuer_problem(issuer: str) -> str | None:
-    """Why ``issuer`` cannot be an issuer URL, or ``None``. Plain HTTP is accepted only for a
-    provider on this machine (development and tests)."""
+def issuer_problem(settings: Settings, issuer: str) -> str | None:
+    """Why ``issuer`` cannot be an issuer URL, or ``None`` (its addresses are checked apart:
+    ``egress.host_problem``)."""
     parts = urlsplit(issuer)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "the issuer must be an absolute https:// URL"
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return "the issuer must not carry a query, a fragment or credentials"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return "the issuer must use https:// (plain http is accepted only for a provider on this machine)"
+    if parts.query or parts.fragment:
+        return "the issuer must not carry a query or a fragment"
+    if problem := egress.url_problem(settings, issuer):
+        return f"the issuer is not acceptable: {problem}"
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Cache:
@@ -117,7 +106,8 @@ def clear_caches() -> None:
 
 def _get_json(settings: Settings, url: str, what: str) -> dict[str, Any]:
     try:
-        response = httpx.get(url, timeout=settings.oidc_http_timeout_seconds, follow_redirects=False)
+        with egress.client(settings) as http:
+            response = http.get(url)
         response.raise_for_status()
         body = response.json()
     except (httpx.HTTPError, json.JSONDecodeError, ValueError) as exc:
@@ -145,17 +135,13 @@ def discover(settings: Settings, issuer: str, *, fresh: bool = False) -> Provide
         endpoints = {k: str(doc[k]) for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")}
     except KeyError as exc:
         raise ProviderError("the identity provider's discovery document lacks a required endpoint") from exc
-    on_this_machine = _is_loopback(urlsplit(issuer).hostname or "")
     for endpoint in endpoints.values():
-        if problem := issuer_problem(endpoint.split("?", 1)[0]):
+        # The document could name this host, a metadata service or a private network: it would
+        # have Roomwarden send the client secret (token endpoint) or its own requests there.
+        # Checked here by URL; every connection checks the address it reaches (egress).
+        problem = "it must not carry a fragment" if urlsplit(endpoint).fragment else None
+        if problem or (problem := egress.url_problem(settings, endpoint.split("?", 1)[0])):
             raise ProviderError(f"an endpoint of the identity provider is not acceptable: {problem}")
-        # A provider elsewhere never names this host: its document would have Roomwarden send
-        # the client secret (token endpoint) or its own requests to the server's local services.
-        if not on_this_machine and _is_loopback(urlsplit(endpoint).hostname or ""):
-            raise ProviderError(
-                "an endpoint of the identity provider is not acceptable: it names this machine "
-                "while the issuer does not"
-            )
     offered = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = tuple(a for a in ALGORITHMS if a in offered)
     if not algorithms:
@@ -255,13 +241,8 @@ def exchange_code(
     else:
         form |= {"client_id": client_id, "client_secret": client_secret}
     try:
-        response = httpx.post(
-            metadata.token_endpoint,
-            data=form,
-            headers=headers,
-            timeout=settings.oidc_http_timeout_seconds,
-            follow_redirects=False,
-        )
+        with egress.client(settings) as http:
+            response = http.post(metadata.token_endpoint, data=form, headers=headers)
         token = response.json() if response.content else None
     except (httpx.HTTPError, ValueError) as exc:
         raise ProviderError("the identity provider could not be reached to complete the sign-in") from exc

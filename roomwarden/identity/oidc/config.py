@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.audit.service import Auditor, Category, Operation
 from roomwarden.identity.models import User
-from roomwarden.identity.oidc import client
+from roomwarden.identity.oidc import client, egress
 from roomwarden.identity.oidc.models import IdentityProvider
 from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
 from roomwarden.kit.crypto import SecretBox
@@ -59,12 +59,21 @@ def check_provider(settings: Settings, data: IdentityProviderUpdate) -> Identity
     if data.type != "oidc":
         return data
     assert data.issuer is not None
-    if problem := client.issuer_problem(data.issuer):
-        raise Invalid(problem)
+    if problem := client.issuer_problem(settings, data.issuer):
+        raise Invalid(problem, field="issuer")
+    if problem := egress.host_problem(settings, data.issuer):
+        raise Invalid(f"the issuer is not acceptable: {problem}", field="issuer")
     try:
         metadata = client.discover(settings, data.issuer, fresh=True)
     except client.ProviderError as exc:
-        raise Invalid(f"{exc} (from {data.issuer.rstrip('/')}/.well-known/openid-configuration)") from exc
+        raise Invalid(
+            f"{exc} (from {data.issuer.rstrip('/')}/.well-known/openid-configuration)", field="issuer"
+        ) from exc
+    for endpoint in (metadata.authorization_endpoint, metadata.token_endpoint, metadata.jwks_uri):
+        if problem := egress.host_problem(settings, endpoint.split("?", 1)[0]):
+            raise Invalid(
+                f"an endpoint of the identity provider is not acceptable: {problem}", field="issuer"
+            )
     return data.model_copy(update={"issuer": metadata.issuer})
 
 
