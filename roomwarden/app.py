@@ -30,6 +30,7 @@ from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
 from roomwarden.identity.http import APISessionAuth
+from roomwarden.identity.oidc.flow import ProviderCalls
 from roomwarden.identity.passwords import HashQueue
 from roomwarden.kit.api import check_refusal_auditing, install_error_handlers, problem_response
 from roomwarden.kit.crypto import SecretBox
@@ -90,6 +91,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     audit_keys.install(AuditKeys.from_settings(settings))
     app.state.mailer = mailer
     app.state.password_hashing = HashQueue(settings.password_hash_concurrency, settings.password_hash_queue)
+    # A step asks its provider twice at most (code and key set), each request bounded by the
+    # HTTP timeout; the deadline bounds a provider that answers byte by byte.
+    app.state.provider_calls = ProviderCalls(
+        settings.oidc_provider_threads,
+        settings.oidc_calls_per_provider,
+        deadline=2 * settings.oidc_http_timeout_seconds,
+    )
     # Innermost first: the API's session sign-in runs after admission, on an admitted turn,
     # and a request asks for a turn only once its whole body is in (kit.limits).
     app.add_middleware(APISessionAuth)

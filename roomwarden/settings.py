@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     # development and tests.
     oidc_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
     oidc_allow_private: bool = False
+    # Calls to providers per worker: on threads of their own, at most this many in flight to
+    # one issuer (identity.oidc.flow.ProviderCalls); each sign-in step waits at most twice
+    # oidc_http_timeout_seconds for its provider.
+    oidc_provider_threads: int = Field(16, ge=1, le=256)
+    oidc_calls_per_provider: int = Field(4, ge=1, le=256)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"

@@ -8,12 +8,14 @@ outside any write transaction; only the provisioning at the end writes, in one o
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.audit.service import Actor, Category, Operation, Result, record
@@ -104,24 +106,36 @@ def _refused(request: Request, failure: flow.SignInFailed, entered: str | None =
     return response
 
 
-def _begin(
-    request: Request, session: SessionDep, email: str | None, purpose: str, next_path: str | None
-) -> Response:
-    settings: Settings = request.app.state.settings
-    tenant = flow.realm(session, email or "")
-    if tenant is None:
-        return _page(
-            "refused.html",
-            404,
-            title="Sign-in failed",
-            message="no organisation that signs in with its own identity provider uses this e-mail domain",
-        )
+async def _begin(request: Request, email: str | None, purpose: str, next_path: str | None) -> Response:
+    """Read the provider's settings in a short transaction, then ask the provider (discovery)
+    with none open and no request thread held (``flow.ProviderCalls``)."""
+    state = request.app.state
+    settings: Settings = state.settings
+
+    def provider() -> flow.ProviderSnapshot | None:
+        with state.db.transaction(write=False) as session:
+            tenant = flow.realm(session, email or "")
+            return None if tenant is None else flow.provider_snapshot(session, tenant.id)
+
     try:
-        redirect = flow.start(
-            session, settings, tenant, email=email, purpose=purpose, next_path=next_path or "/"
+        snapshot = await run_in_threadpool(provider)
+        if snapshot is None:
+            return _page(
+                "refused.html",
+                404,
+                title="Sign-in failed",
+                message="no organisation that signs in with its own identity provider uses this "
+                "e-mail domain",
+            )
+        redirect = await state.provider_calls.run(
+            request.scope,
+            snapshot,
+            functools.partial(
+                flow.start, settings, snapshot, email=email, purpose=purpose, next_path=next_path or "/"
+            ),
         )
     except flow.SignInFailed as failure:
-        return _refused(request, failure, entered=email)
+        return await run_in_threadpool(_refused, request, failure, email)
     response = RedirectResponse(redirect.url, status_code=303, headers=NO_STORE)
     # SameSite=Lax: sent on the provider's top-level redirect back, not on cross-site posts
     set_cookie(request, response, flow_cookie(request), redirect.cookie, max_age=settings.oidc_flow_seconds)
@@ -130,41 +144,60 @@ def _begin(
 
 @browser.get("/auth/oidc/start")
 @read_only
-def start_sign_in(request: Request, session: SessionDep, email: Email = None, next: Next = None) -> Response:
+async def start_sign_in(request: Request, email: Email = None, next: Next = None) -> Response:
     """Send the person to its organisation's provider; back at the callback it gets a portal
     session. ``/login`` sends OpenID Connect tenants here."""
-    return _begin(request, session, email, "portal", next)
+    return await _begin(request, email, "portal", next)
 
 
 @browser.get("/auth/oidc/token")
 @read_only
-def start_token_sign_in(request: Request, session: SessionDep, email: Email = None) -> Response:
+async def start_token_sign_in(request: Request, email: Email = None) -> Response:
     """Sign in at the provider and get an API bearer token for scripts, shown once."""
-    return _begin(request, session, email, "token", None)
+    return await _begin(request, email, "token", None)
 
 
 @browser.get("/auth/oidc/callback")
 @read_only
-def callback(
+async def callback(
     request: Request,
-    session: SessionDep,
     state: Annotated[str | None, Query(max_length=500)] = None,
     code: Annotated[str | None, Query(max_length=4000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
     error_description: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
-    """The redirect URI to register at the provider: ``{ROOMWARDEN_PUBLIC_URL}/auth/oidc/callback``."""
-    settings: Settings = request.app.state.settings
+    """The redirect URI to register at the provider: ``{ROOMWARDEN_PUBLIC_URL}/auth/oidc/callback``.
+
+    Three steps, none of which waits on the provider inside a transaction: the flow is
+    recorded as used and the provider's settings read (one short transaction); the code is
+    exchanged and the ID token validated (``flow.ProviderCalls``: no transaction, no request
+    thread, a deadline); the user is found or provisioned (one short transaction)."""
+    app_state = request.app.state
+    settings: Settings = app_state.settings
     started = flow.open_flow(settings, request.cookies.get(flow_cookie(request)))
     answer = flow.Callback(state=state, code=code, error=error, error_description=error_description)
+    db = app_state.db
     try:
         checked = flow.check_callback(settings, started, answer)
         assert code is not None
-        with request.app.state.db.transaction() as own:
-            result = flow.complete(own, settings, request.app.state.secret_box, checked, code)
+
+        def consume() -> flow.ProviderSnapshot:
+            with db.transaction() as own:
+                return flow.consume(own, settings, checked)
+
+        provider = await run_in_threadpool(consume)
+        token_claims = await app_state.provider_calls.run(
+            request.scope, provider, flow.claims, settings, app_state.secret_box, provider, checked, code
+        )
+
+        def provision() -> flow.FederatedSignIn:
+            with db.transaction() as own:
+                return flow.provision(own, provider, token_claims)
+
+        result = await run_in_threadpool(provision)
+        response = await run_in_threadpool(_finish, request, checked, result)
     except flow.SignInFailed as failure:
-        return _refused(request, failure, entered=started.email if started else None)
-    response = _finish(request, checked, result)
+        return await run_in_threadpool(_refused, request, failure, started.email if started else None)
     _forget_flow(request, response)
     return response
 

@@ -38,15 +38,29 @@ LOCAL = Local()
 Realm = Local | Redirect
 
 
-def discover(session: Session, settings: Settings, email: str, next_path: str) -> Realm:
-    """Where ``email`` signs in. ``next_path`` is the portal page to return to afterwards."""
+def discover(session: Session, email: str, next_path: str) -> Realm | flow.ProviderSnapshot:
+    """Where ``email`` signs in, as far as the database tells: ``LOCAL``, or the provider of
+    a federated tenant — then ``redirect`` asks that provider where to send the browser, with
+    no transaction open (``flow.ProviderCalls``)."""
     tenant = flow.realm(session, email)
     if tenant is None:
         return LOCAL
     try:
-        start = flow.start(session, settings, tenant, email=email, purpose="portal", next_path=next_path)
+        return flow.provider_snapshot(session, tenant.id)
     except flow.SignInFailed:
-        # The provider cannot be reached now: the browser goes to the federated start page,
-        # which says so in words (and records it), instead of the portal failing here.
-        return Redirect(url="/auth/oidc/start?" + urlencode({"email": email, "next": next_path}))
+        return start_page(email, next_path)
+
+
+def redirect(settings: Settings, provider: flow.ProviderSnapshot, email: str, next_path: str) -> Redirect:
+    """The provider's authorization request (waits on the provider's discovery)."""
+    try:
+        start = flow.start(settings, provider, email=email, purpose="portal", next_path=next_path)
+    except flow.SignInFailed:
+        return start_page(email, next_path)
     return Redirect(url=start.url, flow=start.cookie)
+
+
+def start_page(email: str, next_path: str) -> Redirect:
+    """The provider cannot be used now: the browser goes to the federated start page, which
+    says so in words (and records it), instead of the portal failing here."""
+    return Redirect(url="/auth/oidc/start?" + urlencode({"email": email, "next": next_path}))

@@ -30,6 +30,7 @@ from roomwarden.identity.http import (
     set_cookie,
 )
 from roomwarden.identity.models import User
+from roomwarden.identity.oidc import flow
 from roomwarden.kit.api import not_audited, read_only
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
 from roomwarden.kit.time import utcnow
@@ -120,6 +121,19 @@ async def login_submit(request: Request, form: FormDep) -> Response:
         )
     if _text(form, "step", 20) != "password":
         where = await run_in_threadpool(_discover, request, email, next_path)
+        if isinstance(where, flow.ProviderSnapshot):  # ask the provider, no transaction open
+            try:
+                where = await request.app.state.provider_calls.run(
+                    request.scope,
+                    where,
+                    realm.redirect,
+                    request.app.state.settings,
+                    where,
+                    email,
+                    next_path,
+                )
+            except flow.SignInFailed:
+                where = realm.start_page(email, next_path)
         if isinstance(where, realm.Redirect):
             # A page that sends the browser on, not a 303: the browser holds a form's whole
             # redirect chain to this page's CSP form-action 'self', and the provider is
@@ -134,9 +148,9 @@ async def login_submit(request: Request, form: FormDep) -> Response:
     return await _sign_in(request, email, form, next_path)
 
 
-def _discover(request: Request, email: str, next_path: str) -> realm.Realm:
-    with request.app.state.db.transaction() as session:
-        return realm.discover(session, request.app.state.settings, email, next_path)
+def _discover(request: Request, email: str, next_path: str) -> realm.Realm | flow.ProviderSnapshot:
+    with request.app.state.db.transaction(write=False) as session:
+        return realm.discover(session, email, next_path)
 
 
 async def _sign_in(request: Request, email: str, form: FormData, next_path: str) -> Response:

@@ -6,27 +6,44 @@ in a short-lived, encrypted, HTTP-only cookie. ``complete`` checks the callback 
 that cookie, exchanges the code, validates the ID token and finds or provisions the user.
 Every way it can fail raises ``SignInFailed`` with a message for the person and, where the
 tenant is known, the reason for the tenant's audit log.
+
+The provider is never asked inside a database transaction nor on a request thread: the
+steps that read or write the database (``provider_snapshot``, ``consume``, ``provision``)
+are short transactions of their own, and every step that waits on the provider runs through
+``ProviderCalls`` — a small thread pool of its own, a bounded number of calls in flight per
+provider, a deadline, and the request's admission turn given up meanwhile. A flow is
+completed once: its ``state`` is recorded before the provider is asked (``consume``), so a
+replayed callback is refused without reaching the provider.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roomwarden.identity.domains import tenant_by_domain
 from roomwarden.identity.oidc import client, config
-from roomwarden.identity.oidc.models import IdentityProvider
+from roomwarden.identity.oidc.models import OidcUsedFlow
 from roomwarden.identity.oidc.provisioning import FederatedSignIn, SignInRefused, sign_in
 from roomwarden.kit.crypto import SecretBox
+from roomwarden.kit.limits import stepped_aside
+from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 
@@ -116,18 +133,46 @@ class Redirect:
     cookie: str
 
 
-def start(
-    session: Session, settings: Settings, tenant: Tenant, *, email: str | None, purpose: str, next_path: str
-) -> Redirect:
-    provider = config.provider_of(session, tenant.id)
+@dataclass(frozen=True, slots=True)
+class ProviderSnapshot:
+    """What a sign-in needs of the tenant's provider settings, read in a short transaction
+    so that the provider is asked with no transaction open."""
+
+    tenant_id: uuid.UUID
+    issuer: str
+    client_id: str
+    client_secret_sealed: str
+    updated_at: datetime | None
+
+
+def provider_snapshot(session: Session, tenant_id: uuid.UUID) -> ProviderSnapshot:
+    tenant = session.get(Tenant, tenant_id)
+    provider = config.provider_of(session, tenant_id)
+    if tenant is None or tenant.identity_source != "oidc":
+        raise SignInFailed(
+            "this organisation no longer signs in with an identity provider", tenant_id=tenant_id
+        )
     if provider is None:
-        raise SignInFailed("this organisation's identity provider is not configured", tenant_id=tenant.id)
+        raise SignInFailed("this organisation's identity provider is not configured", tenant_id=tenant_id)
+    return ProviderSnapshot(
+        tenant_id=tenant_id,
+        issuer=provider.issuer,
+        client_id=provider.client_id,
+        client_secret_sealed=provider.client_secret_sealed,
+        updated_at=provider.updated_at,
+    )
+
+
+def start(
+    settings: Settings, provider: ProviderSnapshot, *, email: str | None, purpose: str, next_path: str
+) -> Redirect:
+    """Waits on the provider (discovery): run it through ``ProviderCalls``."""
     metadata = _discover(settings, provider)
     request = client.authorization_request(
         metadata, provider.client_id, config.redirect_uri(settings), login_hint=email
     )
     flow = Flow(
-        tenant_id=str(tenant.id),
+        tenant_id=str(provider.tenant_id),
         state=request.state,
         nonce=request.nonce,
         code_verifier=request.code_verifier,
@@ -138,7 +183,7 @@ def start(
     return Redirect(url=request.url, cookie=seal_flow(settings, flow))
 
 
-def _discover(settings: Settings, provider: IdentityProvider) -> client.ProviderMetadata:
+def _discover(settings: Settings, provider: ProviderSnapshot) -> client.ProviderMetadata:
     try:
         return client.discover(settings, provider.issuer)
     except client.ProviderError as exc:
@@ -147,6 +192,59 @@ def _discover(settings: Settings, provider: IdentityProvider) -> client.Provider
             tenant_id=provider.tenant_id,
             status=502,
         ) from exc
+
+
+# -- talking to providers ------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class ProviderCalls:
+    """The worker's calls to identity providers: on ``threads`` threads of their own (never a
+    request thread), at most ``per_provider`` in flight to one issuer (a slow provider holds
+    that many threads at most; other tenants' providers keep the rest), each awaited for at
+    most ``deadline`` seconds. The waiting request gives up its admission turn meanwhile and
+    holds no database connection. A call that finds its provider's calls all in flight is
+    refused at once (503); one past the deadline answers 502 while its thread runs out its
+    own HTTP timeouts, still counted against the provider.
+
+    The counts live on the worker's event loop: a measure of this process's load."""
+
+    def __init__(self, threads: int, per_provider: int, deadline: float) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="oidc-provider")
+        self.per_provider = per_provider
+        self.deadline = deadline
+        self.in_flight: dict[str, int] = {}
+
+    async def run(
+        self, scope: MutableMapping[str, Any], provider: ProviderSnapshot, fn: Callable[..., T], *args: Any
+    ) -> T:
+        issuer = provider.issuer
+        if self.in_flight.get(issuer, 0) >= self.per_provider:
+            raise SignInFailed(
+                "too many sign-ins are waiting for your organisation's identity provider; try again shortly",
+                tenant_id=provider.tenant_id,
+                status=503,
+            )
+        self.in_flight[issuer] = self.in_flight.get(issuer, 0) + 1
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, fn, *args)
+
+        def finished(_: object) -> None:
+            self.in_flight[issuer] -= 1
+            if not self.in_flight[issuer]:
+                del self.in_flight[issuer]
+
+        future.add_done_callback(finished)
+        async with stepped_aside(scope):
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), self.deadline)
+            except TimeoutError:
+                raise SignInFailed(
+                    f"your organisation's identity provider did not answer within {self.deadline:g} s",
+                    tenant_id=provider.tenant_id,
+                    status=502,
+                ) from None
 
 
 # -- complete ----------------------------------------------------------------------------------
@@ -192,27 +290,60 @@ def check_callback(settings: Settings, flow: Flow | None, answer: Callback) -> F
     return flow
 
 
-def complete(session: Session, settings: Settings, box: SecretBox, flow: Flow, code: str) -> FederatedSignIn:
+def consume(session: Session, settings: Settings, flow: Flow) -> ProviderSnapshot:
+    """Record the flow as used, before the provider is asked: a second callback of the same
+    flow, on any worker, is refused here. Expired records are removed on the way."""
     tenant_id = uuid.UUID(flow.tenant_id)
-    tenant = session.get(Tenant, tenant_id)
-    provider = config.provider_of(session, tenant_id)
-    if tenant is None or provider is None or tenant.identity_source != "oidc":
-        raise SignInFailed(
-            "this organisation no longer signs in with an identity provider", tenant_id=tenant_id
+    now = utcnow()
+    session.execute(delete(OidcUsedFlow).where(OidcUsedFlow.expires_at < now))
+    digest = hashlib.sha256(flow.state.encode()).hexdigest()
+    session.add(
+        OidcUsedFlow(
+            tenant_id=tenant_id,
+            state_digest=digest,
+            expires_at=now + timedelta(seconds=settings.oidc_flow_seconds),
         )
-    metadata = _discover(settings, provider)
-    claims = _claims(settings, box, provider, metadata, flow, code)
+    )
     try:
-        return sign_in(session, provider, claims)
+        session.flush()
+    except IntegrityError:
+        raise SignInFailed(
+            "this sign-in was completed already; please sign in again", tenant_id=tenant_id
+        ) from None
+    return provider_snapshot(session, tenant_id)
+
+
+def claims(
+    settings: Settings, box: SecretBox, provider: ProviderSnapshot, flow: Flow, code: str
+) -> dict[str, Any]:
+    """Waits on the provider (code exchange, key set): run it through ``ProviderCalls``."""
+    metadata = _discover(settings, provider)
+    return _claims(settings, box, provider, metadata, flow, code)
+
+
+def provision(session: Session, provider: ProviderSnapshot, token_claims: dict[str, Any]) -> FederatedSignIn:
+    """Find, link or provision the user, with the provider settings as they are now: a
+    provider changed while the person was away signs nobody in with the old one's answer."""
+    tenant_id = provider.tenant_id
+    current = provider_snapshot(session, tenant_id)
+    if (current.issuer, current.client_id) != (provider.issuer, provider.client_id):
+        raise SignInFailed(
+            "this organisation's identity provider changed during the sign-in; please sign in again",
+            tenant_id=tenant_id,
+        )
+    row = config.provider_of(session, tenant_id)
+    assert row is not None
+    try:
+        return sign_in(session, row, token_claims)
     except SignInRefused as exc:
-        who = {"subject": claims["sub"], "email": claims.get("email")}
+        who = {"subject": token_claims["sub"], "email": token_claims.get("email")}
         raise SignInFailed(str(exc), tenant_id=tenant_id, status=403, details=who) from exc
 
 
 def _claims(
     settings: Settings,
     box: SecretBox,
-    provider: IdentityProvider,
+    provider: ProviderSnapshot,
     metadata: client.ProviderMetadata,
     flow: Flow,
     code: str,
