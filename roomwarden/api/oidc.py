@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -20,12 +21,19 @@ from starlette.concurrency import run_in_threadpool
 from roomwarden.access.deps import GlobalAdminDep
 from roomwarden.audit.service import Actor, Category, Operation, Result, record
 from roomwarden.identity import sessions
-from roomwarden.identity.http import clear_cookie, flow_cookie, session_cookie, set_cookie
+from roomwarden.identity.http import (
+    clear_cookie,
+    cross_site,
+    flow_cookie,
+    own_origins,
+    session_cookie,
+    set_cookie,
+)
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc import config, flow
 from roomwarden.identity.oidc.schemas import IdentityProviderRead, IdentityProviderUpdate
 from roomwarden.identity.tokens import issue_for
-from roomwarden.kit.api import SessionDep, audited, read_only
+from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
 from roomwarden.kit.routing import router
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
@@ -40,6 +48,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy"
 
 Email = Annotated[str | None, Query(max_length=320, description="the e-mail the person signs in with")]
 Next = Annotated[str | None, Query(max_length=500, description="where to go after signing in (a path)")]
+FormEmail = Annotated[str | None, Form(max_length=320)]
+FormNext = Annotated[str | None, Form(max_length=500)]
 
 
 # -- settings (API) ----------------------------------------------------------------------------
@@ -106,9 +116,13 @@ def _refused(request: Request, failure: flow.SignInFailed, entered: str | None =
     return response
 
 
-async def _begin(request: Request, email: str | None, purpose: str, next_path: str | None) -> Response:
+async def _begin(
+    request: Request, email: str | None, purpose: str, next_path: str | None, *, confirmed: bool = False
+) -> Response:
     """Read the provider's settings in a short transaction, then ask the provider (discovery)
-    with none open and no request thread held (``flow.ProviderCalls``)."""
+    with none open and no request thread held (``flow.ProviderCalls``). A sign-in the
+    person ``confirmed`` with our form moves on by a page, not a 303: the browser holds a
+    form's redirects to the page's CSP form-action 'self', and the provider is elsewhere."""
     state = request.app.state
     settings: Settings = state.settings
 
@@ -136,25 +150,83 @@ async def _begin(request: Request, email: str | None, purpose: str, next_path: s
         )
     except flow.SignInFailed as failure:
         return await run_in_threadpool(_refused, request, failure, email)
-    response = RedirectResponse(redirect.url, status_code=303, headers=NO_STORE)
+    response: Response
+    if confirmed:
+        response = _page("continue.html", title="Signing in", url=redirect.url)
+    else:
+        response = RedirectResponse(redirect.url, status_code=303, headers=NO_STORE)
     # SameSite=Lax: sent on the provider's top-level redirect back, not on cross-site posts
     set_cookie(request, response, flow_cookie(request), redirect.cookie, max_age=settings.oidc_flow_seconds)
     return response
+
+
+def _sent_from_elsewhere(request: Request) -> bool:
+    """Another site started this request: Fetch Metadata says so, or a browser that sends
+    none names another origin as ``Origin`` or ``Referer``. A typed address, a bookmark and
+    Roomwarden's own pages are not."""
+    if cross_site(request):
+        return True
+    referer = request.headers.get("referer")
+    if request.headers.get("sec-fetch-site") is None and referer:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}" not in own_origins(request)
+    return False
+
+
+def _confirm(request: Request, email: str | None, next_path: str | None) -> HTMLResponse:
+    """Login CSRF: another site may not start a sign-in that would end this browser's session
+    and open one as someone else. It gets this page, which touches no cookie; the sign-in
+    starts only when the person sends its form, from this service's own origin."""
+    return _page("confirm.html", title="Sign in", action=request.url.path, email=email, next=next_path)
+
+
+async def _start(
+    request: Request, email: str | None, purpose: str, next_path: str | None, *, posted: bool
+) -> Response:
+    if not posted:
+        if _sent_from_elsewhere(request):
+            return _confirm(request, email, next_path)
+        return await _begin(request, email, purpose, next_path)
+    if _sent_from_elsewhere(request):
+        return _page(
+            "refused.html",
+            403,
+            title="Sign-in failed",
+            message="a sign-in is confirmed on Roomwarden's own page only; please sign in again",
+        )
+    return await _begin(request, email, purpose, next_path, confirmed=True)
 
 
 @browser.get("/auth/oidc/start")
 @read_only
 async def start_sign_in(request: Request, email: Email = None, next: Next = None) -> Response:
     """Send the person to its organisation's provider; back at the callback it gets a portal
-    session. ``/login`` sends OpenID Connect tenants here."""
-    return await _begin(request, email, "portal", next)
+    session. ``/login`` sends OpenID Connect tenants here. Sent from another site, it asks
+    the person first (``_confirm``)."""
+    return await _start(request, email, "portal", next, posted=False)
+
+
+@browser.post("/auth/oidc/start")
+@read_only
+@not_audited("starts a sign-in like the GET; its failures are recorded as the GET's are")
+async def confirm_sign_in(request: Request, email: FormEmail = None, next: FormNext = None) -> Response:
+    """The person confirmed, on this service's own page, a sign-in another site started."""
+    return await _start(request, email, "portal", next, posted=True)
 
 
 @browser.get("/auth/oidc/token")
 @read_only
 async def start_token_sign_in(request: Request, email: Email = None) -> Response:
     """Sign in at the provider and get an API bearer token for scripts, shown once."""
-    return await _begin(request, email, "token", None)
+    return await _start(request, email, "token", None, posted=False)
+
+
+@browser.post("/auth/oidc/token")
+@read_only
+@not_audited("starts a sign-in like the GET; its failures are recorded as the GET's are")
+async def confirm_token_sign_in(request: Request, email: FormEmail = None) -> Response:
+    """The person confirmed a token sign-in another site started."""
+    return await _start(request, email, "token", None, posted=True)
 
 
 @browser.get("/auth/oidc/callback")

@@ -479,3 +479,56 @@ def test_password_guesses_on_the_account_page_are_counted_like_sign_ins(world: W
             )
         ).all()
     assert len(failed) == limit + 1
+
+
+# -- login CSRF: another site starting a sign-in ------------------------------------------------
+
+ANOTHER_SITE = {
+    "Fetch Metadata": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+    "a sibling subdomain": {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate"},
+    "a browser without Fetch Metadata": {"Referer": "https://evil.example/page"},
+}
+
+
+@pytest.mark.parametrize("path", ["/auth/oidc/start", "/auth/oidc/token"])
+@pytest.mark.parametrize("how", list(ANOTHER_SITE))
+def test_another_site_cannot_start_a_sign_in_that_replaces_the_session(
+    world: World, app: Any, idp: Provider, path: str, how: str
+) -> None:
+    """A link or redirect from another site gets a confirmation page that touches no cookie:
+    the visitor's session stays, and no flow begins until the person sends the page's form
+    from this service's own origin."""
+    attacker = world.tenant()
+    expect(_configure(world, attacker, idp.issuer), 200)
+    victim = world.tenant()
+    browser = signed_in(world, app, victim.admin)
+    session = browser.session_token
+    page = browser.get(path, params={"email": f"attacker@{attacker.domain}"}, headers=ANOTHER_SITE[how])
+    assert page.status_code == 200, page.text
+    assert f'<form method="post" action="{path}">' in page.text
+    assert "set-cookie" not in page.headers
+    assert browser.session_token == session
+    assert browser.get(f"/t/{victim.id}/rooms").status_code == 200  # still signed in
+    # the form sent from another site is refused too
+    forged = browser.client.post(
+        path, data={"email": f"attacker@{attacker.domain}"}, headers={"Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403, forged.text
+    assert "set-cookie" not in forged.headers
+
+
+def test_the_confirmed_sign_in_starts_a_fresh_flow(world: World, app: Any, idp: Provider) -> None:
+    t = world.tenant()
+    expect(_configure(world, t, idp.issuer), 200)
+    browser = Browser(app)
+    email = f"someone@{t.domain}"
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
+    confirmed = browser.client.post("/auth/oidc/start", data={"email": email, "next": "/x"}, headers=own)
+    assert confirmed.status_code == 200, confirmed.text
+    found = REFRESH.search(confirmed.text)
+    assert found and html.unescape(found.group(1)).startswith(idp.issuer), confirmed.text
+    assert browser.client.cookies.get("roomwarden_oidc_flow")
+    # from Roomwarden's own pages, a typed address or a bookmark: no question asked
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}, {}):
+        direct = browser.get("/auth/oidc/start", params={"email": email}, headers=headers)
+        assert direct.status_code == 303 and direct.headers["location"].startswith(idp.issuer)

@@ -1,7 +1,7 @@
 """Federated sign-in hardening: a trusted username claim, single-use sign-in flows
 
 Revision ID: 0013h
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07 06:50:00
 
 ``identity_providers.trust_preferred_username``: the tenant declares that its provider's
@@ -20,7 +20,8 @@ from alembic import op
 from roomwarden.kit.db import UTCDateTime
 
 revision = "0013h"
-down_revision = "0012"
+# after main's 0013 (group deletion), so that this branch has one head; re-chained at merge
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
