@@ -10,6 +10,9 @@ authorisation are the direct path's, refusals included), approval runs it for re
 - ``role.create|update|delete``: POST roles, PATCH/DELETE roles/{id}; ``partner_role.change``
 - ``assignment.create|update|delete``: POST roles/{id}/assignments, PATCH/DELETE
   assignments/{id} (also under roles/{id}/); ``partner_role.change``
+- ``group_members.update``: the members of a partner's own security group that the link's
+  partner role assignments name (PATCH security-groups/{id} in the partner's directory);
+  ``partner_role.change``. Held by ``approvals.partner_groups``, not by a direct path here.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from roomwarden.access import service as access_service
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment
 from roomwarden.access.resolver import Access
 from roomwarden.access.schemas import AssignmentCreate, AssignmentUpdate, RoleCreate, RoleUpdate
-from roomwarden.approvals import policy
+from roomwarden.approvals import partner_groups, policy
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms import rings, tickets
 from roomwarden.rooms import service as rooms_service
@@ -135,6 +138,7 @@ SNAPSHOTS: dict[str, Callable[[Session, uuid.UUID, uuid.UUID, bool], Snapshot | 
     "role": _role,
     "assignment": _assignment,
     "partner_roles": _partner_roles,
+    partner_groups.TARGET: partner_groups.snapshot,
 }
 NAMES = {
     "room": lambda s: s["name"],
@@ -143,6 +147,7 @@ NAMES = {
     "role": lambda s: s["name"],
     "assignment": lambda s: f"{s['role']}: {s['name']}",
     "partner_roles": lambda s: "partner roles",
+    partner_groups.TARGET: lambda s: s["name"],
 }
 
 
@@ -183,6 +188,14 @@ class Action:
         if self.compared is not None:
             return list(self.compared)
         return [k for k in snap if k not in ("update_ring", "role")]
+
+
+class GroupMembers(BaseModel):
+    member_ids: list[uuid.UUID]
+
+
+def _applied_by_partner_groups(session: Session, access: Access, params: Params, body: Any) -> Any:
+    raise AssertionError("a partner group's members change in the directory, held there")
 
 
 def _events(*events: str) -> Callable[[Any], list[str]]:
@@ -274,6 +287,15 @@ ACTIONS: dict[str, Action] = {
             ),
             _param("assignment_id"),
             _events(policy.PARTNER_ROLE_CHANGE),
+        ),
+        Action(
+            partner_groups.ACTION,
+            partner_groups.TARGET,
+            GroupMembers,
+            _applied_by_partner_groups,
+            _param("group_id"),
+            _events(policy.PARTNER_ROLE_CHANGE),
+            compared=("member_ids",),
         ),
         Action(
             "assignment.delete",

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roomwarden.access.resolver import Access, resolve_access
-from roomwarden.approvals import actions, notices, policy, visibility
+from roomwarden.approvals import actions, notices, partner_groups, policy, visibility
 from roomwarden.approvals.faults import pause_at
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
@@ -272,6 +272,8 @@ def _fail(session: Session, req: ApprovalRequest, now: datetime, reviewer: Princ
 
 def _apply(session: Session, req: ApprovalRequest, reviewer: Principal) -> Any:
     action = actions.ACTIONS[req.action]
+    if action.target_type == partner_groups.TARGET:
+        return _apply_partner_group(session, req, reviewer)
     requester = requester_access(session, req, reviewer)
     current = actions.snapshot(session, req.tenant_id, action.target_type, req.target_id, lock=True)
     if req.target_id is not None and current is None:
@@ -283,6 +285,34 @@ def _apply(session: Session, req: ApprovalRequest, reviewer: Principal) -> Any:
         )
     params, body = actions.decode_change(action, req.change)
     return action.run(session, requester, params, body)
+
+
+def _apply_partner_group(session: Session, req: ApprovalRequest, reviewer: Principal) -> Any:
+    """A partner's own group: its Global admin proposed the change in its directory, so the
+    requester must still be one (``partner_groups.apply``), and the group as it was."""
+    user = session.get(User, req.requester_user_id)
+    if user is None or user.tenant_id != req.partner_tenant_id:
+        raise Forbidden("the requesting partner user is no longer active")
+    link = session.get(PartnerLink, req.link_id)
+    if link is None or link.status != "active":
+        raise Forbidden("the partner link the request was made in has ended")
+    action = actions.ACTIONS[req.action]
+    current = actions.snapshot(session, req.tenant_id, action.target_type, req.target_id, lock=True)
+    if current is None:
+        raise NotFound("the partner group no longer exists")
+    if changed := policy.changed_fields(req.snapshot, current, action.compared_fields(req.snapshot)):
+        raise Conflict(
+            f"the partner group has changed since the request ({', '.join(changed)}); "
+            "the partner must make the change again"
+        )
+    params, body = actions.decode_change(action, req.change)
+    assert isinstance(body, actions.GroupMembers)
+    approval = {
+        "request_id": str(req.id),
+        "approved_by": str(reviewer.user_id),
+        "approved_by_upn": reviewer.upn,
+    }
+    return partner_groups.apply(session, user, approval, params["group_id"], body.member_ids)
 
 
 def requester_access(session: Session, req: ApprovalRequest, reviewer: Principal) -> ApprovedAccess:

@@ -4,7 +4,8 @@ surprise."""
 
 from __future__ import annotations
 
-from roomwarden.approvals import policy, service
+from roomwarden.approvals import partner_groups, policy, service
+from roomwarden.identity import extensions as identity_extensions
 from roomwarden.partners import events
 from roomwarden.partners.events import LinkEnding, PolicyChanged
 
@@ -12,6 +13,8 @@ from roomwarden.partners.events import LinkEnding, PolicyChanged
 def install() -> None:
     events.link_ending.connect(end_pending_of_ended_link)
     events.policy_changed.connect(end_pending_made_automatic)
+    if not identity_extensions.group_members_change.installed:
+        identity_extensions.group_members_change.register(partner_groups.on_members_change)
 
 
 def end_pending_of_ended_link(ending: LinkEnding) -> None:

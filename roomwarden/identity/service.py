@@ -12,7 +12,7 @@ from roomwarden.audit.service import Auditor, Category, Operation
 from roomwarden.identity import totp
 from roomwarden.identity.account import SIGNED_OUT, revoke_credentials
 from roomwarden.identity.domains import domains_of
-from roomwarden.identity.extensions import directory_change
+from roomwarden.identity.extensions import directory_change, group_members_change
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.passwords import hash_password
 from roomwarden.identity.principal import Principal
@@ -252,25 +252,48 @@ def _update_group(session: Session, access: Auditor, group_id: uuid.UUID, data: 
         changes["name"] = {"from": group.name, "to": data.name}
         group.name = data.name
     if "member_ids" in data.model_fields_set:
-        wanted = set(_check_users(session, access.tenant_id, data.member_ids))
-        current = set(member_ids(session, group.id))
-        if added := wanted - current:
-            session.add_all(
-                SecurityGroupMember(tenant_id=access.tenant_id, group_id=group.id, user_id=u)
-                for u in sorted(added)
-            )
-        if removed := current - wanted:
-            session.execute(
-                delete(SecurityGroupMember).where(
-                    SecurityGroupMember.group_id == group.id,
-                    SecurityGroupMember.user_id.in_(removed),
-                )
-            )
-        changes["members_added"] = sorted(str(u) for u in added)
-        changes["members_removed"] = sorted(str(u) for u in removed)
+        wanted = _check_users(session, access.tenant_id, data.member_ids)
+        current = member_ids(session, group.id)
+        added, removed = sorted(set(wanted) - set(current)), sorted(set(current) - set(wanted))
+        # a customer reviewing its partner's role changes may hold this one (change control)
+        if (added or removed) and group_members_change()(session, access, group, wanted, current):
+            changes["members_held_for_approval"] = {
+                "added": [str(u) for u in added],
+                "removed": [str(u) for u in removed],
+            }
+        else:
+            set_group_members(session, group, wanted)
+            changes["members_added"] = [str(u) for u in added]
+            changes["members_removed"] = [str(u) for u in removed]
     session.flush()
     access.audit(session, Category.SECURITY_GROUP, Operation.UPDATE, group.name, group.id, changes)
     return group
+
+
+def set_group_members(
+    session: Session, group: SecurityGroup, wanted: list[uuid.UUID]
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Make the group's members ``wanted`` (users of the group's tenant, checked by the
+    caller); answers who was added and who removed. No record: the caller writes it."""
+    current = set(member_ids(session, group.id))
+    added, removed = sorted(set(wanted) - current), sorted(current - set(wanted))
+    if added:
+        session.add_all(
+            SecurityGroupMember(tenant_id=group.tenant_id, group_id=group.id, user_id=u) for u in added
+        )
+    if removed:
+        session.execute(
+            delete(SecurityGroupMember).where(
+                SecurityGroupMember.group_id == group.id, SecurityGroupMember.user_id.in_(removed)
+            )
+        )
+    session.flush()
+    return added, removed
+
+
+def check_users(session: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """``ids``, sorted, when each is a user of ``tenant_id`` (422 otherwise)."""
+    return _check_users(session, tenant_id, ids)
 
 
 def delete_group(session: Session, access: Auditor, group_id: uuid.UUID) -> None:

@@ -59,6 +59,7 @@ ACTION_NAMES = {
     "assignment.create": "Assign a partner role",
     "assignment.update": "Change a partner role assignment",
     "assignment.delete": "Delete a partner role assignment",
+    "group_members.update": "Change the members of a partner group that holds partner roles",
 }
 TARGET_NAMES = {
     "room": "Room",
@@ -67,6 +68,7 @@ TARGET_NAMES = {
     "role": "Partner role",
     "assignment": "Role assignment",
     "partner_roles": "Partner roles",
+    "partner_group": "Partner security group",
 }
 STATUS_NAMES = {
     "pending": "Waiting for a decision",
