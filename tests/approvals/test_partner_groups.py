@@ -14,6 +14,7 @@ from sqlalchemy import select
 from roomwarden.audit.models import AuditRecord
 from tests.approvals.helpers import ALL_MANUAL, approve, as_user, linked, reject, requests_of
 from tests.factories import World, expect
+from tests.partners.helpers import accept, invite
 from tests.portal.helpers import signed_in
 
 POLICY_AUTO = dict.fromkeys(ALL_MANUAL, "auto")
@@ -138,3 +139,27 @@ def test_the_customers_approval_pages_show_the_held_group_change(world: World, a
     page = browser.get(f"/t/{c.id}/approvals/{pending[0]['id']}")
     assert page.status_code == 200, page.text
     assert "partner group" in page.text.lower()
+
+
+def test_a_group_that_several_reviewing_customers_use_keeps_its_members(world: World) -> None:
+    """One customer's approval must not decide for another: the change is refused (409)."""
+    x, group, _, _ = _setup(world)
+    p = x.partner
+    other = world.tenant()
+    inv = invite(world, other, p, approval_policy=POLICY_AUTO)
+    expect(accept(world, p.admin, inv["id"]), 201)
+    role = expect(
+        as_user(world, other, p.admin, "POST", "/roles", {"name": "Desk", "permissions": ["rooms.view"]}), 201
+    )
+    body = {"name": "Desk group", "members": [{"type": "group", "id": group}], "scope": {"all": True}}
+    expect(as_user(world, other, p.admin, "POST", f"/roles/{role['id']}/assignments", body), 201)
+    link_id = expect(as_user(world, other, other.admin, "GET", "/partners"), 200)["items"][0]["id"]
+    expect(
+        as_user(world, other, other.admin, "PATCH", f"/partners/{link_id}", {"approval_policy": ALL_MANUAL}),
+        200,
+    )
+    newcomer = world.user(p)
+    url = f"/api/v1/tenants/{p.id}/security-groups/{group}"
+    refused = world.client.patch(url, json={"member_ids": [newcomer.id]}, headers=p.admin.headers)
+    assert refused.status_code == 409, refused.text
+    assert _members(world, x, group) == []

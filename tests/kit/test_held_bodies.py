@@ -10,13 +10,14 @@ import time
 from urllib.parse import urlsplit
 
 import httpx2
+import pytest
 
 from roomwarden.settings import Settings
 from tests.factories import World
 from tests.live import roomwarden_serve
 
 THREADS = 4
-HELD = 6 * THREADS
+HELD = 12 * THREADS  # enough to fill every turn of two workers, however they are spread
 BODY_TIMEOUT = 6
 
 
@@ -38,14 +39,17 @@ def _answer(sock: socket.socket) -> bytes:
     return received
 
 
-def test_bodies_that_never_arrive_hold_no_turn_and_time_out(world: World, settings: Settings) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bodies_that_never_arrive_hold_no_turn_and_time_out(
+    world: World, settings: Settings, workers: int
+) -> None:
     t = world.tenant()
     env = {
         "ROOMWARDEN_WORKER_THREADS": str(THREADS),
         "ROOMWARDEN_DB_POOL_TIMEOUT_SECONDS": "10",
         "ROOMWARDEN_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
     }
-    with roomwarden_serve(settings.database_url, 1, env) as url:
+    with roomwarden_serve(settings.database_url, workers, env) as url:
         held = [_held_post(url, "/api/v1/auth/token") for _ in range(HELD // 2)]
         held += [_held_post(url, f"/api/v1/tenants/{t.id}/room-groups") for _ in range(HELD // 2)]
         opened = time.monotonic()
