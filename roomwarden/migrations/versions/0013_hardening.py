@@ -1,7 +1,7 @@
 """Federated sign-in hardening: a trusted username claim, single-use sign-in flows
 
 Revision ID: 0013h
-Revises: 0013
+Revises: 0030
 Create Date: 2026-12-07 06:50:00
 
 ``identity_providers.trust_preferred_username``: the tenant declares that its provider's
@@ -20,8 +20,9 @@ from alembic import op
 from roomwarden.kit.db import UTCDateTime
 
 revision = "0013h"
-# after main's 0013 (group deletion), so that this branch has one head; re-chained at merge
-down_revision = "0013"
+# after main's current head (0030, rule-based room groups), so that this branch has one
+# head; re-chained at merge
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
