@@ -39,9 +39,9 @@ from roomwarden.kit.limits import AdmissionMiddleware, RequestBodyMiddleware
 from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.kit.routing import operation_id
-from roomwarden.notifications.service import Mailer
 from roomwarden.portal import install as install_portal
 from roomwarden.settings import Settings, get_settings
+from roomwarden.wiring import build_services
 from roomwarden.wiring import install as install_domain
 
 log = logging.getLogger("roomwarden")
@@ -53,9 +53,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings.check_production_ready()
     database = db or Database(settings.database_url, pool=settings.pool())
 
-    mailer = Mailer(database, settings)
-    if mailer.enabled:
-        database.after_commit_hooks.append(mailer.after_commit)
+    services = build_services(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,9 +65,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # collector's generations, so full collections stop walking it on every request burst.
         gc.collect()
         gc.freeze()
-        mailer.start_retry_loop()
+        if settings.jobs_in_serve:
+            services.runner.start()
         yield
-        mailer.stop()
+        services.runner.stop()
         if db is None:
             database.dispose()
 
@@ -89,7 +88,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.secret_box = SecretBox(settings.encryption_key.get_secret_value())
     app.state.refusal_hook = record_refusal
     audit_keys.install(AuditKeys.from_settings(settings))
-    app.state.mailer = mailer
+    app.state.mailer = services.mailer
+    app.state.jobs = services.runner
     app.state.password_hashing = HashQueue(settings.password_hash_concurrency, settings.password_hash_queue)
     # A step asks its provider twice at most (code and key set), each request bounded by the
     # HTTP timeout; the deadline bounds a provider that answers byte by byte.

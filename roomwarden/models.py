@@ -21,6 +21,7 @@ from roomwarden.identity.models import (  # noqa: F401
     WebSession,
 )
 from roomwarden.identity.oidc.models import IdentityProvider  # noqa: F401
+from roomwarden.jobs.models import Job  # noqa: F401
 from roomwarden.kit.db import Base
 from roomwarden.notifications.models import OutgoingMail  # noqa: F401
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager  # noqa: F401

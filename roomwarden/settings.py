@@ -134,6 +134,20 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10, gt=0)
     mail_retry_seconds: int = Field(30, ge=1)
     mail_max_attempts: int = Field(8, ge=1)
+    # Background jobs (roomwarden/jobs): run inside each `serve` worker unless turned off (then
+    # run `roomwarden worker`); how often an idle runner looks for due jobs; how long a claim
+    # holds before another process may take the job of a runner that died.
+    jobs_in_serve: bool = True
+    jobs_poll_seconds: float = Field(1.0, gt=0, le=60)
+    jobs_lease_seconds: int = Field(120, ge=2, le=3600)
+    approvals_sweep_seconds: int = Field(60, ge=1)
+    # Devices (docs/devices.md): how often a device reports, after how long without a report a
+    # room is offline, how often the monitor looks, and enrolment attempts per client address.
+    device_report_seconds: int = Field(60, ge=1, le=3600)
+    device_offline_seconds: int = Field(180, ge=1)
+    monitor_interval_seconds: int = Field(30, ge=1, le=3600)
+    enroll_window_seconds: int = Field(900, ge=1)
+    enroll_max_failures_per_address: int = Field(20, ge=1)
     # Partner invitations a customer may send over a sliding window (each one mails the
     # partner's admins): in all, and to one partner.
     invitation_window_seconds: int = Field(86400, ge=60)

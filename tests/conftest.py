@@ -71,11 +71,14 @@ def settings(database_url: str) -> Settings:
     # A declared development instance: the tests run on the published demo secrets.
     # The test providers run on this machine over http (identity.oidc.egress refuses that by
     # default): ROOMWARDEN_OIDC_ALLOW_PRIVATE, as a development instance would set it.
+    # Background jobs are started by the tests that are about them (tests/jobs), so that no
+    # sweep or monitor runs across the tenants of other tests in between.
     return Settings(
         env="development",
         database_url=database_url,
         signin_max_failures_per_address=10_000,
         oidc_allow_private=True,
+        jobs_in_serve=False,
     )
 
 

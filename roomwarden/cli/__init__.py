@@ -18,6 +18,7 @@ from roomwarden.cli.rooms import ring_app, room_app
 from roomwarden.cli.tenants import tenant_app
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.settings import Settings, get_settings, redact_url
+from roomwarden.wiring import build_services
 from roomwarden.wiring import install as install_domain
 
 __all__ = ["app", "err", "fail", "out"]
@@ -255,6 +256,32 @@ def user_reset_password(
         user = account.user_by_upn(session, data.upn, lock=True)
         account.reset_password(session, user, data.new_password, operator_access(user.tenant_id))
     out.print(f"reset the password of [bold]{data.upn}[/]; its earlier sign-ins have ended")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="run what is due now, then exit")] = False,
+) -> None:
+    """Run the background jobs (mail, approval sweep, device monitor) in this process. Any
+    number of workers and `serve` processes may run them at once; set
+    ROOMWARDEN_JOBS_IN_SERVE=false to leave them to workers only."""
+    install_domain()
+    settings = load_settings()
+    db = open_database(settings)
+    runner = build_services(settings, db).runner
+    if once:
+        with guard():
+            ran = runner.run_until_idle()
+        out.print(f"ran {len(ran)} job(s): {', '.join(ran) or 'none was due'}")
+        db.dispose()
+        return
+    err.print(f"running jobs as {runner.owner}: {', '.join(runner.registry.names())}")
+    try:
+        runner.loop()
+    except KeyboardInterrupt:
+        err.print("stopped")
+    finally:
+        db.dispose()
 
 
 @app.command()

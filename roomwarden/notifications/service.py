@@ -1,8 +1,9 @@
 """Queueing and delivering e-mail.
 
 ``queue_mail`` writes to the outbox inside the caller's transaction, so a rolled-back
-change never sends anything. After a request commits, ``Mailer.after_commit`` wakes a
-delivery in a background thread; a retry loop delivers what failed.
+change never sends anything. Delivery is the background job ``mail.deliver`` (roomwarden/jobs):
+it runs every ``mail_retry_seconds``, and after a transaction that queued mail commits,
+``Mailer.after_commit`` makes it due at once.
 
 Each message is delivered on its own, in a transaction of its own: it is claimed with a
 row lock (other workers skip it), sent, and its outcome committed before the next one is
@@ -20,7 +21,7 @@ import re
 import smtplib
 import threading
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit.db import Base, Database
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
@@ -38,6 +40,7 @@ from roomwarden.settings import Settings
 
 log = logging.getLogger("roomwarden.mail")
 MAIL_QUEUED = "mail_queued"
+MAIL_JOB = "mail.deliver"
 # Where a body shows its link; replaced at send time by the link under ROOMWARDEN_PUBLIC_URL.
 LINK = "{link}"
 STATUSES = ("pending", "sent", "failed", "dropped")
@@ -180,17 +183,35 @@ class Mailer:
         self.db = db
         self.settings = settings
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._loop: threading.Thread | None = None
+        #: Called after a commit that queued mail: makes the delivery job due now.
+        self.on_queued: Callable[[], None] | None = None
 
     @property
     def enabled(self) -> bool:
         return bool(self.settings.smtp_host)
 
     def after_commit(self, info: dict[str, Any]) -> None:
-        """Post-commit hook: deliver in the background what the transaction queued."""
-        if self.enabled and info.get(MAIL_QUEUED):
-            threading.Thread(target=self.deliver_due, name="roomwarden-mail", daemon=True).start()
+        """Post-commit hook: have the delivery job send what the transaction queued."""
+        if self.enabled and info.get(MAIL_QUEUED) and self.on_queued is not None:
+            try:
+                self.on_queued()
+            except Exception:  # the change is committed; the job's next round sends it
+                log.exception("could not wake the mail job")
+
+    def job(self) -> JobSpec:
+        return JobSpec(MAIL_JOB, lambda s: float(s.mail_retry_seconds), self._run_job)
+
+    def _run_job(self, context: JobContext) -> int:
+        sent = 0
+        if not self.enabled:
+            return 0
+        with self._lock:
+            while context.time_left():
+                outcome = self._deliver_one()
+                if outcome is None:
+                    break
+                sent += outcome == "sent"
+        return sent
 
     def deliver_due(self, limit: int = 5000, tenant_ids: Collection[uuid.UUID] | None = None) -> int:
         """Deliver due messages one at a time, each in its own transaction, until none is
@@ -287,23 +308,3 @@ class Mailer:
             refused = smtp.send_message(message)
             if refused:  # some recipients of several: judged by their codes, as all of them
                 raise smtplib.SMTPRecipientsRefused(refused)
-
-    def start_retry_loop(self) -> None:
-        if not self.enabled or self._loop is not None:
-            return
-        self._stop.clear()
-        self._loop = threading.Thread(target=self._run_loop, name="roomwarden-mail-retry", daemon=True)
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._loop is not None:
-            self._loop.join(timeout=5)
-            self._loop = None
-
-    def _run_loop(self) -> None:
-        while not self._stop.wait(self.settings.mail_retry_seconds):
-            try:
-                self.deliver_due()
-            except Exception:  # the loop must outlive a bad moment of the database
-                log.exception("mail delivery loop failed")

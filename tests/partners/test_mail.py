@@ -53,7 +53,9 @@ def wait_for(predicate, seconds: float = 10) -> bool:  # type: ignore[no-untyped
 
 def test_invitation_mail_is_delivered_after_commit(world: World, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
-    settings = world.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    settings = world.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "jobs_in_serve": True}
+    )
     db = Database(settings.database_url)
     try:
         with TestClient(create_app(settings, db)) as client:
@@ -108,6 +110,7 @@ def test_failed_delivery_is_retried(world: World, smtp: tuple[Inbox, int]) -> No
             "smtp_port": dead_port,
             "mail_retry_seconds": 1,
             "smtp_timeout_seconds": 2,
+            "jobs_in_serve": True,
         }
     )
     db = Database(settings.database_url)
