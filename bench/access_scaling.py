@@ -83,7 +83,7 @@ def _bulk_rooms(db: Database, tenant_id: uuid.UUID, count: int, sealed: str) -> 
                     "building": "",
                     "update_ring_id": ring.id,
                     "enrollment_state": "enrolled",
-                    "health_state": "healthy",
+                    "reported_health": "healthy",
                     "enrollment_key_sealed": sealed,
                     "created_at": _now(),
                     "updated_at": _now(),

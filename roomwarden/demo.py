@@ -50,8 +50,18 @@ SITES = [
     ("JP", "Tokyo", "Shinagawa"),
     ("FR", "Paris", "La Defense"),
 ]
+TIME_ZONES = {
+    "Seattle": "America/Los_Angeles",
+    "New York": "America/New_York",
+    "Austin": "America/Chicago",
+    "Berlin": "Europe/Berlin",
+    "Munich": "Europe/Berlin",
+    "London": "Europe/London",
+    "Seoul": "Asia/Seoul",
+    "Tokyo": "Asia/Tokyo",
+    "Paris": "Europe/Paris",
+}
 ROOM_NAMES = ["Aurora", "Birch", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper"]
-HEALTH = ["healthy"] * 6 + ["degraded", "unhealthy", "unknown"]
 
 
 @dataclass
@@ -148,10 +158,14 @@ def _build(
                 ga,
                 box,
                 RoomCreate(
-                    name=name, resource_account=account, country=country, city=city, building=building
+                    name=name,
+                    resource_account=account,
+                    country=country,
+                    city=city,
+                    building=building,
+                    time_zone=TIME_ZONES[city],
                 ),
             )
-            room.health_state = rng.choice(HEALTH)
             by_country.setdefault(country, []).append(room.id)
             by_city.setdefault(city, []).append(room.id)
             done += 1

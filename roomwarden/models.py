@@ -12,6 +12,7 @@ from roomwarden.access.models import (  # noqa: F401
 )
 from roomwarden.approvals.models import ApprovalRequest  # noqa: F401
 from roomwarden.audit.models import AuditChainHead, AuditRecord  # noqa: F401
+from roomwarden.devices.models import Device, RoomSignal  # noqa: F401
 from roomwarden.identity.models import (  # noqa: F401
     RecoveryCode,
     SecurityGroup,

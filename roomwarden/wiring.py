@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from roomwarden.approvals import wiring as approvals
 from roomwarden.approvals.jobs import sweep_job
+from roomwarden.devices import wiring as devices
+from roomwarden.devices.monitor import monitor_job
 from roomwarden.jobs import service as jobs
 from roomwarden.jobs.registry import JobRegistry
 from roomwarden.jobs.runner import Runner
@@ -20,12 +22,14 @@ from roomwarden.kit.db import Database
 from roomwarden.kit.extensions import check_installed
 from roomwarden.notifications.service import MAIL_JOB, Mailer
 from roomwarden.partners import wiring as partners
+from roomwarden.rooms import health
 from roomwarden.settings import Settings
 
 
 def install() -> None:
     partners.install()
     approvals.install()
+    devices.install()
     check_installed()
 
 
@@ -41,6 +45,9 @@ def build_services(settings: Settings, db: Database) -> Services:
     registry = JobRegistry()
     registry.add(mailer.job())
     registry.add(sweep_job())
+    registry.add(monitor_job())
+    # Offline is a room's health at read time after this long without a report (rooms.health).
+    health.configure(settings.device_offline_seconds)
     runner = Runner(db, settings, registry)
 
     def wake_mail() -> None:

@@ -36,6 +36,7 @@ from roomwarden.partners.schemas import (
 )
 from roomwarden.rooms.models import Room, Ticket
 from roomwarden.rooms.schemas import HealthState, RoomRead, TicketRead, TicketStatus
+from roomwarden.rooms.service import room_reads
 
 customer = router(prefix="/api/v1/tenants/{tenant_id}", tags=["partners (customer)"])
 partner = router(prefix="/api/v1/partner", tags=["partners (partner side)"])
@@ -361,12 +362,8 @@ def delegated_rooms(
     view = overview.customer_view(session, principal, customer_id)
     page = paginate(session, overview.rooms_query(view, health_state), Room.id, pages, lambda r: r)
     items = [
-        DelegatedRoom(
-            **RoomRead.model_validate(r).model_dump(),
-            customer_id=r.tenant_id,
-            customer_name=view.names[r.tenant_id],
-        )
-        for r in page.items
+        DelegatedRoom(**read.model_dump(), customer_id=r.tenant_id, customer_name=view.names[r.tenant_id])
+        for r, read in zip(page.items, room_reads(session, page.items), strict=True)
     ]
     return Page[DelegatedRoom](items=items, next_cursor=page.next_cursor)
 

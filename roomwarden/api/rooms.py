@@ -41,6 +41,7 @@ from roomwarden.rooms.schemas import (
     TicketDetail,
     TicketHistoryItem,
     TicketRead,
+    TicketSource,
     TicketStatus,
     TicketUpdateIn,
 )
@@ -75,31 +76,32 @@ def list_rooms(
         health_state=health_state,
         page=pages,
     )
-    return paginate(session, stmt, Room.id, pages, RoomRead.model_validate)
+    page = paginate(session, stmt, Room.id, pages, lambda r: r)
+    return Page[RoomRead](items=service.room_reads(session, page.items), next_cursor=page.next_cursor)
 
 
 @api.post("/rooms", response_model=RoomRead, status_code=201, tags=["rooms"])
 @audited(Category.ROOM, Operation.CREATE)
 def create_room(request: Request, session: SessionDep, access: AccessDep, body: RoomCreate) -> RoomRead:
-    return RoomRead.model_validate(service.create_room(session, access, _box(request), body))
+    return service.room_read(session, service.create_room(session, access, _box(request), body))
 
 
 @api.get("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"])
 def get_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
-    return RoomRead.model_validate(service.visible_room(session, access, room_id))
+    return service.room_read(session, service.visible_room(session, access, room_id))
 
 
 @api.patch("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"], responses=HELD)
 @audited(Category.ROOM, Operation.UPDATE)
 def update_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID, body: RoomUpdate) -> RoomRead:
     done = apply_or_hold(session, access, "room.update", body, room_id=room_id)
-    return held_or(session, done, RoomRead.model_validate)
+    return held_or(session, done, lambda room: service.room_read(session, room))
 
 
 @api.post("/rooms/{room_id}/unenroll", response_model=RoomRead, tags=["rooms"])
 @audited(Category.ROOM, Operation.UPDATE)
 def unenroll_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
-    return RoomRead.model_validate(service.unenroll_room(session, access, room_id))
+    return service.room_read(session, service.unenroll_room(session, access, room_id))
 
 
 @api.post("/rooms/{room_id}/enroll", response_model=RoomRead, tags=["rooms"])
@@ -107,7 +109,7 @@ def unenroll_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) ->
 def enroll_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
     """Re-enrol an unenrolled room (the reverse of `unenroll`; needs `rooms.unenroll` on the
     room). An enrolled room answers 409. Its health is `unknown` until the device reports."""
-    return RoomRead.model_validate(service.enroll_room(session, access, room_id))
+    return service.room_read(session, service.enroll_room(session, access, room_id))
 
 
 @api.delete("/rooms/{room_id}", status_code=204, tags=["rooms"])
@@ -275,8 +277,11 @@ def list_tickets(
     room_id: uuid.UUID | None = None,
     status: TicketStatus | None = None,
     severity: Severity | None = None,
+    source: TicketSource | None = None,
 ) -> Page[TicketRead]:
-    stmt = tickets.list_tickets_query(access, room_id=room_id, status=status, severity=severity)
+    stmt = tickets.list_tickets_query(
+        access, room_id=room_id, status=status, severity=severity, source=source
+    )
     return paginate(session, stmt, Ticket.id, pages, TicketRead.model_validate)
 
 

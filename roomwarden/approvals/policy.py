@@ -24,7 +24,7 @@ FINAL = ("approved", "rejected", "cancelled", "expired", "failed")
 TRANSITIONS: dict[str, frozenset[str]] = {PENDING: frozenset(FINAL), **{s: frozenset() for s in FINAL}}
 
 #: Room fields that are a room change; ``update_ring_id`` is a ring move.
-ROOM_FIELDS = frozenset({"name", "resource_account", "country", "city", "building", "health_state"})
+ROOM_FIELDS = frozenset({"name", "resource_account", "country", "city", "building", "time_zone"})
 
 
 def room_events(fields: Iterable[str]) -> list[str]:

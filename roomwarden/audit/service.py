@@ -49,6 +49,7 @@ class Category(StrEnum):
     AUDIT_LOG = "AuditLog"
     IDENTITY_PROVIDER = "IdentityProvider"
     SIGN_IN = "SignIn"
+    DEVICE = "Device"
 
 
 class Operation(StrEnum):
@@ -108,6 +109,7 @@ class Auditor(Protocol):
         object_id: uuid.UUID | None = None,
         details: dict[str, Any] | None = None,
     ) -> None: ...
+
 
 SYSTEM_ACTOR = Actor(None, None, display_name="Roomwarden", ref=SYSTEM)
 

@@ -248,3 +248,32 @@ def purge_expired(session: Session, settings: Settings) -> int:
     cutoff = utcnow() - timedelta(seconds=settings.signin_window_seconds)
     result = session.execute(delete(SignInThrottle).where(SignInThrottle.window_started_at <= cutoff))
     return int(cast(CursorResult[Any], result).rowcount)  # a DELETE's result is a cursor result
+
+
+# -- other guessable secrets --------------------------------------------------------------------
+
+
+def reserve_attempt(session: Session, kind: str, key: str, *, limit: int, window_seconds: int) -> None:
+    """Count one attempt of ``kind`` (e.g. a device's enrolment with a key) from ``key`` (a
+    client address) before it is evaluated, or raise ``TooManyRequests``: the same counters,
+    in advance and atomic, as sign-in's."""
+    now = utcnow()
+    window = timedelta(seconds=window_seconds)
+    row = _lock_rows(session, [(kind, key)], now)[(kind, key)]
+    if _current(row, now, window) >= limit:
+        raise TooManyRequests(
+            "too many failed attempts from this address; try again later",
+            retry_after=_retry_after([row], now, window),
+        )
+    _count(row, now, window)
+    session.flush()
+
+
+def release_attempt(session: Session, kind: str, key: str, *, window_seconds: int) -> None:
+    """A successful attempt gives back what :func:`reserve_attempt` counted."""
+    now = utcnow()
+    window = timedelta(seconds=window_seconds)
+    row = _lock_rows(session, [(kind, key)], now)[(kind, key)]
+    if _current(row, now, window) > 0:
+        row.failures -= 1
+    session.flush()

@@ -1,5 +1,5 @@
 """What a job is: a name, how often it runs, and the function that does it. Packages above
-``jobs`` add their jobs to a ``JobRegistry`` at start-up (``roomwarden.startup``); ``jobs``
+``jobs`` add their jobs to a ``JobRegistry`` at start-up (``roomwarden.wiring``); ``jobs``
 itself knows none of them."""
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+import zoneinfo
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
@@ -41,6 +43,21 @@ ShortName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)
 ]
 Text = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_text)]
+
+
+#: Read once: listing the tz database walks its files.
+_zones = functools.cache(zoneinfo.available_timezones)
+
+
+def _time_zone(value: str) -> str:
+    name = value.strip()
+    if name not in _zones() and name != "UTC":
+        raise ValueError("must be an IANA time zone name, e.g. Europe/Berlin, America/New_York, UTC")
+    return name
+
+
+#: An IANA time zone name (validated against the tz database the service ships, tzdata).
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_time_zone)]
 #: For constrained strings of other sizes: one line (a place, a label), or free text.
 ONE_LINE = AfterValidator(_one_line)
 FREE_TEXT = AfterValidator(_text)

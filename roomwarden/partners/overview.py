@@ -22,7 +22,7 @@ from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.schemas import CustomerHealth, PartnerHealthReport, WithheldCustomer
-from roomwarden.rooms.models import HEALTH_STATES, Room
+from roomwarden.rooms.models import HEALTH_STATES, Room, health_state_is
 from roomwarden.rooms.reports import health_report as customer_health_report
 from roomwarden.tenants.models import TenantSettings
 
@@ -70,7 +70,7 @@ def rooms_query(view: CustomerView, health_state: str | None = None) -> Select[R
     ]
     stmt = select(Room).where(or_(false(), *parts))
     if health_state:
-        stmt = stmt.where(Room.health_state == health_state)
+        stmt = stmt.where(health_state_is(health_state))
     return stmt
 
 

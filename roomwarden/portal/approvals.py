@@ -85,6 +85,7 @@ FIELD_NAMES = {
     "city": "City",
     "building": "Building",
     "health_state": "Health",
+    "time_zone": "Time zone",
     "update_ring": "Update ring",
     "enrollment_state": "Enrollment",
     "deferral_days": "Deferral (days)",

@@ -32,7 +32,7 @@ from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
 
 pages = portal_router()
 PAGE_SIZE = 50
-ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "health_state")
+ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "time_zone")
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,6 @@ def _edit_page(
         may_change_account=may_change_account,
         ring_names=ring_names,
         countries=sorted(ISO_3166_ALPHA2),
-        health_states=HEALTH_STATES,
     )
 
 

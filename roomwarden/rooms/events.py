@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.access.resolver import Access
 from roomwarden.kit.extensions import Event
+from roomwarden.rooms.models import Room
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +38,15 @@ class RoomDeleting:
     room_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class RoomUnenrolling:
+    """The room is being unenrolled (its row is locked): its device ends with it."""
+
+    session: Session
+    access: Access
+    room: Room
+
+
 group_members_changed: Event[GroupMembersChanged] = Event("rooms.group_members_changed")
 room_deleting: Event[RoomDeleting] = Event("rooms.room_deleting")
+room_unenrolling: Event[RoomUnenrolling] = Event("rooms.room_unenrolling")

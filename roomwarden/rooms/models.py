@@ -5,28 +5,38 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
     Text,
     UniqueConstraint,
+    and_,
+    case,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
 from roomwarden.kit.time import utcnow
+from roomwarden.rooms import health
+from roomwarden.rooms.health import HEALTH_STATES
 
 ENROLLMENT_STATES = ("enrolled", "unenrolled")
-HEALTH_STATES = ("healthy", "degraded", "unhealthy", "unknown")
 TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
+OPEN_STATUSES = ("open", "in_progress")
 TICKET_SEVERITIES = ("important", "warning")
 TICKET_KINDS = ("incident", "service")
+TICKET_SOURCES = ("customer", "monitoring")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+OPEN_MONITORING = "source = 'monitoring' AND " + _in("status", OPEN_STATUSES)
 
 
 class UpdateRing(IdMixin, Base):
@@ -55,6 +65,8 @@ class Room(IdMixin, Base):
         Index("ix_rooms_tenant_country", "tenant_id", "country", "id"),
         Index("ix_rooms_tenant_ring", "tenant_id", "update_ring_id", "id"),
         Index("ix_rooms_tenant_health", "tenant_id", "health_state"),
+        Index("ix_rooms_last_report_at", "last_report_at"),
+        Index("ix_rooms_enrollment_key_hash", "enrollment_key_hash", unique=True),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -65,10 +77,38 @@ class Room(IdMixin, Base):
     building: Mapped[str] = mapped_column(String(100), default="")
     update_ring_id: Mapped[uuid.UUID] = mapped_column()
     enrollment_state: Mapped[str] = mapped_column(String(12), default="enrolled")
-    health_state: Mapped[str] = mapped_column(String(12), default="unknown")
+    #: Health derived from the device's last report (devices keep it); ``health_state`` adds
+    #: offline at read time (rooms.health).
+    reported_health: Mapped[str] = mapped_column("health_state", String(12), default="unknown")
+    #: When the room's device last reported; None without a device or before its first report.
+    last_report_at: Mapped[datetime | None] = mapped_column()
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     enrollment_key_sealed: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the enrollment key, so an enrolling device finds its room by the key alone.
+    enrollment_key_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def health_state(self) -> str:
+        return health.effective(self.reported_health, self.last_report_at)
+
+    @property
+    def is_offline(self) -> bool:
+        return health.is_offline(self.last_report_at)
+
+
+def health_state_column() -> ColumnElement[str]:
+    """``Room.health_state`` in SQL, offline included: for filters and counts."""
+    offline = and_(Room.last_report_at.is_not(None), Room.last_report_at < health.offline_cutoff())
+    return case((offline, "unhealthy"), else_=Room.reported_health)
+
+
+def health_state_is(state: str) -> ColumnElement[bool]:
+    offline = and_(Room.last_report_at.is_not(None), Room.last_report_at < health.offline_cutoff())
+    if state == "unhealthy":
+        return (Room.reported_health == "unhealthy") | offline
+    return and_(Room.reported_health == state, ~offline)
 
 
 class RoomGroup(IdMixin, Base):
@@ -109,6 +149,17 @@ class Ticket(IdMixin, Base):
         CheckConstraint(_in("kind", TICKET_KINDS), name="kind"),
         Index("ix_tickets_tenant_room", "tenant_id", "room_id", "id"),
         Index("ix_tickets_tenant_status", "tenant_id", "status", "id"),
+        CheckConstraint(_in("source", TICKET_SOURCES), name="source"),
+        # At most one open monitoring ticket per room and signal, whatever reports race.
+        Index(
+            "uq_tickets_open_monitoring",
+            "tenant_id",
+            "room_id",
+            "signal",
+            unique=True,
+            postgresql_where=text(OPEN_MONITORING),
+            sqlite_where=text(OPEN_MONITORING),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -122,6 +173,12 @@ class Ticket(IdMixin, Base):
     created_by_tenant_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: ``customer``: a person's incident; ``monitoring``: opened by the service for ``signal``.
+    source: Mapped[str] = mapped_column(String(12), default="customer", server_default="customer")
+    signal: Mapped[str | None] = mapped_column(String(32))
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    #: When monitoring last mailed about this ticket (a flapping signal mails at most hourly).
+    notified_at: Mapped[datetime | None] = mapped_column()
     # Read with every ticket, so lists name the room without a second query.
     room_name: Mapped[str] = column_property(
         select(Room.name).where(Room.id == room_id).correlate_except(Room).scalar_subquery()

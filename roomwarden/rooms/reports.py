@@ -9,7 +9,7 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access
 from roomwarden.kit.errors import Forbidden
 from roomwarden.kit.time import utcnow
-from roomwarden.rooms.models import HEALTH_STATES, Room, Ticket
+from roomwarden.rooms.models import HEALTH_STATES, Room, Ticket, health_state_column
 from roomwarden.rooms.schemas import HealthReport
 from roomwarden.rooms.tickets import OPEN_STATUSES
 
@@ -19,10 +19,11 @@ def health_report(session: Session, access: Access) -> HealthReport:
         raise Forbidden("reports.view is required")
     rooms = access.rooms(P.REPORTS_VIEW)
     by_health = dict.fromkeys(HEALTH_STATES, 0)
+    state = health_state_column()
     rows = session.execute(
-        select(Room.health_state, func.count())
+        select(state, func.count())
         .where(Room.tenant_id == access.tenant_id, rooms.clause(Room.id))
-        .group_by(Room.health_state)
+        .group_by(state)
     ).all()
     by_health.update({state: n for state, n in rows})
     open_tickets = session.scalar(
@@ -50,10 +51,11 @@ def rooms_by_country(session: Session, access: Access) -> list[tuple[str, dict[s
     if not access.has(P.REPORTS_VIEW):
         raise Forbidden("reports.view is required")
     rooms = access.rooms(P.REPORTS_VIEW)
+    health = health_state_column()
     rows = session.execute(
-        select(Room.country, Room.health_state, func.count())
+        select(Room.country, health, func.count())
         .where(Room.tenant_id == access.tenant_id, rooms.clause(Room.id))
-        .group_by(Room.country, Room.health_state)
+        .group_by(Room.country, health)
     ).all()
     out: dict[str, dict[str, int]] = {}
     for country, state, n in rows:

@@ -17,6 +17,7 @@ from roomwarden.kit.schemas import (
     SecretBearing,
     ShortName,
     Text,
+    TimeZone,
     Upn,
 )
 
@@ -35,6 +36,8 @@ TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Severity = Literal["important", "warning"]
 EnrollmentState = Literal["enrolled", "unenrolled"]
 TicketKind = Literal["incident", "service"]
+TicketSource = Literal["customer", "monitoring"]
+SignalState = Literal["ok", "warning", "failed"]
 IdList = Annotated[list[uuid.UUID], Field(max_length=10000)]
 
 # -- rooms --------------------------------------------------------------------------------
@@ -48,6 +51,8 @@ class RoomCreate(Input):
     building: Place = ""
     update_ring_id: uuid.UUID | None = None
     room_group_ids: IdList = Field(default_factory=list)
+    #: IANA name; omitted, the tenant's ``default_time_zone``
+    time_zone: TimeZone | None = None
 
 
 class RoomUpdate(Patch):
@@ -58,7 +63,34 @@ class RoomUpdate(Patch):
     city: Place = None  # type: ignore[assignment]
     building: Place = None  # type: ignore[assignment]
     update_ring_id: uuid.UUID = None  # type: ignore[assignment]
-    health_state: HealthState = None  # type: ignore[assignment]
+    time_zone: TimeZone = None  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _health_is_derived(cls, data: object) -> object:
+        if isinstance(data, dict) and "health_state" in data:
+            raise ValueError(
+                "health_state is derived from the room's device reports and cannot be set; "
+                "suppress a signal instead (PUT .../rooms/{id}/suppressions/{signal})"
+            )
+        return data
+
+
+class RoomDevice(BaseModel):
+    id: uuid.UUID
+    model: str
+    serial_number: str
+    agent_version: str
+    enrolled_at: datetime
+    last_report_at: datetime | None
+
+
+class RoomSignalRead(BaseModel):
+    signal: str
+    state: SignalState
+    detail: str
+    since: datetime
+    suppressed_until: datetime | None
 
 
 class RoomRead(Output):
@@ -72,6 +104,9 @@ class RoomRead(Output):
     update_ring_id: uuid.UUID
     enrollment_state: EnrollmentState
     health_state: HealthState
+    time_zone: str
+    device: RoomDevice | None = None
+    signals: list[RoomSignalRead] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 
@@ -214,6 +249,8 @@ class TicketRead(Output):
     room_id: uuid.UUID
     room_name: str
     kind: TicketKind
+    source: TicketSource
+    signal: str | None
     status: TicketStatus
     severity: Severity
     title: str

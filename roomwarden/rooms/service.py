@@ -7,7 +7,9 @@ change then checks its own permission on the room (else 403), per SPEC §3.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select
@@ -20,12 +22,43 @@ from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
-from roomwarden.rooms import events, rule_groups
+from roomwarden.rooms import events, extensions, rule_groups
 from roomwarden.rooms.groups import group_visible
-from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember, Ticket, TicketUpdate, UpdateRing
-from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
+from roomwarden.rooms.models import (
+    Room,
+    RoomGroup,
+    RoomGroupMember,
+    Ticket,
+    TicketUpdate,
+    UpdateRing,
+    health_state_is,
+)
+from roomwarden.rooms.schemas import RoomCreate, RoomDevice, RoomRead, RoomSignalRead, RoomUpdate
+from roomwarden.tenants.models import TenantSettings
 
-ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "health_state")
+ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "time_zone")
+
+
+def key_hash(key: str) -> str:
+    """How a room is found by its enrollment key (the key itself is stored sealed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def room_reads(session: Session, rooms: Sequence[Room]) -> list[RoomRead]:
+    """The representation of rooms, with their device and signals (rooms.extensions)."""
+    details = extensions.details(session, rooms)
+    reads = []
+    for room in rooms:
+        read = RoomRead.model_validate(room)
+        if (extra := details.get(room.id)) is not None:
+            read.device = RoomDevice.model_validate(extra.device) if extra.device else None
+            read.signals = [RoomSignalRead.model_validate(s) for s in extra.signals]
+        reads.append(read)
+    return reads
+
+
+def room_read(session: Session, room: Room) -> RoomRead:
+    return room_reads(session, [room])[0]
 
 
 def room_allows(session: Session, rooms: RoomSet, room_id: uuid.UUID) -> bool:
@@ -93,7 +126,7 @@ def list_rooms_query(
     if country:
         stmt = stmt.where(Room.country == country.upper())
     if health_state:
-        stmt = stmt.where(Room.health_state == health_state)
+        stmt = stmt.where(health_state_is(health_state))
     if enrollment_state:
         stmt = stmt.where(Room.enrollment_state == enrollment_state)
     return stmt
@@ -161,6 +194,10 @@ def create_room(session: Session, access: Access, box: SecretBox, data: RoomCrea
     group_ids = _groups_for_new_room(session, access, data.room_group_ids)
     ring = _ring(session, access.tenant_id, data.update_ring_id)
     _account_free(session, access.tenant_id, data.resource_account)
+    key = new_enrollment_key()
+    time_zone = data.time_zone or session.scalar(
+        select(TenantSettings.default_time_zone).where(TenantSettings.tenant_id == access.tenant_id)
+    )
     room = Room(
         tenant_id=access.tenant_id,
         name=data.name,
@@ -169,7 +206,9 @@ def create_room(session: Session, access: Access, box: SecretBox, data: RoomCrea
         city=data.city,
         building=data.building,
         update_ring_id=ring.id,
-        enrollment_key_sealed=box.seal(new_enrollment_key()),
+        time_zone=time_zone or "UTC",
+        enrollment_key_sealed=box.seal(key),
+        enrollment_key_hash=key_hash(key),
     )
     session.add(room)
     session.flush()
@@ -232,14 +271,17 @@ def enroll_room(session: Session, access: Access, room_id: uuid.UUID) -> Room:
 
 def _set_enrollment(session: Session, access: Access, room_id: uuid.UUID, state: str) -> Room:
     """Both directions need ``rooms.unenroll`` on the room (it governs a room's enrollment
-    state). The room's health is unknown until its device reports again."""
+    state). Unenrolling ends the room's device; its health is unknown until a device enrols
+    and reports again."""
     room = visible_room(session, access, room_id, lock=True)
     require_on_room(session, access, P.ROOMS_UNENROLL, room)
     if room.enrollment_state == state:
         raise Conflict(f"the room is already {state}")
     before = room.enrollment_state
     room.enrollment_state = state
-    room.health_state = "unknown"
+    if state == "unenrolled":
+        events.room_unenrolling.emit(events.RoomUnenrolling(session, access, room))
+    room.reported_health, room.last_report_at = "unknown", None
     session.flush()
     access.audit(
         session,
@@ -348,7 +390,8 @@ def delete_room(session: Session, access: Access, room_id: uuid.UUID) -> None:
 def reset_key(session: Session, access: Access, box: SecretBox, room_id: uuid.UUID) -> Room:
     room = visible_room(session, access, room_id, lock=True)
     require_on_room(session, access, P.ROOMS_RESET_KEY, room)
-    room.enrollment_key_sealed = box.seal(new_enrollment_key())
+    key = new_enrollment_key()
+    room.enrollment_key_sealed, room.enrollment_key_hash = box.seal(key), key_hash(key)
     room.updated_at = utcnow()
     session.flush()
     access.audit(session, Category.ENROLLMENT_KEY, Operation.UPDATE, room.name, room.id, {"action": "reset"})

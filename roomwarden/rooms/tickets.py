@@ -13,7 +13,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.rooms.models import Room, Ticket, TicketUpdate
+from roomwarden.rooms.models import OPEN_STATUSES, Room, Ticket, TicketUpdate
 from roomwarden.rooms.notices import notify_ticket
 from roomwarden.rooms.schemas import IncidentCreate, TicketUpdateIn
 from roomwarden.rooms.service import require_on_room, room_allows
@@ -25,7 +25,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"open", "in_progress", "closed"}),
     "closed": frozenset(),
 }
-OPEN_STATUSES = ("open", "in_progress")
 
 
 def check_transition(current: str, new: str) -> None:
@@ -41,6 +40,7 @@ def list_tickets_query(
     room_id: uuid.UUID | None = None,
     status: str | None = None,
     severity: str | None = None,
+    source: str | None = None,
 ) -> Select[Ticket]:
     rooms = access.rooms(P.TICKETS_VIEW)
     stmt = select(Ticket).where(Ticket.tenant_id == access.tenant_id, rooms.clause(Ticket.room_id))
@@ -50,6 +50,8 @@ def list_tickets_query(
         stmt = stmt.where(Ticket.status == status)
     if severity:
         stmt = stmt.where(Ticket.severity == severity)
+    if source:
+        stmt = stmt.where(Ticket.source == source)
     return stmt
 
 
@@ -114,6 +116,7 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
         raise Forbidden("tickets.update is not granted on this ticket's room")
     new_status = data.status if data.status is not None else ticket.status
     check_transition(ticket.status, new_status)
+    _one_open_per_signal(session, ticket, new_status)
     entry = TicketUpdate(
         tenant_id=access.tenant_id,
         ticket_id=ticket.id,
@@ -127,6 +130,7 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
     if new_status != ticket.status:
         changes["status"] = {"from": ticket.status, "to": new_status}
         ticket.status = new_status
+        ticket.resolved_at = utcnow() if new_status == "resolved" else ticket.resolved_at
     if data.comment:
         changes["comment"] = data.comment
     session.add(entry)
@@ -135,3 +139,22 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
     access.audit(session, Category.TICKET, Operation.UPDATE, ticket.title, ticket.id, changes)
     notify_ticket(session, access, ticket, "updated", changes)
     return ticket
+
+
+def _one_open_per_signal(session: Session, ticket: Ticket, new_status: str) -> None:
+    """A monitoring ticket reopened by a person while monitoring already opened another for
+    the same signal would be the room's second open one (a database constraint)."""
+    if ticket.source != "monitoring" or ticket.status in OPEN_STATUSES or new_status not in OPEN_STATUSES:
+        return
+    other = session.scalar(
+        select(Ticket.id).where(
+            Ticket.tenant_id == ticket.tenant_id,
+            Ticket.room_id == ticket.room_id,
+            Ticket.source == "monitoring",
+            Ticket.signal == ticket.signal,
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.id != ticket.id,
+        )
+    )
+    if other is not None:
+        raise Conflict(f"monitoring has another open ticket for this signal ({other}); work on that one")

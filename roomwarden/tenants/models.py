@@ -36,4 +36,6 @@ class TenantSettings(Base):
     notification_email: Mapped[str | None] = mapped_column(String(320))
     enable_all_tickets_view: Mapped[bool] = mapped_column(default=False)
     require_mfa_for_partners: Mapped[bool] = mapped_column(default=False)
+    #: The time zone of rooms created without one (IANA name).
+    default_time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

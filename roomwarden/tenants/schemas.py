@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from roomwarden.kit.schemas import Domain, Input, Name, Output, Password, PasswordOwner, Patch, Upn
+from roomwarden.kit.schemas import Domain, Input, Name, Output, Password, PasswordOwner, Patch, TimeZone, Upn
 
 
 class AdminCreate(PasswordOwner):
@@ -36,6 +36,7 @@ class SettingsRead(Output):
     notification_email: str | None
     enable_all_tickets_view: bool
     require_mfa_for_partners: bool
+    default_time_zone: str
     updated_at: datetime
 
 
@@ -44,6 +45,7 @@ class SettingsUpdate(Patch):
     # A default of None is never validated: the field may be omitted, but not set to null.
     enable_all_tickets_view: bool = None  # type: ignore[assignment]
     require_mfa_for_partners: bool = None  # type: ignore[assignment]
+    default_time_zone: TimeZone = None  # type: ignore[assignment]
 
 
 class OperatorTenantRead(TenantRead):

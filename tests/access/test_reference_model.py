@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.devices.helpers import set_health
 from tests.factories import UserH, World, expect
 
 MODEL = """
@@ -277,9 +278,11 @@ def build(w: World, spec: Spec) -> Built:
     rooms = [w.room(t)["id"] for _ in range(spec.rooms)]
     b = Built(w, t, rooms, [], [], [], [], [])
     for r, state in enumerate(spec.health):
-        if state != "unknown":
-            b.admin("PATCH", f"/rooms/{rooms[r]}", {"health_state": state})
-    for ticket in spec.tickets:
+        if state != "unknown":  # through the room's device: a failing signal opens a ticket
+            set_health(w, t, rooms[r], state)
+            for ticket in b.admin("GET", f"/tickets?room_id={rooms[r]}&source=monitoring")["items"]:
+                spec.tickets.append(Ticket(r, True, ticket["id"]))
+    for ticket in [x for x in spec.tickets if not x.id]:
         ticket.id = w.incident(t, rooms[ticket.room])["id"]
         if not ticket.open:
             b.admin("PATCH", f"/tickets/{ticket.id}", {"status": "resolved"})

@@ -79,7 +79,7 @@ def test_the_quickstart_runs_as_written(fresh_server: tuple[str, Settings], tmp_
     out = result.stdout
     assert "Seattle 4.01\tUS" in out and "Boston 2.10\tUS" in out
     assert "Berlin 1.05\tDE" not in out  # never listed to the partner
-    assert '"health_state": "degraded"' in out  # applied once approved
+    assert '"time_zone": "America/Los_Angeles"' in out  # applied once approved
     assert "Litware technicians" in out  # the audit log names the role that allowed the work
     assert '"ok": true' in out  # the chain verifies
     assert '"status": "ended"' in out

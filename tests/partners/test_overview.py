@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.devices.helpers import set_health
 from tests.factories import TenantH, UserH, World, expect
 from tests.partners.helpers import accept, in_customer, invite
 
@@ -110,34 +111,9 @@ def test_pages_walk_every_room_once_in_id_order(world: World, fleet: Fleet) -> N
 
 
 def test_filter_by_health_state(world: World, fleet: Fleet) -> None:
-    expect(
-        in_customer(
-            world,
-            fleet.c1,
-            fleet.c1.admin,
-            "PATCH",
-            f"/rooms/{fleet.c1_in[1]}",
-            {"health_state": "unhealthy"},
-        ),
-        200,
-    )
-    expect(
-        in_customer(
-            world, fleet.c1, fleet.c1.admin, "PATCH", f"/rooms/{fleet.c1_out}", {"health_state": "unhealthy"}
-        ),
-        200,
-    )
-    expect(
-        in_customer(
-            world,
-            fleet.c2,
-            fleet.c2.admin,
-            "PATCH",
-            f"/rooms/{fleet.c2_rooms[2]}",
-            {"health_state": "unhealthy"},
-        ),
-        200,
-    )
+    set_health(world, fleet.c1, fleet.c1_in[1], "unhealthy")
+    set_health(world, fleet.c1, fleet.c1_out, "unhealthy")
+    set_health(world, fleet.c2, fleet.c2_rooms[2], "unhealthy")
     got = _ids(world, f"{ROOMS}?health_state=unhealthy", fleet.partner.admin)
     assert sorted(got) == sorted([fleet.c1_in[1], fleet.c2_rooms[2]])
     got = _ids(world, f"{ROOMS}?health_state=unhealthy&customer_id={fleet.c2.id}", fleet.partner.admin)
@@ -209,18 +185,10 @@ def test_a_customer_that_requires_mfa_is_withheld_from_a_sign_in_without_it(
 
 def test_health_per_customer_is_each_customers_own_report(world: World, fleet: Fleet) -> None:
     states = {fleet.c1_in[0]: "healthy", fleet.c1_in[1]: "degraded", fleet.c1_out: "unhealthy"}
-    for room, state in states.items():
-        expect(
-            in_customer(world, fleet.c1, fleet.c1.admin, "PATCH", f"/rooms/{room}", {"health_state": state}),
-            200,
-        )
+    for room, state in states.items():  # degraded and unhealthy rooms get a monitoring ticket
+        set_health(world, fleet.c1, room, state)
     for room in fleet.c2_rooms[:2]:
-        expect(
-            in_customer(
-                world, fleet.c2, fleet.c2.admin, "PATCH", f"/rooms/{room}", {"health_state": "unhealthy"}
-            ),
-            200,
-        )
+        set_health(world, fleet.c2, room, "unhealthy")
     world.incident(fleet.c1, fleet.c1_in[0])
     world.incident(fleet.c1, fleet.c1_out)  # outside the delegation: never counted
     world.incident(fleet.c2, fleet.c2_rooms[0])
@@ -233,16 +201,16 @@ def test_health_per_customer_is_each_customers_own_report(world: World, fleet: F
         "unhealthy": 0,
         "unknown": 0,
     }
-    assert by_id[fleet.c1.id]["open_tickets"] == 1
+    assert by_id[fleet.c1.id]["open_tickets"] == 2  # an incident, the degraded room's ticket
     assert by_id[fleet.c2.id]["rooms_by_health"] == {
         "healthy": 0,
         "degraded": 0,
         "unhealthy": 2,
         "unknown": 1,
     }
-    assert by_id[fleet.c2.id]["open_tickets"] == 1
+    assert by_id[fleet.c2.id]["open_tickets"] == 3  # an incident, two monitoring tickets
     assert health["rooms_by_health"] == {"healthy": 1, "degraded": 1, "unhealthy": 2, "unknown": 1}
-    assert health["total_rooms"] == 5 and health["open_tickets"] == 2 and health["withheld"] == []
+    assert health["total_rooms"] == 5 and health["open_tickets"] == 5 and health["withheld"] == []
     for customer in (fleet.c1, fleet.c2):
         own = expect(in_customer(world, customer, fleet.partner.admin, "GET", "/reports/health"), 200)
         mine = by_id[customer.id]

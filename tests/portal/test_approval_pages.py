@@ -499,7 +499,7 @@ def test_held_room_edit_says_it_waits_for_approval(world, app, site) -> None:
         "country": "DE",
         "city": "Berlin",
         "building": "",
-        "health_state": a["health_state"],
+        "time_zone": a["time_zone"],
     }
     rid = _held(browser, browser.post(edit, values), ln.customer)
     assert api(world, ln.customer, f"/rooms/{a['id']}")["name"] == a["name"]
@@ -567,7 +567,7 @@ def test_automatic_policy_applies_at_once(world, app) -> None:
         "country": "DE",
         "city": "",
         "building": "",
-        "health_state": room["health_state"],
+        "time_zone": room["time_zone"],
     }
     r = browser.post(edit, values)
     assert r.status_code == 303 and r.headers["location"].endswith("?done=saved")

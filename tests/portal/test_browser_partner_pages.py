@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 def _health(world: World, room: dict, state: str) -> None:
     with world.db.transaction() as session:
-        session.execute(update(Room).where(Room.id == uuid.UUID(room["id"])).values(health_state=state))
+        session.execute(update(Room).where(Room.id == uuid.UUID(room["id"])).values(reported_health=state))
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_edit_a_room_and_refuse_a_bad_value_keeping_the_rest(world, site):
         "country": "ZZ",
         "city": "Munich",
         "building": "B2",
-        "health_state": "healthy",
+        "time_zone": "Europe/Vienna",
         "update_ring_id": room["update_ring_id"],
     }
     refused = b.post(path, form)
@@ -169,11 +169,11 @@ def test_edit_a_room_and_refuse_a_bad_value_keeping_the_rest(world, site):
     done = b.post(path, {**form, "country": "AT"})
     assert done.status_code == 303
     after = api(world, t, f"/rooms/{room['id']}")
-    assert (after["name"], after["country"], after["city"], after["health_state"]) == (
+    assert (after["name"], after["country"], after["city"], after["time_zone"]) == (
         "Renamed",
         "AT",
         "Munich",
-        "healthy",
+        "Europe/Vienna",
     )
     assert "Your changes were saved." in b.follow(done.headers["location"]).text
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from roomwarden.kit.crypto import SecretBox
+from tests.devices.helpers import set_health
 from tests.factories import World, expect
 from tests.rooms.helpers import all_pages, base, get, rings_by_name
 
@@ -35,17 +36,19 @@ def test_create_read_and_change_a_room(world: World) -> None:
     changed = expect(
         world.client.patch(
             url,
-            json={"name": "Boardroom", "city": "Hamburg", "health_state": "degraded"},
+            json={"name": "Boardroom", "city": "Hamburg", "time_zone": "Europe/Berlin"},
             headers=t.admin.headers,
         ),
         200,
     )
-    assert (changed["name"], changed["city"], changed["health_state"], changed["building"]) == (
+    assert (changed["name"], changed["city"], changed["time_zone"], changed["building"]) == (
         "Boardroom",
         "Hamburg",
-        "degraded",
+        "Europe/Berlin",
         "HQ",
     )
+    refused = world.client.patch(url, json={"health_state": "degraded"}, headers=t.admin.headers)
+    assert refused.status_code == 422 and "derived from the room's device" in refused.json()["detail"]
     assert get(world, t, f"/rooms/{room['id']}")["name"] == "Boardroom"
 
 
@@ -109,12 +112,7 @@ def test_filters(world: World) -> None:
     assert ids(q="nothing-like-this") == []
     assert ids(group_id=group["id"], country="US") == [us[0]["id"]]
     assert ids(ring_id=validation, country="US") == []
-    expect(
-        world.client.patch(
-            f"{base(t)}/rooms/{us[1]['id']}", json={"health_state": "unhealthy"}, headers=t.admin.headers
-        ),
-        200,
-    )
+    set_health(world, t, us[1]["id"], "unhealthy")
     assert ids(health_state="unhealthy") == [us[1]["id"]]
 
 
@@ -179,7 +177,7 @@ def test_unenroll_once_and_the_room_stays(world: World) -> None:
     t = world.tenant()
     room = world.room(t)
     url = f"{base(t)}/rooms/{room['id']}"
-    expect(world.client.patch(url, json={"health_state": "healthy"}, headers=t.admin.headers), 200)
+    set_health(world, t, room["id"], "healthy")
     done = expect(world.client.post(f"{url}/unenroll", headers=t.admin.headers), 200)
     assert done["enrollment_state"] == "unenrolled" and done["health_state"] == "unknown"
     again = world.client.post(f"{url}/unenroll", headers=t.admin.headers)

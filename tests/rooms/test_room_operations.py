@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.devices.helpers import set_health
 from tests.factories import TenantH, UserH, World, expect
 from tests.partners.helpers import link
 from tests.rooms.helpers import base, get, rings_by_name
@@ -122,7 +123,7 @@ def test_re_enrolling_an_unenrolled_room(world: World) -> None:
     url = f"{base(t)}/rooms/{room['id']}"
     again = world.client.post(f"{url}/enroll", headers=t.admin.headers)
     assert again.status_code == 409 and "already enrolled" in again.json()["detail"]
-    expect(world.client.patch(url, json={"health_state": "healthy"}, headers=t.admin.headers), 200)
+    set_health(world, t, room["id"], "healthy")
     assert expect(world.client.post(f"{url}/unenroll", headers=t.admin.headers), 200)["enrollment_state"] == (
         "unenrolled"
     )

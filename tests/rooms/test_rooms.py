@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import text
 
+from tests.devices.helpers import set_health
 from tests.factories import World, expect
 
 
@@ -170,15 +171,10 @@ def test_health_report_counts(world: World) -> None:
     t = world.tenant()
     rooms = [world.room(t) for _ in range(3)]
     h = t.admin.headers
-    expect(
-        world.client.patch(
-            f"{base(t)}/rooms/{rooms[0]['id']}", json={"health_state": "unhealthy"}, headers=h
-        ),
-        200,
-    )
+    set_health(world, t, rooms[0]["id"], "unhealthy")  # and its monitoring ticket
     world.incident(t, rooms[1]["id"])
     report = expect(world.client.get(f"{base(t)}/reports/health", headers=h), 200)
-    assert report["total_rooms"] == 3 and report["open_tickets"] == 1
+    assert report["total_rooms"] == 3 and report["open_tickets"] == 2
     assert report["rooms_by_health"] == {"healthy": 0, "degraded": 0, "unhealthy": 1, "unknown": 2}
 
 

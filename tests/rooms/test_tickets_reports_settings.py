@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from roomwarden.rooms.tickets import TRANSITIONS
+from tests.devices.helpers import set_health
 from tests.factories import World, expect
 from tests.rooms.helpers import all_pages, base, get
 
@@ -150,23 +151,22 @@ def test_health_report_counts_only_open_tickets_and_in_scope_rooms(world: World)
     h = t.admin.headers
     rooms = [world.room(t) for _ in range(4)]
     for room, state in zip(rooms, ("healthy", "healthy", "degraded", "unhealthy"), strict=True):
-        expect(
-            world.client.patch(f"{base(t)}/rooms/{room['id']}", json={"health_state": state}, headers=h), 200
-        )
+        set_health(world, t, room["id"], state)  # degraded and unhealthy open a monitoring ticket each
     _open, progressing, resolved, closed = (world.incident(t, rooms[i % 2]["id"]) for i in range(4))
     for ticket, status in ((progressing, "in_progress"), (resolved, "resolved"), (closed, "closed")):
         expect(
             world.client.patch(f"{base(t)}/tickets/{ticket['id']}", json={"status": status}, headers=h), 200
         )
     report = get(world, t, "/reports/health")
-    assert report["tenant_id"] == t.id and report["total_rooms"] == 4 and report["open_tickets"] == 2
+    assert report["tenant_id"] == t.id and report["total_rooms"] == 4 and report["open_tickets"] == 4
     assert report["rooms_by_health"] == {"healthy": 2, "degraded": 1, "unhealthy": 1, "unknown": 0}
     assert (report["healthy"], report["degraded"], report["unhealthy"], report["unknown"]) == (2, 1, 1, 0)
     group = world.room_group(t, [rooms[1]["id"], rooms[3]["id"]])
     lead = world.user(t)
     world.assign(t, t.roles["Site Lead"], users=[lead], scope={"room_groups": [group["id"]]})
     scoped = get(world, t, "/reports/health", who=lead)
-    assert scoped["total_rooms"] == 2 and scoped["open_tickets"] == 1  # room 1's in-progress ticket
+    # room 1's in-progress ticket, room 3's monitoring ticket
+    assert scoped["total_rooms"] == 2 and scoped["open_tickets"] == 2
     assert scoped["rooms_by_health"] == {"healthy": 1, "degraded": 0, "unhealthy": 1, "unknown": 0}
     tech = world.user(t)
     world.assign(t, t.roles["Site Tech"], users=[tech])

@@ -1,0 +1,104 @@
+"""A device's report: a full snapshot of its signals, ordered by ``sequence``.
+
+An older (or repeated) sequence changes nothing. An accepted report always moves the device's
+and the room's last report time; only a signal whose state changes writes more (its row,
+its ticket's history, the room's derived health). A signal absent from the snapshot is ``ok``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from roomwarden.devices import monitoring
+from roomwarden.devices.catalogue import OFFLINE
+from roomwarden.devices.models import Device, RoomSignal
+from roomwarden.devices.rules import derive_health
+from roomwarden.devices.schemas import ReportIn
+from roomwarden.rooms.models import Room
+
+
+def signal_rows(session: Session, room: Room) -> dict[str, RoomSignal]:
+    rows = session.scalars(
+        select(RoomSignal).where(RoomSignal.tenant_id == room.tenant_id, RoomSignal.room_id == room.id)
+    )
+    return {r.signal: r for r in rows}
+
+
+def active_suppressions(rows: dict[str, RoomSignal], now: datetime) -> set[str]:
+    return {n for n, r in rows.items() if r.suppressed_until is not None and r.suppressed_until > now}
+
+
+def apply_report(session: Session, device: Device, room: Room, data: ReportIn, now: datetime) -> bool:
+    """Apply one snapshot (the caller holds the room's row lock); False when it was stale."""
+    if device.last_sequence is not None and data.sequence <= device.last_sequence:
+        return False
+    device.last_sequence, device.last_report_at = data.sequence, now
+    rows = signal_rows(session, room)
+    reported = {s.signal: s for s in data.signals}
+    for name in sorted(set(reported) | set(rows)):
+        if name == OFFLINE:
+            continue
+        given = reported.get(name)
+        _one_signal(
+            session, room, rows, name, given.state if given else "ok", given.detail if given else "", now
+        )
+    offline = rows.get(OFFLINE)
+    if offline is not None and offline.state != "ok":
+        offline.state, offline.detail, offline.since = "ok", "", now
+        monitoring.signal_cleared(
+            session, room, OFFLINE, "Resolved by monitoring: the device reports again.", now
+        )
+    health = derive_health(
+        reported=True,
+        offline=False,
+        states={n: r.state for n, r in rows.items()},
+        suppressed=active_suppressions(rows, now),
+    )
+    # A report is not an edit of the room: its updated_at stays.
+    session.execute(
+        update(Room)
+        .where(Room.id == room.id)
+        .values({Room.last_report_at: now, Room.reported_health: health, Room.updated_at: Room.updated_at})
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(room, "last_report_at", now)
+    set_committed_value(room, "reported_health", health)
+    session.flush()
+    return True
+
+
+def _one_signal(
+    session: Session,
+    room: Room,
+    rows: dict[str, RoomSignal],
+    name: str,
+    state: str,
+    detail: str,
+    now: datetime,
+) -> None:
+    row = rows.get(name)
+    if row is None:
+        row = RoomSignal(
+            tenant_id=room.tenant_id, room_id=room.id, signal=name, state="ok", detail="", since=now
+        )
+        session.add(row)
+        rows[name] = row
+    expired = row.suppressed_until is not None and row.suppressed_until <= now
+    if expired:  # a suppression that ended counts the signal again, from this report
+        row.suppressed_until, row.suppression_reason, row.suppressed_by_user_id = None, None, None
+    if row.detail != detail:
+        row.detail = detail
+    if row.state == state and not expired:
+        return
+    if row.state != state:
+        row.state, row.since = state, now
+    if row.suppressed_until is not None:
+        return  # suppressed: no ticket, no health
+    if state == "ok":
+        monitoring.signal_cleared(session, room, name, "Resolved by monitoring: the signal is ok again.", now)
+    else:
+        monitoring.signal_failed(session, room, name, state, detail, now)

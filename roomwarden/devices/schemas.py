@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from roomwarden.devices.catalogue import REPORTED
+from roomwarden.kit.schemas import FREE_TEXT, ONE_LINE, Input
+
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE]
+Version = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), ONE_LINE]
+SignalName = Literal[REPORTED]  # type: ignore[valid-type]
+State = Literal["ok", "warning", "failed"]
+
+
+class EnrollIn(Input):
+    enrollment_key: Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE]
+    serial_number: Label
+    model: Label
+    agent_version: Version
+
+
+class EnrollOut(BaseModel):
+    device_id: uuid.UUID
+    room_id: uuid.UUID
+    tenant_id: uuid.UUID
+    device_token: str
+    report_interval_seconds: int
+
+
+class TokenOut(BaseModel):
+    device_id: uuid.UUID
+    device_token: str
+
+
+class SignalReport(Input):
+    signal: SignalName
+    state: State
+    detail: Annotated[str, StringConstraints(max_length=500), FREE_TEXT] = ""
+
+
+class ReportIn(Input):
+    sequence: int = Field(ge=0, le=2**63 - 1)
+    signals: list[SignalReport] = Field(default_factory=list, max_length=len(REPORTED))
+    # Software delivery and usage (SPEC §12) are read by later work; accepted, bounded, kept.
+    software: dict[Annotated[str, StringConstraints(max_length=100)], Version] = Field(
+        default_factory=dict, max_length=50
+    )
+    software_results: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    meetings: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def one_state_per_signal(self) -> ReportIn:
+        names = [s.signal for s in self.signals]
+        if len(names) != len(set(names)):
+            raise ValueError("a report names each signal at most once")
+        return self
+
+
+class ReportOut(BaseModel):
+    report_interval_seconds: int
+    desired_software: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SuppressionIn(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), FREE_TEXT]
+    until: datetime
+
+
+class SuppressionRead(BaseModel):
+    room_id: uuid.UUID
+    signal: str
+    reason: str
+    until: datetime
+    suppressed_by_user_id: uuid.UUID | None

@@ -1,0 +1,219 @@
+"""Enrolment, device tokens, and the end of a device.
+
+A device enrols with its room's enrollment key (found by the key's SHA-256, ``rooms.service
+.key_hash``) and receives a token of its own; only the token's SHA-256 is stored. A room has
+at most one device: enrolling again replaces it, and the replaced device's token no longer
+authenticates. Every step that touches a room's device first locks the room's row, so
+enrolments, reports and the monitor of one room queue in one order instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from roomwarden.access.permissions import Permission as P
+from roomwarden.access.resolver import Access
+from roomwarden.audit.service import Actor, Category, Operation, record
+from roomwarden.devices import monitoring
+from roomwarden.devices.models import Device, RoomSignal
+from roomwarden.devices.schemas import EnrollIn
+from roomwarden.kit.errors import Unauthenticated
+from roomwarden.kit.time import utcnow
+from roomwarden.rooms.extensions import RoomDetails
+from roomwarden.rooms.models import Room
+from roomwarden.rooms.service import key_hash
+
+TOKEN_PREFIX = "rwd_"
+#: One answer for a wrong, reset or unenrolled room's key: no hint of which.
+BAD_KEY = "the enrollment key is not valid"
+BAD_TOKEN = "the device token is not valid"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def device_actor(device: Device) -> Actor:
+    return Actor(None, None, display_name=f"Device {device.serial_number}", ref=f"device:{device.id}")
+
+
+def _describe(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": str(device.id),
+        "serial_number": device.serial_number,
+        "model": device.model,
+        "agent_version": device.agent_version,
+    }
+
+
+def enroll(session: Session, data: EnrollIn) -> tuple[Device, str]:
+    room = session.scalar(
+        select(Room).where(Room.enrollment_key_hash == key_hash(data.enrollment_key)).with_for_update()
+    )
+    if room is None or room.enrollment_state != "enrolled":
+        raise Unauthenticated(BAD_KEY)
+    old = session.scalar(select(Device).where(Device.tenant_id == room.tenant_id, Device.room_id == room.id))
+    token = new_token()
+    device = Device(
+        tenant_id=room.tenant_id,
+        room_id=room.id,
+        serial_number=data.serial_number,
+        model=data.model,
+        agent_version=data.agent_version,
+        token_hash=token_hash(token),
+    )
+    details: dict[str, Any] = {"room_id": str(room.id), **_describe(device)}
+    if old is not None:
+        details["replaced"] = _describe(old)
+        _forget(session, room, old, "the room's device was replaced")
+    session.add(device)
+    session.flush()
+    details["device_id"] = str(device.id)
+    record(
+        session,
+        tenant_id=room.tenant_id,
+        actor=device_actor(device),
+        category=Category.DEVICE,
+        operation=Operation.UPDATE if old is not None else Operation.CREATE,
+        object_name=room.name,
+        object_id=device.id,
+        details=details,
+        allowed_by="the room's enrollment key",
+    )
+    return device, token
+
+
+def _forget(session: Session, room: Room, device: Device, why: str) -> None:
+    """The device goes, with what it reported: the room's signals start over (suppressions,
+    which people set, stay) and its open monitoring tickets are resolved with ``why``."""
+    session.delete(device)
+    session.execute(
+        delete(RoomSignal).where(
+            RoomSignal.tenant_id == room.tenant_id,
+            RoomSignal.room_id == room.id,
+            RoomSignal.suppressed_until.is_(None),
+        )
+    )
+    session.execute(
+        update(RoomSignal)
+        .where(RoomSignal.tenant_id == room.tenant_id, RoomSignal.room_id == room.id)
+        .values(state="ok", detail="", since=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    monitoring.resolve_all(session, room, why)
+    room.reported_health, room.last_report_at = "unknown", None
+    session.flush()
+
+
+def end_for_room(session: Session, access: Access, room: Room, reason: str) -> None:
+    """The ``rooms.events`` of a room unenrolled or deleted (``devices.wiring``; the caller holds
+    its row lock and the permission)."""
+    device = session.scalar(
+        select(Device).where(Device.tenant_id == room.tenant_id, Device.room_id == room.id)
+    )
+    if device is None:
+        return
+    details = {"room_id": str(room.id), **_describe(device), "reason": reason}
+    _forget(session, room, device, f"monitoring stopped: {reason}")
+    permission = P.ROOMS_CREATE if "deleted" in reason else P.ROOMS_UNENROLL
+    access.audit(
+        session, Category.DEVICE, Operation.DELETE, room.name, device.id, details, permission=permission
+    )
+
+
+def authenticate(session: Session, token: str, *, lock_room: bool = False) -> tuple[Device, Room]:
+    """The device of a token and its room (the room's row locked when asked), or 401."""
+    found = session.execute(
+        select(Device.id, Device.room_id, Device.tenant_id).where(Device.token_hash == token_hash(token))
+    ).first()
+    if found is None:
+        raise Unauthenticated(BAD_TOKEN)
+    stmt = select(Room).where(Room.tenant_id == found.tenant_id, Room.id == found.room_id)
+    room = session.scalar(stmt.with_for_update() if lock_room else stmt)
+    # Read again under the room's lock: an enrolment may have replaced the device meanwhile.
+    device = session.scalar(
+        select(Device)
+        .where(Device.id == found.id, Device.token_hash == token_hash(token))
+        .execution_options(populate_existing=True)
+    )
+    if room is None or device is None:
+        raise Unauthenticated(BAD_TOKEN)
+    return device, room
+
+
+def rotate_token(session: Session, device: Device) -> str:
+    token = new_token()
+    device.token_hash = token_hash(token)
+    session.flush()
+    return token
+
+
+def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, RoomDetails]:
+    """``rooms.extensions.details``: each room's device and signals, two queries for a page."""
+    if not rooms:
+        return {}
+    tenant_ids = sorted({r.tenant_id for r in rooms})
+    ids = [r.id for r in rooms]
+    devices = {
+        d.room_id: d
+        for d in session.scalars(
+            select(Device).where(Device.tenant_id.in_(tenant_ids), Device.room_id.in_(ids))
+        )
+    }
+    signals: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for s in session.scalars(
+        select(RoomSignal)
+        .where(RoomSignal.tenant_id.in_(tenant_ids), RoomSignal.room_id.in_(ids))
+        .order_by(RoomSignal.room_id, RoomSignal.signal)
+    ):
+        signals.setdefault(s.room_id, []).append(
+            {
+                "signal": s.signal,
+                "state": s.state,
+                "detail": s.detail,
+                "since": s.since,
+                "suppressed_until": s.suppressed_until,
+            }
+        )
+    out = {}
+    for room in rooms:
+        device = devices.get(room.id)
+        room_signals = signals.get(room.id, [])
+        if device is not None and room.is_offline and not any(s["signal"] == "offline" for s in room_signals):
+            # offline shows at once on read, before the monitor records it
+            since = room.last_report_at or utcnow()
+            room_signals = [
+                *room_signals,
+                {
+                    "signal": "offline",
+                    "state": "failed",
+                    "detail": "",
+                    "since": since,
+                    "suppressed_until": None,
+                },
+            ]
+        out[room.id] = RoomDetails(
+            device=None
+            if device is None
+            else {
+                "id": device.id,
+                "model": device.model,
+                "serial_number": device.serial_number,
+                "agent_version": device.agent_version,
+                "enrolled_at": device.enrolled_at,
+                "last_report_at": device.last_report_at,
+            },
+            signals=room_signals,
+        )
+    return out
