@@ -19,6 +19,7 @@ from roomwarden.api.approvals import customer as approvals_customer
 from roomwarden.api.approvals import partner as approvals_partner
 from roomwarden.api.audit import api as audit_api
 from roomwarden.api.devices import api as devices_api
+from roomwarden.api.devices import rooms as suppressions_api
 from roomwarden.api.identity import auth, directory, operator_users
 from roomwarden.api.oidc import api as identity_provider_api
 from roomwarden.api.oidc import browser as oidc_browser
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         approvals_customer,
         approvals_partner,
         devices_api,
+        suppressions_api,
     )
     for r in routers:
         app.include_router(r)

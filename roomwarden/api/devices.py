@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+import uuid
 
-from roomwarden.devices import service
+from fastapi import Request, Response
+
+from roomwarden.access.deps import AccessDep
+from roomwarden.approvals.http import HELD, held_or
+from roomwarden.approvals.service import apply_or_hold
+from roomwarden.audit.service import Category, Operation
+from roomwarden.devices import service, suppressions
 from roomwarden.devices.deps import DeviceDep
+from roomwarden.devices.models import RoomSignal
 from roomwarden.devices.reports import apply_report
-from roomwarden.devices.schemas import EnrollIn, EnrollOut, ReportIn, ReportOut, TokenOut
+from roomwarden.devices.schemas import (
+    AnySignal,
+    EnrollIn,
+    EnrollOut,
+    ReportIn,
+    ReportOut,
+    SuppressionChange,
+    SuppressionEnd,
+    SuppressionIn,
+    SuppressionRead,
+    TokenOut,
+)
 from roomwarden.identity import throttle
 from roomwarden.identity.http import client_host
-from roomwarden.kit.api import SessionDep, not_audited
+from roomwarden.kit.api import SessionDep, audited, not_audited
 from roomwarden.kit.errors import Unauthenticated
+from roomwarden.kit.pagination import Page
 from roomwarden.kit.routing import router
 from roomwarden.kit.time import utcnow
 
@@ -68,3 +87,47 @@ def report(request: Request, session: SessionDep, caller: DeviceDep, body: Repor
 def rotate_token(session: SessionDep, caller: DeviceDep) -> TokenOut:
     """A new token for the calling device; the one this request carried ends now."""
     return TokenOut(device_id=caller.device.id, device_token=service.rotate_token(session, caller.device))
+
+
+# -- suppressions (people, in a tenant) -------------------------------------------------------------
+
+rooms = router(prefix="/api/v1/tenants/{tenant_id}/rooms/{room_id}/suppressions", tags=["devices"])
+
+
+def _read(row: RoomSignal) -> SuppressionRead:
+    return SuppressionRead(
+        room_id=row.room_id,
+        signal=row.signal,
+        reason=row.suppression_reason or "",
+        until=row.suppressed_until,  # type: ignore[arg-type]
+        suppressed_by_user_id=row.suppressed_by_user_id,
+    )
+
+
+@rooms.get("", response_model=Page[SuppressionRead])
+def list_suppressions(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> Page[SuppressionRead]:
+    """The room's signals suppressed now (needs ``rooms.view`` on the room)."""
+    rows = suppressions.list_suppressions(session, access, room_id)
+    return Page[SuppressionRead](items=[_read(r) for r in rows], next_cursor=None)
+
+
+@rooms.put("/{signal}", response_model=SuppressionRead, responses=HELD)
+@audited(Category.ROOM, Operation.UPDATE)
+def suppress(
+    session: SessionDep, access: AccessDep, room_id: uuid.UUID, signal: AnySignal, body: SuppressionIn
+) -> SuppressionRead:
+    """Suppress a signal until ``until`` (at most 90 days ahead; needs ``rooms.modify`` on the
+    room). A partner's is a ``room.update`` of its link's change control."""
+    change = SuppressionChange(signal=signal, reason=body.reason, until=body.until)
+    done = apply_or_hold(session, access, "room.suppress", change, room_id=room_id)
+    return held_or(session, done, _read)
+
+
+@rooms.delete("/{signal}", status_code=204, responses=HELD)
+@audited(Category.ROOM, Operation.UPDATE)
+def end_suppression(
+    session: SessionDep, access: AccessDep, room_id: uuid.UUID, signal: AnySignal
+) -> Response:
+    """End a signal's suppression: a signal still failing counts again and opens its ticket."""
+    done = apply_or_hold(session, access, "room.unsuppress", SuppressionEnd(signal=signal), room_id=room_id)
+    return held_or(session, done, lambda _: Response(status_code=204))

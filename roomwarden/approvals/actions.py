@@ -7,6 +7,7 @@ authorisation are the direct path's, refusals included), approval runs it for re
 - ``update_ring.update``: PATCH update-rings/{id}; ``update_ring.change``
 - ``incident.create``: POST incidents; ``incident.create``
 - ``ticket.update``: PATCH tickets/{id}; ``ticket.update``
+- ``room.suppress|unsuppress``: PUT/DELETE rooms/{id}/suppressions/{signal}; ``room.update``
 - ``role.create|update|delete``: POST roles, PATCH/DELETE roles/{id}; ``partner_role.change``
 - ``assignment.create|update|delete``: POST roles/{id}/assignments, PATCH/DELETE
   assignments/{id} (also under roles/{id}/); ``partner_role.change``
@@ -31,6 +32,8 @@ from roomwarden.access.models import AssignmentMember, Role, RoleAssignment
 from roomwarden.access.resolver import Access
 from roomwarden.access.schemas import AssignmentCreate, AssignmentUpdate, RoleCreate, RoleUpdate
 from roomwarden.approvals import partner_groups, policy
+from roomwarden.devices import suppressions
+from roomwarden.devices.schemas import SuppressionChange, SuppressionEnd
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms import rings, tickets
 from roomwarden.rooms import service as rooms_service
@@ -216,6 +219,22 @@ ACTIONS: dict[str, Action] = {
             lambda s, a, p, b: rooms_service.update_room(s, a, p["room_id"], b),
             _param("room_id"),
             lambda body: policy.room_events(body.model_fields_set),
+        ),
+        Action(
+            "room.suppress",
+            "room",
+            SuppressionChange,
+            lambda s, a, p, b: suppressions.suppress(s, a, p["room_id"], b),
+            _param("room_id"),
+            _events(policy.ROOM_UPDATE),
+        ),
+        Action(
+            "room.unsuppress",
+            "room",
+            SuppressionEnd,
+            lambda s, a, p, b: suppressions.end_suppression(s, a, p["room_id"], b),
+            _param("room_id"),
+            _events(policy.ROOM_UPDATE),
         ),
         Action(
             "update_ring.update",

@@ -33,6 +33,7 @@ CATALOGUE: tuple[Signal, ...] = (
 )
 SIGNALS: dict[str, Signal] = {s.name: s for s in CATALOGUE}
 REPORTED = tuple(s.name for s in CATALOGUE if s.reported)
+ALL = tuple(s.name for s in CATALOGUE)
 OFFLINE = "offline"
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from roomwarden.devices.catalogue import REPORTED
+from roomwarden.devices.catalogue import ALL, REPORTED
 from roomwarden.kit.schemas import FREE_TEXT, ONE_LINE, Input
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE]
@@ -64,9 +64,26 @@ class ReportOut(BaseModel):
     desired_software: list[dict[str, Any]] = Field(default_factory=list)
 
 
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), FREE_TEXT]
+#: Any catalogue signal may be named in a path; ``offline`` is refused by the rule, in words.
+AnySignal = Literal[ALL]  # type: ignore[valid-type]
+
+
 class SuppressionIn(Input):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), FREE_TEXT]
+    reason: Reason
     until: datetime
+
+
+class SuppressionChange(Input):
+    """A suppression as change control holds it: the path's signal with the body."""
+
+    signal: AnySignal
+    reason: Reason
+    until: datetime
+
+
+class SuppressionEnd(Input):
+    signal: AnySignal
 
 
 class SuppressionRead(BaseModel):
