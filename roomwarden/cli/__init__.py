@@ -13,6 +13,7 @@ from roomwarden.cli.access import app as access_app
 from roomwarden.cli.approvals import app as approvals_app
 from roomwarden.cli.audit import app as audit_app
 from roomwarden.cli.common import err, fail, guard, load_settings, open_database, out, progress
+from roomwarden.cli.fleet import fleet_app
 from roomwarden.cli.notifications import mail_app
 from roomwarden.cli.rooms import ring_app, room_app
 from roomwarden.cli.tenants import tenant_app
@@ -45,6 +46,7 @@ app.add_typer(mail_app, name="mail")
 app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
+app.add_typer(fleet_app, name="fleet")
 
 # Kept under their historical names for the sub-apps that import them from here.
 _guard = guard
@@ -137,8 +139,12 @@ def demo(
     ] = False,
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port")] = None,
+    simulate: Annotated[
+        bool, typer.Option("--simulate/--no-simulate", help="play a device in every demo room while serving")
+    ] = True,
 ) -> None:
-    """Load the demo data set (once) and print how to sign in, then serve."""
+    """Load the demo data set (once) and print how to sign in, then serve, with a simulated
+    device reporting from every demo room (roomwarden fleet simulate)."""
     from roomwarden.demo import build_demo, reset_demo
 
     if os.environ.get("ROOMWARDEN_ENV", "").strip().lower() == "production":
@@ -190,7 +196,39 @@ def demo(
         soft_wrap=True,
     )
     if serve_after:
+        if simulate:
+            _simulate_demo_fleet(url, result.password, str(result.customer_id), result.rooms)
         serve(host=None, port=None, workers=1, migrate_first=False)
+
+
+def _simulate_demo_fleet(url: str, password: str, tenant: str, rooms: int) -> None:
+    """Once the server answers, enrol a simulated device in every demo room and keep reporting
+    (a daemon thread: it ends with the server), so the first portal page shows live health."""
+    import threading
+    import time
+
+    import httpx
+
+    from roomwarden.devices.simulator import Fleet
+
+    def run() -> None:
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/healthz", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        try:
+            form = {"username": "admin@contoso.example", "password": password}
+            token = httpx.post(f"{url}/api/v1/auth/token", data=form, timeout=30).json()["access_token"]
+            fleet = Fleet(url, token, tenant, rooms, failure_rate=0.02, interval=15, log=lambda _: None)
+            fleet.enrol()
+            err.print(f"simulating {len(fleet.devices)} room devices (roomwarden fleet simulate)")
+            fleet.run(None)
+        except (httpx.HTTPError, KeyError) as exc:
+            err.print(f"the demo fleet stopped: {exc}")
+
+    threading.Thread(target=run, name="demo-fleet", daemon=True).start()
 
 
 @user_app.command("create")

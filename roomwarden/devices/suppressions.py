@@ -23,7 +23,7 @@ from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.reports import active_suppressions, signal_rows
 from roomwarden.devices.rules import derive_health
 from roomwarden.devices.schemas import SuppressionChange, SuppressionEnd
-from roomwarden.kit.errors import Invalid, NotFound
+from roomwarden.kit.errors import Invalid
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import require_on_room, visible_room
@@ -105,20 +105,20 @@ def end_suppression(session: Session, access: Access, room_id: uuid.UUID, data: 
     room = _checked(session, access, room_id, data.signal)
     rows = signal_rows(session, room)
     row = rows.get(data.signal)
-    if row is None or row.suppressed_until is None or row.suppressed_until <= now:
-        raise NotFound("the signal is not suppressed")
-    reason = row.suppression_reason
-    row.suppressed_until, row.suppression_reason, row.suppressed_by_user_id = None, None, None
-    if row.state != "ok" and _has_device(session, room):
-        monitoring.signal_failed(session, room, row.signal, row.state, row.detail, now)
-    rederive(session, room, rows, now)
+    active = row is not None and row.suppressed_until is not None and row.suppressed_until > now
+    reason = row.suppression_reason if row is not None and active else None
+    if row is not None and active:  # else an idempotent DELETE: nothing to end, still recorded
+        row.suppressed_until, row.suppression_reason, row.suppressed_by_user_id = None, None, None
+        if row.state != "ok" and _has_device(session, room):
+            monitoring.signal_failed(session, room, row.signal, row.state, row.detail, now)
+        rederive(session, room, rows, now)
     access.audit(
         session,
         Category.ROOM,
         Operation.UPDATE,
         room.name,
         room.id,
-        {"suppression": {"signal": data.signal, "ended": True, "reason": reason}},
+        {"suppression": {"signal": data.signal, "ended": True, "was_suppressed": active, "reason": reason}},
         permission=P.ROOMS_MODIFY,
     )
     return room

@@ -25,6 +25,7 @@ from roomwarden.portal import (
     rooms,
     settings_page,
     sign_in_settings,
+    signals,
     signin,
     tickets,
 )
@@ -37,6 +38,7 @@ MODULES = (
     account,
     home,
     rooms,
+    signals,
     groups,
     rings,
     tickets,

@@ -18,6 +18,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.approvals.service import apply_or_hold
 from roomwarden.audit.service import Category, Operation
+from roomwarden.devices.catalogue import CATALOGUE
 from roomwarden.kit.api import audited
 from roomwarden.kit.countries import ISO_3166_ALPHA2
 from roomwarden.kit.errors import AppError, Forbidden
@@ -28,7 +29,7 @@ from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms import groups, rings, service, tickets
 from roomwarden.rooms.models import HEALTH_STATES, Room, RoomGroup, RoomGroupMember, UpdateRing
-from roomwarden.rooms.schemas import RoomCreate, RoomUpdate
+from roomwarden.rooms.schemas import RoomCreate, RoomRead, RoomUpdate
 
 pages = portal_router()
 PAGE_SIZE = 50
@@ -132,6 +133,19 @@ def _may(ctx: Ctx, perm: P, room_id: uuid.UUID) -> bool:
     return service.room_allows(ctx.session, ctx.access.rooms(perm), room_id)
 
 
+def _signal_rows(read: RoomRead) -> list[dict[str, Any]]:
+    """Every signal of the catalogue, as the device last reported it (or not yet); offline
+    only when the room is offline or was."""
+    reported = {s.signal: s for s in read.signals}
+    rows = []
+    for signal in CATALOGUE:
+        got = reported.get(signal.name)
+        if got is None and not signal.reported:
+            continue
+        rows.append({"signal": signal, "read": got})
+    return rows
+
+
 def _room_groups(ctx: Ctx, room_id: uuid.UUID) -> list[RoomGroup] | None:
     if not ctx.may(P.GROUPS_VIEW):
         return None
@@ -194,6 +208,7 @@ def room_create(ctx: TenantCtx, form: FormDep) -> Response:
 @pages.get("/t/{tenant_id}/rooms/{room_id}", name="portal.room")
 def room_page(ctx: TenantCtx, room_id: uuid.UUID, done: str = "") -> Response:
     room = service.visible_room(ctx.session, ctx.access, room_id)
+    read = service.room_read(ctx.session, room)
     room_tickets = None
     if ctx.may(P.TICKETS_VIEW):
         stmt = tickets.list_tickets_query(ctx.access, room_id=room.id).order_by(tickets.Ticket.id.desc())
@@ -206,7 +221,10 @@ def room_page(ctx: TenantCtx, room_id: uuid.UUID, done: str = "") -> Response:
         ring_names=_ring_names(ctx.session, ctx.access),
         room_groups=_room_groups(ctx, room.id),
         room_tickets=room_tickets,
+        device=read.device,
+        signals=_signal_rows(read),
         can={
+            "suppress": _may(ctx, P.ROOMS_MODIFY, room.id),
             "edit": _may(ctx, P.ROOMS_MODIFY, room.id) or _may(ctx, P.RINGS_MODIFY, room.id),
             "download_key": _may(ctx, P.ROOMS_DOWNLOAD_KEY, room.id),
             "reset_key": _may(ctx, P.ROOMS_RESET_KEY, room.id),

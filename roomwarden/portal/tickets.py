@@ -23,7 +23,7 @@ from roomwarden.portal.forms import FieldErrors, errors_of, text, validate
 from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms import service, tickets
-from roomwarden.rooms.models import TICKET_SEVERITIES, TICKET_STATUSES, Room, Ticket
+from roomwarden.rooms.models import TICKET_SEVERITIES, TICKET_SOURCES, TICKET_STATUSES, Room, Ticket
 from roomwarden.rooms.schemas import IncidentCreate, TicketUpdateIn
 from roomwarden.tenants.models import Tenant
 
@@ -49,9 +49,12 @@ def ticket_list(
     status: str = Query("", max_length=20),
     severity: str = Query("", max_length=20),
     room: str = Query("", max_length=36),
+    source: str = Query("", max_length=20),
     cursor: str = Query("", max_length=64),
 ) -> Response:
     errors: dict[str, str] = {}
+    if source and source not in TICKET_SOURCES:
+        errors["source"] = "Choose a source from the list."
     if status and status not in TICKET_STATUSES:
         errors["status"] = "Choose a status from the list."
     if severity and severity not in TICKET_SEVERITIES:
@@ -63,11 +66,15 @@ def ticket_list(
     if not errors:
         params = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
         stmt = tickets.list_tickets_query(
-            ctx.access, room_id=room_id, status=status or None, severity=severity or None
+            ctx.access,
+            room_id=room_id,
+            status=status or None,
+            severity=severity or None,
+            source=source or None,
         )
         page = paginate(ctx.session, stmt, Ticket.id, params, lambda t: t)
     names = _room_names(ctx, {t.room_id for t in page.items}) if page else {}
-    filters = {"status": status, "severity": severity, "room": room}
+    filters = {"status": status, "severity": severity, "source": source, "room": room}
     return ctx.page(
         "tickets/list.html",
         current="tickets",
@@ -80,6 +87,7 @@ def ticket_list(
         room_names=names,
         statuses=TICKET_STATUSES,
         severities=TICKET_SEVERITIES,
+        sources=TICKET_SOURCES,
         may_open=not ctx.access.rooms(P.INCIDENTS_CREATE).is_empty,
     )
 
