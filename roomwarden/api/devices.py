@@ -75,17 +75,19 @@ def enroll(request: Request, session: SessionDep, body: EnrollIn) -> EnrollOut:
 
 @api.post("/device/reports", response_model=ReportOut)
 @not_audited(NO_TENANT)
-def report(request: Request, session: SessionDep, caller: DeviceDep, body: ReportIn) -> ReportOut:
+def report(request: Request, session: SessionDep, token: DeviceDep, body: ReportIn) -> ReportOut:
     """A full snapshot of the device's signals; a report whose ``sequence`` is not newer than
     the last accepted one changes nothing (and is answered alike)."""
+    caller = token.caller(session)
     apply_report(session, caller.device, caller.room, body, utcnow())
     return ReportOut(report_interval_seconds=request.app.state.settings.device_report_seconds)
 
 
 @api.post("/device/token", response_model=TokenOut)
 @not_audited(NO_TENANT)
-def rotate_token(session: SessionDep, caller: DeviceDep) -> TokenOut:
+def rotate_token(session: SessionDep, token: DeviceDep) -> TokenOut:
     """A new token for the calling device; the one this request carried ends now."""
+    caller = token.caller(session)
     return TokenOut(device_id=caller.device.id, device_token=service.rotate_token(session, caller.device))
 
 

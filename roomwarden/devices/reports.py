@@ -8,8 +8,9 @@ its ticket's history, the room's derived health). A signal absent from the snaps
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,6 +19,8 @@ from roomwarden.devices.catalogue import OFFLINE
 from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.rules import derive_health
 from roomwarden.devices.schemas import ReportIn
+from roomwarden.devices.tokens import BAD_TOKEN
+from roomwarden.kit.errors import Unauthenticated
 from roomwarden.rooms.models import Room
 
 
@@ -36,7 +39,25 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
     """Apply one snapshot (the caller holds the room's row lock); False when it was stale."""
     if device.last_sequence is not None and data.sequence <= device.last_sequence:
         return False
-    device.last_sequence, device.last_report_at = data.sequence, now
+    # The sequence is claimed where it is written, and only while the device still holds its
+    # token: a device replaced meanwhile (PostgreSQL) updates nothing here and gets 401.
+    claimed = session.execute(
+        update(Device)
+        .where(
+            Device.id == device.id,
+            Device.token_hash == device.token_hash,
+            or_(Device.last_sequence.is_(None), Device.last_sequence < data.sequence),
+        )
+        .values(last_sequence=data.sequence, last_report_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], claimed).rowcount != 1:
+        still = select(Device.id).where(Device.id == device.id, Device.token_hash == device.token_hash)
+        if session.scalar(still) is None:
+            raise Unauthenticated(BAD_TOKEN)
+        return False
+    set_committed_value(device, "last_sequence", data.sequence)
+    set_committed_value(device, "last_report_at", now)
     rows = signal_rows(session, room)
     reported = {s.signal: s for s in data.signals}
     for name in sorted(set(reported) | set(rows)):

@@ -9,13 +9,11 @@ enrolments, reports and the monitor of one room queue in one order instead of de
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -24,24 +22,15 @@ from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.devices import monitoring
 from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.schemas import EnrollIn
+from roomwarden.devices.tokens import BAD_TOKEN, new_token, token_hash
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.extensions import RoomDetails
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import key_hash
 
-TOKEN_PREFIX = "rwd_"
 #: One answer for a wrong, reset or unenrolled room's key: no hint of which.
 BAD_KEY = "the enrollment key is not valid"
-BAD_TOKEN = "the device token is not valid"
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def device_actor(device: Device) -> Actor:
@@ -133,23 +122,18 @@ def end_for_room(session: Session, access: Access, room: Room, reason: str) -> N
 
 
 def authenticate(session: Session, token: str, *, lock_room: bool = False) -> tuple[Device, Room]:
-    """The device of a token and its room (the room's row locked when asked), or 401."""
-    found = session.execute(
-        select(Device.id, Device.room_id, Device.tenant_id).where(Device.token_hash == token_hash(token))
-    ).first()
+    """The device of a token and its room (the room's row locked when asked), or 401: one
+    query. A device replaced while this waited for the room's lock is caught where its row is
+    written (``reports.apply_report`` updates it only while it still holds this token)."""
+    stmt = (
+        select(Device, Room)
+        .join(Room, and_(Room.tenant_id == Device.tenant_id, Room.id == Device.room_id))
+        .where(Device.token_hash == token_hash(token))
+    )
+    found = session.execute(stmt.with_for_update(of=Room) if lock_room else stmt).first()
     if found is None:
         raise Unauthenticated(BAD_TOKEN)
-    stmt = select(Room).where(Room.tenant_id == found.tenant_id, Room.id == found.room_id)
-    room = session.scalar(stmt.with_for_update() if lock_room else stmt)
-    # Read again under the room's lock: an enrolment may have replaced the device meanwhile.
-    device = session.scalar(
-        select(Device)
-        .where(Device.id == found.id, Device.token_hash == token_hash(token))
-        .execution_options(populate_existing=True)
-    )
-    if room is None or device is None:
-        raise Unauthenticated(BAD_TOKEN)
-    return device, room
+    return found[0], found[1]
 
 
 def rotate_token(session: Session, device: Device) -> str:
