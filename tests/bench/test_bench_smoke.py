@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import audit_export
+from bench import audit_export, device_reports
 
 
 def test_audit_export_bench_runs_on_sqlite(tmp_path: Path) -> None:
@@ -20,3 +20,11 @@ def test_audit_export_bench_runs_on_sqlite(tmp_path: Path) -> None:
     assert report["measures"]["export"]["rounds"][0]["rows"] == summary["records"]
     assert summary["verify_over_export_time"] > 0
     assert report["machine"]["cores"] >= 1
+
+
+def test_device_reports_bench_runs_on_sqlite(tmp_path: Path) -> None:
+    out = tmp_path / "device_reports.json"
+    argv = ["--database", "sqlite", "--rooms", "200", "--small", "20", "--rounds", "1", "--per-round", "3"]
+    assert device_reports.main([*argv, "--output", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["unchanged_large_vs_small"] > 0 and summary["changing_vs_unchanged"] > 0
