@@ -49,4 +49,5 @@ def test_an_authorised_room_fetch_costs_two_statements(world: World) -> None:
         expect(world.client.get(url, headers=who.headers), 200)  # warm: statements compiled
         with selects(world) as seen:
             expect(world.client.get(url, headers=who.headers), 200)
-        assert len(seen) == 2, (who.upn, seen)
+        # the decision with the room, then the room's device and its signals (the representation)
+        assert len(seen) == 4, (who.upn, seen)

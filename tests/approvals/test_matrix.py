@@ -40,6 +40,8 @@ from tests.partners.test_partner_matrix import expected as auto_expected
 P = Permission
 HELD_CASES = {
     "PATCH room name",
+    "PUT room suppression",
+    "DELETE room suppression",
     "PATCH room ring",
     "POST incident",
     "PATCH ticket",
