@@ -95,7 +95,8 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
-    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS
+    from roomwarden.kit import logs
+    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS, metrics_directory
 
     settings = _bind(host, port)
     with guard():
@@ -107,7 +108,7 @@ def serve(
         f"Roomwarden listening on [bold]http://{_url_host(settings.host)}:{settings.port}[/] "
         f"(portal {settings.public_url}/, API docs {settings.public_url}/api/v1/docs)"
     )
-    with guard():
+    with guard(), metrics_directory(workers):
         # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES
         # (roomwarden/kit/proxy.py), never from any loopback peer as uvicorn would by default.
         uvicorn.run(
@@ -116,6 +117,8 @@ def serve(
             port=settings.port,
             workers=workers,
             log_level="info",
+            log_config=logs.config(settings.log_format),
+            access_log=False,  # the service writes its own, with the request id (kit/observe.py)
             proxy_headers=False,
             http=HTTP_PROTOCOL,  # keeps TCP_NODELAY with --workers N (roomwarden/kit/server.py)
             # A worker answers the supervisor's health check only once it has imported and

@@ -10,8 +10,12 @@ whatever bound the socket."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
-from contextlib import suppress
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -33,3 +37,22 @@ WORKER_HEALTHCHECK_SECONDS = 60
 
 #: ``uvicorn.run(http=...)`` by import path, so that worker processes import it themselves
 HTTP_PROTOCOL = f"{__name__}:NoDelayH11Protocol"
+
+
+@contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """Give the worker processes of one ``serve`` run a fresh directory for prometheus-client's
+    multiprocess mode (kit/metrics.py), and remove it when the run ends: a leftover file
+    would add a previous run's counts to this one's. One worker keeps its metrics in memory.
+    An operator who sets ``PROMETHEUS_MULTIPROC_DIR`` (to share it with ``roomwarden worker``
+    processes, say) keeps that directory, and clears it between runs."""
+    if workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="roomwarden-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
