@@ -13,6 +13,7 @@ from roomwarden.cli.access import app as access_app
 from roomwarden.cli.approvals import app as approvals_app
 from roomwarden.cli.audit import app as audit_app
 from roomwarden.cli.common import err, fail, guard, load_settings, open_database, out, progress
+from roomwarden.cli.db import app as db_app
 from roomwarden.cli.notifications import mail_app
 from roomwarden.cli.rooms import ring_app, room_app
 from roomwarden.cli.tenants import tenant_app
@@ -44,6 +45,7 @@ app.add_typer(mail_app, name="mail")
 app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
 
 # Kept under their historical names for the sub-apps that import them from here.
 _guard = guard
