@@ -98,7 +98,7 @@ def serve(
     import uvicorn
 
     from roomwarden.kit import logs
-    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS, metrics_directory
+    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS, metrics_directory, run
 
     settings = _bind(host, port)
     with guard():
@@ -110,24 +110,25 @@ def serve(
         f"Roomwarden listening on [bold]http://{_url_host(settings.host)}:{settings.port}[/] "
         f"(portal {settings.public_url}/, API docs {settings.public_url}/api/v1/docs)"
     )
+    # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES
+    # (roomwarden/kit/proxy.py), never from any loopback peer as uvicorn would by default.
+    config = uvicorn.Config(
+        "roomwarden.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        log_config=logs.config(settings.log_format),
+        access_log=False,  # the service writes its own, with the request id (kit/observe.py)
+        proxy_headers=False,
+        http=HTTP_PROTOCOL,  # keeps TCP_NODELAY on every connection (roomwarden/kit/server.py)
+        # A worker answers the supervisor's health check only once it has imported and
+        # built the app; uvicorn's 5 s default kills and restarts workers forever on a
+        # busy host.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
     with guard(), metrics_directory(workers):
-        # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES
-        # (roomwarden/kit/proxy.py), never from any loopback peer as uvicorn would by default.
-        uvicorn.run(
-            "roomwarden.asgi:app",
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_level="info",
-            log_config=logs.config(settings.log_format),
-            access_log=False,  # the service writes its own, with the request id (kit/observe.py)
-            proxy_headers=False,
-            http=HTTP_PROTOCOL,  # keeps TCP_NODELAY with --workers N (roomwarden/kit/server.py)
-            # A worker answers the supervisor's health check only once it has imported and
-            # built the app; uvicorn's 5 s default kills and restarts workers forever on a
-            # busy host.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        )
+        run(config)  # with --workers N, one SO_REUSEPORT socket per worker (kit/server.py)
 
 
 @app.command()

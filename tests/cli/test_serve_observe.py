@@ -1,4 +1,4 @@
-"""Metrics and logs through ``roomwarden serve --workers 2``: whichever worker answers
+"""Metrics, logs and balance through ``roomwarden serve --workers 2``: whichever worker answers
 ``/metrics`` reports the requests of both (prometheus-client's multiprocess mode, in a
 directory the run makes and removes), and the log is one JSON object a line with request ids."""
 
@@ -39,8 +39,11 @@ def test_serve_with_two_workers_counts_every_request_and_logs_json(
         for _ in range(6):  # any worker may answer the scrape: each must see all the requests
             text = httpx2.get(f"{url}/metrics", headers=auth, timeout=30).text
             assert healthz_count(text) - base == REQUESTS
+        # each worker listens on a socket of its own, and the kernel spread the 40 connections
+        # over both (all on one has a chance of 2^-39)
         workers = [line for line in text.splitlines() if line.startswith("roomwarden_worker_requests{")]
-        assert 1 <= len(workers) <= 2 and all('pid="' in line for line in workers)
+        assert len(workers) == 2 and all('pid="' in line for line in workers)
+        assert all(float(line.rsplit(" ", 1)[1]) > 0 for line in workers)
         directories = list(scratch.glob("roomwarden-metrics-*"))
         assert len(directories) == 1 and any(directories[0].iterdir())
     lines = log_path.read_text().splitlines()
