@@ -10,12 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from roomwarden.app import create_app
 from roomwarden.kit import requestid
 from roomwarden.kit.db import Database
 from roomwarden.kit.logs import JSONFormatter
+from roomwarden.settings import Settings
 from tests.factories import World, expect
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
@@ -61,6 +62,8 @@ def test_metrics_need_the_configured_token(client: TestClient, world: World, db:
         assert world.settings.metrics_token is None
         assert unconfigured.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
         assert unconfigured.get("/metrics").status_code == 404
+    with pytest.raises(ValidationError):  # a guessable token is refused at start-up
+        Settings(metrics_token="short")
 
 
 def test_requests_are_counted_by_route_template_and_status(client: TestClient, world: World) -> None:
