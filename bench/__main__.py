@@ -4,8 +4,9 @@
     .venv/bin/python -m bench --quick         # a smoke run: small sizes, short runs (~5 min)
     .venv/bin/python -m bench --summary       # only the table, from the results already written
 
-Runs ``bench.decisions``, ``bench.access_scaling``, ``bench.http_throughput`` and
-``bench.audit_export``, each in a process of its own, on each database of ``--databases``.
+Runs ``bench.decisions``, ``bench.access_scaling``, ``bench.http_throughput``,
+``bench.audit_export`` and ``bench.balance``, each in a process of its own, on each database
+of ``--databases``.
 PostgreSQL runs get a fresh database on ``--pg`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432``), created and dropped per benchmark. Results
 go to ``bench/results/*.json`` (``bench/results/quick/`` for ``--quick``, so a smoke run never
@@ -28,7 +29,7 @@ from typing import Any
 
 from bench._common import DEFAULT_PG, ROOT, machine_facts, now_iso, postgres_database, results_dir
 
-BENCHES = ("decisions", "access_scaling", "http_throughput", "audit_export")
+BENCHES = ("decisions", "access_scaling", "http_throughput", "audit_export", "balance")
 DATABASES = ("sqlite", "postgresql")
 
 
@@ -139,6 +140,10 @@ def _targets() -> list[tuple[str, str, float, str, Reader]]:
         ("all-rooms first list page, 100k vs 1k rooms", AT_MOST, 1.2, "access_scaling",
          lambda d: _get(d, "ratio_large_over_small", "list_all_first_page_ms")),
         ("2 workers vs 1 worker (throughput)", AT_LEAST, 1.7, "http_throughput",
+         lambda d: _get(d, "summary", "workers_2_over_1")),
+        ("4 workers: requests per worker, max vs min (worst run)", AT_MOST, 1.5, "balance",
+         lambda d: _get(d, "summary", "balance_max_over_min_worst")),
+        ("2 workers vs 1 worker, GET /readyz (bench.balance)", AT_LEAST, 1.7, "balance",
          lambda d: _get(d, "summary", "workers_2_over_1")),
         ("export vs COPY (throughput)", AT_LEAST, 0.5, "audit_export",
          lambda d: _get(d, "summary", "export_over_copy_throughput")),

@@ -21,6 +21,7 @@ from roomwarden.api.audit import api as audit_api
 from roomwarden.api.devices import api as devices_api
 from roomwarden.api.devices import rooms as suppressions_api
 from roomwarden.api.identity import auth, directory, operator_users
+from roomwarden.api.metrics import router as metrics_api
 from roomwarden.api.oidc import api as identity_provider_api
 from roomwarden.api.oidc import browser as oidc_browser
 from roomwarden.api.partners import customer as partners_customer
@@ -38,6 +39,7 @@ from roomwarden.kit.api import check_refusal_auditing, install_error_handlers, p
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.limits import AdmissionMiddleware, RequestBodyMiddleware
+from roomwarden.kit.observe import ObserveMiddleware
 from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
 from roomwarden.kit.routing import operation_id
@@ -112,7 +114,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         max_bytes=settings.max_body_bytes,
         timeout_seconds=settings.body_timeout_seconds,
     )
+    # Outermost: every answer gets its request id, metrics and access line (kit/observe.py).
+    app.add_middleware(ObserveMiddleware)
     install_error_handlers(app)
+    app.include_router(metrics_api)
     routers = (
         operator,
         operator_users,

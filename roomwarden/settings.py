@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     invitation_window_seconds: int = Field(86400, ge=60)
     invitations_per_customer: int = Field(20, ge=1)
     invitations_per_partner: int = Field(3, ge=1)
+    # Operations (docs/operations.md): the bearer token of GET /metrics (refused with 404
+    # while unset), and the log format of `roomwarden serve` (one JSON object a line, or text).
+    metrics_token: SecretStr | None = Field(None, min_length=16)
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("trusted_proxies", "oidc_allowed_networks", mode="before")
     @classmethod

@@ -22,17 +22,17 @@ if [ ! -x .venv/bin/python ]; then
   echo "roomwarden: creating the virtual environment in .venv ..." >&2
   "$PYTHON_BIN" -m venv .venv
 fi
-hash="$(sha256sum pyproject.toml | cut -c1-16)"
+# Every dependency, transitive ones and the build backend included, comes from the lock with
+# its hash (requirements/*.txt, made by scripts/lock.sh from pyproject.toml); then the project
+# itself, built with the locked setuptools.
+lock="requirements/$venv_extra.txt"
+hash="$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)"
 stamp=".venv/.installed-$hash-$venv_extra"
 # A test install also serves the base install.
-if [ ! -f "$stamp" ] && ! { [ "$venv_extra" = base ] && [ -f ".venv/.installed-$hash-test" ]; }; then
-  echo "roomwarden: installing dependencies into .venv (first run or pyproject.toml changed; about a minute) ..." >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  if [ "$venv_extra" = test ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-  else
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-  fi
+if [ ! -f "$stamp" ] && ! { [ "$venv_extra" = base ] && [ -f ".venv/.installed-$(cat pyproject.toml requirements/test.txt | sha256sum | cut -c1-16)-test" ]; }; then
+  echo "roomwarden: installing dependencies into .venv from $lock (first run or the lock changed; about a minute) ..." >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-*
   touch "$stamp"
   echo "roomwarden: installed." >&2

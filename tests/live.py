@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -43,17 +44,21 @@ def serving(app: Any) -> Iterator[str]:
 
 @contextmanager
 def roomwarden_serve(
-    database_url: str, workers: int, extra_env: dict[str, str] | None = None, port: int | None = None
+    database_url: str,
+    workers: int,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[str]:
     """Run ``roomwarden serve --workers N`` as the operator would, over an already migrated
     database; yields its base URL and stops the whole process group afterwards. A
-    development instance unless ``extra_env`` says otherwise (with every secret)."""
+    development instance unless ``extra_env`` says otherwise (with every secret). Its log
+    (stderr) goes to ``log_path`` when given."""
     import os
     import signal
     import subprocess
     import sys
     import tempfile
-    from pathlib import Path
 
     import httpx2
 
@@ -68,7 +73,8 @@ def roomwarden_serve(
     }
     exe = Path(sys.executable).with_name("roomwarden")
     cmd = [str(exe), "serve", "--no-migrate", "--workers", str(workers)]
-    log = tempfile.TemporaryFile()  # noqa: SIM115 -- a file, not a pipe, which would fill and stall the server
+    # a file, not a pipe, which would fill and stall the server
+    log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

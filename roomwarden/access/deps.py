@@ -15,6 +15,7 @@ from roomwarden.access.resolver import Access, resolve_access, resolve_caller
 from roomwarden.identity.deps import BearerDep
 from roomwarden.identity.principal import Principal
 from roomwarden.identity.tokens import read_token
+from roomwarden.kit import metrics
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import Forbidden, NotFound, Unauthenticated
 
@@ -40,6 +41,7 @@ def tenant_access(request: Request, tenant_id: TenantId, creds: BearerDep, sessi
     )
     request.state.principal = caller.principal  # known before any refusal is recorded
     if caller.access is None:
+        metrics.AUTHORIZATION.labels("not_found").inc()
         raise NotFound("tenant not found")
     return _admitted(request, tenant_id, caller.access)
 
@@ -47,13 +49,20 @@ def tenant_access(request: Request, tenant_id: TenantId, creds: BearerDep, sessi
 def access_in(request: Request, tenant_id: uuid.UUID, principal: Principal, session: Session) -> Access:
     """The principal's access in ``tenant_id`` (the portal's pages, and the API when the
     caller was already loaded)."""
-    return _admitted(request, tenant_id, resolve_access(session, principal, tenant_id))
+    try:
+        access = resolve_access(session, principal, tenant_id)
+    except NotFound:
+        metrics.AUTHORIZATION.labels("not_found").inc()
+        raise
+    return _admitted(request, tenant_id, access)
 
 
 def _admitted(request: Request, tenant_id: uuid.UUID, access: Access) -> Access:
     # The customer's MFA rule came with the link in the decision's one statement.
     if access.is_partner and not access.principal.mfa and access.mfa_required:
+        metrics.AUTHORIZATION.labels("mfa_required").inc()
         raise SecondFactorRequired(tenant_id)
+    metrics.AUTHORIZATION.labels("allowed").inc()
     request.state.access = access
     return access
 

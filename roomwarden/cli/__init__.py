@@ -13,6 +13,7 @@ from roomwarden.cli.access import app as access_app
 from roomwarden.cli.approvals import app as approvals_app
 from roomwarden.cli.audit import app as audit_app
 from roomwarden.cli.common import err, fail, guard, load_settings, open_database, out, progress
+from roomwarden.cli.db import app as db_app
 from roomwarden.cli.fleet import fleet_app
 from roomwarden.cli.notifications import mail_app
 from roomwarden.cli.rooms import ring_app, room_app
@@ -47,6 +48,7 @@ app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(fleet_app, name="fleet")
+app.add_typer(db_app, name="db")
 
 # Kept under their historical names for the sub-apps that import them from here.
 _guard = guard
@@ -98,7 +100,8 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
-    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS
+    from roomwarden.kit import logs
+    from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS, metrics_directory, run
 
     settings = _bind(host, port)
     with guard():
@@ -110,22 +113,25 @@ def serve(
         f"Roomwarden listening on [bold]http://{_url_host(settings.host)}:{settings.port}[/] "
         f"(portal {settings.public_url}/, API docs {settings.public_url}/api/v1/docs)"
     )
-    with guard():
-        # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES
-        # (roomwarden/kit/proxy.py), never from any loopback peer as uvicorn would by default.
-        uvicorn.run(
-            "roomwarden.asgi:app",
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_level="info",
-            proxy_headers=False,
-            http=HTTP_PROTOCOL,  # keeps TCP_NODELAY with --workers N (roomwarden/kit/server.py)
-            # A worker answers the supervisor's health check only once it has imported and
-            # built the app; uvicorn's 5 s default kills and restarts workers forever on a
-            # busy host.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        )
+    # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES
+    # (roomwarden/kit/proxy.py), never from any loopback peer as uvicorn would by default.
+    config = uvicorn.Config(
+        "roomwarden.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        log_config=logs.config(settings.log_format),
+        access_log=False,  # the service writes its own, with the request id (kit/observe.py)
+        proxy_headers=False,
+        http=HTTP_PROTOCOL,  # keeps TCP_NODELAY on every connection (roomwarden/kit/server.py)
+        # A worker answers the supervisor's health check only once it has imported and
+        # built the app; uvicorn's 5 s default kills and restarts workers forever on a
+        # busy host.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+    with guard(), metrics_directory(workers):
+        run(config)  # with --workers N, one SO_REUSEPORT socket per worker (kit/server.py)
 
 
 @app.command()

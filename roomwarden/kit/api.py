@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, compile_path
 
+from roomwarden.kit import metrics
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, Invalid, TooManyRequests
 from roomwarden.kit.schemas import SecretBearing
@@ -207,6 +208,8 @@ record_refused_attempt = _record_refusal
 
 
 async def _app_error(request: Request, exc: AppError) -> Response:
+    if exc.status == 403 and "access" in request.scope.get("state", {}):
+        metrics.AUTHORIZATION.labels("forbidden").inc()  # admitted to the tenant, not to this
     await run_in_threadpool(_record_refusal, request, exc)
     headers = {}
     if isinstance(exc, TooManyRequests):

@@ -69,7 +69,9 @@ class TrustedProxyMiddleware:
             forwarded = headers.get(b"x-forwarded-for")
             client = client_address(peer, forwarded.decode("latin-1") if forwarded else None, self.networks)
             if client != peer:
-                scope = dict(scope, client=(client, 0))
+                # In place, not a copy: the middleware outside (kit/observe.py) reads the
+                # route the router matched and logs the client from this same scope.
+                scope["client"] = (client, 0)
                 proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
                 if proto in ("http", "https"):
                     scope["scheme"] = proto if scope["type"] == "http" else WEBSOCKET[proto]

@@ -33,6 +33,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from roomwarden.jobs.registry import JobContext, JobSpec
+from roomwarden.kit import metrics
 from roomwarden.kit.db import Base, Database
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
@@ -153,6 +154,14 @@ def mail_counts(session: Session) -> dict[str, int]:
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def pending_mail(session: Session) -> int:
+    """Messages waiting to be sent (``roomwarden_job_queue_depth{queue="mail"}``)."""
+    return session.scalar(select(func.count()).where(OutgoingMail.status == "pending")) or 0
+
+
+metrics.queue_depths["mail"] = pending_mail
 
 
 def retry_failed(session: Session, ids: Iterable[uuid.UUID] | None = None) -> int:
@@ -286,6 +295,7 @@ class Mailer:
     def _give_up(self, mail: OutgoingMail, exc: BaseException) -> str:
         mail.status = "failed"
         mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        metrics.MAIL_FAILURES.labels("failed").inc()
         log.error("giving up on mail %s to %s: %s", mail.id, mail.to_address, exc)
         return "failed"
 
@@ -295,6 +305,7 @@ class Mailer:
         mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         delay = min(self.settings.mail_retry_seconds * 2 ** (mail.attempts - 1), 6 * 3600)
         mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        metrics.MAIL_FAILURES.labels("retry").inc()
         log.warning("mail %s to %s failed, retry in %ss: %s", mail.id, mail.to_address, delay, exc)
         return "retry"
 

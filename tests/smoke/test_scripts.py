@@ -1,6 +1,7 @@
 """scripts/demo.sh installs the environment once, whatever arguments it is given later: the
-install stamp of scripts/_venv.sh depends on pyproject.toml and the extra, never on the demo's
-arguments. Run on a copy of the scripts whose .venv/bin/python only records its calls."""
+install stamp of scripts/_venv.sh depends on pyproject.toml, the lock and the extra, never on
+the demo's arguments; it installs from the lock with hashes, then the project without its
+dependencies. Run on a copy of the scripts whose .venv/bin/python only records its calls."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def checkout(tmp_path: Path) -> Path:
     for name in ("_venv.sh", "demo.sh"):
         shutil.copy2(REPO / "scripts" / name, tmp_path / "scripts" / name)
     shutil.copy2(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(REPO / "requirements", tmp_path / "requirements")
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     for tool in ("python", "roomwarden"):
@@ -35,7 +37,11 @@ def checkout(tmp_path: Path) -> Path:
 def installs(checkout: Path) -> list[str]:
     log = checkout / ".venv" / "calls.log"
     lines = log.read_text().splitlines() if log.exists() else []
-    return [line for line in lines if line.startswith("python -m pip install") and " -e " in line]
+    return [line for line in lines if line.startswith("python -m pip install")]
+
+
+PIP = "python -m pip install --quiet --disable-pip-version-check"
+PROJECT = f"{PIP} --no-deps --no-build-isolation -e ."
 
 
 def demo(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,11 +55,11 @@ def demo(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_demo_installs_once_whatever_its_arguments(checkout: Path) -> None:
     first = demo(checkout)
     assert "installing dependencies" in first.stderr
-    assert installs(checkout) == ["python -m pip install --quiet --disable-pip-version-check -e ."]
+    assert installs(checkout) == [f"{PIP} --require-hashes -r requirements/base.txt", PROJECT]
     for args in (["--reset"], ["--port", "8123", "--host", "0.0.0.0"], ["test"], ["--no-serve"]):
         again = demo(checkout, *args)
         assert "installing" not in again.stderr, args
-    assert len(installs(checkout)) == 1
+    assert len(installs(checkout)) == 2
     calls = (checkout / ".venv" / "calls.log").read_text().splitlines()
     assert "roomwarden demo --port 8123 --host 0.0.0.0" in calls  # the arguments reach the demo
 
@@ -62,10 +68,14 @@ def test_a_test_install_serves_the_demo_and_a_changed_pyproject_installs_again(c
     subprocess.run(
         ["bash", "-c", "source scripts/_venv.sh test"], cwd=checkout, check=True, capture_output=True
     )
-    assert installs(checkout) == ["python -m pip install --quiet --disable-pip-version-check -e .[test]"]
+    assert installs(checkout) == [f"{PIP} --require-hashes -r requirements/test.txt", PROJECT]
     demo(checkout, "--reset")
-    assert len(installs(checkout)) == 1
+    assert len(installs(checkout)) == 2
     with (checkout / "pyproject.toml").open("a") as f:
         f.write("\n# changed\n")
     assert "installing dependencies" in demo(checkout, "--reset").stderr
-    assert len(installs(checkout)) == 2
+    assert len(installs(checkout)) == 4
+    with (checkout / "requirements" / "base.txt").open("a") as f:  # a new lock installs again
+        f.write("\n# changed\n")
+    assert "installing dependencies" in demo(checkout, "--reset").stderr
+    assert len(installs(checkout)) == 6
