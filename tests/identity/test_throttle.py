@@ -171,19 +171,25 @@ def test_roomwarden_serve_ignores_x_forwarded_for_from_loopback(world: World, db
     assert counted == limit
 
 
+def _fresh_address() -> str:
+    n = uuid.uuid4().int
+    return f"100.{64 + n % 64}.{(n >> 8) % 256}.{(n >> 16) % 254 + 1}"
+
+
 def test_a_trusted_proxy_names_the_client(world: World, db: Database) -> None:
     settings = world.settings.model_copy(
         update={"signin_max_failures_per_address": 2, "trusted_proxies": [ipaddress.ip_network("10.0.0.0/8")]}
     )
     t = world.tenant()
-    client_ip = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    # addresses of their own, drawn from 4 million: others' failures never share their counters
+    client_ip = _fresh_address()
     with TestClient(create_app(settings, db), client=("10.1.2.3", 4000)) as c:
         via = {"X-Forwarded-For": f"{client_ip}, 10.7.7.7"}
         for n in range(2):
             assert c.post(TOKEN, data=form(f"who{n}@{t.domain}", "x"), headers=via).status_code == 401
         assert c.post(TOKEN, data=form(t.admin.upn), headers=via).status_code == 429
         # another client behind the same proxy is not blocked
-        other = {"X-Forwarded-For": f"203.0.113.{uuid.uuid4().int % 250 + 1}"}
+        other = {"X-Forwarded-For": _fresh_address()}
         assert c.post(TOKEN, data=form(t.admin.upn), headers=other).status_code == 200
     assert _counter(db, settings, throttle.Kind.ADDRESS, client_ip).failures == 2
 

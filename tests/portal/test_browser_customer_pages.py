@@ -186,6 +186,7 @@ def test_partners_and_audit_log_by_their_accessible_names(new_context: Callable,
     page.get_by_label(o["rooms"][1]["name"], exact=True).check()
     page.get_by_label("I agree to the terms").check()
     page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Send invitation").wait_for()  # the review page has come
     assert page.get_by_text(invited.domain).first.is_visible()
     page.get_by_role("button", name="Send invitation").click()
     page.wait_for_url("**/partners?done=invited")
@@ -201,4 +202,5 @@ def test_partners_and_audit_log_by_their_accessible_names(new_context: Callable,
         page.get_by_role("button", name="Export CSV").click()
     assert download.value.suggested_filename.startswith(f"audit-{t.id}-")
     page.get_by_role("button", name="Verify").click()
+    page.get_by_text("The audit log verifies.").wait_for()  # a click only starts the navigation
     assert page.get_by_text("The audit log verifies.").is_visible()

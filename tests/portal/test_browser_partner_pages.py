@@ -168,6 +168,7 @@ def test_remove_customer_by_its_accessible_names(new_context: Callable, msp) -> 
     page.get_by_role("navigation").get_by_role("link", name="Customers", exact=True).click()
     page.get_by_role("link", name=o["contoso"].name, exact=True).click()
     page.get_by_role("button", name="Remove customer").click()
+    page.get_by_role("button", name="Remove", exact=True).wait_for()  # the confirmation has come
     assert page.get_by_role("heading", name=f"Remove the customer {o['contoso'].name}?").is_visible()
     page.get_by_role("link", name="Cancel").click()
     page.wait_for_url(f"**/partner/customers/{o['link']['id']}")
