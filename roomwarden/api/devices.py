@@ -42,7 +42,12 @@ NO_TENANT = (
 )
 
 
-@api.post("/devices/enroll", response_model=EnrollOut, status_code=201)
+@api.post(
+    "/devices/enroll",
+    response_model=EnrollOut,
+    status_code=201,
+    responses={429: {"description": "Too many failed enrolments from this address; see Retry-After"}},
+)
 @not_audited(NO_TENANT)
 def enroll(request: Request, session: SessionDep, body: EnrollIn) -> EnrollOut:
     """Enrol the device of the room whose enrollment key this is (replacing the room's device,
