@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from roomwarden.kit.crypto import generate_encryption_key
@@ -53,6 +53,14 @@ SECRETS: tuple[Secret, ...] = (
     ),
     Secret("audit_key", DEMO_AUDIT_KEY, lambda: secrets.token_urlsafe(48), "keys the audit chain (HMAC)"),
 )
+
+
+def url_host(host: str) -> str:
+    """How a URL names the interface ``host``: a wildcard address as the local loopback, an
+    IPv6 address in brackets."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 class Settings(BaseSettings):
@@ -122,8 +130,10 @@ class Settings(BaseSettings):
     oidc_provider_threads: int = Field(16, ge=1, le=256)
     oidc_calls_per_provider: int = Field(4, ge=1, le=256)
     host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    port: int = Field(8000, ge=1, le=65535)
+    # The address people and mail links use; unset, it follows host and port
+    # (http://HOST:PORT, with 0.0.0.0 and :: read as this machine's loopback).
+    public_url: str = ""
     # Outgoing e-mail; none is sent unless a host is set.
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)
@@ -157,6 +167,12 @@ class Settings(BaseSettings):
     # while unset), and the log format of `roomwarden serve` (one JSON object a line, or text).
     metrics_token: SecretStr | None = Field(None, min_length=16)
     log_format: Literal["json", "text"] = "json"
+
+    @model_validator(mode="after")
+    def _derive_public_url(self) -> Settings:
+        if not self.public_url.strip():
+            self.public_url = f"http://{url_host(self.host)}:{self.port}"
+        return self
 
     @field_validator("trusted_proxies", "oidc_allowed_networks", mode="before")
     @classmethod

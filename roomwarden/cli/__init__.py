@@ -19,7 +19,7 @@ from roomwarden.cli.notifications import mail_app
 from roomwarden.cli.rooms import ring_app, room_app
 from roomwarden.cli.tenants import tenant_app
 from roomwarden.kit.crypto import SecretBox
-from roomwarden.settings import Settings, get_settings, redact_url
+from roomwarden.settings import Settings, get_settings, redact_url, url_host
 from roomwarden.wiring import build_services
 from roomwarden.wiring import install as install_domain
 
@@ -77,17 +77,7 @@ def _bind(host: str | None, port: int | None) -> Settings:
     if port:
         os.environ["ROOMWARDEN_PORT"] = str(port)
     get_settings.cache_clear()
-    if (host or port) and "ROOMWARDEN_PUBLIC_URL" not in os.environ:
-        settings = load_settings()
-        os.environ["ROOMWARDEN_PUBLIC_URL"] = f"http://{_url_host(settings.host)}:{settings.port}"
-    get_settings.cache_clear()
     return load_settings()
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
 
 
 @app.command()
@@ -110,7 +100,7 @@ def serve(
         err.print("migrating the database ...")
         open_database(settings).dispose()
     out.print(
-        f"Roomwarden listening on [bold]http://{_url_host(settings.host)}:{settings.port}[/] "
+        f"Roomwarden listening on [bold]http://{url_host(settings.host)}:{settings.port}[/] "
         f"(portal {settings.public_url}/, API docs {settings.public_url}/api/v1/docs)"
     )
     # proxy_headers off: X-Forwarded-For is believed only from ROOMWARDEN_TRUSTED_PROXIES

@@ -61,7 +61,7 @@ def role_list(ctx: TenantCtx, done: str = "") -> Response:
     roles = list(ctx.session.scalars(service.list_roles_query(ctx.access).order_by(service.Role.name)))
     reads = service.role_reads(ctx.session, roles)
     order = {"builtin": 0, "partner_builtin": 1, "custom": 2, "partner_custom": 3}
-    reads.sort(key=lambda r: (order[r.kind], r.name.lower()))
+    reads.sort(key=lambda r: (order[r.kind], (r.partner_name or "").lower(), r.name.lower()))
     return ctx.page(
         "roles/list.html",
         current="roles",

@@ -100,3 +100,26 @@ def test_the_pool_holds_a_connection_per_worker_thread(monkeypatch: pytest.Monke
         db.dispose()
     monkeypatch.setenv("ROOMWARDEN_DB_POOL_SIZE", "3")
     assert Settings().pool().size == 3
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"ROOMWARDEN_PORT": "8123"}, "http://127.0.0.1:8123"),
+        ({"ROOMWARDEN_HOST": "0.0.0.0", "ROOMWARDEN_PORT": "9001"}, "http://127.0.0.1:9001"),
+        ({"ROOMWARDEN_HOST": "::1", "ROOMWARDEN_PORT": "9002"}, "http://[::1]:9002"),
+        ({"ROOMWARDEN_HOST": "rooms.internal"}, "http://rooms.internal:8000"),
+        ({"ROOMWARDEN_PORT": "8123", "ROOMWARDEN_PUBLIC_URL": "https://rooms.example.com"}, "https://rooms.example.com"),
+    ],
+)
+def test_the_public_url_follows_host_and_port_unless_set(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: str
+) -> None:
+    """Links in mail, the portal and the OpenID Connect redirect URI name the port the service
+    listens on, whether it comes from --port or from ROOMWARDEN_PORT."""
+    for name in ("ROOMWARDEN_HOST", "ROOMWARDEN_PORT", "ROOMWARDEN_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().public_url == expected

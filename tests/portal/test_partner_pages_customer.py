@@ -365,3 +365,22 @@ def test_accepting_shows_the_link_on_the_list(world, customer):
     lk = expect(accept(world, p.admin, inv["id"]), 201)
     listing = b.get(f"/t/{c.id}/partners")
     assert f'href="/t/{c.id}/partners/{lk["id"]}"' in listing.text and ">Accepted<" in listing.text
+
+
+def test_the_roles_page_names_the_partner_of_each_partner_role(world, app):  # type: ignore[no-untyped-def]
+    """A customer with two partners sees two "Primary admins" roles; each row says whose."""
+    c = world.tenant()
+    partners = [world.tenant(), world.tenant()]
+    for p in partners:
+        link(world, c, p)
+    b = signed_in(world, app, c.admin)
+    page = b.get(f"/t/{c.id}/roles")
+    assert page.status_code == 200
+    rows = re.findall(r"<tr>(.*?)</tr>", page.text, re.S)
+    primary = [r for r in rows if ">Primary admins</a>" in r]
+    assert len(primary) == 2
+    for p in partners:
+        assert sum(f"<td>{html.escape(p.name)}</td>" in r for r in primary) == 1, p.name
+    role_id = re.search(r'href="/t/[^"]+/roles/([^"]+)"', primary[0]).group(1)  # type: ignore[union-attr]
+    detail = b.get(f"/t/{c.id}/roles/{role_id}")
+    assert any(f"of the partner {html.escape(p.name)}." in detail.text for p in partners)
