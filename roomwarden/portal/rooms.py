@@ -274,12 +274,18 @@ def room_edit(ctx: TenantCtx, room_id: uuid.UUID) -> Response:
 @pages.post("/t/{tenant_id}/rooms/{room_id}/edit")
 @audited(Category.ROOM, Operation.UPDATE)
 def room_update(ctx: TenantCtx, room_id: uuid.UUID, form: FormDep) -> Response:
-    """Only the fields the form offered are sent: a user who may only move the room between
-    rings sends only the ring."""
+    """Only the fields the person changed are sent, so change control sees the change that
+    was made: renaming a room is not also a move between rings because the form showed the
+    ring. A form that changes nothing changes nothing."""
     offered = [f for f in (*ROOM_FIELDS, "update_ring_id") if f in form]
     values = {f: text(form, f) for f in offered}
     try:
-        data = validate(RoomUpdate, values)
+        room = service.visible_room(ctx.session, ctx.access, room_id)
+        submitted = validate(RoomUpdate, values).model_dump(exclude_unset=True)
+        changed = {f: v for f, v in submitted.items() if v != getattr(room, f)}
+        if not changed:
+            return redirect(ctx.url("room", room_id=str(room_id)) + "?done=unchanged")
+        data = RoomUpdate.model_validate(changed)
         done = apply_or_hold(ctx.session, ctx.access, "room.update", data, room_id=room_id)
     except AppError as exc:
         errors = errors_of(exc, "resource_account" if exc.status == 409 else None)

@@ -572,3 +572,35 @@ def test_automatic_policy_applies_at_once(world, app) -> None:
     r = browser.post(edit, values)
     assert r.status_code == 303 and r.headers["location"].endswith("?done=saved")
     assert api(world, ln.customer, f"/rooms/{room['id']}")["name"] == "Renamed"
+
+
+def test_the_room_form_sends_only_what_changed_so_change_control_sees_the_right_event(world, app) -> None:
+    """The edit form shows the ring too; renaming a room is a room change, not also a move
+    between rings. With room changes automatic and ring moves held, the rename applies at once,
+    a ring move alone is held as a ring move, and a form that changes nothing changes nothing."""
+    ln = linked(world, policy={"update_ring.change": "manual"})
+    room = world.room(ln.customer, "DE", city="Berlin")
+    browser = signed_in(world, app, ln.primary)
+    edit = f"/t/{ln.customer.id}/rooms/{room['id']}/edit"
+    form = browser.get(edit)
+    assert 'name="update_ring_id"' in form.text  # the Primary admins may move rooms
+    values = {
+        "name": room["name"],
+        "resource_account": room["resource_account"],
+        "country": "DE",
+        "city": "Berlin",
+        "building": room["building"],
+        "time_zone": room["time_zone"],
+        "update_ring_id": room["update_ring_id"],
+    }
+    unchanged = browser.post(edit, values)
+    assert unchanged.status_code == 303 and unchanged.headers["location"].endswith("?done=unchanged")
+    renamed = browser.post(edit, {**values, "name": "Renamed"})
+    assert renamed.status_code == 303 and renamed.headers["location"].endswith("?done=saved"), renamed.text
+    assert api(world, ln.customer, f"/rooms/{room['id']}")["name"] == "Renamed"
+    assert api(world, ln.customer, "/approval-requests")["items"] == []
+    other = next(r for r in ring_ids(world, ln.customer).values() if r != room["update_ring_id"])
+    rid = _held(browser, browser.post(edit, {**values, "name": "Renamed", "update_ring_id": other}), ln.customer)
+    read = api(world, ln.customer, f"/approval-requests/{rid}")
+    assert read["event"] == "update_ring.change"
+    assert {d["field"] for d in read["diff"]} <= {"update_ring_id", "update_ring"}
