@@ -34,7 +34,7 @@ from roomwarden.rooms.models import (
     health_state_is,
 )
 from roomwarden.rooms.schemas import RoomCreate, RoomDevice, RoomRead, RoomSignalRead, RoomUpdate
-from roomwarden.tenants.models import TenantSettings
+from roomwarden.tenants.models import TenantDomain, TenantSettings
 
 ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "time_zone")
 
@@ -144,6 +144,16 @@ def _ring(session: Session, tenant_id: uuid.UUID, ring_id: uuid.UUID | None) -> 
 def _account_free(
     session: Session, tenant_id: uuid.UUID, account: str, exclude: uuid.UUID | None = None
 ) -> None:
+    """A room's mailbox is this tenant's: a resource account in a domain another tenant holds
+    would be that organisation's mailbox (domains are unique across the service, SPEC §1)."""
+    domain = account.rsplit("@", 1)[-1].lower()
+    owner = session.scalar(select(TenantDomain.tenant_id).where(TenantDomain.domain == domain))
+    if owner is not None and owner != tenant_id:
+        raise Invalid(
+            "the resource account's domain belongs to another organisation: "
+            "use a mailbox in one of this organisation's domains",
+            field="resource_account",
+        )
     stmt = select(Room.id).where(Room.tenant_id == tenant_id, Room.resource_account == account)
     if exclude is not None:
         stmt = stmt.where(Room.id != exclude)

@@ -204,3 +204,22 @@ def test_a_partner_never_deletes_a_ring(world: World) -> None:
     url = f"/api/v1/tenants/{c.id}/update-rings/{ring['id']}"
     assert world.client.delete(url, headers=p.admin.headers).status_code == 403
     assert world.client.get(url, headers=c.admin.headers).status_code == 200
+
+
+def test_a_room_mailbox_may_not_be_in_another_organisations_domain(world: World) -> None:
+    """Domains are unique across the service: a mailbox in another tenant's domain is that
+    organisation's, never one of this tenant's rooms — on creation and on change, and the
+    refusal names no room of the other tenant."""
+    t, other = world.tenant(), world.tenant()
+    theirs = world.room(other)
+    body = {"name": "Borrowed", "resource_account": f"borrowed@{other.domain}", "country": "DE"}
+    refused = world.post(t, "/rooms", body)
+    assert refused.status_code == 422 and refused.json()["title"] == "Invalid input"
+    assert other.domain not in refused.text and theirs["name"] not in refused.text
+    assert world.post(t, "/rooms", {**body, "resource_account": f"borrowed@{t.domain}"}).status_code == 201
+    # a domain nobody holds stays allowed (a tenant may use a mailbox domain it never registered)
+    room = expect(world.post(t, "/rooms", {**body, "resource_account": "room@unclaimed.example"}), 201)
+    url = f"{base(t)}/rooms/{room['id']}"
+    moved = world.client.patch(url, json={"resource_account": f"x@{other.domain.upper()}"}, headers=t.admin.headers)
+    assert moved.status_code == 422
+    assert get(world, t, f"/rooms/{room['id']}")["resource_account"] == "room@unclaimed.example"
