@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, Unpack
 
 from sqlalchemy import Select, func, select
 
@@ -100,6 +100,9 @@ def parse_range(start: str | None, end: str | None) -> tuple[datetime, datetime]
 # -- JSON listing ------------------------------------------------------------------------------
 
 
+S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     category: Category | None = None
@@ -107,6 +110,17 @@ class Filters:
     user_id: str | None = None
     user_upn: str | None = None
     partner_tenant_id: uuid.UUID | None = None
+
+    def described(self) -> dict[str, str]:
+        """The filters in force, for the export's own audit record."""
+        values = {
+            "category": self.category.value if self.category else None,
+            "result_status": self.result_status,
+            "user_id": self.user_id,
+            "user_upn": self.user_upn,
+            "partner_tenant_id": str(self.partner_tenant_id) if self.partner_tenant_id else None,
+        }
+        return {name: value for name, value in values.items() if value}
 
 
 def records_query(
@@ -119,7 +133,13 @@ def records_query(
     filters: Filters | None = None,
 ) -> Select[AuditRecord]:
     f = filters or Filters(category=Category(category) if category else None, result_status=result_status)
-    stmt = select(AuditRecord).where(
+    return filtered(select(AuditRecord), tenant_id, start, end, f)
+
+
+def filtered(stmt: S, tenant_id: uuid.UUID, start: datetime, end: datetime, f: Filters) -> S:
+    """``stmt`` narrowed to the tenant's records of the range that pass every filter: the
+    one definition the list, the page and both exports share."""
+    stmt = stmt.where(
         AuditRecord.tenant_id == tenant_id,
         AuditRecord.creation_time >= start,
         AuditRecord.creation_time <= end,
@@ -190,27 +210,36 @@ def header() -> str:
 
 
 def export_csv(
-    db: Database, tenant_id: uuid.UUID, start: datetime, end: datetime, batch: int = 2000
+    db: Database,
+    tenant_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    batch: int = 2000,
+    filters: Filters | None = None,
 ) -> Iterator[str | bytes]:
-    """The CSV of a validated range; memory stays flat whatever its size."""
+    """The CSV of a validated range and the list's filters; memory stays flat whatever its
+    size."""
+    f = filters or Filters()
     if db.url.startswith("postgresql"):
-        return _export_copy(db, tenant_id, start, end)
-    return export_rows(db, tenant_id, start, end, batch)
+        return _export_copy(db, tenant_id, start, end, f)
+    return export_rows(db, tenant_id, start, end, batch, f)
 
 
 def export_rows(
-    db: Database, tenant_id: uuid.UUID, start: datetime, end: datetime, batch: int = 2000
+    db: Database,
+    tenant_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    batch: int = 2000,
+    filters: Filters | None = None,
 ) -> Iterator[str]:
     """Keyset batches of plain columns from a session of its own."""
     yield header()
     last_seq: int | None = None  # no lower bound: every row of the range, as PostgreSQL's COPY
     tid = str(tenant_id)
+    f = filters or Filters()
     while True:
-        stmt = select(AuditRecord.seq, *_EXPORT_COLUMNS).where(
-            AuditRecord.tenant_id == tenant_id,
-            AuditRecord.creation_time >= start,
-            AuditRecord.creation_time <= end,
-        )
+        stmt = filtered(select(AuditRecord.seq, *_EXPORT_COLUMNS), tenant_id, start, end, f)
         if last_seq is not None:
             stmt = stmt.where(AuditRecord.seq > last_seq)
         with db.transaction(write=False) as session:
@@ -266,7 +295,7 @@ _PG_COPY = (
     " %(tid)s, to_char(creation_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
     " NULLIF(user_id, ''), NULLIF(user_tenant_id, ''), {upn}, {name}, {partner}, {allowed}"
     " FROM audit_records WHERE tenant_id = %(t)s AND creation_time >= %(lo)s AND creation_time <= %(hi)s"
-    " ORDER BY seq) TO STDOUT WITH (FORMAT csv)"
+    "{{filters}} ORDER BY seq) TO STDOUT WITH (FORMAT csv)"
 ).format(
     object_name=_PG_SAFE.format(c="object_name"),
     upn=_PG_SAFE.format(c="user_upn"),
@@ -277,13 +306,33 @@ _PG_COPY = (
 COPY_CHUNK = 1 << 16
 
 
-def _export_copy(db: Database, tenant_id: uuid.UUID, start: datetime, end: datetime) -> Iterator[bytes]:
+# The filters of ``filtered``, as fixed SQL with parameters (the values never enter the text).
+_PG_FILTERS = {
+    "category": " AND category = %(category)s",
+    "result_status": " AND result_status = %(result_status)s",
+    "user_id": " AND user_id = %(user_id)s",
+    "user_upn": " AND lower(user_upn) = %(user_upn)s",
+    "partner_tenant_id": " AND user_tenant_id = %(partner_tenant_id)s AND user_tenant_id <> %(tid)s",
+}
+
+
+def _copy_filters(f: Filters) -> tuple[str, dict[str, str]]:
+    given = f.described()
+    if "user_upn" in given:
+        given["user_upn"] = given["user_upn"].strip().lower()
+    return "".join(_PG_FILTERS[name] for name in given), given
+
+
+def _export_copy(
+    db: Database, tenant_id: uuid.UUID, start: datetime, end: datetime, f: Filters
+) -> Iterator[bytes]:
     yield header().encode()
+    where, values = _copy_filters(f)
     with db.engine.connect() as conn:
         raw: Any = conn.connection.driver_connection
         with raw.cursor() as cur:
-            params = {"tid": str(tenant_id), "t": tenant_id, "lo": start, "hi": end}
-            with cur.copy(_PG_COPY, params) as copy:
+            params = {"tid": str(tenant_id), "t": tenant_id, "lo": start, "hi": end, **values}
+            with cur.copy(_PG_COPY.format(filters=where), params) as copy:
                 pending: list[bytes] = []
                 size = 0
                 for data in copy:

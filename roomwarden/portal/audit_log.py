@@ -184,8 +184,8 @@ def audit_log_export(
     user: str = Query("", max_length=320),
     partner: str = Query("", max_length=64),
 ) -> Response:
-    """The API's export of the From/To range (the other filters stay on the page only: the
-    export is the whole range, as the API's). Recorded before it streams, as the API's."""
+    """The API's export of what the page shows: the From/To range and every filter (Category,
+    Result, User, Partner tenant). Recorded before it streams, as the API's."""
     f = _filters(start, end, category, result, user, partner)
     try:
         _gate(ctx)
@@ -200,11 +200,16 @@ def audit_log_export(
         Category.AUDIT_LOG,
         Operation.READ,
         "audit log export",
-        details={"start": lo.isoformat(), "end": hi.isoformat(), "via": "portal"},
+        details={
+            "start": lo.isoformat(),
+            "end": hi.isoformat(),
+            "via": "portal",
+            **f.api_filters().described(),
+        },
     )
     name = f"audit-{ctx.tenant_id}-{lo:%Y%m%d}-{hi:%Y%m%d}.csv"
     return StreamingResponse(
-        queries.export_csv(ctx.request.app.state.db, ctx.tenant_id, lo, hi),
+        queries.export_csv(ctx.request.app.state.db, ctx.tenant_id, lo, hi, filters=f.api_filters()),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

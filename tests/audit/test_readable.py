@@ -192,6 +192,16 @@ def test_both_export_paths_write_the_same_bytes(world: World) -> None:
     )
     rows = "".join(queries.export_rows(world.db, tid, lo, hi, batch=3)).encode()
     assert fast == rows
+    for filters in (
+        queries.Filters(category=Category.ROOM, user_upn="PLAIN"),
+        queries.Filters(result_status="Successful", user_id="not-a-user"),
+    ):
+        narrowed = b"".join(
+            c if isinstance(c, bytes) else c.encode()
+            for c in queries.export_csv(world.db, tid, lo, hi, filters=filters)
+        )
+        assert narrowed == "".join(queries.export_rows(world.db, tid, lo, hi, 3, filters)).encode()
+        assert len(list(csv.reader(io.StringIO(narrowed.decode())))) == (2 if filters.category else 1)
     parsed = list(csv.DictReader(io.StringIO(rows.decode())))[2:]
     assert [r["activity.objectName"] for r in parsed] == [queries.safe(n) or "" for n in NASTY]
     assert [r["user.displayName"] for r in parsed] == [queries.safe(n) or "" for n in NASTY]

@@ -600,7 +600,8 @@ def test_the_room_form_sends_only_what_changed_so_change_control_sees_the_right_
     assert api(world, ln.customer, f"/rooms/{room['id']}")["name"] == "Renamed"
     assert api(world, ln.customer, "/approval-requests")["items"] == []
     other = next(r for r in ring_ids(world, ln.customer).values() if r != room["update_ring_id"])
-    rid = _held(browser, browser.post(edit, {**values, "name": "Renamed", "update_ring_id": other}), ln.customer)
+    moved = browser.post(edit, {**values, "name": "Renamed", "update_ring_id": other})
+    rid = _held(browser, moved, ln.customer)
     read = api(world, ln.customer, f"/approval-requests/{rid}")
     assert read["event"] == "update_ring.change"
     assert {d["field"] for d in read["diff"]} <= {"update_ring_id", "update_ring"}

@@ -220,6 +220,7 @@ def test_a_room_mailbox_may_not_be_in_another_organisations_domain(world: World)
     # a domain nobody holds stays allowed (a tenant may use a mailbox domain it never registered)
     room = expect(world.post(t, "/rooms", {**body, "resource_account": "room@unclaimed.example"}), 201)
     url = f"{base(t)}/rooms/{room['id']}"
-    moved = world.client.patch(url, json={"resource_account": f"x@{other.domain.upper()}"}, headers=t.admin.headers)
+    elsewhere = {"resource_account": f"x@{other.domain.upper()}"}
+    moved = world.client.patch(url, json=elsewhere, headers=t.admin.headers)
     assert moved.status_code == 422
     assert get(world, t, f"/rooms/{room['id']}")["resource_account"] == "room@unclaimed.example"
