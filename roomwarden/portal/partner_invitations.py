@@ -130,7 +130,24 @@ def invitation_list(
     return _list_page(pctx, cursor, notice=notice)
 
 
-@pages.post("/partner/invitations/{invitation_id}/deny", name="portal.partner_invitation_deny")
+@pages.get("/partner/invitations/{invitation_id}/deny", name="portal.partner_invitation_deny")
+def deny_confirm(pctx: PartnerCtxDep, invitation_id: uuid.UUID) -> Response:
+    """Denying cannot be undone, so it is confirmed first, behind the same checks as the
+    denial: an invitation the user may not see is the same 404 as a missing one."""
+    (read,) = invitations.partner_invitation_reads(pctx.session, [_visible(pctx, invitation_id)])
+    return pctx.page(
+        "confirm.html",
+        current="invitations",
+        title=f"Deny the invitation from {read.customer_name}?",
+        text=f"{read.customer_name} is told that your organisation declined. Nothing is delegated, "
+        "and the invitation cannot be accepted afterwards: the customer has to send a new one.",
+        action=pctx.url("partner_invitation_deny", invitation_id=invitation_id),
+        button="Deny",
+        cancel=pctx.url("partner_invitations"),
+    )
+
+
+@pages.post("/partner/invitations/{invitation_id}/deny")
 @audited(Category.PARTNER_INVITATION, Operation.REJECT)
 def invitation_deny(pctx: PartnerCtxDep, invitation_id: uuid.UUID) -> Response:
     _audit_in_customer(pctx, invitation_id)

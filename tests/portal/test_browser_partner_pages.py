@@ -138,6 +138,8 @@ def test_accept_and_deny_by_their_accessible_names(new_context: Callable, msp) -
     page.get_by_role("navigation").get_by_role("link", name="Invitations", exact=True).click()
     litware = page.get_by_role("row").filter(has_text=o["litware"].name)
     litware.get_by_role("button", name="Deny").click()
+    page.get_by_role("heading", name=f"Deny the invitation from {o['litware'].name}?").wait_for()
+    page.get_by_role("main").get_by_role("button", name="Deny").click()
     page.wait_for_url("**/partner/invitations?done=denied*")
     assert (
         page.get_by_role("status")

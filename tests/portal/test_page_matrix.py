@@ -614,6 +614,12 @@ SIDE_PAGES = [
         _reviewer_then,
         by_id=True,
     ),
+    SidePage(
+        "invitation deny",
+        lambda s, t: f"/partner/invitations/{s.invitations[t]}/deny",
+        _reviewer_then,
+        by_id=True,
+    ),
     SidePage("customers", lambda s, t: "/partner/customers", lambda w, t: 200),
     SidePage(
         "customer",

@@ -5,6 +5,7 @@ the partner API shows the same user, and nothing of a customer outside the deleg
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -138,7 +139,14 @@ def test_accept_refusals_are_readable_and_keep_the_choice(world, app, offer):
 
 def test_deny_ends_the_invitation_with_a_notice(world, app, offer):
     c, p, inv, b = offer
-    b.get("/partner/invitations")
+    listing = b.get("/partner/invitations")
+    deny = f'<form method="get" action="/partner/invitations/{inv["id"]}/deny">'
+    assert deny in listing.text  # the list's Deny asks first; nothing is denied by it
+    confirm = b.get(f"/partner/invitations/{inv['id']}/deny")
+    assert confirm.status_code == 200
+    assert f"Deny the invitation from {html.escape(c.name)}?</h1>" in confirm.text
+    assert ">Deny</button>" in confirm.text and 'href="/partner/invitations">Cancel</a>' in confirm.text
+    assert _api(world, p.admin, "/api/v1/partner/invitations")["items"][0]["status"] == "pending"
     denied = b.post(f"/partner/invitations/{inv['id']}/deny")
     assert denied.status_code == 303
     page = b.get(denied.headers["location"])
@@ -167,6 +175,10 @@ def test_invitations_only_for_reviewers_and_their_own_tenant(world, app, offer):
         missing = other.get(path)
         assert missing.status_code == 404 and NOT_FOUND in missing.text
     assert other.post(f"/partner/invitations/{inv['id']}/deny").status_code == 404
+    for path in (f"/partner/invitations/{inv['id']}/deny", f"/partner/invitations/{uuid.uuid4()}/deny"):
+        missing = other.get(path)
+        assert missing.status_code == 404 and NOT_FOUND in missing.text
+    assert member.get(f"/partner/invitations/{inv['id']}/deny").status_code == 403
     assert _api(world, p.admin, "/api/v1/partner/invitations")["items"][0]["status"] == "pending"
     signed_out = Browser(app).get("/partner/invitations")
     assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login?next=")
