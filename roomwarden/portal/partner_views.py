@@ -112,6 +112,7 @@ def all_tickets(
         next_cursor=next_cursor,
         cursor=cursor,
         statuses=TICKET_STATUSES,
+        left_out=tickets.left_out(pctx.session, pctx.principal),
     )
 
 

@@ -454,6 +454,11 @@ def test_all_tickets_across_customers(world, app, fleet):
     assert page.status_code == 200
     assert seen["title"] in page.text and unseen["title"] not in page.text
     assert b_ticket["title"] not in page.text  # Beta did not turn on the all tickets view
+    # ... and the page says so, by name, rather than looking as if Beta had no tickets
+    note = page.text.split('aria-label="Customers not shown"', 1)[1].split("</div>", 1)[0]
+    said = f"Not shown here: {html.escape(c2.name)} — this customer has turned the all tickets view off"
+    assert said in note
+    assert html.escape(a.name) not in note
     row = page.text.split(seen["title"], 1)[1].split("</tr>", 1)[0]
     assert a.name in row and rooms["a_in"]["name"] in row and "Open" in row
     assert f'href="/t/{a.id}/tickets/{seen["id"]}"' in page.text
@@ -469,6 +474,20 @@ def test_all_tickets_across_customers(world, app, fleet):
     assert bad.status_code == 422 and 'id="e-status"' in bad.text and 'id="e-customer"' in bad.text
     unknown = b.get(f"/partner/tickets?customer={world.tenant().id}")
     assert unknown.status_code == 404 and NOT_FOUND in unknown.text
+
+
+def test_all_tickets_names_the_customers_it_cannot_show(world, app, fleet):
+    """A customer that requires a second factor is left out of a sign-in without one, and
+    named; with every view on and no rule, nothing is said."""
+    p, _a, c2, _rooms, _ = fleet
+    b = signed_in(world, app, p.admin)
+    _settings(world, c2, enable_all_tickets_view=True, require_mfa_for_partners=True)
+    page = b.get("/partner/tickets").text
+    note = page.split('aria-label="Customers not shown"', 1)[1].split("</div>", 1)[0]
+    assert f"Not shown to this sign-in: {html.escape(c2.name)} — this customer requires" in note
+    assert "turned the all tickets view off" not in note
+    _settings(world, c2, require_mfa_for_partners=False)
+    assert 'aria-label="Customers not shown"' not in b.get("/partner/tickets").text
 
 
 def test_all_rooms_shows_exactly_the_delegated_rooms(world, app, fleet):
