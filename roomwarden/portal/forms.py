@@ -32,6 +32,57 @@ def _message(msg: str) -> str:
     return msg if msg.endswith(".") else msg + "."
 
 
+def _plural(n: Any, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+# What a person reads for each kind of refusal of the input models (pydantic's error types):
+# written for people, never the validator's own wording ("List should have at least 1 item
+# after validation"). The service's own refusals (value errors) keep their sentences.
+_WORDS: dict[str, Any] = {
+    "missing": lambda c: "This field is required.",
+    "string_too_short": lambda c: "This field is required."
+    if c.get("min_length", 1) <= 1
+    else f"Enter at least {_plural(c['min_length'], 'character', 'characters')}.",
+    "string_too_long": lambda c: f"Use at most {_plural(c['max_length'], 'character', 'characters')}.",
+    "too_short": lambda c: "Choose at least one."
+    if c.get("min_length", 1) <= 1
+    else f"Choose at least {c['min_length']}.",
+    "too_long": lambda c: f"Choose at most {c['max_length']}.",
+    "string_pattern_mismatch": lambda c: "This is not in the expected form.",
+    "int_parsing": lambda c: "Enter a whole number.",
+    "int_from_float": lambda c: "Enter a whole number.",
+    "float_parsing": lambda c: "Enter a number.",
+    "greater_than_equal": lambda c: f"Enter {c['ge']} or more.",
+    "less_than_equal": lambda c: f"Enter {c['le']} or less.",
+    "greater_than": lambda c: f"Enter more than {c['gt']}.",
+    "less_than": lambda c: f"Enter less than {c['lt']}.",
+    "uuid_parsing": lambda c: "Choose one of the items offered.",
+    "uuid_type": lambda c: "Choose one of the items offered.",
+    "enum": lambda c: "Choose one of the options offered.",
+    "literal_error": lambda c: "Choose one of the options offered.",
+    "bool_parsing": lambda c: "Choose yes or no.",
+    "date_parsing": lambda c: "Enter a date as YYYY-MM-DD.",
+    "date_from_datetime_parsing": lambda c: "Enter a date as YYYY-MM-DD.",
+    "datetime_parsing": lambda c: "Enter a date and time as YYYY-MM-DD HH:MM.",
+    "datetime_from_date_parsing": lambda c: "Enter a date and time as YYYY-MM-DD HH:MM.",
+    "url_parsing": lambda c: "Enter a full address, such as https://example.com/hook.",
+    "url_scheme": lambda c: "Enter an address that starts with https://.",
+    "value_error": None,  # the model's own sentence
+}
+
+
+def field_message(err: Any) -> str:
+    """One validation error (an item of ``ValidationError.errors()``) in words for people."""
+    words = _WORDS.get(err.get("type", ""))
+    if words is not None:
+        try:
+            return str(words(err.get("ctx") or {}))
+        except KeyError:
+            pass
+    return _message(err["msg"])
+
+
 def validate(model: type[M], data: dict[str, Any]) -> M:
     """``model`` from form values, or ``FieldErrors`` naming each field in words."""
     try:
@@ -40,7 +91,7 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
         fields: dict[str, str] = {}
         for err in exc.errors():
             loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
-            fields.setdefault(loc[0] if loc else FORM, _message(err["msg"]))
+            fields.setdefault(loc[0] if loc else FORM, field_message(err))
         raise FieldErrors(fields) from exc
 
 

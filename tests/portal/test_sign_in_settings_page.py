@@ -85,7 +85,7 @@ def test_a_global_admin_switches_to_its_provider_and_back(world: World, app: Any
         ({"issuer": "http://idp.example.com"}, "issuer", "not acceptable"),
         ({"issuer": "{unused}"}, "issuer", "discovery"),
         ({"type": ""}, "type", "Choose how the people of this tenant sign in"),
-        ({"type": "saml"}, "type", "Input should be"),
+        ({"type": "saml"}, "type", "Choose one of the options offered."),
         ({"issuer": ""}, "issuer", "Enter the issuer URL"),
         ({"client_id": ""}, "client_id", "Enter the client ID"),
         ({"admin_value": ""}, "admin_value", "Give both the admin claim and its value"),
