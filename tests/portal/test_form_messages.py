@@ -31,7 +31,7 @@ MACHINE = ("should", "Input", "after validation", "pattern", "valid UUID", "pars
             "Choose at least one.",
         ),
         (RoleCreate, {"name": "Desk", "permissions": ["rooms.fly"]}, "permissions", "Choose one of the"),
-        (SettingsUpdate, {"enable_all_tickets_view": "maybe"}, "enable_all_tickets_view", "Choose yes or no."),
+        (SettingsUpdate, {"enable_all_tickets_view": "?"}, "enable_all_tickets_view", "Choose yes or no."),
     ],
 )
 def test_each_refusal_reads_as_a_sentence_for_people(
