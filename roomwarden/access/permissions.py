@@ -103,6 +103,42 @@ TENANT_LEVEL: frozenset[Permission] = frozenset(
 )
 
 
+#: Each permission's feature and name as the seed's Table 1 says them, in the table's order.
+NAMES: dict[Permission, tuple[str, str]] = {
+    P.ROOMS_VIEW: ("Rooms", "View rooms"),
+    P.ROOMS_MODIFY: ("Rooms", "Modify rooms"),
+    P.ROOMS_RESET_KEY: ("Rooms", "Reset enrollment keys"),
+    P.ROOMS_DOWNLOAD_KEY: ("Rooms", "Download enrollment keys"),
+    P.ROOMS_UNENROLL: ("Rooms", "Unenroll rooms"),
+    P.ROOMS_CREATE: ("Rooms", "Create rooms"),
+    P.GROUPS_VIEW: ("Group management", "View groups"),
+    P.GROUPS_MODIFY: ("Group management", "Modify groups"),
+    P.GROUPS_CREATE: ("Group management", "Create groups"),
+    P.RINGS_VIEW: ("Update ring management", "View update rings"),
+    P.RINGS_MODIFY: ("Update ring management", "Modify update rings"),
+    P.RINGS_CREATE: ("Update ring management", "Create update rings"),
+    P.REPORTS_VIEW: ("Reports", "View reports"),
+    P.INCIDENTS_CREATE: ("Reports", "Create customer incidents"),
+    P.TICKETS_VIEW: ("Ticket management", "View tickets"),
+    P.TICKETS_UPDATE: ("Ticket management", "Update tickets"),
+    P.SETTINGS_VIEW: ("Service settings", "View service settings"),
+    P.SETTINGS_MODIFY: ("Service settings", "Modify service settings"),
+    P.ROLES_VIEW: ("Role management", "View roles"),
+    P.ROLES_MODIFY: ("Role management", "Modify roles"),
+    P.AUDIT_EXPORT: ("Audit", "Export the audit log"),
+    P.PARTNERS_MANAGE: ("Partners", "Manage partners"),
+    P.APPROVALS_REVIEW: ("Approvals", "Review approval requests"),
+}
+
+
+def name_of(permission: str) -> str:
+    """A permission's name for people ("View rooms"); an unknown id as itself."""
+    try:
+        return NAMES[Permission(permission)][1]
+    except ValueError:
+        return permission
+
+
 def permission_table() -> list[dict[str, object]]:
     """Rows of SPEC Table 1, for docs and the portal."""
     rows: list[dict[str, object]] = []
@@ -110,6 +146,8 @@ def permission_table() -> list[dict[str, object]]:
         rows.append(
             {
                 "permission": perm.value,
+                "feature": NAMES[perm][0],
+                "name": NAMES[perm][1],
                 "roles": [name for name, (_, perms) in BUILTIN_ROLES.items() if perm in perms],
                 "partner_admin": perm in PARTNER_ADMIN,
             }

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
+from roomwarden.access.permissions import name_of as permission_name
 from roomwarden.approvals import actions, policy, service, visibility
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.approvals.schemas import RejectBody
@@ -116,6 +117,27 @@ class Row:
     field: str
     before: str
     after: str
+
+
+def _word(value: Any) -> Any:
+    return str(value).replace("_", " ").capitalize() if isinstance(value, str) and value else value
+
+
+#: How a stored value reads for people, by field: states as words, permissions by name.
+VALUE_NAMES: dict[str, Any] = {
+    "status": _word,
+    "severity": _word,
+    "health_state": _word,
+    "enrollment_state": _word,
+    "kind": _word,
+    "activation": _word,
+    "permissions": lambda v: sorted(permission_name(p) for p in v) if isinstance(v, list) else v,
+}
+
+
+def _named(key: str, value: Any) -> Any:
+    name = VALUE_NAMES.get(key)
+    return name(value) if name is not None and value is not None else value
 
 
 def _value(value: Any) -> str:
@@ -216,6 +238,8 @@ def diff_rows(
             old, new = (_members(v, names) if v is not None else None for v in (old, new))
         elif key == "scope":
             old, new = (_scope(v, names) if v is not None else None for v in (old, new))
+        else:
+            old, new = _named(key, old), _named(key, new)
         if before is None and _value(new) == "—":
             continue  # a new object's empty field says nothing
         rows.append(Row(FIELD_NAMES.get(key, key.replace("_", " ").capitalize()), _value(old), _value(new)))

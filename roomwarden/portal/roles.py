@@ -74,6 +74,9 @@ def role_list(ctx: TenantCtx, done: str = "") -> Response:
 
 def _role_form(ctx: Ctx, role: Any, values: dict[str, Any], errors: dict[str, str]) -> Response:
     rows = {row["permission"]: row for row in permission_table()}
+    features: dict[str, list[tuple[str, dict[str, object]]]] = {}
+    for p in grantable(ctx.access):
+        features.setdefault(str(rows[p.value]["feature"]), []).append((p.value, rows[p.value]))
     return ctx.page(
         "roles/form.html",
         current="roles",
@@ -81,7 +84,7 @@ def _role_form(ctx: Ctx, role: Any, values: dict[str, Any], errors: dict[str, st
         role=role,
         values=values,
         errors=errors,
-        permissions=[(p.value, rows[p.value]) for p in grantable(ctx.access)],
+        features=list(features.items()),
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from roomwarden.access.permissions import name_of as permission_name
 from roomwarden.identity import sessions
 from roomwarden.identity.http import authenticate, clear_cookie, cookie_name, cross_site, session_cookie
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS, TransactionalRoute, record_refused_attempt
@@ -299,6 +300,7 @@ templates.filters["sentence"] = _sentence
 templates.filters["options"] = lambda xs: [(x, x) for x in xs]
 templates.filters["named_options"] = lambda objs: [(str(o.id), o.name) for o in objs]
 templates.filters["titled_options"] = lambda xs: [(x, str(x).replace("_", " ").capitalize()) for x in xs]
+templates.globals["permission_name"] = permission_name
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:

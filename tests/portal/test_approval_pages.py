@@ -532,7 +532,7 @@ def test_held_incident_and_ticket_update_say_they_wait(world, app, site) -> None
     assert api(world, ln.customer, f"/tickets/{ticket['id']}")["status"] == "open"
     customer = signed_in(world, app, ln.customer.admin)
     table = change_table(customer.get(f"{base}/approvals/{rid}").text)
-    assert ("Status", "open", "in_progress") in table and ("Comment", "—", "On it") in table
+    assert ("Status", "Open", "In progress") in table and ("Comment", "—", "On it") in table
 
 
 def test_held_ring_and_partner_role_changes_say_they_wait(world, app, site) -> None:
@@ -553,6 +553,9 @@ def test_held_ring_and_partner_role_changes_say_they_wait(world, app, site) -> N
     )
     rid = _held(browser, r, ln.customer)
     assert api(world, ln.customer, f"/approval-requests/{rid}")["event"] == "partner_role.change"
+    customer = signed_in(world, app, ln.customer.admin)
+    table = change_table(customer.get(f"{base}/approvals/{rid}").text)
+    assert ("Permissions", "—", "View tickets") in table, table  # by name, not tickets.view
     assert all(x["name"] != "Desk" for x in api(world, ln.customer, "/roles", ln.primary)["items"])
 
 

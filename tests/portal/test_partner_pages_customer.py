@@ -384,3 +384,19 @@ def test_the_roles_page_names_the_partner_of_each_partner_role(world, app):  # t
     role_id = re.search(r'href="/t/[^"]+/roles/([^"]+)"', primary[0]).group(1)  # type: ignore[union-attr]
     detail = b.get(f"/t/{c.id}/roles/{role_id}")
     assert any(f"of the partner {html.escape(p.name)}." in detail.text for p in partners)
+
+
+def test_the_role_form_groups_permissions_by_feature_with_their_names(world, app):  # type: ignore[no-untyped-def]
+    """Permissions read as the seed's Table 1: grouped by feature, each by its name, with
+    its id beside it."""
+    c = world.tenant()
+    b = signed_in(world, app, c.admin)
+    form = b.get(f"/t/{c.id}/roles/new").text
+    legends = re.findall(r"<legend>([^<]+)</legend>", form)
+    assert legends[:4] == ["Permissions", "Rooms", "Group management", "Update ring management"]
+    assert ">View rooms <code>rooms.view</code>" in form
+    assert ">Create customer incidents <code>incidents.create</code>" in form
+    roles = api(world, c, "/roles?limit=100")["items"]
+    msa = next(r for r in roles if r["name"] == "Managed Service Administrator")
+    detail = b.get(f"/t/{c.id}/roles/{msa['id']}").text
+    assert "<li>Export the audit log <code>audit.export</code></li>" in detail
