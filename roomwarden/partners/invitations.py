@@ -285,7 +285,12 @@ def revoke(session: Session, access: Access, inv_id: uuid.UUID) -> PartnerInvita
     inv.decided_by_user_id = access.principal.user_id
     session.flush()
     access.audit(
-        session, Category.PARTNER_INVITATION, Operation.DELETE, str(inv.id), inv.id, {"status": "revoked"}
+        session,
+        Category.PARTNER_INVITATION,
+        Operation.DELETE,
+        tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
+        inv.id,
+        {"status": "revoked"},
     )
     return inv
 
@@ -380,7 +385,7 @@ def deny(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerIn
         actor=principal.actor,
         category=Category.PARTNER_INVITATION,
         operation=Operation.REJECT,
-        object_name=str(inv.id),
+        object_name=tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
         object_id=inv.id,
         details={"status": "denied"},
     )
@@ -428,7 +433,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
         actor=actor,
         category=Category.PARTNER_INVITATION,
         operation=Operation.APPROVE,
-        object_name=str(inv.id),
+        object_name=tenant_names(session, {inv.partner_tenant_id})[inv.partner_tenant_id],
         object_id=inv.id,
         details={"link_id": str(link.id)},
     )

@@ -38,9 +38,32 @@ def test_partner_steps_and_refusals_are_audited_in_the_customer(world: World) ->
         ("EnrollmentKey", "Update", "Failed", inside["id"]),
     ]
     assert all(r["tenant_id"] == c.id for r in _log(world, c))
+    # an invitation's records are named by the partner, as its creation is, never by a bare id
+    named = {
+        r["object_name"]
+        for r in _log(world, c)
+        if r["category"] == "PartnerInvitation" and r["result_status"] == "Successful"
+    }
+    assert named == {p.name}, named
     # The partner's own tenant holds none of the customer's records.
     own = expect(
         world.client.get(f"/api/v1/tenants/{p.id}/audit-logs?limit=200&order=asc", headers=p.admin.headers),
         200,
     )["items"]
     assert all(r["category"] in ("Tenant", "User") for r in own)
+
+
+def test_denied_and_revoked_invitations_are_recorded_by_the_partners_name(world: World) -> None:
+    c, p = world.tenant(), world.tenant()
+    denied = invite(world, c, p)
+    deny = f"/api/v1/partner/invitations/{denied['id']}/deny"
+    expect(world.client.post(deny, headers=p.admin.headers), 200)
+    revoked = invite(world, c, p)
+    url = f"/api/v1/tenants/{c.id}/partner-invitations/{revoked['id']}"
+    assert world.client.delete(url, headers=c.admin.headers).status_code in (200, 204)
+    rows = {
+        (r["operation"], r["object_id"]): r["object_name"]
+        for r in _log(world, c)
+        if r["category"] == "PartnerInvitation"
+    }
+    assert rows[("Reject", denied["id"])] == p.name and rows[("Delete", revoked["id"])] == p.name
