@@ -301,6 +301,7 @@ templates.filters["options"] = lambda xs: [(x, x) for x in xs]
 templates.filters["named_options"] = lambda objs: [(str(o.id), o.name) for o in objs]
 templates.filters["titled_options"] = lambda xs: [(x, str(x).replace("_", " ").capitalize()) for x in xs]
 templates.globals["permission_name"] = permission_name
+templates.filters["permission_names"] = lambda ps: ", ".join(permission_name(str(p)) for p in ps)
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:

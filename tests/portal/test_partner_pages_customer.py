@@ -286,7 +286,7 @@ def test_effective_access_names_the_role_assignment_scope_and_link(world, linked
     assert page.status_code == 200
     panel = page.text.split('id="effective-access"', 1)[1]
     mine = panel.split(f'id="x-{helper.id}"', 1)[1].split("</section>", 1)[0]
-    assert "rooms.view, tickets.view" in mine and "Partner desk" in mine and "Desk" in mine
+    assert "View rooms, View tickets" in mine and "Partner desk" in mine and "Desk" in mine
     assert f"through the partner link with {p.name}" in mine and "All rooms" in mine
     admin = panel.split(f'id="x-{p.admin.id}"', 1)[1].split("</section>", 1)[0]
     assert "Primary admins" in admin
@@ -352,7 +352,7 @@ def test_a_users_page_explains_its_access_on_a_room(world, app, customer):
     page = b.get(f"/t/{c.id}/users/{dana.id}?room={rooms[0]['id']}")
     assert page.status_code == 200
     mine = page.text.split(f'id="x-{dana.id}"', 1)[1].split("</section>", 1)[0]
-    assert "rooms.view, rooms.modify" in mine and "Movers" in mine
+    assert "View rooms, Modify rooms" in mine and "Movers" in mine
     assert "the room group US rooms" in mine and "through the security group" in mine
     elsewhere = b.get(f"/t/{c.id}/users/{dana.id}?room={rooms[1]['id']}")
     assert "No permission on" in elsewhere.text

@@ -1,0 +1,64 @@
+"""The portal at a phone's width and at a laptop's: no page is wider than the window (the
+header wraps, long names shorten, wide tables scroll inside their own box), and the main pages
+are photographed at 390 px and 1366 px for the README (docs/screenshots/)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.factories import PASSWORD, World
+from tests.partners.helpers import link
+from tests.portal import browser as plumbing
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1366, "height": 768}
+
+
+@pytest.fixture
+def crowded(world: World):  # type: ignore[no-untyped-def]
+    """A customer and a partner with long names, as real organisations have."""
+    c = world.tenant(name=f"Contoso Pharmaceuticals International Holdings {world.tag}")
+    rooms = [
+        world.room(c, "US", city="San Francisco", building="Embarcadero Center Tower Four"),
+        world.room(c, "DE", city="Berlin"),
+    ]
+    p = world.tenant(name=f"Fabrikam Managed Workplace Services Europe {world.tag}")
+    lk = link(world, c, p)
+    return c, p, rooms, lk
+
+
+def _overflow(page) -> int:  # type: ignore[no-untyped-def]
+    """How many pixels the page is wider than its window (0 when it fits)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def test_no_page_is_wider_than_a_phone(new_context: Callable, crowded) -> None:  # type: ignore[no-untyped-def]
+    c, p, rooms, lk = crowded
+    for who, pages in (
+        (c.admin, ["/t/{c}/rooms", "/t/{c}/rooms/{room}", "/t/{c}/partners", "/t/{c}/partners/{link}"]),
+        (c.admin, ["/account", "/t/{c}/roles", "/t/{c}/audit-log"]),
+        (p.admin, ["/t/{c}/rooms", "/partner/customers", "/partner/tickets"]),
+    ):
+        page = new_context(viewport=PHONE).new_page()
+        plumbing.sign_in(page, who.upn, PASSWORD)
+        for path in pages:
+            url = path.format(c=c.id, room=rooms[0]["id"], link=lk["id"])
+            page.goto(url)
+            assert _overflow(page) <= 0, f"{url} as {who.upn} is {_overflow(page)} px wider than a phone"
+            header = page.get_by_role("banner").bounding_box()
+            assert header is not None and header["width"] <= PHONE["width"], url
+
+
+def test_the_main_pages_at_both_widths(new_context: Callable, crowded) -> None:  # type: ignore[no-untyped-def]
+    c, _p, _rooms, lk = crowded
+    for name, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+        page = new_context(viewport=viewport).new_page()
+        plumbing.sign_in(page, c.admin.upn, PASSWORD)
+        for path, shot in ((f"/t/{c.id}/rooms", "rooms"), (f"/t/{c.id}/partners/{lk['id']}", "partner")):
+            page.goto(path)
+            plumbing.assert_accessible(page)
+            plumbing.screenshot(page, f"{shot}-{name}")
