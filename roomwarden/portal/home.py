@@ -1,4 +1,4 @@
-"""A tenant's landing page and the Tenant control."""
+"""Home (what waits for the user), a tenant's landing page and the Tenant control."""
 
 from __future__ import annotations
 
@@ -9,11 +9,32 @@ from fastapi import Request, Response
 from roomwarden.access.deps import access_in
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import NotFound
+from roomwarden.portal import waiting
 from roomwarden.portal.deps import TenantCtx
-from roomwarden.portal.nav import BY_KEY, NavFacts, entry_href, first_surface
-from roomwarden.portal.web import parse_uuid, portal_router, redirect, session_of
+from roomwarden.portal.nav import BY_KEY, NavFacts, entry_href, first_surface, home_access
+from roomwarden.portal.partner_side import PartnerCtx
+from roomwarden.portal.web import parse_uuid, portal_router, public, redirect, session_of
 
 pages = portal_router()
+
+
+@pages.get("/", name="portal.home")
+@public
+def home(request: Request, session: SessionDep) -> Response:
+    """Signed out: the sign-in page. Signed in: what waits for this user — in its own
+    tenant, its pending invitations, and per customer it manages rooms for (SPEC §9)."""
+    active = getattr(request.state, "web_session", None)
+    if active is None:
+        return redirect("/login")
+    pctx = PartnerCtx(request=request, session=session, active=active)
+    own = home_access(session, active)
+    return pctx.page(
+        "home_waiting.html",
+        current="home",
+        own=waiting.tenant_items(session, own),
+        invitations=waiting.invitations_item(session, active.principal),
+        customers=waiting.customer_items(session, active.principal),
+    )
 
 
 @pages.get("/t/{tenant_id}", name="portal.tenant_home")

@@ -24,6 +24,7 @@ from roomwarden.access.service import require_roles
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.errors import AppError
 from roomwarden.partners.invitations import is_reviewer
+from roomwarden.portal import waiting
 from roomwarden.portal.urls import path_for
 from roomwarden.tenants.models import Tenant
 
@@ -137,6 +138,8 @@ class Chrome:
     tenant_links: list[NavLink] = field(default_factory=list)
     partner_links: list[NavLink] = field(default_factory=list)
     current: str | None = None
+    #: what waits, beside the navigation link of the same key: (subject, count), counts > 0
+    counts: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def entry_href(request: Request, entry: NavEntry, tenant_id: uuid.UUID) -> str | None:
@@ -179,6 +182,11 @@ def chrome(
     tenant_id = access.tenant_id
     tenants = tenant_choices(facts, tenant_id)
     tenant_name = next((t.label for t in tenants if t.selected), "")
+    partner_links = visible_links(request, facts, tenant_id, "partner", current)
+    items = waiting.tenant_items(session, access)
+    if any(link.key == "invitations" for link in partner_links):
+        invitations = waiting.invitations_item(session, principal)
+        items += [invitations] if invitations is not None else []
     return Chrome(
         user_name=principal.display_name,
         user_upn=principal.upn,
@@ -186,8 +194,9 @@ def chrome(
         tenant_name=tenant_name,
         tenants=tenants,
         tenant_links=visible_links(request, facts, tenant_id, "tenant", current),
-        partner_links=visible_links(request, facts, tenant_id, "partner", current),
+        partner_links=partner_links,
         current=current,
+        counts={item.key: (item.subject, item.count) for item in items if item.count},
     )
 
 

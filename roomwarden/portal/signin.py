@@ -75,15 +75,6 @@ def _page(request: Request, status: int = 200, **context: Any) -> Response:
     return response
 
 
-@pages.get("/", name="portal.home")
-@public
-def home(request: Request) -> Response:
-    active = getattr(request.state, "web_session", None)
-    if active is None:
-        return redirect("/login")
-    return redirect(f"/t/{active.principal.tenant_id}")
-
-
 @pages.get("/login", name="portal.login")
 @public
 def login_form(request: Request, next: str | None = None, ended: str | None = None) -> Response:

@@ -117,6 +117,9 @@ def test_keyboard_only_sign_in_filter_and_open_an_incident(new_context: Callable
     plumbing.tab_to(page, "el.id === 'f-password'")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")  # Sign in
+    page.get_by_role("heading", name="Home", level=1).wait_for()  # signed in, Home
+    plumbing.tab_to(page, "el.closest('nav') && el.textContent.trim() === 'Rooms'")
+    page.keyboard.press("Enter")
     page.wait_for_url(f"**/t/{t.id}/rooms")
     # the skip link is the first stop and moves past the navigation
     page.keyboard.press("Tab")

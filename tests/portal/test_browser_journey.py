@@ -267,7 +267,7 @@ def _keyboard_sign_in(page: Page, upn: str) -> None:
     plumbing.tab_to(page, "el.id === 'f-password'")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")  # Sign in
-    page.wait_for_url("**/t/**")
+    page.get_by_role("heading", name="Home", level=1).wait_for()
 
 
 def _nav_by_keyboard(page: Page, name: str) -> None:

@@ -40,8 +40,8 @@ def test_no_page_is_wider_than_a_phone(new_context: Callable, crowded) -> None: 
     c, p, rooms, lk = crowded
     for who, pages in (
         (c.admin, ["/t/{c}/rooms", "/t/{c}/rooms/{room}", "/t/{c}/partners", "/t/{c}/partners/{link}"]),
-        (c.admin, ["/account", "/t/{c}/roles", "/t/{c}/audit-log"]),
-        (p.admin, ["/t/{c}/rooms", "/partner/customers", "/partner/tickets"]),
+        (c.admin, ["/", "/account", "/t/{c}/roles", "/t/{c}/audit-log"]),
+        (p.admin, ["/", "/t/{c}/rooms", "/partner/customers", "/partner/tickets"]),
     ):
         page = new_context(viewport=PHONE).new_page()
         plumbing.sign_in(page, who.upn, PASSWORD)
@@ -54,11 +54,22 @@ def test_no_page_is_wider_than_a_phone(new_context: Callable, crowded) -> None: 
 
 
 def test_the_main_pages_at_both_widths(new_context: Callable, crowded) -> None:  # type: ignore[no-untyped-def]
-    c, _p, _rooms, lk = crowded
+    c, p, _rooms, lk = crowded
+    partner = new_context(viewport=LAPTOP).new_page()
+    plumbing.sign_in(partner, p.admin.upn, PASSWORD)
+    partner.goto("/")
+    partner.get_by_role("link", name=f"Unhealthy rooms at {c.name} 0").wait_for()
+    plumbing.assert_accessible(partner)
+    plumbing.screenshot(partner, "home-partner")
     for name, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         page = new_context(viewport=viewport).new_page()
         plumbing.sign_in(page, c.admin.upn, PASSWORD)
-        for path, shot in ((f"/t/{c.id}/rooms", "rooms"), (f"/t/{c.id}/partners/{lk['id']}", "partner")):
+        for path, shot in (
+            ("/", "home"),
+            (f"/t/{c.id}/rooms", "rooms"),
+            (f"/t/{c.id}/partners/{lk['id']}", "partner"),
+            (f"/t/{c.id}/partners/new", "wizard"),
+        ):
             page.goto(path)
             plumbing.assert_accessible(page)
             plumbing.screenshot(page, f"{shot}-{name}")

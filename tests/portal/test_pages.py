@@ -106,7 +106,7 @@ def test_navigation_of_a_global_admin(app, site):
         "Approvals",
         "Settings",
     } <= set(expected)
-    assert _nav(b.get(f"/t/{t.id}/rooms")) == expected
+    assert _nav(b.get(f"/t/{t.id}/rooms")) == ["Home", *expected]
 
 
 def test_rooms_table_search_and_filters(world, site):
@@ -361,11 +361,12 @@ def test_approvals_page_says_what_is_pending(site):
     assert "How change control works" in page.text
 
 
-def test_sign_in_through_the_form_lands_on_rooms(world, app):
+def test_sign_in_through_the_form_lands_on_home(world, app):
     t = world.tenant()
     b = Browser(app)
     assert b.sign_in(t.admin.upn, PASSWORD).status_code == 303
-    assert b.follow("/").url.path == f"/t/{t.id}/rooms"
+    home = b.follow("/")
+    assert home.url.path == "/" and "<h1>Home</h1>" in home.text
 
 
 def test_names_are_text_never_markup(world, app):

@@ -64,7 +64,7 @@ class TestSignIn:
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
         assert "Secure" not in cookie  # plain HTTP on loopback
         page = b.follow("/")
-        assert page.url.path == f"/t/{t.id}/rooms"
+        assert page.url.path == "/" and "<h1>Home</h1>" in page.text
         assert ">Sign out</button>" in page.text
 
     def test_only_the_tokens_hash_is_stored(self, world, app):
