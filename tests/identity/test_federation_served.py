@@ -159,7 +159,7 @@ def test_a_customer_and_a_partner_sign_in_through_their_own_providers(service: S
     # The customer's Global admin: the local account is linked on the first federated sign-in,
     # lands on its portal, and the same browser uses the API.
     alice = _sign_in(service, "alice@contoso.test", "c-alice")
-    assert alice.last.status_code == 200 and "<title>Rooms" in alice.last.text
+    assert alice.last.status_code == 200 and "<title>Home" in alice.last.text
     assert 'method="post" action="/logout"' in alice.last.text or "Sign out" in alice.last.text
     me = alice.browser.get("/api/v1/me").json()
     assert (me["user"]["upn"], me["user"]["display_name"], me["user"]["is_global_admin"]) == (
