@@ -30,15 +30,15 @@ from roomwarden.kit.errors import AppError, PreconditionFailed
 from roomwarden.partners import invitations, links
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
 from roomwarden.partners.schemas import EVENTS, InvitationCreate, LinkRead, LinkUpdate
+from roomwarden.portal import pickers
 from roomwarden.portal.approvals import EVENT_NAMES
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.effective_access import LIMIT as EXPLAIN_LIMIT
 from roomwarden.portal.effective_access import explanations
 from roomwarden.portal.forms import FORM, FieldErrors, checked, errors_of, ids, text, validate
-from roomwarden.portal.web import FormRefused, portal_router, redirect
+from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms.groups import list_groups_query
-from roomwarden.rooms.models import Room, RoomGroup
-from roomwarden.rooms.service import list_rooms_query
+from roomwarden.rooms.models import RoomGroup
 
 pages = portal_router()
 #: invitations and links shown on the list (newest first); older ones stay in the API
@@ -64,11 +64,10 @@ TERMS = (
 # -- shared pieces --------------------------------------------------------------------------------
 
 
-def _room_choices(ctx: Ctx) -> tuple[list[Room], list[RoomGroup]]:
-    """The rooms and room groups the user can see: a scope picker names nothing else."""
-    rooms = list(ctx.session.scalars(list_rooms_query(ctx.access).order_by(Room.name, Room.id)))
-    groups = list(ctx.session.scalars(list_groups_query(ctx.access).order_by(RoomGroup.name, RoomGroup.id)))
-    return rooms, groups
+def _group_choices(ctx: Ctx) -> list[RoomGroup]:
+    """The room groups the user can see: a scope picker names nothing else (rooms are chosen
+    through ``portal.pickers``, a page at a time)."""
+    return list(ctx.session.scalars(list_groups_query(ctx.access).order_by(RoomGroup.name, RoomGroup.id)))
 
 
 def _policy_values(form: Any) -> dict[str, str]:
@@ -76,10 +75,13 @@ def _policy_values(form: Any) -> dict[str, str]:
 
 
 def _scope_values(form: Any) -> dict[str, Any]:
+    q, page = pickers.search_state(form)
     return {
         "scope_all": text(form, "scope", 10) == "all",
-        "rooms": ids(form, "rooms"),
-        "room_groups": ids(form, "room_groups"),
+        "rooms": list(dict.fromkeys(ids(form, "rooms"))),
+        "room_groups": list(dict.fromkeys(ids(form, "room_groups"))),
+        "rooms_q": q,
+        "rooms_page": page,
     }
 
 
@@ -123,8 +125,9 @@ STALE = {
 }
 
 
-def _scope_names(ctx: Ctx, rooms: list[Room], groups: list[RoomGroup]) -> dict[uuid.UUID, str]:
-    return {r.id: r.name for r in rooms} | {g.id: g.name for g in groups}
+def _scope_names(ctx: Ctx, room_ids: list[uuid.UUID], groups: list[RoomGroup]) -> dict[uuid.UUID, str]:
+    """Names of the given rooms and of the groups, for those the user may see."""
+    return pickers.names_of(ctx.session, ctx.access, room_ids) | {g.id: g.name for g in groups}
 
 
 # -- the list -------------------------------------------------------------------------------------
@@ -190,8 +193,26 @@ def _wizard_errors(exc: AppError) -> dict[str, str]:
     return errors_of(exc, _field_of(exc, "partner_domain"))
 
 
+def _room_label(ctx: Ctx, room: str) -> str:
+    """The Room field shows a room chosen by id (a link) by its name."""
+    room_id = parse_uuid(room)
+    return pickers.names_of(ctx.session, ctx.access, [room_id]).get(room_id, room) if room_id else room
+
+
+def _picker(ctx: Ctx, values: dict[str, Any]) -> pickers.RoomPicker:
+    return pickers.room_picker(
+        ctx.session,
+        ctx.access,
+        chosen=values["rooms"],
+        group_ids=values["room_groups"],
+        all_rooms=values["scope_all"],
+        q=values.get("rooms_q", ""),
+        page=values.get("rooms_page", 0),
+    )
+
+
 def _wizard(ctx: Ctx, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
-    rooms, groups = _room_choices(ctx)
+    groups = _group_choices(ctx)
     return ctx.page(
         "partners/wizard.html",
         current="partners",
@@ -200,7 +221,7 @@ def _wizard(ctx: Ctx, values: dict[str, Any], errors: dict[str, str], status: in
         errors=errors,
         policy=_policy_rows(values["policy"]),
         modes=MODES,
-        room_choices=rooms,
+        picker=_picker(ctx, values),
         room_group_choices=groups,
         terms=TERMS,
     )
@@ -227,7 +248,7 @@ def partner_review(ctx: TenantCtx, form: FormDep) -> Response:
     """The review step: the API's ``invitations.preview`` — everything that will be sent,
     nothing stored, and no word on whether or which tenant owns the domain."""
     values = _wizard_values(form)
-    if form.get("change"):
+    if form.get("change") or pickers.searching(form):
         invitations.invitations_query(ctx.access)
         return _wizard(ctx, values, {})
     try:
@@ -237,8 +258,7 @@ def partner_review(ctx: TenantCtx, form: FormDep) -> Response:
         if exc.status in (403, 404):
             raise
         return _wizard(ctx, values, _wizard_errors(exc), status=exc.status)
-    rooms, groups = _room_choices(ctx)
-    names = _scope_names(ctx, rooms, groups)
+    names = _scope_names(ctx, read.scope.rooms, _group_choices(ctx))
     return ctx.page(
         "partners/review.html",
         current="partners",
@@ -345,8 +365,8 @@ def _partner_page(
     stale: bool = False,
 ) -> Response:
     (link,) = links.link_reads(ctx.session, [links.customer_link(ctx.session, ctx.access, link_id)])
-    rooms, groups = _room_choices(ctx)
-    names = _scope_names(ctx, rooms, groups)
+    groups = _group_choices(ctx)
+    names = _scope_names(ctx, link.scope.rooms, groups)
     if policy_values is None:
         policy_values = {
             "policy": link.approval_policy,
@@ -382,7 +402,7 @@ def _partner_page(
         policy_values=policy_values,
         modes=MODES,
         scope_values=scope_values,
-        room_choices=rooms,
+        picker=_picker(ctx, scope_values),
         room_group_choices=groups,
         scope_rooms=[names[r] for r in link.scope.rooms if r in names],
         scope_groups=[names[g] for g in link.scope.room_groups if g in names],
@@ -390,7 +410,7 @@ def _partner_page(
         roles_visible=roles_visible,
         partner_roles=partner_roles,
         primary_admins=[m for a in primary for m in a.members],
-        room_values={"room": room},
+        room_values={"room": _room_label(ctx, room)},
         room_errors=room_errors,
         explained=explained,
         explain_limit=EXPLAIN_LIMIT,
@@ -442,10 +462,13 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
     (as If-Match): a replacement drawn from an older scope would undo someone else's change,
     so it is refused (412) with a word to reload."""
     values = {**_scope_values(form), "version": _version(form)}
+    if pickers.searching(form):  # the rooms' Search or a page of results: nothing is saved
+        return _partner_page(ctx, link_id, scope_values=values)
     try:
         (link,) = links.link_reads(ctx.session, [links.customer_link(ctx.session, ctx.access, link_id)])
-        rooms, groups = _room_choices(ctx)
-        offered = {r.id for r in rooms} | {g.id for g in groups}
+        offered = pickers.visible_ids(ctx.session, ctx.access, link.scope.rooms) | {
+            g.id for g in _group_choices(ctx)
+        }
         body = _scope_body(values)
         if not values["scope_all"]:
             body["rooms"] = values["rooms"] + [r for r in link.scope.rooms if r not in offered]

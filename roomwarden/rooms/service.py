@@ -111,6 +111,8 @@ def list_rooms_query(
         stmt = stmt.where(
             func.lower(Room.name).contains(needle, autoescape=True)
             | Room.resource_account.contains(needle, autoescape=True)
+            | func.lower(Room.city).contains(needle, autoescape=True)
+            | func.lower(Room.building).contains(needle, autoescape=True)
         )
     if group_id is not None:
         # A group the caller cannot see filters like a group that does not exist: to nothing.

@@ -303,7 +303,7 @@ def test_add_partner_and_accept_with_the_keyboard_alone(new_context: Callable[..
             customer.keyboard.type("M")  # Manual approval
         elif now["id"] == "f-scope-listed":
             assert customer.evaluate("document.activeElement.checked")
-        elif now["id"] in ("f-room_groups-1", "f-rooms-4"):  # US rooms, Seoul Studio
+        elif now["id"] in ("f-room_groups-1", "f-rooms-r4"):  # US rooms, Seoul Studio
             customer.keyboard.press("Space")
         elif now["text"] == "Review":
             break
@@ -314,7 +314,9 @@ def test_add_partner_and_accept_with_the_keyboard_alone(new_context: Callable[..
         *(f"f-policy-{i}" for i in range(1, 6)),
         "f-scope-listed",
         "f-room_groups-1",
-        *(f"f-rooms-{i}" for i in range(1, 5)),
+        "f-rooms-q",
+        "Search",
+        *(f"f-rooms-r{i}" for i in range(1, 5)),
         "f-terms_accepted",
         "Review",
     ]
