@@ -28,6 +28,7 @@ from roomwarden.kit.time import utcnow
 from roomwarden.rooms.extensions import RoomDetails
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import key_hash
+from roomwarden.software import compliance
 
 #: One answer for a wrong, reset or unenrolled room's key: no hint of which.
 BAD_KEY = "the enrollment key is not valid"
@@ -144,7 +145,8 @@ def rotate_token(session: Session, device: Device) -> str:
 
 
 def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, RoomDetails]:
-    """``rooms.extensions.details``: each room's device and signals, two queries for a page."""
+    """``rooms.extensions.details``: each room's device, signals and software (two queries for
+    a page, two more when a device of the page has reported)."""
     if not rooms:
         return {}
     tenant_ids = sorted({r.tenant_id for r in rooms})
@@ -170,6 +172,9 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
                 "suppressed_until": s.suppressed_until,
             }
         )
+    software = compliance.room_software(
+        session, [d.id for d in devices.values() if d.last_sequence is not None]
+    )
     out = {}
     for room in rooms:
         device = devices.get(room.id)
@@ -199,5 +204,6 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
                 "last_report_at": device.last_report_at,
             },
             signals=room_signals,
+            software=software.get(device.id, []) if device is not None else [],
         )
     return out
