@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.devices.models import Device
@@ -37,8 +37,14 @@ def is_due(published_at: datetime, deferral_days: int, paused: bool, now: dateti
 
 
 def _rows(session: Session, device: Device) -> dict[str, DeviceSoftware]:
-    stmt = select(DeviceSoftware).where(DeviceSoftware.device_id == device.id)
-    return {r.component: r for r in session.scalars(stmt)}
+    """The device's rows, read once per transaction: ``record`` reads them, ``offer`` reuses
+    them (``session.info`` lives as long as the request's session)."""
+    key = ("device_software", device.id)
+    rows: dict[str, DeviceSoftware] | None = session.info.get(key)
+    if rows is None:
+        stmt = select(DeviceSoftware).where(DeviceSoftware.device_id == device.id)
+        rows = session.info[key] = {r.component: r for r in session.scalars(stmt)}
+    return rows
 
 
 def record(
@@ -114,37 +120,45 @@ def _failing(row: DeviceSoftware) -> bool:
     return not (failed_key is not None and row.version_key is not None and row.version_key >= failed_key)
 
 
-def newest_due(session: Session, cutoff: datetime) -> dict[str, Release]:
-    """Per component, the newest release published at or before ``cutoff``: one query."""
-    rank = (
-        func.row_number()
-        .over(partition_by=Release.component, order_by=Release.version_key.desc())
-        .label("rank")
-    )
-    ranked = select(Release.id, rank).where(Release.published_at <= cutoff).subquery()
-    stmt = select(Release).join(ranked, ranked.c.id == Release.id).where(ranked.c.rank == 1)
-    return {r.component: r for r in session.scalars(stmt)}
-
-
 def offer(session: Session, device: Device, room: Room, now: datetime) -> list[DesiredSoftware]:
     """The report's ``desired_software``: empty outside the room's window, in a paused ring,
-    or when the device runs every due release already."""
+    or when the device runs every due release already. Inside the window, one query reads the
+    ring with the releases newer than what the device runs (the catalogue's index of each
+    component); the deferral is applied to them here."""
     install_before = window.offer_before(now, room.time_zone)
     if install_before is None:
         return []
-    ring = session.execute(
-        select(UpdateRing.paused, UpdateRing.deferral_days).where(
-            UpdateRing.tenant_id == room.tenant_id, UpdateRing.id == room.update_ring_id
-        )
-    ).one()
-    if ring.paused:
-        return []
-    due = newest_due(session, now - timedelta(days=ring.deferral_days))
-    if not due:
-        return []
     running = {r.component: r.version_key for r in _rows(session, device).values() if r.version is not None}
+    if not running:
+        return []
+    newer = or_(
+        *(
+            and_(Release.component == c, Release.version_key > key)
+            if key is not None
+            else Release.component == c
+            for c, key in sorted(running.items())
+        )
+    )
+    rows = session.execute(
+        select(
+            UpdateRing.paused,
+            UpdateRing.deferral_days,
+            Release.component,
+            Release.version,
+            Release.version_key,
+            Release.published_at,
+        )
+        .select_from(UpdateRing)
+        .outerjoin(Release, newer)
+        .where(UpdateRing.tenant_id == room.tenant_id, UpdateRing.id == room.update_ring_id)
+    ).all()
+    newest: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        if row.component is None or not is_due(row.published_at, row.deferral_days, row.paused, now):
+            continue
+        if row.component not in newest or row.version_key > newest[row.component][1]:
+            newest[row.component] = (row.version, row.version_key)
     return [
-        DesiredSoftware(component=c, version=r.version, install_before=install_before)
-        for c, r in sorted(due.items())
-        if c in running and versions.newer(r.version_key, running[c])
+        DesiredSoftware(component=c, version=version, install_before=install_before)
+        for c, (version, _) in sorted(newest.items())
     ]
