@@ -88,10 +88,9 @@ def _software(db: Database, fleet: dict[str, Any], components: list[str], versio
         devices = session.query(Device.id, Device.room_id).filter(mine).all()
         rows = [
             {
-                "device_id": d.id,
-                "component": c,
                 "tenant_id": fleet["tenant_id"],
                 "room_id": d.room_id,
+                "component": c,
                 "version": version,
                 "version_key": versions.key(version),
             }

@@ -28,7 +28,7 @@ from roomwarden.kit.time import utcnow
 from roomwarden.rooms.extensions import RoomDetails
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import key_hash
-from roomwarden.software import compliance
+from roomwarden.software import compliance, delivery
 
 #: One answer for a wrong, reset or unenrolled room's key: no hint of which.
 BAD_KEY = "the enrollment key is not valid"
@@ -102,6 +102,7 @@ def _forget(session: Session, room: Room, device: Device, why: str) -> None:
         .execution_options(synchronize_session=False)
     )
     monitoring.resolve_all(session, room, why)
+    delivery.forget(session, room)
     room.reported_health, room.last_report_at = "unknown", None
     session.flush()
 
@@ -173,7 +174,7 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
             }
         )
     software = compliance.room_software(
-        session, [d.id for d in devices.values() if d.last_sequence is not None]
+        session, [r for r in rooms if (d := devices.get(r.id)) is not None and d.last_sequence is not None]
     )
     out = {}
     for room in rooms:
@@ -204,6 +205,6 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
                 "last_report_at": device.last_report_at,
             },
             signals=room_signals,
-            software=software.get(device.id, []) if device is not None else [],
+            software=software.get(room.id, []),
         )
     return out

@@ -68,19 +68,22 @@ def standing(key: str | None, heads: Sequence[tuple[str, str]]) -> str | None:
     return "outdated"
 
 
-def room_software(session: Session, device_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    """``rooms.extensions`` details: for each device (that has reported), its components with
-    their compliance. Two queries for a page of rooms (one when its devices run nothing), none
+def room_software(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """``rooms.extensions`` details: for each room (whose device has reported), its device's
+    components with their compliance. Two queries for a page of rooms (one when its devices run nothing), none
     when no device has reported."""
-    ids = list(device_ids)
-    if not ids:
+    if not rooms:
         return {}
-    rows: dict[uuid.UUID, dict[str, DeviceSoftware]] = {i: {} for i in ids}
-    for r in session.scalars(select(DeviceSoftware).where(DeviceSoftware.device_id.in_(ids))):
-        rows[r.device_id][r.component] = r
+    rows: dict[uuid.UUID, dict[str, DeviceSoftware]] = {r.id: {} for r in rooms}
+    stmt = select(DeviceSoftware).where(
+        DeviceSoftware.tenant_id.in_(sorted({r.tenant_id for r in rooms})),
+        DeviceSoftware.room_id.in_(list(rows)),
+    )
+    for r in session.scalars(stmt):
+        rows[r.room_id][r.component] = r
     heads = catalogue_heads(session, (c for own in rows.values() for c in own))
     out: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for device_id, own in rows.items():
+    for room_id, own in rows.items():
         items = []
         for component in sorted(own):
             row = own[component]
@@ -101,7 +104,7 @@ def room_software(session: Session, device_ids: Iterable[uuid.UUID]) -> dict[uui
                     },
                 }
             )
-        out[device_id] = items
+        out[room_id] = items
     return out
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.devices.models import Device
@@ -36,15 +36,28 @@ def is_due(published_at: datetime, deferral_days: int, paused: bool, now: dateti
     return not paused and published_at + timedelta(days=deferral_days) <= now
 
 
-def _rows(session: Session, device: Device) -> dict[str, DeviceSoftware]:
-    """The device's rows, read once per transaction: ``record`` reads them, ``offer`` reuses
-    them (``session.info`` lives as long as the request's session)."""
-    key = ("device_software", device.id)
+def _rows(session: Session, room: Room) -> dict[str, DeviceSoftware]:
+    """The room's device's rows, read once per transaction: ``record`` reads them, ``offer``
+    reuses them (``session.info`` lives as long as the request's session)."""
+    key = ("device_software", room.id)
     rows: dict[str, DeviceSoftware] | None = session.info.get(key)
     if rows is None:
-        stmt = select(DeviceSoftware).where(DeviceSoftware.device_id == device.id)
+        stmt = select(DeviceSoftware).where(
+            DeviceSoftware.tenant_id == room.tenant_id, DeviceSoftware.room_id == room.id
+        )
         rows = session.info[key] = {r.component: r for r in session.scalars(stmt)}
     return rows
+
+
+def forget(session: Session, room: Room) -> None:
+    """The room's device was replaced or ended: what it ran and its last installs go (the
+    history of attempts stays)."""
+    session.info.pop(("device_software", room.id), None)
+    session.execute(
+        delete(DeviceSoftware).where(
+            DeviceSoftware.tenant_id == room.tenant_id, DeviceSoftware.room_id == room.id
+        )
+    )
 
 
 def record(
@@ -57,14 +70,12 @@ def record(
 ) -> str | None:
     """Keep an accepted report's software and results; the detail of the room's failing
     install(s), or None when none is failing. Only changes write."""
-    rows = _rows(session, device)
+    rows = _rows(session, room)
 
     def row_of(component: str) -> DeviceSoftware:
         row = rows.get(component)
         if row is None:
-            row = DeviceSoftware(
-                device_id=device.id, component=component, tenant_id=room.tenant_id, room_id=room.id
-            )
+            row = DeviceSoftware(tenant_id=room.tenant_id, room_id=room.id, component=component)
             session.add(row)
             rows[component] = row
         return row
@@ -128,7 +139,7 @@ def offer(session: Session, device: Device, room: Room, now: datetime) -> list[D
     install_before = window.offer_before(now, room.time_zone)
     if install_before is None:
         return []
-    running = {r.component: r.version_key for r in _rows(session, device).values() if r.version is not None}
+    running = {r.component: r.version_key for r in _rows(session, room).values() if r.version is not None}
     if not running:
         return []
     newer = or_(

@@ -5,7 +5,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
@@ -15,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.ids import new_id
 from roomwarden.kit.time import utcnow
 
 RESULT_STATUSES = ("installed", "failed")
@@ -40,9 +40,9 @@ class Release(IdMixin, Base):
 
 
 class DeviceSoftware(Base):
-    """What a device runs of a component (its last report's ``software``), and the last
-    install it reported for it. The rows go with the device (a replaced device's software is
-    not the room's any more)."""
+    """What a room's device runs of a component (its last report's ``software``), and the
+    last install it reported for it. The rows go with the device: a replaced or ended device's
+    software is not the room's any more (``software.delivery.forget``)."""
 
     __tablename__ = "device_software"
     __table_args__ = (
@@ -50,15 +50,11 @@ class DeviceSoftware(Base):
         CheckConstraint(
             "result_status IS NULL OR result_status IN ('installed', 'failed')", name="result_status"
         ),
-        Index("ix_device_software_room", "tenant_id", "room_id"),
     )
 
-    device_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     component: Mapped[str] = mapped_column(String(100), primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column()
-    room_id: Mapped[uuid.UUID] = mapped_column()
     #: The version the device runs; None when its last report did not name the component.
     version: Mapped[str | None] = mapped_column(String(50))
     #: ``software.versions.key`` of ``version``; None when it is not dotted numbers.
@@ -69,7 +65,7 @@ class DeviceSoftware(Base):
     result_at: Mapped[datetime | None] = mapped_column()
 
 
-class SoftwareResult(IdMixin, Base):
+class SoftwareResult(Base):
     """Every install attempt a device reported, in order (kept when the device is replaced)."""
 
     __tablename__ = "software_results"
@@ -79,7 +75,8 @@ class SoftwareResult(IdMixin, Base):
         Index("ix_software_results_room", "tenant_id", "room_id", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     room_id: Mapped[uuid.UUID] = mapped_column()
     device_id: Mapped[uuid.UUID] = mapped_column()
     component: Mapped[str] = mapped_column(String(100))

@@ -172,3 +172,18 @@ def test_deferral_days_are_0_to_60_and_pausing_is_audited(world: World) -> None:
     records = get(world, t, "/audit-logs", limit=200)["items"]
     changes = [x for x in records if x.get("object_id") == r["id"] and x["operation"] == "Update"]
     assert any(x["details"].get("paused") == {"from": False, "to": True} for x in changes)
+
+
+def test_a_replaced_device_starts_with_no_software(world: World) -> None:
+    t = world.tenant()
+    _, room, device = _room(world, t)
+    name = component()
+    publish(world, name, "2.0")
+    failed = [{"component": name, "version": "2.0", "status": "failed", "detail": "no space"}]
+    expect(send_software(world, device, {name: "1.0"}, failed), 200)
+    assert get(world, t, f"/rooms/{room['id']}")["software"][0]["last_result"]["status"] == "failed"
+    replacement = enroll(world, t, room["id"])
+    read = get(world, t, f"/rooms/{room['id']}")
+    assert read["software"] == [] and read["signals"] == []
+    assert [o["version"] for o in offered(world, replacement, {name: "1.5"})] == ["2.0"]
+    assert {s["signal"]: s["state"] for s in get(world, t, f"/rooms/{room['id']}")["signals"]} == {}

@@ -45,10 +45,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_releases_published_at", ["published_at"], unique=False)
     op.create_table(
         "device_software",
-        sa.Column("device_id", sa.Uuid(), nullable=False),
-        sa.Column("component", sa.String(length=100), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("room_id", sa.Uuid(), nullable=False),
+        sa.Column("component", sa.String(length=100), nullable=False),
         sa.Column("version", sa.String(length=50), nullable=True),
         sa.Column("version_key", sa.String(length=64), nullable=True),
         sa.Column("result_version", sa.String(length=50), nullable=True),
@@ -60,25 +59,17 @@ def upgrade() -> None:
             name=op.f("ck_device_software_result_status"),
         ),
         sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["devices.id"],
-            name=op.f("fk_device_software_device_id_devices"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
             ["tenant_id", "room_id"],
             ["rooms.tenant_id", "rooms.id"],
             name=op.f("fk_device_software_tenant_id_rooms"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("device_id", "component", name=op.f("pk_device_software")),
+        sa.PrimaryKeyConstraint("tenant_id", "room_id", "component", name=op.f("pk_device_software")),
     )
-    with op.batch_alter_table("device_software", schema=None) as batch_op:
-        batch_op.create_index("ix_device_software_room", ["tenant_id", "room_id"], unique=False)
     op.create_table(
         "software_results",
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("room_id", sa.Uuid(), nullable=False),
         sa.Column("device_id", sa.Uuid(), nullable=False),
         sa.Column("component", sa.String(length=100), nullable=False),
@@ -93,7 +84,7 @@ def upgrade() -> None:
             name=op.f("fk_software_results_tenant_id_rooms"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_software_results")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_software_results")),
     )
     with op.batch_alter_table("software_results", schema=None) as batch_op:
         batch_op.create_index("ix_software_results_room", ["tenant_id", "room_id", "id"], unique=False)
@@ -103,8 +94,6 @@ def downgrade() -> None:
     with op.batch_alter_table("software_results", schema=None) as batch_op:
         batch_op.drop_index("ix_software_results_room")
     op.drop_table("software_results")
-    with op.batch_alter_table("device_software", schema=None) as batch_op:
-        batch_op.drop_index("ix_device_software_room")
     op.drop_table("device_software")
     with op.batch_alter_table("releases", schema=None) as batch_op:
         batch_op.drop_index("ix_releases_published_at")
