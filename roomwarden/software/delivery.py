@@ -17,9 +17,10 @@ rooms' next report.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.devices.models import Device
@@ -36,17 +37,35 @@ def is_due(published_at: datetime, deferral_days: int, paused: bool, now: dateti
     return not paused and published_at + timedelta(days=deferral_days) <= now
 
 
-def _rows(session: Session, room: Room) -> dict[str, DeviceSoftware]:
-    """The room's device's rows, read once per transaction: ``record`` reads them, ``offer``
-    reuses them (``session.info`` lives as long as the request's session)."""
+@dataclass
+class _Known:
+    """What a report needs to know of its room: its device's rows and its ring's delivery."""
+
+    rows: dict[str, DeviceSoftware]
+    paused: bool
+    deferral_days: int
+
+
+def _known(session: Session, room: Room) -> _Known:
+    """Read once per transaction, in one statement (the ring's row with the room's software):
+    ``record`` reads it, ``offer`` reuses it (``session.info`` lives as long as the request's
+    session)."""
     key = ("device_software", room.id)
-    rows: dict[str, DeviceSoftware] | None = session.info.get(key)
-    if rows is None:
-        stmt = select(DeviceSoftware).where(
-            DeviceSoftware.tenant_id == room.tenant_id, DeviceSoftware.room_id == room.id
+    known: _Known | None = session.info.get(key)
+    if known is None:
+        stmt = (
+            select(UpdateRing.paused, UpdateRing.deferral_days, DeviceSoftware)
+            .select_from(UpdateRing)
+            .outerjoin(
+                DeviceSoftware,
+                and_(DeviceSoftware.tenant_id == UpdateRing.tenant_id, DeviceSoftware.room_id == room.id),
+            )
+            .where(UpdateRing.tenant_id == room.tenant_id, UpdateRing.id == room.update_ring_id)
         )
-        rows = session.info[key] = {r.component: r for r in session.scalars(stmt)}
-    return rows
+        found = session.execute(stmt).all()
+        rows = {r.component: r for _, _, r in found if r is not None}
+        known = session.info[key] = _Known(rows, bool(found[0][0]), int(found[0][1]))
+    return known
 
 
 def forget(session: Session, room: Room) -> None:
@@ -70,7 +89,7 @@ def record(
 ) -> str | None:
     """Keep an accepted report's software and results; the detail of the room's failing
     install(s), or None when none is failing. Only changes write."""
-    rows = _rows(session, room)
+    rows = _known(session, room).rows
 
     def row_of(component: str) -> DeviceSoftware:
         row = rows.get(component)
@@ -133,14 +152,15 @@ def _failing(row: DeviceSoftware) -> bool:
 
 def offer(session: Session, device: Device, room: Room, now: datetime) -> list[DesiredSoftware]:
     """The report's ``desired_software``: empty outside the room's window, in a paused ring,
-    or when the device runs every due release already. Inside the window, one query reads the
-    ring with the releases newer than what the device runs (the catalogue's index of each
-    component); the deferral is applied to them here."""
+    or when the device runs every due release already. Inside the window, one statement: per
+    component the device runs, the newest due release newer than its version (the catalogue's
+    index of those components; one row per component at most)."""
     install_before = window.offer_before(now, room.time_zone)
     if install_before is None:
         return []
-    running = {r.component: r.version_key for r in _rows(session, room).values() if r.version is not None}
-    if not running:
+    known = _known(session, room)
+    running = {r.component: r.version_key for r in known.rows.values() if r.version is not None}
+    if not running or known.paused:
         return []
     newer = or_(
         *(
@@ -150,26 +170,21 @@ def offer(session: Session, device: Device, room: Room, now: datetime) -> list[D
             for c, key in sorted(running.items())
         )
     )
+    rank = (
+        func.row_number()
+        .over(partition_by=Release.component, order_by=Release.version_key.desc())
+        .label("rank")
+    )
+    cutoff = now - timedelta(days=known.deferral_days)
+    ranked = (
+        select(Release.component, Release.version, rank)
+        .where(newer, Release.published_at <= cutoff)
+        .subquery()
+    )
     rows = session.execute(
-        select(
-            UpdateRing.paused,
-            UpdateRing.deferral_days,
-            Release.component,
-            Release.version,
-            Release.version_key,
-            Release.published_at,
-        )
-        .select_from(UpdateRing)
-        .outerjoin(Release, newer)
-        .where(UpdateRing.tenant_id == room.tenant_id, UpdateRing.id == room.update_ring_id)
-    ).all()
-    newest: dict[str, tuple[str, str]] = {}
-    for row in rows:
-        if row.component is None or not is_due(row.published_at, row.deferral_days, row.paused, now):
-            continue
-        if row.component not in newest or row.version_key > newest[row.component][1]:
-            newest[row.component] = (row.version, row.version_key)
+        select(ranked.c.component, ranked.c.version).where(ranked.c.rank == 1).order_by(ranked.c.component)
+    )
     return [
-        DesiredSoftware(component=c, version=version, install_before=install_before)
-        for c, (version, _) in sorted(newest.items())
+        DesiredSoftware(component=component, version=version, install_before=install_before)
+        for component, version in rows
     ]
