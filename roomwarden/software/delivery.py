@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, select, union_all
 from sqlalchemy.orm import Session
 
 from roomwarden.devices.models import Device
@@ -153,8 +153,8 @@ def _failing(row: DeviceSoftware) -> bool:
 def offer(session: Session, device: Device, room: Room, now: datetime) -> list[DesiredSoftware]:
     """The report's ``desired_software``: empty outside the room's window, in a paused ring,
     or when the device runs every due release already. Inside the window, one statement: per
-    component the device runs, the newest due release newer than its version (the catalogue's
-    index of those components; one row per component at most)."""
+    component the device runs, the newest due release newer than its version (one row per
+    component at most, each read from the catalogue's index by a backward scan)."""
     install_before = window.offer_before(now, room.time_zone)
     if install_before is None:
         return []
@@ -162,29 +162,23 @@ def offer(session: Session, device: Device, room: Room, now: datetime) -> list[D
     running = {r.component: r.version_key for r in known.rows.values() if r.version is not None}
     if not running or known.paused:
         return []
-    newer = or_(
-        *(
-            and_(Release.component == c, Release.version_key > key)
-            if key is not None
-            else Release.component == c
-            for c, key in sorted(running.items())
-        )
-    )
-    rank = (
-        func.row_number()
-        .over(partition_by=Release.component, order_by=Release.version_key.desc())
-        .label("rank")
-    )
     cutoff = now - timedelta(days=known.deferral_days)
-    ranked = (
-        select(Release.component, Release.version, rank)
-        .where(newer, Release.published_at <= cutoff)
+    # Per component, the newest due release newer than the device's: a backward scan of the
+    # catalogue's unique index (component, version_key) that stops at the first due row.
+    newest = [
+        select(Release.component, Release.version)
+        .where(
+            Release.component == component,
+            *([Release.version_key > key] if key is not None else []),
+            Release.published_at <= cutoff,
+        )
+        .order_by(Release.version_key.desc())
+        .limit(1)
         .subquery()
-    )
-    rows = session.execute(
-        select(ranked.c.component, ranked.c.version).where(ranked.c.rank == 1).order_by(ranked.c.component)
-    )
+        for component, key in sorted(running.items())
+    ]
+    rows = session.execute(union_all(*(select(q.c.component, q.c.version) for q in newest))).all()
     return [
         DesiredSoftware(component=component, version=version, install_before=install_before)
-        for component, version in rows
+        for component, version in sorted(rows)
     ]
