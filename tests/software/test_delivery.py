@@ -187,3 +187,22 @@ def test_a_replaced_device_starts_with_no_software(world: World) -> None:
     assert read["software"] == [] and read["signals"] == []
     assert [o["version"] for o in offered(world, replacement, {name: "1.5"})] == ["2.0"]
     assert {s["signal"]: s["state"] for s in get(world, t, f"/rooms/{room['id']}")["signals"]} == {}
+
+
+def test_the_simulated_device_installs_what_it_is_offered() -> None:
+    import random
+
+    from roomwarden.devices.simulator import SimulatedDevice
+
+    device = SimulatedDevice("room", "Room", "token", 60.0)
+    assert device.body()["software"] == {"agent": "1.0.0"}
+    offer = [{"component": "agent", "version": "1.1.0", "install_before": "2026-12-08T05:00:00Z"}]
+    assert device.install(offer, random.Random(1), failure_rate=0.0) == ["agent 1.1.0 installed"]
+    body = device.body()
+    assert body["software"] == {"agent": "1.1.0"}
+    assert body["software_results"] == [
+        {"component": "agent", "version": "1.1.0", "status": "installed", "detail": ""}
+    ]
+    assert device.body()["software_results"] == []  # reported once
+    assert device.install(offer, random.Random(1), failure_rate=1.0) == ["agent 1.1.0 failed"]
+    assert device.body()["software_results"][0]["status"] == "failed"
