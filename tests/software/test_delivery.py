@@ -206,3 +206,26 @@ def test_the_simulated_device_installs_what_it_is_offered() -> None:
     assert device.body()["software_results"] == []  # reported once
     assert device.install(offer, random.Random(1), failure_rate=1.0) == ["agent 1.1.0 failed"]
     assert device.body()["software_results"][0]["status"] == "failed"
+
+
+def test_a_failed_install_is_announced_with_ids(world: World) -> None:
+    from roomwarden.software import events
+
+    seen: list[events.InstallFailed] = []
+    handler = seen.append
+    events.install_failed.connect(handler)
+    try:
+        t = world.tenant()
+        _, room, device = _room(world, t)
+        name = component()
+        failed = [{"component": name, "version": "2.0", "status": "failed", "detail": "private words"}]
+        expect(send_software(world, device, {name: "1.0"}, failed), 200)
+    finally:
+        events.install_failed._handlers.remove(handler)
+    [event] = seen
+    assert (str(event.tenant_id), str(event.room_id), str(event.device_id)) == (
+        t.id,
+        room["id"],
+        device.device_id,
+    )
+    assert (event.component, event.version) == (name, "2.0")
