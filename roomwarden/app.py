@@ -27,6 +27,8 @@ from roomwarden.api.oidc import browser as oidc_browser
 from roomwarden.api.partners import customer as partners_customer
 from roomwarden.api.partners import partner as partners_partner
 from roomwarden.api.rooms import api as rooms_api
+from roomwarden.api.software import api as releases_api
+from roomwarden.api.software import operator as operator_releases
 from roomwarden.api.tenants import api as settings_api
 from roomwarden.api.tenants import operator
 from roomwarden.audit import keys as audit_keys
@@ -136,6 +138,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         approvals_partner,
         devices_api,
         suppressions_api,
+        operator_releases,
+        releases_api,
     )
     for r in routers:
         app.include_router(r)

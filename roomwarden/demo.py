@@ -31,6 +31,9 @@ from roomwarden.rooms import service as room_service
 from roomwarden.rooms import tickets as ticket_service
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.schemas import IncidentCreate, RoomCreate, RoomGroupCreate, TicketUpdateIn
+from roomwarden.software import releases, versions
+from roomwarden.software.models import Release
+from roomwarden.software.schemas import ReleaseCreate
 from roomwarden.tenants.operator import delete_tenant
 from roomwarden.tenants.schemas import AdminCreate, TenantCreate
 from roomwarden.tenants.service import create_tenant
@@ -180,6 +183,7 @@ def _build(
         session, ga, RoomGroupCreate(name="Seoul HQ", room_ids=by_city["Seoul"])
     )
 
+    _releases(session)
     msa = _user(session, ga, "msa", "Mina Park (MSA)", CUSTOMER_DOMAIN)
     lead = _user(session, ga, "lead", "Luis Ortega (Site Lead)", CUSTOMER_DOMAIN)
     tech = _user(session, ga, "tech", "Tomo Sato (Site Tech)", CUSTOMER_DOMAIN)
@@ -264,6 +268,17 @@ def _accounts() -> list[DemoAccount]:
         DemoAccount(f"helpdesk@{p}", "Fabrikam help desk (custom partner role)", "Contoso: All US rooms"),
         DemoAccount(f"partnerops@{p}", "Fabrikam user without a role", "nothing at Contoso"),
     ]
+
+
+def _releases(session: Session) -> None:
+    """The agent's releases the simulated devices are offered (the catalogue is the service's:
+    kept by a demo reset, published once)."""
+    for version, notes in (("1.0.0", "The simulated agent"), ("1.1.0", "Faster meeting joins")):
+        exists = select(Release.id).where(
+            Release.component == "agent", Release.version_key == versions.key(version)
+        )
+        if session.scalar(exists) is None:
+            releases.publish(session, ReleaseCreate(component="agent", version=version, notes=notes))
 
 
 def reset_demo(session: Session) -> int:

@@ -34,6 +34,7 @@ from roomwarden.rooms.models import (  # noqa: F401
     TicketUpdate,
     UpdateRing,
 )
+from roomwarden.software.models import DeviceSoftware, Release, SoftwareResult  # noqa: F401
 from roomwarden.tenants.models import Tenant, TenantDomain, TenantSettings  # noqa: F401
 
 metadata = Base.metadata

@@ -33,6 +33,7 @@ from roomwarden.kit.errors import Unauthenticated
 from roomwarden.kit.pagination import Page
 from roomwarden.kit.routing import router
 from roomwarden.kit.time import utcnow
+from roomwarden.software import delivery
 
 api = router(prefix="/api/v1", tags=["devices"])
 ENROLL_ATTEMPTS = "enroll_address"
@@ -81,11 +82,16 @@ def enroll(request: Request, session: SessionDep, body: EnrollIn) -> EnrollOut:
 @api.post("/device/reports", response_model=ReportOut)
 @not_audited(NO_TENANT)
 def report(request: Request, session: SessionDep, token: DeviceDep, body: ReportIn) -> ReportOut:
-    """A full snapshot of the device's signals; a report whose ``sequence`` is not newer than
-    the last accepted one changes nothing (and is answered alike)."""
+    """A full snapshot of the device's signals and software; a report whose ``sequence`` is not
+    newer than the last accepted one changes nothing (and is answered alike). The answer lists
+    the releases due for the room now, inside its maintenance window (``desired_software``)."""
     caller = token.caller(session)
-    apply_report(session, caller.device, caller.room, body, utcnow())
-    return ReportOut(report_interval_seconds=request.app.state.settings.device_report_seconds)
+    now = utcnow()
+    apply_report(session, caller.device, caller.room, body, now)
+    return ReportOut(
+        report_interval_seconds=request.app.state.settings.device_report_seconds,
+        desired_software=delivery.offer(session, caller.device, caller.room, now),
+    )
 
 
 @api.post("/device/token", response_model=TokenOut)

@@ -26,7 +26,6 @@ from roomwarden.rooms.schemas import (
     IncidentCreate,
     KeyResetRead,
     RingCreate,
-    RingRead,
     RingUpdate,
     RoomCreate,
     RoomGroupCreate,
@@ -45,6 +44,8 @@ from roomwarden.rooms.schemas import (
     TicketStatus,
     TicketUpdateIn,
 )
+from roomwarden.software import compliance
+from roomwarden.software.schemas import UpdateRingRead
 
 api = router(prefix="/api/v1/tenants/{tenant_id}")
 
@@ -213,42 +214,53 @@ def delete_room_group(session: SessionDep, access: AccessDep, group_id: uuid.UUI
 # -- update rings ------------------------------------------------------------------------------------
 
 
-def _ring_reads(session: Session, access: Access, items: list[UpdateRing]) -> list[RingRead]:
-    counts = rings.room_counts(session, access, [r.id for r in items])
+def _ring_reads(session: Session, access: Access, items: list[UpdateRing]) -> list[UpdateRingRead]:
+    ids = [r.id for r in items]
+    counts = rings.room_counts(session, access, ids)
+    software = compliance.ring_software(session, access, ids)
     return [
-        RingRead(
+        UpdateRingRead(
             id=r.id,
             tenant_id=r.tenant_id,
             name=r.name,
             deferral_days=r.deferral_days,
+            paused=r.paused,
             is_default=r.is_default,
             created_at=r.created_at,
             room_count=counts[r.id],
+            software=software[r.id],
         )
         for r in items
     ]
 
 
-@api.get("/update-rings", response_model=Page[RingRead], tags=["update rings"])
-def list_rings(session: SessionDep, access: AccessDep, pages: PageDep) -> Page[RingRead]:
+@api.get("/update-rings", response_model=Page[UpdateRingRead], tags=["update rings"])
+def list_rings(session: SessionDep, access: AccessDep, pages: PageDep) -> Page[UpdateRingRead]:
+    """Every ring of the tenant, each with the rooms (``room_count``) and the software versions
+    (``software``) of the rooms the caller may see in it."""
     page = paginate(session, rings.list_rings_query(access), UpdateRing.id, pages, lambda r: r)
-    return Page[RingRead](items=_ring_reads(session, access, page.items), next_cursor=page.next_cursor)
+    return Page[UpdateRingRead](items=_ring_reads(session, access, page.items), next_cursor=page.next_cursor)
 
 
-@api.post("/update-rings", response_model=RingRead, status_code=201, tags=["update rings"])
+@api.post("/update-rings", response_model=UpdateRingRead, status_code=201, tags=["update rings"])
 @audited(Category.UPDATE_RING, Operation.CREATE)
-def create_ring(session: SessionDep, access: AccessDep, body: RingCreate) -> RingRead:
+def create_ring(session: SessionDep, access: AccessDep, body: RingCreate) -> UpdateRingRead:
     return _ring_reads(session, access, [rings.create_ring(session, access, body)])[0]
 
 
-@api.get("/update-rings/{ring_id}", response_model=RingRead, tags=["update rings"])
-def get_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID) -> RingRead:
+@api.get("/update-rings/{ring_id}", response_model=UpdateRingRead, tags=["update rings"])
+def get_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID) -> UpdateRingRead:
     return _ring_reads(session, access, [rings.visible_ring(session, access, ring_id)])[0]
 
 
-@api.patch("/update-rings/{ring_id}", response_model=RingRead, tags=["update rings"], responses=HELD)
+@api.patch("/update-rings/{ring_id}", response_model=UpdateRingRead, tags=["update rings"], responses=HELD)
 @audited(Category.UPDATE_RING, Operation.UPDATE)
-def update_ring(session: SessionDep, access: AccessDep, ring_id: uuid.UUID, body: RingUpdate) -> RingRead:
+def update_ring(
+    session: SessionDep, access: AccessDep, ring_id: uuid.UUID, body: RingUpdate
+) -> UpdateRingRead:
+    """Rename a ring, change its ``deferral_days`` (0-60) or pause it (``paused``: its rooms
+    are offered nothing from their next report on). A partner's change is an
+    ``update_ring.change`` of its link's change control."""
     done = apply_or_hold(session, access, "update_ring.update", body, ring_id=ring_id)
     return held_or(session, done, lambda ring: _ring_reads(session, access, [ring])[0])
 

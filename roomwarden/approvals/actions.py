@@ -67,7 +67,9 @@ def _room(session: Session, tenant_id: uuid.UUID, room_id: uuid.UUID, lock: bool
 def _ring(session: Session, tenant_id: uuid.UUID, ring_id: uuid.UUID, lock: bool) -> Snapshot | None:
     stmt = select(UpdateRing).where(UpdateRing.tenant_id == tenant_id, UpdateRing.id == ring_id)
     ring = session.scalar(_locked(stmt, lock))
-    return None if ring is None else {"name": ring.name, "deferral_days": ring.deferral_days}
+    if ring is None:
+        return None
+    return {"name": ring.name, "deferral_days": ring.deferral_days, "paused": ring.paused}
 
 
 def _ticket(session: Session, tenant_id: uuid.UUID, ticket_id: uuid.UUID, lock: bool) -> Snapshot | None:

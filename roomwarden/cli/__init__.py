@@ -17,6 +17,7 @@ from roomwarden.cli.db import app as db_app
 from roomwarden.cli.fleet import fleet_app
 from roomwarden.cli.notifications import mail_app
 from roomwarden.cli.rooms import ring_app, room_app
+from roomwarden.cli.software import release_app
 from roomwarden.cli.tenants import tenant_app
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.settings import Settings, get_settings, redact_url, url_host
@@ -43,6 +44,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
 app.add_typer(ring_app, name="ring")
+app.add_typer(release_app, name="release")
 app.add_typer(mail_app, name="mail")
 app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")

@@ -138,6 +138,7 @@ def ring_list(tenant: TenantRef, as_json: JsonOption = False) -> None:
                 "id": str(r.id),
                 "name": r.name,
                 "deferral_days": r.deferral_days,
+                "paused": r.paused,
                 "is_default": r.is_default,
                 "room_count": counts[r.id],
             }
@@ -148,13 +149,14 @@ def ring_list(tenant: TenantRef, as_json: JsonOption = False) -> None:
         return
     table = Table(title=f"{len(reads)} update ring(s)")
     table.add_column("id", no_wrap=True)
-    for column in ("name", "deferral (days)", "default", "rooms"):
+    for column in ("name", "deferral (days)", "paused", "default", "rooms"):
         table.add_column(column)
     for r in reads:
         table.add_row(
             r["id"],
             escape(str(r["name"])),
             str(r["deferral_days"]),
+            "yes" if r["paused"] else "",
             "yes" if r["is_default"] else "",
             str(r["room_count"]),
         )

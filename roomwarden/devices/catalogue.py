@@ -35,6 +35,8 @@ SIGNALS: dict[str, Signal] = {s.name: s for s in CATALOGUE}
 REPORTED = tuple(s.name for s in CATALOGUE if s.reported)
 ALL = tuple(s.name for s in CATALOGUE)
 OFFLINE = "offline"
+#: Held at ``failed`` by a failed install the device reported (roomwarden.software.delivery).
+SOFTWARE_UPDATE = "software_update"
 
 
 def ticket_severity(signal: str, state: str) -> Severity:

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from roomwarden.devices import monitoring
-from roomwarden.devices.catalogue import OFFLINE
+from roomwarden.devices.catalogue import OFFLINE, SOFTWARE_UPDATE
 from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.rules import derive_health
-from roomwarden.devices.schemas import ReportIn
+from roomwarden.devices.schemas import ReportIn, SignalReport
 from roomwarden.devices.tokens import BAD_TOKEN
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.rooms.models import Room
+from roomwarden.software import delivery
 
 
 def signal_rows(session: Session, room: Room) -> dict[str, RoomSignal]:
@@ -60,6 +61,9 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
     set_committed_value(device, "last_report_at", now)
     rows = signal_rows(session, room)
     reported = {s.signal: s for s in data.signals}
+    failing = delivery.record(session, device, room, data.software, data.software_results, now)
+    if failing is not None:  # a failed install holds software_update at failed (SPEC §12)
+        reported[SOFTWARE_UPDATE] = SignalReport(signal=SOFTWARE_UPDATE, state="failed", detail=failing)
     for name in sorted(set(reported) | set(rows)):
         if name == OFFLINE:
             continue

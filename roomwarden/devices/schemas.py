@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from roomwarden.devices.catalogue import ALL, REPORTED
 from roomwarden.kit.schemas import FREE_TEXT, ONE_LINE, Input
+from roomwarden.software.schemas import DesiredSoftware, ReportedComponent, ReportedVersion, SoftwareResultIn
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE]
 Version = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), ONE_LINE]
@@ -44,11 +45,9 @@ class SignalReport(Input):
 class ReportIn(Input):
     sequence: int = Field(ge=0, le=2**63 - 1)
     signals: list[SignalReport] = Field(default_factory=list, max_length=len(REPORTED))
-    # Software delivery and usage (SPEC §12) are read by later work; accepted, bounded, kept.
-    software: dict[Annotated[str, StringConstraints(max_length=100)], Version] = Field(
-        default_factory=dict, max_length=50
-    )
-    software_results: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    # Software delivery (SPEC §12, roomwarden.software): what the device runs, its installs.
+    software: dict[ReportedComponent, ReportedVersion] = Field(default_factory=dict, max_length=50)
+    software_results: list[SoftwareResultIn] = Field(default_factory=list, max_length=50)
     meetings: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
@@ -61,7 +60,7 @@ class ReportIn(Input):
 
 class ReportOut(BaseModel):
     report_interval_seconds: int
-    desired_software: list[dict[str, Any]] = Field(default_factory=list)
+    desired_software: list[DesiredSoftware] = Field(default_factory=list)
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), FREE_TEXT]

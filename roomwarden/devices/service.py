@@ -28,6 +28,7 @@ from roomwarden.kit.time import utcnow
 from roomwarden.rooms.extensions import RoomDetails
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import key_hash
+from roomwarden.software import compliance, delivery
 
 #: One answer for a wrong, reset or unenrolled room's key: no hint of which.
 BAD_KEY = "the enrollment key is not valid"
@@ -101,6 +102,7 @@ def _forget(session: Session, room: Room, device: Device, why: str) -> None:
         .execution_options(synchronize_session=False)
     )
     monitoring.resolve_all(session, room, why)
+    delivery.forget(session, room)
     room.reported_health, room.last_report_at = "unknown", None
     session.flush()
 
@@ -144,7 +146,8 @@ def rotate_token(session: Session, device: Device) -> str:
 
 
 def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, RoomDetails]:
-    """``rooms.extensions.details``: each room's device and signals, two queries for a page."""
+    """``rooms.extensions.details``: each room's device, signals and software (two queries for
+    a page, two more when a device of the page has reported)."""
     if not rooms:
         return {}
     tenant_ids = sorted({r.tenant_id for r in rooms})
@@ -170,6 +173,9 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
                 "suppressed_until": s.suppressed_until,
             }
         )
+    software = compliance.room_software(
+        session, [r for r in rooms if (d := devices.get(r.id)) is not None and d.last_sequence is not None]
+    )
     out = {}
     for room in rooms:
         device = devices.get(room.id)
@@ -199,5 +205,6 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
                 "last_report_at": device.last_report_at,
             },
             signals=room_signals,
+            software=software.get(room.id, []),
         )
     return out

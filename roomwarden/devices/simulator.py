@@ -1,7 +1,8 @@
 """A fleet to try monitoring with: N simulated room devices speaking the device protocol over
 real HTTP, exactly as consoles would (docs/devices.md, "Simulator"). With a person's token it
 reads the rooms' enrollment keys (each read is in the tenant's audit log), enrols one device
-per room, then reports every interval, failing and recovering signals at random."""
+per room, then reports every interval, failing and recovering signals at random, and installs
+the software its report's answer offers (failing some installs at the same rate)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from roomwarden.devices.catalogue import REPORTED
 
 #: A failed signal recovers at a report with this probability (failures last a few reports).
 RECOVERY = 0.3
+AGENT_VERSION = "1.0.0"
 
 
 @dataclass
@@ -27,6 +29,9 @@ class SimulatedDevice:
     interval: float
     sequence: int = 0
     states: dict[str, str] = field(default_factory=lambda: dict.fromkeys(REPORTED, "ok"))
+    software: dict[str, str] = field(default_factory=lambda: {"agent": AGENT_VERSION})
+    #: install attempts to report with the next report
+    results: list[dict[str, str]] = field(default_factory=list)
 
     def step(self, rng: random.Random, failure_rate: float) -> list[tuple[str, str, str]]:
         """Advance the signals one report; the changes as (signal, from, to)."""
@@ -48,7 +53,33 @@ class SimulatedDevice:
             {"signal": s, "state": st, "detail": "" if st == "ok" else "simulated"}
             for s, st in self.states.items()
         ]
-        return {"sequence": self.sequence, "signals": signals, "software": {"agent": "sim-1.0"}}
+        body = {
+            "sequence": self.sequence,
+            "signals": signals,
+            "software": dict(self.software),
+            "software_results": self.results,
+        }
+        self.results = []
+        return body
+
+    def install(self, offers: list[dict[str, str]], rng: random.Random, failure_rate: float) -> list[str]:
+        """Try each offered release (reported with the next report); what happened, in words."""
+        done = []
+        for offer in offers:
+            component, version = offer["component"], offer["version"]
+            failed = rng.random() < failure_rate
+            self.results.append(
+                {
+                    "component": component,
+                    "version": version,
+                    "status": "failed" if failed else "installed",
+                    "detail": "simulated failure" if failed else "",
+                }
+            )
+            if not failed:
+                self.software[component] = version
+            done.append(f"{component} {version} {'failed' if failed else 'installed'}")
+        return done
 
 
 @dataclass
@@ -98,7 +129,7 @@ class Fleet:
                         "enrollment_key": key.json()["enrollment_key"],
                         "serial_number": f"SIM-{i + 1:05d}",
                         "model": "Roomwarden Simulated Console",
-                        "agent_version": "sim-1.0",
+                        "agent_version": AGENT_VERSION,
                     },
                 )
                 enrolled.raise_for_status()
@@ -134,6 +165,10 @@ class Fleet:
                     )
                     if answer.status_code != 200:
                         self.log(f"{device.room_name}: report answered {answer.status_code}")
+                    else:
+                        offers = answer.json().get("desired_software", [])
+                        for line in device.install(offers, rng, self.failure_rate):
+                            self.log(f"{device.room_name}: {line}")
                     sent += 1
                     due[id(device)] = now + device.interval
                 wait = min(due.values(), default=now + 1) - time.monotonic()

@@ -90,6 +90,7 @@ FIELD_NAMES = {
     "update_ring": "Update ring",
     "enrollment_state": "Enrollment",
     "deferral_days": "Deferral (days)",
+    "paused": "Paused",
     "title": "Title",
     "description": "Description",
     "severity": "Severity",

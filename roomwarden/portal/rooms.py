@@ -223,6 +223,7 @@ def room_page(ctx: TenantCtx, room_id: uuid.UUID, done: str = "") -> Response:
         room_tickets=room_tickets,
         device=read.device,
         signals=_signal_rows(read),
+        software=read.software,
         can={
             "suppress": _may(ctx, P.ROOMS_MODIFY, room.id),
             "edit": _may(ctx, P.ROOMS_MODIFY, room.id) or _may(ctx, P.RINGS_MODIFY, room.id),

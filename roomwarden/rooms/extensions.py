@@ -1,5 +1,5 @@
 """What ``rooms`` asks of the packages above it for a room's representation (``kit.extensions``):
-its ``device`` and ``signals``, which devices registers at start-up."""
+its ``device``, ``signals`` and ``software``, which devices registers at start-up."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from roomwarden.rooms.models import Room
 class RoomDetails:
     device: dict[str, Any] | None = None
     signals: list[dict[str, Any]] = field(default_factory=list)
+    software: list[dict[str, Any]] = field(default_factory=list)
 
 
 DetailsProvider = Callable[[Session, Sequence[Room]], Mapping[uuid.UUID, RoomDetails]]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     case,
+    false,
     select,
     text,
 )
@@ -44,12 +45,14 @@ class UpdateRing(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
         UniqueConstraint("tenant_id", "id"),
-        CheckConstraint("deferral_days >= 0 AND deferral_days <= 365", name="deferral_days"),
+        CheckConstraint("deferral_days >= 0 AND deferral_days <= 60", name="deferral_days"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     deferral_days: Mapped[int] = mapped_column(default=0)
+    #: A paused ring offers nothing (from its rooms' next report on).
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

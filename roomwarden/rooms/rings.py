@@ -62,7 +62,9 @@ def create_ring(session: Session, access: Access, data: RingCreate) -> UpdateRin
     if not access.has(P.RINGS_VIEW):  # ring names are unique: naming one needs to see them all
         raise Forbidden("creating an update ring needs rings.view (ring names are unique in the tenant)")
     _name_free(session, access.tenant_id, data.name)
-    ring = UpdateRing(tenant_id=access.tenant_id, name=data.name, deferral_days=data.deferral_days)
+    ring = UpdateRing(
+        tenant_id=access.tenant_id, name=data.name, deferral_days=data.deferral_days, paused=data.paused
+    )
     session.add(ring)
     session.flush()
     access.audit(
@@ -71,7 +73,7 @@ def create_ring(session: Session, access: Access, data: RingCreate) -> UpdateRin
         Operation.CREATE,
         ring.name,
         ring.id,
-        {"deferral_days": ring.deferral_days},
+        {"deferral_days": ring.deferral_days, "paused": ring.paused},
     )
     return ring
 
@@ -87,6 +89,10 @@ def update_ring(session: Session, access: Access, ring_id: uuid.UUID, data: Ring
     if "deferral_days" in data.model_fields_set and data.deferral_days != ring.deferral_days:
         changes["deferral_days"] = {"from": ring.deferral_days, "to": data.deferral_days}
         ring.deferral_days = data.deferral_days
+    if "paused" in data.model_fields_set and data.paused != ring.paused:
+        # takes effect at each room's next report: the offer is decided per report
+        changes["paused"] = {"from": ring.paused, "to": data.paused}
+        ring.paused = data.paused
     session.flush()
     access.audit(session, Category.UPDATE_RING, Operation.UPDATE, ring.name, ring.id, changes)
     if "name" in changes:  # rule groups may select rooms by their ring's name

@@ -93,6 +93,25 @@ class RoomSignalRead(BaseModel):
     suppressed_until: datetime | None
 
 
+class InstallResult(BaseModel):
+    version: str
+    status: Literal["installed", "failed"]
+    detail: str
+    at: datetime
+
+
+class RoomSoftwareRead(BaseModel):
+    """A component of the room's device (SPEC §12): the version it runs (null: not reported),
+    how it stands against the release catalogue (null when no release of it is published),
+    the newest release, and the last install the device reported."""
+
+    component: str
+    version: str | None
+    compliance: Literal["current", "previous", "outdated"] | None
+    newest: str | None
+    last_result: InstallResult | None = None
+
+
 class RoomRead(Output):
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -107,6 +126,7 @@ class RoomRead(Output):
     time_zone: str
     device: RoomDevice | None = None
     signals: list[RoomSignalRead] = Field(default_factory=list)
+    software: list[RoomSoftwareRead] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 
@@ -190,14 +210,20 @@ class RoomGroupRead(RoomGroupSummary):
 # -- update rings --------------------------------------------------------------------------------
 
 
+#: How many days after its publication a release is due in a ring (SPEC §12).
+MAX_DEFERRAL_DAYS = 60
+
+
 class RingCreate(Input):
     name: ShortName
-    deferral_days: int = Field(ge=0, le=365)
+    deferral_days: int = Field(ge=0, le=MAX_DEFERRAL_DAYS)
+    paused: bool = False
 
 
 class RingUpdate(Patch):
     name: ShortName = None  # type: ignore[assignment]
-    deferral_days: int = Field(default=None, ge=0, le=365)  # type: ignore[assignment]
+    deferral_days: int = Field(default=None, ge=0, le=MAX_DEFERRAL_DAYS)  # type: ignore[assignment]
+    paused: bool = None  # type: ignore[assignment]
 
 
 class RingRead(Output):
@@ -205,6 +231,7 @@ class RingRead(Output):
     tenant_id: uuid.UUID
     name: str
     deferral_days: int
+    paused: bool
     is_default: bool
     room_count: int
     created_at: datetime

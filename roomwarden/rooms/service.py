@@ -33,7 +33,14 @@ from roomwarden.rooms.models import (
     UpdateRing,
     health_state_is,
 )
-from roomwarden.rooms.schemas import RoomCreate, RoomDevice, RoomRead, RoomSignalRead, RoomUpdate
+from roomwarden.rooms.schemas import (
+    RoomCreate,
+    RoomDevice,
+    RoomRead,
+    RoomSignalRead,
+    RoomSoftwareRead,
+    RoomUpdate,
+)
 from roomwarden.tenants.models import TenantDomain, TenantSettings
 
 ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "time_zone")
@@ -45,7 +52,7 @@ def key_hash(key: str) -> str:
 
 
 def room_reads(session: Session, rooms: Sequence[Room]) -> list[RoomRead]:
-    """The representation of rooms, with their device and signals (rooms.extensions)."""
+    """The representation of rooms, with their device, signals and software (rooms.extensions)."""
     details = extensions.details(session, rooms)
     reads = []
     for room in rooms:
@@ -53,6 +60,7 @@ def room_reads(session: Session, rooms: Sequence[Room]) -> list[RoomRead]:
         if (extra := details.get(room.id)) is not None:
             read.device = RoomDevice.model_validate(extra.device) if extra.device else None
             read.signals = [RoomSignalRead.model_validate(s) for s in extra.signals]
+            read.software = [RoomSoftwareRead.model_validate(s) for s in extra.software]
         reads.append(read)
     return reads
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import audit_export, device_reports
+from bench import audit_export, device_reports, software_offers
 
 
 def test_audit_export_bench_runs_on_sqlite(tmp_path: Path) -> None:
@@ -28,3 +28,11 @@ def test_device_reports_bench_runs_on_sqlite(tmp_path: Path) -> None:
     assert device_reports.main([*argv, "--output", str(out)]) == 0
     summary = json.loads(out.read_text())["summary"]
     assert summary["unchanged_large_vs_small"] > 0 and summary["changing_vs_unchanged"] > 0
+
+
+def test_software_offers_bench_runs_on_sqlite(tmp_path: Path) -> None:
+    out = tmp_path / "software_offers.json"
+    argv = ["--database", "sqlite", "--rooms", "100", "--rounds", "1", "--per-round", "3"]
+    assert software_offers.main([*argv, "--output", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["due_vs_day"] > 0 and summary["due_vs_current"] > 0

@@ -77,8 +77,9 @@ def test_models_and_migrations_agree(db: Database) -> None:
 
 
 def test_every_tenant_owned_table_carries_tenant_id() -> None:
-    # the tenant itself; sign-in throttling by name; background jobs, which work across tenants
-    shared = {"tenants", "sign_in_throttles", "jobs"}
+    # the tenant itself; sign-in throttling by name; background jobs, which work across tenants;
+    # the operator's release catalogue, which every tenant reads
+    shared = {"tenants", "sign_in_throttles", "jobs", "releases"}
     missing = [
         name for name, table in metadata.tables.items() if "tenant_id" not in table.c and name not in shared
     ]

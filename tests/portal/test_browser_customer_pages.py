@@ -65,6 +65,7 @@ def test_every_customer_page_passes_axe(new_context: Callable, fleet) -> None:  
         f"/room-groups/{o['group']['id']}/edit",
         "/update-rings",
         "/update-rings/new",
+        "/update-rings/releases",
         "/tickets",
         f"/tickets/{o['ticket']['id']}",
         "/incidents/new",

@@ -178,6 +178,8 @@ PAGES = [
     Page("update rings", lambda m, t: "/update-rings", api="GET update-rings list"),
     Page("update ring new", lambda m, t: "/update-rings/new", api="POST ring"),
     Page("update ring edit", lambda m, t: f"/update-rings/{m.ring[t]}/edit", api="PATCH ring", by_id=True),
+    # the release catalogue is the service's, for everyone signed in (GET /api/v1/releases)
+    Page("releases", lambda m, t: "/update-rings/releases", rule=lambda w, t: 200),
     Page("tickets", lambda m, t: "/tickets", api="GET tickets list"),
     Page("ticket", lambda m, t: f"/tickets/{m.tickets[t]}", api="GET ticket", by_id=True),
     Page(

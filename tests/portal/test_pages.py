@@ -50,6 +50,7 @@ def test_every_page_renders_for_a_global_admin(world, site):
         f"/room-groups/{o['group']['id']}/delete",
         "/update-rings",
         "/update-rings/new",
+        "/update-rings/releases",
         "/tickets",
         "/tickets?status=open",
         f"/tickets/{o['ticket']['id']}",
