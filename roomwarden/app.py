@@ -29,6 +29,7 @@ from roomwarden.api.partners import partner as partners_partner
 from roomwarden.api.rooms import api as rooms_api
 from roomwarden.api.tenants import api as settings_api
 from roomwarden.api.tenants import operator
+from roomwarden.api.webhooks import api as webhooks_api
 from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         approvals_partner,
         devices_api,
         suppressions_api,
+        webhooks_api,
     )
     for r in routers:
         app.include_router(r)
