@@ -20,6 +20,8 @@ def url_problem(settings: Settings, url: str) -> str | None:
     egress = rules(settings)
     if problem := egress.url_problem(url):
         return problem
+    if egress.allow_private:  # every address is allowed: nothing to look up
+        return None
     parts = urlsplit(url)
     try:
         egress.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))

@@ -311,3 +311,18 @@ def test_a_slow_endpoint_holds_back_no_other(world: World, db: Database, setting
         runner.join()
         assert len(slow.requests) == 3
         assert json.loads(fast.requests[0].body)["type"] == "webhook.test"
+
+
+def test_the_schedule_and_the_window_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().webhook_retry_schedule == [5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert Settings().webhook_disable_after_seconds == 5 * 86400
+    assert Settings().webhook_timeout_seconds == 15
+    monkeypatch.setenv("ROOMWARDEN_WEBHOOK_RETRY_SCHEDULE", "1, 2.5,3")
+    monkeypatch.setenv("ROOMWARDEN_WEBHOOK_DISABLE_AFTER_SECONDS", "60")
+    monkeypatch.setenv("ROOMWARDEN_WEBHOOK_ALLOW_PRIVATE", "true")
+    s = Settings()
+    assert s.webhook_retry_schedule == [1, 2.5, 3] and s.webhook_disable_after_seconds == 60
+    assert s.webhook_allow_private is True
+    monkeypatch.setenv("ROOMWARDEN_WEBHOOK_RETRY_SCHEDULE", "5,-1")
+    with pytest.raises(ValueError):
+        Settings()
