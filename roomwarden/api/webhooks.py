@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query, Request
-from sqlalchemy.orm import Session
 
 from roomwarden.access.deps import AccessDep
 from roomwarden.audit.service import Category, Operation
@@ -113,7 +112,7 @@ def send_test(session: SessionDep, access: AccessDep, webhook_id: uuid.UUID) -> 
     return delivery_read(delivery, "webhook.test")
 
 
-def _page(session: Session, rows: Page[tuple[WebhookDelivery, str]]) -> Page[DeliveryRead]:
+def _page(rows: Page[tuple[WebhookDelivery, str]]) -> Page[DeliveryRead]:
     return Page[DeliveryRead](
         items=[delivery_read(d, t) for d, t in rows.items], next_cursor=rows.next_cursor
     )
@@ -131,7 +130,7 @@ def list_deliveries(
     the next attempt."""
     stmt = service.deliveries_query(session, access, webhook_id, status)
     rows = paginate(session, stmt, WebhookDelivery.id, pages, lambda row: (row[0], row[1]), scalars=False)
-    return _page(session, rows)
+    return _page(rows)
 
 
 @api.post("/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryRead)

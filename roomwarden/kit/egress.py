@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +37,8 @@ import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: ``(host, port)`` → the acceptable addresses to connect to, or ``EgressRefused``
+Resolve = Callable[[str, int], "list[IPAddress]"]
 
 #: metadata services outside the link-local ranges (Alibaba Cloud; Azure's wire server)
 METADATA = frozenset(ipaddress.ip_address(a) for a in ("100.100.100.200", "168.63.129.16"))
@@ -169,7 +171,7 @@ class CheckedBackend(httpcore.SyncBackend):
     number: what was checked is what is reached (no second lookup). httpcore still speaks
     TLS to the URL's name (SNI and certificate), and the request keeps its ``Host``."""
 
-    def __init__(self, resolve: Any) -> None:
+    def __init__(self, resolve: Resolve) -> None:
         self._resolve = resolve
 
     def connect_tcp(
@@ -194,7 +196,7 @@ class CheckedBackend(httpcore.SyncBackend):
         raise error
 
 
-def checked_client(resolve: Any, timeout: float) -> httpx.Client:
+def checked_client(resolve: Resolve, timeout: float) -> httpx.Client:
     """An HTTP client whose every connection goes to an address ``resolve(host, port)``
     returned (it raises ``EgressRefused`` for a refused one)."""
     transport = httpx.HTTPTransport(trust_env=False)

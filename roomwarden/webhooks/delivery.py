@@ -25,7 +25,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,14 +125,16 @@ class Deliverer:
     def _run_job(self, context: JobContext) -> int:
         return self.run(context.time_left)
 
-    def run(self, time_left: Any = lambda: True, tenant_ids: Collection[uuid.UUID] | None = None) -> int:
+    def run(
+        self, time_left: Callable[[], bool] = lambda: True, tenant_ids: Collection[uuid.UUID] | None = None
+    ) -> int:
         """Dispatch recorded events, then send due deliveries until none is due (and every
         send has finished) or ``time_left()`` turns false; returns how many were sent.
         ``tenant_ids``: only events of these tenants and deliveries to their endpoints."""
         with self._lock:
             return self._round(time_left, tenant_ids)
 
-    def _round(self, time_left: Any, tenant_ids: Collection[uuid.UUID] | None) -> int:
+    def _round(self, time_left: Callable[[], bool], tenant_ids: Collection[uuid.UUID] | None) -> int:
         sent = 0
         in_flight: dict[Future[bool], uuid.UUID] = {}
         size = self.settings.webhook_concurrency
@@ -154,7 +156,7 @@ class Deliverer:
                     except Exception:  # one bad delivery must not stop the others
                         log.exception("a webhook delivery failed unexpectedly")
 
-    def _dispatch_all(self, time_left: Any, tenant_ids: Collection[uuid.UUID] | None) -> None:
+    def _dispatch_all(self, time_left: Callable[[], bool], tenant_ids: Collection[uuid.UUID] | None) -> None:
         while time_left():
             with self.db.transaction() as session:
                 if targets.dispatch(session, tenant_ids=tenant_ids) < 200:
