@@ -9,7 +9,6 @@ in one registry (roomwarden/jobs) and the runner that runs them (the application
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from roomwarden.events.service import EVENTS_RECORDED
 from roomwarden.jobs import service as jobs
 from roomwarden.jobs.registry import JobRegistry
 from roomwarden.jobs.runner import Runner
+from roomwarden.jobs.wake import CoalescedWake
 from roomwarden.kit.db import Database
 from roomwarden.kit.extensions import check_installed
 from roomwarden.notifications.service import MAIL_JOB, Mailer
@@ -29,8 +29,6 @@ from roomwarden.partners.jobs import invitation_sweep_job
 from roomwarden.rooms import health
 from roomwarden.settings import Settings
 from roomwarden.webhooks.delivery import WEBHOOK_JOB, Deliverer
-
-log = logging.getLogger("roomwarden.jobs")
 
 
 def install() -> None:
@@ -66,19 +64,15 @@ def build_services(settings: Settings, db: Database) -> Services:
             jobs.wake(session, MAIL_JOB)
         runner.poke()
 
-    def wake_webhooks(info: dict[str, Any]) -> None:
+    wake_webhooks = CoalescedWake(db, WEBHOOK_JOB, runner.poke)
+
+    def events_recorded(info: dict[str, Any]) -> None:
         """After a commit that recorded events: deliver them now, not at the next poll."""
-        if not info.get(EVENTS_RECORDED):
-            return
-        try:
-            with db.transaction() as session:
-                jobs.wake(session, WEBHOOK_JOB)
-            runner.poke()
-        except Exception:  # the change is committed; the job's next round sends it
-            log.exception("could not wake the webhooks job")
+        if info.get(EVENTS_RECORDED):
+            wake_webhooks()
 
     mailer.on_queued = wake_mail
     if mailer.enabled:
         db.after_commit_hooks.append(mailer.after_commit)
-    db.after_commit_hooks.append(wake_webhooks)
+    db.after_commit_hooks.append(events_recorded)
     return Services(mailer, deliverer, registry, runner)

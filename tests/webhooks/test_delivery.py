@@ -326,3 +326,29 @@ def test_the_schedule_and_the_window_come_from_the_environment(monkeypatch: pyte
     monkeypatch.setenv("ROOMWARDEN_WEBHOOK_RETRY_SCHEDULE", "5,-1")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_the_job_runner_delivers_on_its_own(world: World, db: Database, settings: Settings) -> None:
+    """As `roomwarden serve` or `roomwarden worker` run it: a committed change reaches the
+    receiver without anyone asking, woken by the commit (not the poll)."""
+    from roomwarden.jobs.registry import JobRegistry
+    from roomwarden.jobs.runner import Runner
+
+    t = world.tenant()
+    fast = settings.model_copy(update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2})
+    registry = JobRegistry()
+    registry.add(deliverer(db, fast).job())
+    runner = Runner(db, fast, registry)
+    runner.prepare()
+    with receiver() as r:
+        hook = endpoint(world, t, r.url, TICKETS)
+        runner.start()
+        try:
+            started = time.monotonic()
+            world.incident(t, world.room(t)["id"])
+            wait_until(lambda: len(r.requests) == 1, seconds=10)
+            assert time.monotonic() - started < 10
+        finally:
+            runner.stop()
+        [body] = r.bodies(hook["secret"])
+        assert body["type"] == "ticket.opened"
