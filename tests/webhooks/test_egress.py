@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from roomwarden.app import create_app
@@ -189,3 +191,31 @@ def test_a_default_server_refuses_private_and_plain_http_targets(
         )
         stored = s.scalar(select(WebhookEndpoint.url).where(WebhookEndpoint.id == uuid.UUID(ok["id"])))
     assert rows == 1 and stored == "https://93.184.216.34/hook"
+
+
+_REFUSED_V4 = st.one_of(
+    st.ip_addresses(v=4, network="127.0.0.0/8"),
+    st.ip_addresses(v=4, network="10.0.0.0/8"),
+    st.ip_addresses(v=4, network="172.16.0.0/12"),
+    st.ip_addresses(v=4, network="192.168.0.0/16"),
+    st.ip_addresses(v=4, network="169.254.0.0/16"),
+    st.ip_addresses(v=4, network="100.64.0.0/10"),
+    st.ip_addresses(v=4, network="0.0.0.0/8"),
+    st.ip_addresses(v=4, network="224.0.0.0/4"),
+)
+
+
+@given(address=_REFUSED_V4)
+def test_every_spelling_of_a_refused_address_is_refused(address: ipaddress.IPv4Address) -> None:
+    n = int(address)
+    spellings = [
+        str(address),
+        str(n),  # decimal
+        hex(n),  # hexadecimal
+        "0" + oct(n)[2:],  # octal
+        ".".join(hex(int(p)) for p in str(address).split(".")),
+        f"[::ffff:{address}]",
+        f"[64:ff9b::{n >> 16:x}:{n & 0xFFFF:x}]",
+    ]
+    for host in spellings:
+        assert guard.url_problem(DEFAULT, f"https://{host}/hook") is not None, host
