@@ -34,12 +34,12 @@ def _box(request: Request) -> SecretBox:
     return box
 
 
-def delivery_read(delivery: WebhookDelivery, event_type: str) -> DeliveryRead:
+def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
     return DeliveryRead(
         id=delivery.id,
         endpoint_id=delivery.endpoint_id,
         event_id=delivery.event_id,
-        event_type=event_type,
+        event_type=delivery.event_type,
         status=delivery.status,  # type: ignore[arg-type]
         attempts=delivery.attempts,
         response_code=delivery.response_status,
@@ -109,13 +109,7 @@ def send_test(session: SessionDep, access: AccessDep, webhook_id: uuid.UUID) -> 
     """Send a ``webhook.test`` event to this endpoint (409 while it is disabled); the answer
     is its delivery, sent in the background."""
     delivery = service.send_test(session, access, webhook_id)
-    return delivery_read(delivery, "webhook.test")
-
-
-def _page(rows: Page[tuple[WebhookDelivery, str]]) -> Page[DeliveryRead]:
-    return Page[DeliveryRead](
-        items=[delivery_read(d, t) for d, t in rows.items], next_cursor=rows.next_cursor
-    )
+    return delivery_read(delivery)
 
 
 @api.get("/{webhook_id}/deliveries", response_model=Page[DeliveryRead])
@@ -129,8 +123,7 @@ def list_deliveries(
     """The endpoint's deliveries, oldest first: status, attempts, the last response code and
     the next attempt."""
     stmt = service.deliveries_query(session, access, webhook_id, status)
-    rows = paginate(session, stmt, WebhookDelivery.id, pages, lambda row: (row[0], row[1]), scalars=False)
-    return _page(rows)
+    return paginate(session, stmt, WebhookDelivery.id, pages, delivery_read)
 
 
 @api.post("/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryRead)
@@ -140,5 +133,4 @@ def retry_delivery(
 ) -> DeliveryRead:
     """Send the delivery again now, with a fresh retry schedule (409 while the endpoint is
     disabled)."""
-    delivery, event_type = service.retry(session, access, webhook_id, delivery_id)
-    return delivery_read(delivery, event_type)
+    return delivery_read(service.retry(session, access, webhook_id, delivery_id))

@@ -79,7 +79,7 @@ def _secret(ctx: Ctx, endpoint: WebhookEndpoint, secret: str, *, created: bool) 
 def _detail(ctx: Ctx, endpoint_id: uuid.UUID, done: str = "", error: str = "") -> Response:
     endpoint = service.get_endpoint(ctx.session, ctx.access, endpoint_id)
     stmt = service.deliveries_query(ctx.session, ctx.access, endpoint_id)
-    deliveries = ctx.session.execute(stmt.order_by(WebhookDelivery.id.desc()).limit(50)).all()
+    deliveries = ctx.session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(50)).all()
     return ctx.page(
         "webhooks/detail.html",
         current="settings",

@@ -20,7 +20,6 @@ admins are mailed.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -29,7 +28,6 @@ from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -37,7 +35,6 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from roomwarden.audit.service import SYSTEM_ACTOR, Category, Operation, record
-from roomwarden.events.models import EventRecord
 from roomwarden.identity.models import User
 from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit.crypto import SecretBox
@@ -73,22 +70,6 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-
-def payload(event: EventRecord) -> bytes:
-    """The body: ``{type, timestamp, data}``, ``data`` holding the event's ids and states."""
-    data: dict[str, Any] = {"event_id": str(event.id), "tenant_id": str(event.tenant_id)}
-    if event.room_id is not None:
-        data["room_id"] = str(event.room_id)
-    if event.link_id is not None:
-        data["link_id"] = str(event.link_id)
-    data.update(event.data)
-    body = {
-        "type": event.type,
-        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "data": data,
-    }
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
 def signed_headers(attempt: Attempt, now: datetime) -> dict[str, str]:
@@ -172,13 +153,12 @@ class Deliverer:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
         stmt = (
-            select(WebhookDelivery, WebhookEndpoint, EventRecord)
+            select(WebhookDelivery, WebhookEndpoint)
             .join(
                 WebhookEndpoint,
                 (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
                 & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
             )
-            .join(EventRecord, EventRecord.id == WebhookDelivery.event_id)
             .where(
                 WebhookDelivery.status == "pending",
                 WebhookDelivery.next_attempt_at <= now,
@@ -194,21 +174,19 @@ class Deliverer:
             stmt = stmt.where(WebhookDelivery.tenant_id.in_(list(tenant_ids)))
         attempts: list[Attempt] = []
         with self.db.transaction() as session:
-            for delivery, endpoint, event in session.execute(stmt).all():
+            for delivery, endpoint in session.execute(stmt).all():
                 if endpoint.id in busy or len(attempts) >= count:
                     continue
-                if not targets.may_send(session, event, delivery):
+                if not targets.may_send(session, delivery):
                     delivery.status, delivery.next_attempt_at = "skipped", None
                     delivery.last_error = "the partner may no longer hear about this room"
                     continue
                 busy.add(endpoint.id)
                 delivery.next_attempt_at = lease
-                attempts.append(self._attempt_of(delivery, endpoint, event, now))
+                attempts.append(self._attempt_of(delivery, endpoint, now))
         return attempts
 
-    def _attempt_of(
-        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, event: EventRecord, now: datetime
-    ) -> Attempt:
+    def _attempt_of(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime) -> Attempt:
         secrets = [self.box.open(endpoint.secret_sealed)]
         until = endpoint.previous_secret_until
         if endpoint.previous_secret_sealed and until is not None and until > now:
@@ -218,8 +196,8 @@ class Deliverer:
             endpoint_id=endpoint.id,
             url=endpoint.url,
             secrets=tuple(secrets),
-            message_id=f"msg_{event.id.hex}",
-            body=payload(event),
+            message_id=f"msg_{delivery.event_id.hex}",
+            body=delivery.payload.encode(),
         )
 
     def _attempt(self, attempt: Attempt) -> bool:
@@ -243,8 +221,12 @@ class Deliverer:
 
     def _record(self, session: Session, attempt: Attempt, answer: Answer) -> bool:
         now = utcnow()
-        delivery = session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
-        endpoint = session.get(WebhookEndpoint, attempt.endpoint_id, with_for_update=True)
+        delivery = session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.id == attempt.delivery_id).with_for_update()
+        )
+        endpoint = session.scalar(
+            select(WebhookEndpoint).where(WebhookEndpoint.id == attempt.endpoint_id).with_for_update()
+        )
         if delivery is None or endpoint is None or delivery.status != "pending":
             return False  # deleted meanwhile, or retried and sent by another round
         delivery.attempts += 1

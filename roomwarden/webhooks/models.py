@@ -28,9 +28,10 @@ class WebhookEndpoint(IdMixin, Base):
     an endpoint failing for ``ROOMWARDEN_WEBHOOK_DISABLE_AFTER_SECONDS`` is disabled."""
 
     __tablename__ = "webhook_endpoints"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"),)
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(500), default="")
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -45,11 +46,15 @@ class WebhookEndpoint(IdMixin, Base):
 
 
 class WebhookDelivery(IdMixin, Base):
-    """One event for one endpoint: its attempts, its last answer and when it is tried next.
-    ``link_id`` is the partner link through which a partner's endpoint hears a customer's
-    event (re-checked at every attempt). A pending delivery being sent holds a lease: its
-    ``next_attempt_at`` moves past the send's time limit, so a process that dies mid-send
-    leaves it due again."""
+    """One event for one endpoint: what is sent (``payload``, the body, fixed when the event
+    became deliveries), its attempts, its last answer and when it is tried next.
+
+    A partner's endpoint hears a customer's events: the delivery belongs to the endpoint's
+    tenant and names the event's (``event_tenant_id``, ``room_id``) and the partner link it
+    hears through (``link_id``, re-checked at every attempt) as plain values, so no row of
+    one tenant refers to another's (the schema stays distributable by tenant). A pending
+    delivery being sent holds a lease: its ``next_attempt_at`` moves past the send's time
+    limit, so a process that dies mid-send leaves it due again."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -59,15 +64,21 @@ class WebhookDelivery(IdMixin, Base):
             ["webhook_endpoints.tenant_id", "webhook_endpoints.id"],
             ondelete="CASCADE",
         ),
-        UniqueConstraint("endpoint_id", "event_id"),
+        UniqueConstraint("tenant_id", "endpoint_id", "event_id"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     endpoint_id: Mapped[uuid.UUID] = mapped_column()
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column()
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_tenant_id: Mapped[uuid.UUID] = mapped_column()
+    room_id: Mapped[uuid.UUID | None] = mapped_column()
     link_id: Mapped[uuid.UUID | None] = mapped_column()
+    payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)

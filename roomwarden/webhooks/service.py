@@ -18,12 +18,11 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
 from roomwarden.events import service as events
-from roomwarden.events.models import EventRecord
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.errors import Conflict, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
-from roomwarden.webhooks import guard
+from roomwarden.webhooks import guard, targets
 from roomwarden.webhooks.models import WebhookDelivery, WebhookEndpoint
 from roomwarden.webhooks.schemas import WebhookCreate, WebhookUpdate
 
@@ -168,7 +167,7 @@ def send_test(session: Session, access: Access, endpoint_id: uuid.UUID) -> Webho
     )
     event.dispatched_at = utcnow()  # its one delivery is made here
     session.flush()
-    delivery = WebhookDelivery(tenant_id=endpoint.tenant_id, endpoint_id=endpoint.id, event_id=event.id)
+    delivery = targets.delivery_of(event, endpoint, None)
     session.add(delivery)
     session.flush()
     access.audit(
@@ -184,12 +183,10 @@ def send_test(session: Session, access: Access, endpoint_id: uuid.UUID) -> Webho
 
 def deliveries_query(
     session: Session, access: Access, endpoint_id: uuid.UUID, status: str | None = None
-) -> Select[WebhookDelivery, str]:
+) -> Select[WebhookDelivery]:
     endpoint = get_endpoint(session, access, endpoint_id)
-    stmt = (
-        select(WebhookDelivery, EventRecord.type)
-        .join(EventRecord, EventRecord.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.tenant_id == endpoint.tenant_id, WebhookDelivery.endpoint_id == endpoint.id)
+    stmt = select(WebhookDelivery).where(
+        WebhookDelivery.tenant_id == endpoint.tenant_id, WebhookDelivery.endpoint_id == endpoint.id
     )
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)
@@ -198,22 +195,21 @@ def deliveries_query(
 
 def get_delivery(
     session: Session, access: Access, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
-) -> tuple[WebhookDelivery, str]:
-    row = session.execute(
-        deliveries_query(session, access, endpoint_id).where(WebhookDelivery.id == delivery_id)
-    ).first()
-    if row is None:
+) -> WebhookDelivery:
+    stmt = deliveries_query(session, access, endpoint_id).where(WebhookDelivery.id == delivery_id)
+    delivery = session.scalar(stmt.with_for_update())
+    if delivery is None:
         raise NotFound("delivery not found")
-    return row[0], row[1]
+    return delivery
 
 
 def retry(
     session: Session, access: Access, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
-) -> tuple[WebhookDelivery, str]:
+) -> WebhookDelivery:
     """Send the delivery again now, with a fresh retry schedule (whatever its status)."""
     endpoint = get_endpoint(session, access, endpoint_id, lock=True)
     _require_enabled(endpoint)
-    delivery, event_type = get_delivery(session, access, endpoint_id, delivery_id)
+    delivery = get_delivery(session, access, endpoint_id, delivery_id)
     before = delivery.status
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, utcnow()
     session.flush()
@@ -226,4 +222,4 @@ def retry(
         {"delivery_id": str(delivery.id), "retry": {"from": before, "to": "pending"}},
     )
     session.info[events.EVENTS_RECORDED] = True
-    return delivery, event_type
+    return delivery

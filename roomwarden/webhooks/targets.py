@@ -12,8 +12,10 @@ every attempt.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,27 +46,61 @@ def _partners(session: Session, event: EventRecord) -> list[tuple[uuid.UUID, uui
 
 
 def partner_may_hear(
-    session: Session, event: EventRecord, partner_tenant_id: uuid.UUID, link_id: uuid.UUID | None
+    session: Session,
+    tenant_id: uuid.UUID,
+    room_id: uuid.UUID | None,
+    partner_tenant_id: uuid.UUID,
+    link_id: uuid.UUID | None,
 ) -> bool:
-    """May the partner hear this event now? Events without a room (its invitation, its link)
-    always; a room's only through an active link whose scope holds the room now."""
-    if event.room_id is None:
+    """May the partner hear an event of ``tenant_id`` now? Events without a room (its
+    invitation, its link) always; a room's only through an active link whose scope holds the
+    room now."""
+    if room_id is None:
         return True
-    link = active_link(session, event.tenant_id, partner_tenant_id)
+    link = active_link(session, tenant_id, partner_tenant_id)
     if link is None or (link_id is not None and link.id != link_id):
         return False
-    rooms = RoomSet(event.tenant_id, Grant(all_rooms=True), link)
-    found = select(Room.id).where(
-        Room.tenant_id == event.tenant_id, Room.id == event.room_id, rooms.clause(Room.id)
-    )
+    rooms = RoomSet(tenant_id, Grant(all_rooms=True), link)
+    found = select(Room.id).where(Room.tenant_id == tenant_id, Room.id == room_id, rooms.clause(Room.id))
     return session.scalar(found) is not None
 
 
-def may_send(session: Session, event: EventRecord, delivery: WebhookDelivery) -> bool:
+def may_send(session: Session, delivery: WebhookDelivery) -> bool:
     """The check of every attempt: a tenant's own endpoints always hear its events."""
-    if delivery.tenant_id == event.tenant_id:
+    if delivery.tenant_id == delivery.event_tenant_id:
         return True
-    return partner_may_hear(session, event, delivery.tenant_id, delivery.link_id)
+    return partner_may_hear(
+        session, delivery.event_tenant_id, delivery.room_id, delivery.tenant_id, delivery.link_id
+    )
+
+
+def payload(event: EventRecord) -> str:
+    """The body: ``{type, timestamp, data}``, ``data`` holding the event's ids and states."""
+    data: dict[str, Any] = {"event_id": str(event.id), "tenant_id": str(event.tenant_id)}
+    if event.room_id is not None:
+        data["room_id"] = str(event.room_id)
+    if event.link_id is not None:
+        data["link_id"] = str(event.link_id)
+    data.update(event.data)
+    body = {
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+def delivery_of(event: EventRecord, endpoint: WebhookEndpoint, link_id: uuid.UUID | None) -> WebhookDelivery:
+    return WebhookDelivery(
+        tenant_id=endpoint.tenant_id,
+        endpoint_id=endpoint.id,
+        event_id=event.id,
+        event_type=event.type,
+        event_tenant_id=event.tenant_id,
+        room_id=event.room_id,
+        link_id=link_id,
+        payload=payload(event),
+    )
 
 
 def _subscribed(endpoints: Iterable[WebhookEndpoint], event_type: str) -> list[WebhookEndpoint]:
@@ -75,22 +111,16 @@ def deliveries_for(session: Session, event: EventRecord) -> list[WebhookDelivery
     """One pending delivery per endpoint that hears ``event`` now."""
     tenants: dict[uuid.UUID, uuid.UUID | None] = {event.tenant_id: None}
     for partner, link in _partners(session, event):
-        if partner != event.tenant_id and partner_may_hear(session, event, partner, link):
+        if partner != event.tenant_id and partner_may_hear(
+            session, event.tenant_id, event.room_id, partner, link
+        ):
             tenants[partner] = link
     endpoints = session.scalars(
         select(WebhookEndpoint).where(
             WebhookEndpoint.tenant_id.in_(list(tenants)), WebhookEndpoint.enabled.is_(True)
         )
     ).all()
-    return [
-        WebhookDelivery(
-            tenant_id=endpoint.tenant_id,
-            endpoint_id=endpoint.id,
-            event_id=event.id,
-            link_id=tenants[endpoint.tenant_id],
-        )
-        for endpoint in _subscribed(endpoints, event.type)
-    ]
+    return [delivery_of(event, e, tenants[e.tenant_id]) for e in _subscribed(endpoints, event.type)]
 
 
 def dispatch(session: Session, limit: int = 200, tenant_ids: Collection[uuid.UUID] | None = None) -> int:

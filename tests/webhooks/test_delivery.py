@@ -183,7 +183,7 @@ def test_a_process_that_died_after_commit_still_delivers(
 
         with db.transaction() as s:
             targets.dispatch(s, tenant_ids=[uuid.UUID(t.id)])
-        [claimed] = d._claim(1, set(), [uuid.UUID(t.id)])
+        [claimed] = d._claim(1, set(), [uuid.UUID(t.id)])  # and then the process died
         assert deliver(deliverer(db, settings), t) == 0  # leased: not sent twice meanwhile
         with db.transaction() as s:  # the lease passes
             s.execute(

@@ -6,7 +6,8 @@ Create Date: 2026-12-07 09:36:12
 
 Events are written in the transaction of the change that causes them (``events``); the
 webhooks job turns each into one delivery per endpoint that hears it (at most one per
-endpoint and event: a unique constraint) and sends them.
+endpoint and event: a unique constraint; each with its own copy of the body) and sends them.
+Every table is keyed with its tenant: the schema stays distributable by tenant.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_events_tenant_id_tenants"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_events")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_events_tenant_id"), ["tenant_id"], unique=False)
@@ -64,8 +65,7 @@ def upgrade() -> None:
             name=op.f("fk_webhook_endpoints_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
-        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_webhook_endpoints_tenant_id_id")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_webhook_endpoints")),
     )
     with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_webhook_endpoints_tenant_id"), ["tenant_id"], unique=False)
@@ -75,7 +75,11 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("endpoint_id", sa.Uuid(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("event_tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("room_id", sa.Uuid(), nullable=True),
         sa.Column("link_id", sa.Uuid(), nullable=True),
+        sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", roomwarden.kit.db.UTCDateTime(timezone=True), nullable=True),
@@ -90,12 +94,6 @@ def upgrade() -> None:
             name=op.f("ck_webhook_deliveries_status"),
         ),
         sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_webhook_deliveries_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
             ["tenant_id", "endpoint_id"],
             ["webhook_endpoints.tenant_id", "webhook_endpoints.id"],
             name=op.f("fk_webhook_deliveries_tenant_id_webhook_endpoints"),
@@ -107,20 +105,21 @@ def upgrade() -> None:
             name=op.f("fk_webhook_deliveries_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint(
-            "endpoint_id", "event_id", name=op.f("uq_webhook_deliveries_endpoint_id_event_id")
+            "tenant_id",
+            "endpoint_id",
+            "event_id",
+            name=op.f("uq_webhook_deliveries_tenant_id_endpoint_id_event_id"),
         ),
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_deliveries_due", ["status", "next_attempt_at"], unique=False)
         batch_op.create_index("ix_webhook_deliveries_endpoint", ["endpoint_id", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_webhook_deliveries_event_id"), ["event_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_event_id"))
         batch_op.drop_index("ix_webhook_deliveries_endpoint")
         batch_op.drop_index("ix_webhook_deliveries_due")
 
