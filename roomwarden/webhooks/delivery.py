@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from roomwarden.audit.service import SYSTEM_ACTOR, Category, Operation, record
+from roomwarden.events.models import EventRecord
 from roomwarden.identity.models import User
+from roomwarden.jobs import service as jobs
 from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
@@ -47,6 +49,8 @@ from roomwarden.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("roomwarden.webhooks")
 WEBHOOK_JOB = "webhooks.deliver"
+#: how long finished deliveries and dispatched events are kept
+KEEP = timedelta(days=30)
 USER_AGENT = "Roomwarden-Webhooks/1"
 
 
@@ -84,6 +88,23 @@ def signed_headers(attempt: Attempt, now: datetime) -> dict[str, str]:
     }
 
 
+def prune(session: Session, before: datetime, limit: int = 1000) -> int:
+    """Forget finished deliveries and dispatched events older than ``before`` (``KEEP``): the
+    audit log keeps what people did; these are the service's own work, kept a while to be
+    read and retried."""
+    done = select(WebhookDelivery.id).where(
+        WebhookDelivery.status != "pending", WebhookDelivery.created_at < before
+    )
+    ids = session.scalars(done.limit(limit)).all()
+    if ids:
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    old = select(EventRecord.id).where(EventRecord.dispatched_at < before)
+    event_ids = session.scalars(old.limit(limit)).all()
+    if event_ids:
+        session.execute(delete(EventRecord).where(EventRecord.id.in_(event_ids)))
+    return len(ids) + len(event_ids)
+
+
 def next_wait(settings: Settings, attempts: int) -> float | None:
     """Seconds until the next attempt after ``attempts`` failed ones (±10 %), or None when the
     schedule is spent."""
@@ -104,7 +125,16 @@ class Deliverer:
         return JobSpec(WEBHOOK_JOB, lambda s: float(s.webhook_poll_seconds), self._run_job)
 
     def _run_job(self, context: JobContext) -> int:
-        return self.run(context.time_left)
+        sent = self.run(context.time_left)
+        with self.db.transaction() as session:
+            # the next retry may fall due before the next poll: run again then
+            upcoming = session.scalar(
+                select(func.min(WebhookDelivery.next_attempt_at)).where(WebhookDelivery.status == "pending")
+            )
+            if upcoming is not None:
+                jobs.due_by(session, WEBHOOK_JOB, max(upcoming, utcnow()))
+            prune(session, utcnow() - KEEP)
+        return sent
 
     def run(
         self, time_left: Callable[[], bool] = lambda: True, tenant_ids: Collection[uuid.UUID] | None = None

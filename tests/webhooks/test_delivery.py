@@ -335,20 +335,53 @@ def test_the_job_runner_delivers_on_its_own(world: World, db: Database, settings
     from roomwarden.jobs.runner import Runner
 
     t = world.tenant()
-    fast = settings.model_copy(update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2})
+    _admins[t.id] = t.admin.headers
+    fast = settings.model_copy(
+        update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2, "webhook_retry_schedule": [0.5]}
+    )
     registry = JobRegistry()
     registry.add(deliverer(db, fast).job())
     runner = Runner(db, fast, registry)
     runner.prepare()
     with receiver() as r:
+        r.answers = [503]  # the first attempt fails: the retry comes on the schedule, not the poll
         hook = endpoint(world, t, r.url, TICKETS)
         runner.start()
         try:
-            started = time.monotonic()
             world.incident(t, world.room(t)["id"])
-            wait_until(lambda: len(r.requests) == 1, seconds=10)
-            assert time.monotonic() - started < 10
+            wait_until(lambda: len(r.requests) == 2, seconds=10)
         finally:
             runner.stop()
-        [body] = r.bodies(hook["secret"])
-        assert body["type"] == "ticket.opened"
+        bodies = r.bodies(hook["secret"])
+        assert [b["type"] for b in bodies] == ["ticket.opened", "ticket.opened"]
+        [done] = _deliveries(world, t.id, hook["id"])
+        assert done["status"] == "succeeded" and done["attempts"] == 2
+
+
+def test_old_deliveries_and_events_are_forgotten(world: World, db: Database, settings: Settings) -> None:
+    from roomwarden.webhooks.delivery import prune
+
+    t = world.tenant()
+    _admins[t.id] = t.admin.headers
+    with receiver() as r:
+        hook = endpoint(world, t, r.url)
+        for _ in range(2):
+            expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
+        deliver(deliverer(db, settings), t)
+    expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)  # still pending
+    tid = uuid.UUID(t.id)
+    with db.transaction() as s:
+        s.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.tenant_id == tid)
+            .values(created_at=utcnow() - timedelta(days=40))
+        )
+        s.execute(
+            update(EventRecord)
+            .where(EventRecord.tenant_id == tid)
+            .values(dispatched_at=utcnow() - timedelta(days=40))
+        )
+    with db.transaction() as s:
+        prune(s, utcnow() - timedelta(days=30))
+    statuses = [d["status"] for d in _deliveries(world, t.id, hook["id"])]
+    assert statuses == ["pending"]
