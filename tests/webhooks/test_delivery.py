@@ -6,6 +6,9 @@ old secret signing for a day after a rotation, and a slow endpoint holding back 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -17,35 +20,30 @@ from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from roomwarden.events.models import EventRecord
+from roomwarden.jobs.registry import JobRegistry
+from roomwarden.jobs.runner import Runner
 from roomwarden.kit.db import Database
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.settings import Settings
-from roomwarden.webhooks.delivery import next_wait
+from roomwarden.webhooks import targets
+from roomwarden.webhooks.delivery import next_wait, prune
 from roomwarden.webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.factories import World, expect
+from tests.factories import TenantH, World, expect
 from tests.webhooks.helpers import deliver, deliverer, endpoint, receiver, wait_until
 
 TICKETS = ["ticket.opened", "ticket.updated", "ticket.resolved", "ticket.reopened", "ticket.closed"]
 
 
-def _deliveries(world: World, tenant_id: str, endpoint_id: str) -> list[dict]:
-    url = f"/api/v1/tenants/{tenant_id}/webhooks/{endpoint_id}/deliveries"
-    return expect(world.client.get(url, headers=world_admin(world, tenant_id)), 200)["items"]
-
-
-_admins: dict[str, dict[str, str]] = {}
-
-
-def world_admin(world: World, tenant_id: str) -> dict[str, str]:
-    return _admins[tenant_id]
+def _deliveries(world: World, tenant: TenantH, endpoint_id: str) -> list[dict]:
+    url = f"/api/v1/tenants/{tenant.id}/webhooks/{endpoint_id}/deliveries"
+    return expect(world.client.get(url, headers=tenant.admin.headers), 200)["items"]
 
 
 def test_a_change_reaches_the_receiver_signed_and_verifiable(
     world: World, db: Database, settings: Settings
 ) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver() as r:
         hook = endpoint(world, t, r.url, TICKETS)
         assert hook["secret"].startswith("whsec_")
@@ -64,10 +62,6 @@ def test_a_change_reaches_the_receiver_signed_and_verifiable(
         with pytest.raises(WebhookVerificationError):
             Webhook("whsec_" + "A" * 44).verify(request.body, request.headers)
         # Signed by hand, as docs/webhooks.md shows: HMAC-SHA256 over "{id}.{timestamp}.{body}"
-        import base64
-        import hashlib
-        import hmac
-
         key = base64.b64decode(hook["secret"].removeprefix("whsec_"))
         signed = (
             f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + request.body
@@ -84,14 +78,13 @@ def test_a_change_reaches_the_receiver_signed_and_verifiable(
             201,
         )
         assert deliver(deliverer(db, settings), t) == 0
-        [delivery] = _deliveries(world, t.id, hook["id"])
+        [delivery] = _deliveries(world, t, hook["id"])
         assert delivery["status"] == "succeeded" and delivery["response_code"] == 204
         assert delivery["attempts"] == 1 and delivery["event_type"] == "ticket.opened"
 
 
 def test_the_test_event_and_the_secret_shown_once(world: World, db: Database, settings: Settings) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver() as r:
         created = world.post(t, "/webhooks", {"url": r.url, "events": ["webhook.test"]})
         assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
@@ -109,17 +102,15 @@ def test_the_test_event_and_the_secret_shown_once(world: World, db: Database, se
 
 def test_retries_follow_the_schedule_override(world: World, db: Database, settings: Settings) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     d = deliverer(db, settings, webhook_retry_schedule=[0.3, 0.6])
     with receiver() as r:
         r.answers = [500, 503]
         hook = endpoint(world, t, r.url)
         expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
         deliver(d, t)
-        [first] = _deliveries(world, t.id, hook["id"])
+        [first] = _deliveries(world, t, hook["id"])
         assert first["status"] == "pending" and first["attempts"] == 1 and first["response_code"] == 500
-        wait = (uuid.UUID(int=0), first["next_attempt_at"])
-        assert wait[1] is not None
+        assert first["next_attempt_at"] is not None
         deliver(d, t)  # not due yet: nothing sent
         assert len(r.requests) == 1
         time.sleep(0.4)
@@ -128,7 +119,7 @@ def test_retries_follow_the_schedule_override(world: World, db: Database, settin
         time.sleep(0.7)
         deliver(d, t)
         assert len(r.requests) == 3
-        [done] = _deliveries(world, t.id, hook["id"])
+        [done] = _deliveries(world, t, hook["id"])
         assert done["status"] == "succeeded" and done["attempts"] == 3
         # the same message each time: one webhook-id, each attempt verifiable
         assert len({req.headers["webhook-id"] for req in r.requests}) == 1
@@ -142,19 +133,18 @@ def test_retries_follow_the_schedule_override(world: World, db: Database, settin
 
 def test_a_failed_delivery_is_retried_by_hand(world: World, db: Database, settings: Settings) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     d = deliverer(db, settings, webhook_retry_schedule=[])
     with receiver(status=500) as r:
         hook = endpoint(world, t, r.url)
         expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
         deliver(d, t)
-        [failed] = _deliveries(world, t.id, hook["id"])
+        [failed] = _deliveries(world, t, hook["id"])
         assert failed["status"] == "failed" and failed["next_attempt_at"] is None
         r.status = 200
         again = expect(world.post(t, f"/webhooks/{hook['id']}/deliveries/{failed['id']}/retry", None), 200)
         assert again["status"] == "pending"
         deliver(d, t)
-        [done] = _deliveries(world, t.id, hook["id"])
+        [done] = _deliveries(world, t, hook["id"])
         assert done["status"] == "succeeded" and len(r.requests) == 2
 
 
@@ -164,7 +154,6 @@ def test_a_process_that_died_after_commit_still_delivers(
     """The event row commits with the change; no process sent it (it died). A runner started
     later delivers it — and one that died mid-send leaves its delivery due again."""
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver() as r:
         hook = endpoint(world, t, r.url, TICKETS)
         room = world.room(t)
@@ -179,8 +168,6 @@ def test_a_process_that_died_after_commit_still_delivers(
         # dying mid-send: the claim leased the delivery, the outcome was never written
         world.incident(t, room["id"])
         d = deliverer(db, settings)
-        from roomwarden.webhooks import targets
-
         with db.transaction() as s:
             targets.dispatch(s, tenant_ids=[uuid.UUID(t.id)])
         [claimed] = d._claim(1, set(), [uuid.UUID(t.id)])  # and then the process died
@@ -200,7 +187,6 @@ def test_410_disables_the_endpoint_and_mails_its_admins(
     world: World, db: Database, settings: Settings
 ) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver(status=410) as r:
         hook = endpoint(world, t, r.url)
         expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
@@ -225,7 +211,7 @@ def test_410_disables_the_endpoint_and_mails_its_admins(
         )
         deliver(deliverer(db, settings), t)
         assert len(r.requests) == 2
-        statuses = sorted(d["status"] for d in _deliveries(world, t.id, hook["id"]))
+        statuses = sorted(d["status"] for d in _deliveries(world, t, hook["id"]))
         assert statuses == ["failed", "succeeded"]  # the one answered 410 waits for a retry by hand
 
 
@@ -241,7 +227,6 @@ def _mailed(db: Database, tenant_id: str, upn: str) -> None:
 
 def test_failing_for_the_window_disables_the_endpoint(world: World, db: Database, settings: Settings) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     d = deliverer(db, settings, webhook_retry_schedule=[0.2] * 10, webhook_disable_after_seconds=1)
     with receiver(status=302) as r:  # a redirect is a failure, and is not followed
         hook = endpoint(world, t, r.url)
@@ -262,7 +247,7 @@ def test_failing_for_the_window_disables_the_endpoint(world: World, db: Database
         assert read["enabled"] is False and "failing since" in read["disabled_reason"]
         assert all(req.path == "/hook" for req in r.requests)  # never the redirect's target
         _mailed(db, t.id, t.admin.upn)
-        [delivery] = _deliveries(world, t.id, hook["id"])
+        [delivery] = _deliveries(world, t, hook["id"])
         assert delivery["response_code"] == 302
 
 
@@ -270,7 +255,6 @@ def test_the_old_secret_signs_for_a_day_after_a_rotation(
     world: World, db: Database, settings: Settings
 ) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver() as r:
         hook = endpoint(world, t, r.url)
         rotated = world.post(t, f"/webhooks/{hook['id']}/rotate-secret", None)
@@ -296,7 +280,6 @@ def test_the_old_secret_signs_for_a_day_after_a_rotation(
 
 def test_a_slow_endpoint_holds_back_no_other(world: World, db: Database, settings: Settings) -> None:
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver() as slow, receiver() as fast:
         slow.delay = 2.0
         hooks = [endpoint(world, t, slow.url), endpoint(world, t, fast.url)]
@@ -331,11 +314,7 @@ def test_the_schedule_and_the_window_come_from_the_environment(monkeypatch: pyte
 def test_the_job_runner_delivers_on_its_own(world: World, db: Database, settings: Settings) -> None:
     """As `roomwarden serve` or `roomwarden worker` run it: a committed change reaches the
     receiver without anyone asking, woken by the commit (not the poll)."""
-    from roomwarden.jobs.registry import JobRegistry
-    from roomwarden.jobs.runner import Runner
-
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     fast = settings.model_copy(
         update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2, "webhook_retry_schedule": [0.5]}
     )
@@ -354,15 +333,12 @@ def test_the_job_runner_delivers_on_its_own(world: World, db: Database, settings
             runner.stop()
         bodies = r.bodies(hook["secret"])
         assert [b["type"] for b in bodies] == ["ticket.opened", "ticket.opened"]
-        [done] = _deliveries(world, t.id, hook["id"])
+        [done] = _deliveries(world, t, hook["id"])
         assert done["status"] == "succeeded" and done["attempts"] == 2
 
 
 def test_old_deliveries_and_events_are_forgotten(world: World, db: Database, settings: Settings) -> None:
-    from roomwarden.webhooks.delivery import prune
-
     t = world.tenant()
-    _admins[t.id] = t.admin.headers
     with receiver() as r:
         hook = endpoint(world, t, r.url)
         for _ in range(2):
@@ -383,5 +359,5 @@ def test_old_deliveries_and_events_are_forgotten(world: World, db: Database, set
         )
     with db.transaction() as s:
         prune(s, utcnow() - timedelta(days=30))
-    statuses = [d["status"] for d in _deliveries(world, t.id, hook["id"])]
+    statuses = [d["status"] for d in _deliveries(world, t, hook["id"])]
     assert statuses == ["pending"]

@@ -20,6 +20,7 @@ from roomwarden.kit.time import utcnow
 from roomwarden.partners.invitations import expire_overdue
 from roomwarden.partners.models import PartnerInvitation
 from roomwarden.settings import Settings
+from roomwarden.webhooks import targets
 from tests.approvals.helpers import approve, as_user, linked, reject, requests_of
 from tests.devices.helpers import enroll, send
 from tests.factories import TenantH, World, expect
@@ -256,8 +257,6 @@ def test_a_partner_hears_only_about_rooms_in_its_scope_at_sending(
         # An event recorded while the room was in scope, sent after it left: not sent
         world.incident(c, moved["id"])
         with db.transaction() as s:  # recorded and dispatched now, sent after the change
-            from roomwarden.webhooks import targets
-
             targets.dispatch(s, tenant_ids=[uuid.UUID(c.id)])
         expect(
             world.client.patch(
