@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
@@ -114,6 +114,34 @@ def next_wait(settings: Settings, attempts: int) -> float | None:
     return schedule[attempts - 1] * random.uniform(0.9, 1.1)
 
 
+def _due(
+    now: datetime, count: int, busy: Collection[uuid.UUID], tenant_ids: Collection[uuid.UUID] | None
+) -> Select[WebhookDelivery, WebhookEndpoint]:
+    """Due deliveries of enabled endpoints not ``busy``, oldest due first, locked (rows other
+    runners hold are skipped)."""
+    stmt = (
+        select(WebhookDelivery, WebhookEndpoint)
+        .join(
+            WebhookEndpoint,
+            (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
+            & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
+        )
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.enabled.is_(True),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(count * 4)
+        .with_for_update(of=WebhookDelivery, skip_locked=True)
+    )
+    if busy:
+        stmt = stmt.where(WebhookDelivery.endpoint_id.not_in(list(busy)))
+    if tenant_ids is not None:
+        stmt = stmt.where(WebhookDelivery.tenant_id.in_(list(tenant_ids)))
+    return stmt
+
+
 class Deliverer:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -127,12 +155,23 @@ class Deliverer:
     def _run_job(self, context: JobContext) -> int:
         sent = self.run(context.time_left)
         with self.db.transaction() as session:
-            # the next retry may fall due before the next poll: run again then
+            # the next retry may fall due before the next poll: run again then (deliveries of
+            # a disabled endpoint wait for it, and those due now were left to the next round)
             upcoming = session.scalar(
-                select(func.min(WebhookDelivery.next_attempt_at)).where(WebhookDelivery.status == "pending")
+                select(func.min(WebhookDelivery.next_attempt_at))
+                .join(
+                    WebhookEndpoint,
+                    (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
+                    & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
+                )
+                .where(
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at > utcnow(),
+                    WebhookEndpoint.enabled.is_(True),
+                )
             )
             if upcoming is not None:
-                jobs.due_by(session, WEBHOOK_JOB, max(upcoming, utcnow()))
+                jobs.due_by(session, WEBHOOK_JOB, upcoming)
             prune(session, utcnow() - KEEP)
         return sent
 
@@ -179,41 +218,28 @@ class Deliverer:
         self, count: int, busy: set[uuid.UUID], tenant_ids: Collection[uuid.UUID] | None = None
     ) -> list[Attempt]:
         """Up to ``count`` due deliveries, one per endpoint and none of the ``busy`` ones',
-        each leased for the length of a send."""
+        each leased for the length of a send. Deliveries a partner may no longer hear end
+        ``skipped`` on the way (and others are looked for in their place)."""
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
-        stmt = (
-            select(WebhookDelivery, WebhookEndpoint)
-            .join(
-                WebhookEndpoint,
-                (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
-                & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
-            )
-            .where(
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.next_attempt_at <= now,
-                WebhookEndpoint.enabled.is_(True),
-            )
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(count * 4)
-            .with_for_update(of=WebhookDelivery, skip_locked=True)
-        )
-        if busy:
-            stmt = stmt.where(WebhookDelivery.endpoint_id.not_in(list(busy)))
-        if tenant_ids is not None:
-            stmt = stmt.where(WebhookDelivery.tenant_id.in_(list(tenant_ids)))
         attempts: list[Attempt] = []
         with self.db.transaction() as session:
-            for delivery, endpoint in session.execute(stmt).all():
-                if endpoint.id in busy or len(attempts) >= count:
-                    continue
-                if not targets.may_send(session, delivery):
-                    delivery.status, delivery.next_attempt_at = "skipped", None
-                    delivery.last_error = "the partner may no longer hear about this room"
-                    continue
-                busy.add(endpoint.id)
-                delivery.next_attempt_at = lease
-                attempts.append(self._attempt_of(delivery, endpoint, now))
+            while len(attempts) < count:
+                skipped = 0
+                rows = session.execute(_due(now, count, busy, tenant_ids)).all()
+                for delivery, endpoint in rows:
+                    if endpoint.id in busy or len(attempts) >= count:
+                        continue
+                    if not targets.may_send(session, delivery):
+                        delivery.status, delivery.next_attempt_at = "skipped", None
+                        delivery.last_error = "the partner may no longer hear about this room"
+                        skipped += 1
+                        continue
+                    busy.add(endpoint.id)
+                    delivery.next_attempt_at = lease
+                    attempts.append(self._attempt_of(delivery, endpoint, now))
+                if not skipped:
+                    break
         return attempts
 
     def _attempt_of(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime) -> Attempt:

@@ -20,14 +20,16 @@ from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from roomwarden.events.models import EventRecord
-from roomwarden.jobs.registry import JobRegistry
+from roomwarden.jobs import service as jobs
+from roomwarden.jobs.models import Job
+from roomwarden.jobs.registry import JobContext, JobRegistry
 from roomwarden.jobs.runner import Runner
 from roomwarden.kit.db import Database
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.settings import Settings
 from roomwarden.webhooks import targets
-from roomwarden.webhooks.delivery import next_wait, prune
+from roomwarden.webhooks.delivery import WEBHOOK_JOB, next_wait, prune
 from roomwarden.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import TenantH, World, expect
 from tests.webhooks.helpers import deliver, deliverer, endpoint, receiver, wait_until
@@ -361,3 +363,23 @@ def test_old_deliveries_and_events_are_forgotten(world: World, db: Database, set
         prune(s, utcnow() - timedelta(days=30))
     statuses = [d["status"] for d in _deliveries(world, t, hook["id"])]
     assert statuses == ["pending"]
+
+
+def test_waiting_deliveries_of_a_disabled_endpoint_do_not_keep_the_job_running(
+    world: World, db: Database, settings: Settings
+) -> None:
+    t = world.tenant()
+    with receiver(status=410) as r:
+        hook = endpoint(world, t, r.url)
+        for _ in range(2):
+            expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
+        d = deliverer(db, settings)
+        jobs.ensure_jobs(db, [WEBHOOK_JOB])
+        time.sleep(0.5)  # the wakes of those commits (coalesced, a quarter second apart) are done
+        with db.transaction() as s:  # as a claim leaves it: due at the next poll
+            s.execute(update(Job).where(Job.name == WEBHOOK_JOB).values(due_at=utcnow() + timedelta(hours=1)))
+        d._run_job(JobContext(db, settings, time.monotonic() + 30))
+        assert len(r.requests) == 1  # disabled by the 410; the other delivery waits, due
+    with db.transaction() as s:
+        due = s.scalar(select(Job.due_at).where(Job.name == WEBHOOK_JOB))
+    assert due is not None and due > utcnow()  # not due again at once: no busy loop
