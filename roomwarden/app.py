@@ -31,6 +31,7 @@ from roomwarden.api.software import api as releases_api
 from roomwarden.api.software import operator as operator_releases
 from roomwarden.api.tenants import api as settings_api
 from roomwarden.api.tenants import operator
+from roomwarden.api.webhooks import api as webhooks_api
 from roomwarden.audit import keys as audit_keys
 from roomwarden.audit.keys import AuditKeys
 from roomwarden.audit.refusals import record_refusal
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         suppressions_api,
         operator_releases,
         releases_api,
+        webhooks_api,
     )
     for r in routers:
         app.include_router(r)

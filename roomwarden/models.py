@@ -13,6 +13,7 @@ from roomwarden.access.models import (  # noqa: F401
 from roomwarden.approvals.models import ApprovalRequest  # noqa: F401
 from roomwarden.audit.models import AuditChainHead, AuditRecord  # noqa: F401
 from roomwarden.devices.models import Device, RoomSignal  # noqa: F401
+from roomwarden.events.models import EventRecord  # noqa: F401
 from roomwarden.identity.models import (  # noqa: F401
     RecoveryCode,
     SecurityGroup,
@@ -36,5 +37,6 @@ from roomwarden.rooms.models import (  # noqa: F401
 )
 from roomwarden.software.models import DeviceSoftware, Release, SoftwareResult  # noqa: F401
 from roomwarden.tenants.models import Tenant, TenantDomain, TenantSettings  # noqa: F401
+from roomwarden.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: F401
 
 metadata = Base.metadata

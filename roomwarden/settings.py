@@ -163,6 +163,19 @@ class Settings(BaseSettings):
     invitation_window_seconds: int = Field(86400, ge=60)
     invitations_per_customer: int = Field(20, ge=1)
     invitations_per_partner: int = Field(3, ge=1)
+    # Webhooks (docs/webhooks.md): the waits between a delivery's attempts (seconds,
+    # comma-separated, each ±10 %), each attempt's time limit, how long an endpoint may fail
+    # before it is disabled, how often the delivery job looks for due deliveries, how many
+    # endpoints it sends to at once per process; allow_private lifts the address guard and
+    # allows plain http (kit.egress), for development and tests.
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    webhook_timeout_seconds: float = Field(15, gt=0, le=60)
+    webhook_disable_after_seconds: int = Field(5 * 86400, ge=1)
+    webhook_poll_seconds: int = Field(5, ge=1, le=3600)
+    webhook_concurrency: int = Field(8, ge=1, le=64)
+    webhook_allow_private: bool = False
     # Operations (docs/operations.md): the bearer token of GET /metrics (refused with 404
     # while unset), and the log format of `roomwarden serve` (one JSON object a line, or text).
     metrics_token: SecretStr | None = Field(None, min_length=16)
@@ -179,6 +192,20 @@ class Settings(BaseSettings):
     def _split_networks(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_in_range(cls, value: list[float]) -> list[float]:
+        if len(value) > 20 or any(not 0 < wait <= 7 * 86400 for wait in value):
+            raise ValueError("at most 20 waits, each more than 0 and at most 604800 seconds")
         return value
 
     def pool(self) -> PoolSize:

@@ -78,6 +78,8 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         signin_max_failures_per_address=10_000,
         oidc_allow_private=True,
+        # Webhook receivers in the tests listen on this machine over http (tests/webhooks).
+        webhook_allow_private=True,
         jobs_in_serve=False,
     )
 
@@ -105,6 +107,7 @@ def served_url(settings: Settings, db: Database) -> Iterator[str | None]:
         "ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(settings.signin_max_failures_per_address),
         "ROOMWARDEN_WORKER_THREADS": "8",
         "ROOMWARDEN_OIDC_ALLOW_PRIVATE": "true",
+        "ROOMWARDEN_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     with roomwarden_serve(settings.database_url, SERVER_WORKERS, extra) as url:
         yield url

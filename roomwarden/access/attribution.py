@@ -41,6 +41,7 @@ _BY_CATEGORY: dict[Category, Permission] = {
     Category.PARTNER: P.PARTNERS_MANAGE,
     Category.APPROVAL_REQUEST: P.APPROVALS_REVIEW,
     Category.AUDIT_LOG: P.AUDIT_EXPORT,
+    Category.WEBHOOK: P.SETTINGS_MODIFY,
 }
 
 

@@ -31,6 +31,7 @@ from roomwarden.approvals import actions, notices, partner_groups, policy, visib
 from roomwarden.approvals.faults import pause_at
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
+from roomwarden.events import service as outbox
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, NotFound
@@ -143,6 +144,7 @@ def hold(
     )
     session.add(req)
     session.flush()
+    _event(session, req)
     access.audit(
         session,
         Category.APPROVAL_REQUEST,
@@ -189,16 +191,40 @@ def _require_pending(session: Session, req: ApprovalRequest, now: datetime) -> A
 
 
 def _finish(
-    req: ApprovalRequest, status: str, now: datetime, reason: str | None, by: Principal | None
+    session: Session,
+    req: ApprovalRequest,
+    status: str,
+    now: datetime,
+    reason: str | None,
+    by: Principal | None,
 ) -> None:
     policy.check_transition(req.status, status)
     req.status, req.decided_at, req.reason = status, now, reason
+    _event(session, req)
     if by is not None:
         req.decided_by_user_id, req.decided_by_tenant_id, req.decided_by_upn = (
             by.user_id,
             by.tenant_id,
             by.upn,
         )
+
+
+def _event(session: Session, req: ApprovalRequest) -> None:
+    """``approval.*``: the request's new state, for the customer and the link's partner."""
+    outbox.emit(
+        session,
+        "approval.requested" if req.status == policy.PENDING else f"approval.{req.status}",
+        tenant_id=req.tenant_id,
+        room_id=req.room_id,
+        link_id=req.link_id,
+        partner_tenant_id=req.partner_tenant_id,
+        data={
+            "approval_request_id": req.id,
+            "link_id": req.link_id,
+            "event": req.event,
+            "status": req.status,
+        },
+    )
 
 
 def _record(
@@ -228,7 +254,7 @@ def _record(
 
 
 def _expire(session: Session, req: ApprovalRequest, now: datetime) -> None:
-    _finish(req, "expired", now, f"no decision before {req.expires_at.isoformat()}", None)
+    _finish(session, req, "expired", now, f"no decision before {req.expires_at.isoformat()}", None)
     session.flush()
     _record(session, req, OPERATOR_ACTOR, Operation.UPDATE, reason=req.reason)
     notices.notify_requester(session, req)
@@ -255,7 +281,7 @@ def approve(session: Session, access: Access, request_id: uuid.UUID) -> Outcome:
     action = actions.ACTIONS[req.action]
     if action.result_type is not None:
         req.result_id = getattr(result, "id", None)
-    _finish(req, "approved", now, None, reviewer)
+    _finish(session, req, "approved", now, None, reviewer)
     session.flush()
     _record(session, req, reviewer.actor, Operation.APPROVE)
     notices.notify_requester(session, req)
@@ -263,7 +289,7 @@ def approve(session: Session, access: Access, request_id: uuid.UUID) -> Outcome:
 
 
 def _fail(session: Session, req: ApprovalRequest, now: datetime, reviewer: Principal, reason: str) -> Outcome:
-    _finish(req, "failed", now, reason, reviewer)
+    _finish(session, req, "failed", now, reason, reviewer)
     session.flush()
     _record(session, req, reviewer.actor, Operation.APPROVE, Result.FAILED, reason=reason)
     notices.notify_requester(session, req)
@@ -356,7 +382,7 @@ def reject(session: Session, access: Access, request_id: uuid.UUID, reason: str)
     now = utcnow()
     if (expired := _require_pending(session, req, now)) is not None:
         return Outcome(req, expired)
-    _finish(req, "rejected", now, reason, access.principal)
+    _finish(session, req, "rejected", now, reason, access.principal)
     session.flush()
     _record(session, req, access.actor, Operation.REJECT, reason=reason)
     notices.notify_requester(session, req)
@@ -371,7 +397,7 @@ def cancel(session: Session, principal: Principal, request_id: uuid.UUID, reason
     now = utcnow()
     if (expired := _require_pending(session, req, now)) is not None:
         return Outcome(req, expired)
-    _finish(req, "cancelled", now, reason or "cancelled by the requester", principal)
+    _finish(session, req, "cancelled", now, reason or "cancelled by the requester", principal)
     session.flush()
     _record(session, req, principal.actor, Operation.UPDATE, reason=req.reason)
     return Outcome(req)
@@ -395,7 +421,7 @@ def end_pending(
     for req in pending:
         if req.status != policy.PENDING or (wanted is not None and not wanted & set(req.events)):
             continue
-        _finish(req, "cancelled", now, reason, None)
+        _finish(session, req, "cancelled", now, reason, None)
         session.flush()
         _record(session, req, actor, Operation.UPDATE, reason=reason)
         notices.notify_requester(session, req)

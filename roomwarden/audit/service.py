@@ -50,6 +50,7 @@ class Category(StrEnum):
     IDENTITY_PROVIDER = "IdentityProvider"
     SIGN_IN = "SignIn"
     DEVICE = "Device"
+    WEBHOOK = "Webhook"
 
 
 class Operation(StrEnum):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from roomwarden.devices import monitoring
 from roomwarden.devices.catalogue import OFFLINE
 from roomwarden.devices.models import RoomSignal
+from roomwarden.events import service as events
 from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms import health
@@ -42,6 +43,8 @@ def raise_offline(session: Session, now: datetime, limit: int = BATCH) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for room in rooms:
+        # Reads have shown the room offline since the cutoff; the event says so once, now.
+        events.health_changed(session, room, room.reported_health)
         row = session.get(RoomSignal, (room.tenant_id, room.id, OFFLINE))
         if row is None:
             row = RoomSignal(tenant_id=room.tenant_id, room_id=room.id, signal=OFFLINE)

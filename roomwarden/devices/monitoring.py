@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from roomwarden.devices.catalogue import SIGNALS, ticket_severity
+from roomwarden.events import service as events
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import LINK, queue_mail
 from roomwarden.rooms.models import OPEN_STATUSES, Room, Ticket, TicketUpdate
@@ -42,7 +43,18 @@ def open_ticket(session: Session, room: Room, signal: str) -> Ticket | None:
     return session.scalar(_ours(room, signal).where(Ticket.status.in_(OPEN_STATUSES)).with_for_update())
 
 
-def _note(session: Session, ticket: Ticket, status_to: str | None, comment: str, now: datetime) -> None:
+def _note(
+    session: Session,
+    ticket: Ticket,
+    status_to: str | None,
+    comment: str,
+    now: datetime,
+    *,
+    opened: bool = False,
+) -> None:
+    """One entry of the ticket's history, and its ``ticket.*`` event (``opened``: the entry
+    that opens a new ticket)."""
+    previous = None if opened else ticket.status
     session.add(
         TicketUpdate(
             tenant_id=ticket.tenant_id,
@@ -56,6 +68,7 @@ def _note(session: Session, ticket: Ticket, status_to: str | None, comment: str,
     if status_to:
         ticket.status = status_to
     ticket.updated_at = now
+    events.ticket_changed(session, ticket, previous)
 
 
 def signal_failed(
@@ -106,7 +119,9 @@ def signal_failed(
     )
     session.add(ticket)
     session.flush()
-    _note(session, ticket, None, f"Monitoring opened the ticket: the signal is {state}{said}.", now)
+    _note(
+        session, ticket, None, f"Monitoring opened the ticket: the signal is {state}{said}.", now, opened=True
+    )
     session.flush()
     notify(session, room, ticket, now)
     return ticket

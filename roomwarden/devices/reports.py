@@ -20,6 +20,7 @@ from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.rules import derive_health
 from roomwarden.devices.schemas import ReportIn, SignalReport
 from roomwarden.devices.tokens import BAD_TOKEN
+from roomwarden.events import service as events
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.rooms.models import Room
 from roomwarden.software import delivery
@@ -59,6 +60,7 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
         return False
     set_committed_value(device, "last_sequence", data.sequence)
     set_committed_value(device, "last_report_at", now)
+    previous = room.health_state
     rows = signal_rows(session, room)
     reported = {s.signal: s for s in data.signals}
     failing = delivery.record(session, device, room, data.software, data.software_results, now)
@@ -94,6 +96,7 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
     )
     set_committed_value(room, "last_report_at", now)
     set_committed_value(room, "reported_health", health)
+    events.health_changed(session, room, previous)
     session.flush()
     return True
 

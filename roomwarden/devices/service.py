@@ -23,6 +23,7 @@ from roomwarden.devices import monitoring
 from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.schemas import EnrollIn
 from roomwarden.devices.tokens import BAD_TOKEN, new_token, token_hash
+from roomwarden.events import service as events
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.extensions import RoomDetails
@@ -81,6 +82,9 @@ def enroll(session: Session, data: EnrollIn) -> tuple[Device, str]:
         details=details,
         allowed_by="the room's enrollment key",
     )
+    events.emit(
+        session, "room.enrolled", tenant_id=room.tenant_id, room_id=room.id, data={"device_id": device.id}
+    )
     return device, token
 
 
@@ -103,7 +107,9 @@ def _forget(session: Session, room: Room, device: Device, why: str) -> None:
     )
     monitoring.resolve_all(session, room, why)
     delivery.forget(session, room)
+    previous = room.health_state
     room.reported_health, room.last_report_at = "unknown", None
+    events.health_changed(session, room, previous)
     session.flush()
 
 

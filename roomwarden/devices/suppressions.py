@@ -23,6 +23,7 @@ from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.reports import active_suppressions, signal_rows
 from roomwarden.devices.rules import derive_health
 from roomwarden.devices.schemas import SuppressionChange, SuppressionEnd
+from roomwarden.events import service as events
 from roomwarden.kit.errors import Invalid
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.models import Room
@@ -138,6 +139,7 @@ def rederive(session: Session, room: Room, rows: dict[str, RoomSignal], now: dat
         reported=True, offline=False, states=states, suppressed=active_suppressions(rows, now)
     )
     if health != room.reported_health:
+        previous = room.health_state
         session.execute(
             update(Room)
             .where(Room.id == room.id)
@@ -145,4 +147,5 @@ def rederive(session: Session, room: Room, rows: dict[str, RoomSignal], now: dat
             .execution_options(synchronize_session=False)
         )
         set_committed_value(room, "reported_health", health)
+        events.health_changed(session, room, previous)
     session.flush()

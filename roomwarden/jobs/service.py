@@ -121,6 +121,17 @@ def wake(session: Session, name: str) -> None:
     )
 
 
+def due_by(session: Session, name: str, at: datetime) -> None:
+    """Make a job due at ``at`` at the latest (in the caller's transaction): a job whose own
+    work falls due before its next run (a retry in two seconds) asks to run then."""
+    session.execute(
+        update(Job)
+        .where(Job.name == name, Job.due_at > at)
+        .values(due_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def due_count(session: Session) -> int:
     """Jobs due and not claimed: the queue's depth."""
     now = utcnow()

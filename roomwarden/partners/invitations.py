@@ -23,6 +23,7 @@ from roomwarden.access.schemas import MemberRef
 from roomwarden.access.scopes import create_scope, read_scopes, validate_scope
 from roomwarden.access.service import check_members
 from roomwarden.audit.service import Category, Operation, record
+from roomwarden.events import service as outbox
 from roomwarden.identity.domains import tenant_by_domain
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
@@ -148,6 +149,7 @@ def create_invitation(
     )
     if pending is not None and effective_status(pending) == "expired":
         pending.status = "expired"
+        invitation_event(session, pending)
         session.flush()
     elif pending is not None:
         raise Conflict("a pending invitation to this partner already exists")
@@ -179,8 +181,45 @@ def create_invitation(
             "scope": data.scope.model_dump(mode="json"),
         },
     )
+    invitation_event(session, inv)
     _notify_partner(session, access, partner, inv)
     return inv
+
+
+def invitation_event(session: Session, inv: PartnerInvitation) -> None:
+    """``partner.invitation.*`` for the invitation's new status, to the customer and the
+    invited partner."""
+    kind = "created" if inv.status == "pending" else inv.status
+    data: dict[str, outbox.Value] = {"invitation_id": inv.id, "partner_tenant_id": inv.partner_tenant_id}
+    if kind == "created":
+        data["expires_at"] = inv.expires_at
+    if kind == "accepted":
+        data["link_id"] = inv.link_id
+    outbox.emit(
+        session,
+        f"partner.invitation.{kind}",
+        tenant_id=inv.tenant_id,
+        link_id=inv.link_id,
+        partner_tenant_id=inv.partner_tenant_id,
+        data=data,
+    )
+
+
+def expire_overdue(session: Session, limit: int = 500) -> int:
+    """Pending invitations past their expiry become ``expired`` (reads showed them expired
+    already): the sweep that says so once, with its event. Rows others hold are skipped."""
+    overdue = session.scalars(
+        select(PartnerInvitation)
+        .where(PartnerInvitation.status == "pending", PartnerInvitation.expires_at <= utcnow())
+        .order_by(PartnerInvitation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for inv in overdue:
+        inv.status = "expired"
+        invitation_event(session, inv)
+    session.flush()
+    return len(overdue)
 
 
 def _notify_partner(session: Session, access: Access, partner: Tenant, inv: PartnerInvitation) -> None:
@@ -283,6 +322,7 @@ def revoke(session: Session, access: Access, inv_id: uuid.UUID) -> PartnerInvita
     inv.status = "revoked"
     inv.decided_at = utcnow()
     inv.decided_by_user_id = access.principal.user_id
+    invitation_event(session, inv)
     session.flush()
     access.audit(
         session,
@@ -378,6 +418,7 @@ def deny(session: Session, principal: Principal, inv_id: uuid.UUID) -> PartnerIn
     inv.status = "denied"
     inv.decided_at = utcnow()
     inv.decided_by_user_id = principal.user_id
+    invitation_event(session, inv)
     session.flush()
     record(
         session,
@@ -425,6 +466,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
         principal.user_id,
         link.id,
     )
+    invitation_event(session, inv)
     session.flush()
     actor = principal.actor
     record(

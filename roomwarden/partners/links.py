@@ -17,6 +17,7 @@ from roomwarden.access.resolver import Access, linked_customers
 from roomwarden.access.schemas import MemberRef, ScopeIn
 from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
+from roomwarden.events import service as outbox
 from roomwarden.identity.principal import Principal
 from roomwarden.kit import conditional
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
@@ -228,6 +229,14 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
         object_name=_partner_name(session, link),
         object_id=link.id,
         details={"ended_by": by, "partner_roles_removed": len(roles)},
+    )
+    outbox.emit(
+        session,
+        "partner.link.removed",
+        tenant_id=link.tenant_id,
+        link_id=link.id,
+        partner_tenant_id=link.partner_tenant_id,
+        data={"link_id": link.id, "partner_tenant_id": link.partner_tenant_id, "removed_by": by},
     )
     notify_offboarding(session, link, by)
 

@@ -28,6 +28,7 @@ from roomwarden.portal import (
     signals,
     signin,
     tickets,
+    webhooks,
 )
 from roomwarden.portal.headers import PortalHeaders
 from roomwarden.portal.web import STATIC, status_page
@@ -49,6 +50,7 @@ MODULES = (
     audit_log,
     settings_page,
     sign_in_settings,
+    webhooks,
     directory,
     partner_approvals,
     partner_invitations,

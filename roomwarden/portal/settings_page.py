@@ -38,6 +38,7 @@ def _page(ctx: Ctx, values: dict[str, Any] | None, errors: dict[str, str], done:
         done=done,
         may_modify=ctx.access.tenant_wide(P.SETTINGS_MODIFY),
         directory=not ctx.access.is_partner and ctx.access.principal.is_global_admin,
+        webhooks=not ctx.access.is_partner and ctx.access.tenant_wide(P.SETTINGS_MODIFY),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation
+from roomwarden.events import service as outbox
 from roomwarden.kit.crypto import SecretBox, new_enrollment_key
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
@@ -297,11 +298,14 @@ def _set_enrollment(session: Session, access: Access, room_id: uuid.UUID, state:
     require_on_room(session, access, P.ROOMS_UNENROLL, room)
     if room.enrollment_state == state:
         raise Conflict(f"the room is already {state}")
-    before = room.enrollment_state
+    before, previous_health = room.enrollment_state, room.health_state
     room.enrollment_state = state
     if state == "unenrolled":
         events.room_unenrolling.emit(events.RoomUnenrolling(session, access, room))
+        previous_health = room.health_state  # the device's end may have said it already
     room.reported_health, room.last_report_at = "unknown", None
+    outbox.health_changed(session, room, previous_health)
+    outbox.emit(session, f"room.{state}", tenant_id=room.tenant_id, room_id=room.id)
     session.flush()
     access.audit(
         session,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access
 from roomwarden.audit.service import Category, Operation
+from roomwarden.events import service as events
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.models import OPEN_STATUSES, Room, Ticket, TicketUpdate
@@ -106,6 +107,7 @@ def create_incident(session: Session, access: Access, data: IncidentCreate) -> T
         ticket.id,
         {"room_id": str(room.id), "severity": ticket.severity, "kind": "incident"},
     )
+    events.ticket_changed(session, ticket, None)
     notify_ticket(session, access, ticket, "created")
     return ticket
 
@@ -127,6 +129,7 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
         comment=data.comment or "",
     )
     changes: dict[str, object] = {}
+    previous = ticket.status
     if new_status != ticket.status:
         changes["status"] = {"from": ticket.status, "to": new_status}
         ticket.status = new_status
@@ -137,6 +140,7 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
     ticket.updated_at = entry.created_at = utcnow()
     session.flush()
     access.audit(session, Category.TICKET, Operation.UPDATE, ticket.title, ticket.id, changes)
+    events.ticket_changed(session, ticket, previous)
     notify_ticket(session, access, ticket, "updated", changes)
     return ticket
 

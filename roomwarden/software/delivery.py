@@ -24,8 +24,9 @@ from sqlalchemy import and_, delete, select, union_all
 from sqlalchemy.orm import Session
 
 from roomwarden.devices.models import Device
+from roomwarden.events import service as events
 from roomwarden.rooms.models import Room, UpdateRing
-from roomwarden.software import events, versions, window
+from roomwarden.software import versions, window
 from roomwarden.software.models import DeviceSoftware, Release, SoftwareResult
 from roomwarden.software.schemas import DesiredSoftware, SoftwareResultIn
 
@@ -128,10 +129,14 @@ def record(
         row.result_version, row.result_status = result.version, result.status
         row.result_detail, row.result_at = result.detail, now
         if result.status == "failed":
-            events.install_failed.emit(
-                events.InstallFailed(
-                    session, room.tenant_id, room.id, device.id, result.component, result.version
-                )
+            # ids and versions only: the device's detail is its own words and stays in the
+            # room's software and signal (SPEC §13)
+            events.emit(
+                session,
+                "software.install_failed",
+                tenant_id=room.tenant_id,
+                room_id=room.id,
+                data={"device_id": device.id, "component": result.component, "version": result.version},
             )
     failing = [
         f"{row.component} {row.result_version}: {row.result_detail or 'install failed'}"

@@ -88,6 +88,8 @@ def room(m: Matrix, t: str) -> str:
 #: a pending approval request per target: on the "in" and "out" rooms of the tenant, and on
 #: the other tenant's room (made by the ``held`` fixture, before any page is asked for)
 HELD: dict[str, str] = {}
+#: a webhook endpoint of each tenant (the ``webhooks`` fixture)
+WEBHOOKS: dict[str, str] = {}
 ZERO = str(uuid.UUID(int=0))
 
 
@@ -273,6 +275,19 @@ PAGES = [
         rule=partners_gate,
         by_id=True,
     ),
+    Page("webhooks", lambda m, t: "/settings/webhooks", rule=lambda w, t: webhook_page(w, t)),
+    Page(
+        "webhook",
+        lambda m, t: f"/settings/webhooks/{WEBHOOKS.get(t, ZERO)}",
+        rule=lambda w, t: webhook_page(w, t),
+        by_id=True,
+    ),
+    Page(
+        "webhook delete",
+        lambda m, t: f"/settings/webhooks/{WEBHOOKS.get(t, ZERO)}/delete",
+        rule=lambda w, t: webhook_page(w, t),
+        by_id=True,
+    ),
     Page("audit log", lambda m, t: "/audit-log", api="GET audit log"),
     Page("audit log export", lambda m, t: "/audit-log/export", api="GET audit export"),
 ]
@@ -295,9 +310,20 @@ PARTNER_HIDDEN = {
     "partner",
     "partner remove",
     "partner invitation revoke",
+    "webhooks",
+    "webhook",
+    "webhook delete",
     "audit log",
     "audit log export",
 }
+
+
+def webhook_page(w: Who, t: str) -> int:
+    """Webhooks: the Global admin's, or settings.modify over all rooms (the API's rule,
+    tests/webhooks/test_matrix.py); another tenant's endpoint is absent."""
+    if not (w.global_admin or w.tenant_wide(P.SETTINGS_MODIFY)):
+        return 403
+    return 404 if t == FOREIGN else 200
 
 
 def customer_expected(who: Who, page: Page, target: str) -> int:
@@ -363,7 +389,18 @@ def held(matrix: Matrix) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def browsers(matrix: Matrix, app, held) -> Browsers:  # type: ignore[no-untyped-def]
+def webhooks(matrix: Matrix) -> dict[str, str]:
+    for tenant, targets in ((matrix.tenant, (IN, OUT)), (matrix.other, (OTHER,))):
+        body = {"url": "https://hooks.invalid/matrix", "events": ["webhook.test"]}
+        hook = expect(matrix.world.post(tenant, "/webhooks", body), 201)
+        for t in targets:
+            WEBHOOKS[t] = hook["id"]
+    WEBHOOKS[FOREIGN] = WEBHOOKS[OTHER]
+    return WEBHOOKS
+
+
+@pytest.fixture(scope="module")
+def browsers(matrix: Matrix, app, held, webhooks) -> Browsers:  # type: ignore[no-untyped-def]
     return Browsers(matrix, app)
 
 

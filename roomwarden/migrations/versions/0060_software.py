@@ -16,7 +16,7 @@ from alembic import op
 import roomwarden.kit.db
 
 revision = "0060"
-down_revision = "0015"
+down_revision = "0050"
 branch_labels = None
 depends_on = None
 
