@@ -22,6 +22,7 @@ from roomwarden.kit.db import Database
 from roomwarden.kit.extensions import check_installed
 from roomwarden.notifications.service import MAIL_JOB, Mailer
 from roomwarden.partners import wiring as partners
+from roomwarden.reports import wiring as reports
 from roomwarden.rooms import health
 from roomwarden.settings import Settings
 
@@ -30,6 +31,7 @@ def install() -> None:
     partners.install()
     approvals.install()
     devices.install()
+    reports.install()
     check_installed()
 
 

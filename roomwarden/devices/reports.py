@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from roomwarden.devices import monitoring
+from roomwarden.devices import events, monitoring
 from roomwarden.devices.catalogue import OFFLINE
 from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.rules import derive_health
@@ -56,6 +56,7 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
         if session.scalar(still) is None:
             raise Unauthenticated(BAD_TOKEN)
         return False
+    previous = room.last_report_at
     set_committed_value(device, "last_sequence", data.sequence)
     set_committed_value(device, "last_report_at", now)
     rows = signal_rows(session, room)
@@ -79,6 +80,7 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
         states={n: r.state for n, r in rows.items()},
         suppressed=active_suppressions(rows, now),
     )
+    events.report_accepted.emit(events.ReportAccepted(session, device, room, data, previous, now))
     if not (session.new or session.dirty or session.deleted) and health == room.reported_health:
         _unchanged(session)
     # A report is not an edit of the room: its updated_at stays.
