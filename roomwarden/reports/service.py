@@ -14,6 +14,7 @@ from roomwarden.partners import overview
 from roomwarden.partners.overview import CustomerView
 from roomwarden.partners.schemas import WithheldCustomer
 from roomwarden.reports.health import Figures, figures
+from roomwarden.reports.health import require as require_reports
 from roomwarden.reports.schemas import (
     CustomerHealthRange,
     CustomerUsage,
@@ -25,6 +26,8 @@ from roomwarden.reports.schemas import (
 from roomwarden.reports.span import Span
 from roomwarden.reports.usage import Usage, usage
 from roomwarden.rooms.reports import health_report as today
+
+__all__ = ["health", "partner_health", "partner_usage", "require_reports", "usage_report"]
 
 
 def health(session: Session, access: Access, span: Span, now: datetime) -> HealthRangeReport:
