@@ -58,12 +58,14 @@ def ticket_changed(session: Session, ticket: Ticket, at: datetime) -> None:
         select(TicketPeriod).where(TicketPeriod.ticket_id == ticket.id, TicketPeriod.ended_at.is_(None))
     )
     is_open = ticket.status in OPEN_STATUSES
-    opened_at = at
+    opened_at, opens = at, True
     if current is not None and (not is_open or current.severity != ticket.severity):
-        opened_at = current.opened_at
+        opened_at, opens = current.opened_at, False
         current.ended_at = max(at, current.started_at)
         current.ended_day = local_day(current.ended_at, tz)
         current.resolved = not is_open
+        if current.resolved:
+            current.resolve_seconds = int((current.ended_at - current.opened_at).total_seconds())
         session.flush()
         if current.severity == IMPORTANT:
             recompute(session, ticket.tenant_id, ticket.room_id, tz, current.started_at, current.ended_at)
@@ -77,6 +79,7 @@ def ticket_changed(session: Session, ticket: Ticket, at: datetime) -> None:
                 signal=ticket.signal or "",
                 severity=ticket.severity,
                 opened_at=opened_at,
+                opens=opens,
                 started_at=at,
                 opened_day=local_day(opened_at, tz),
             )

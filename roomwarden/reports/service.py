@@ -60,7 +60,7 @@ def partner_health(
     total = Figures(span)
     customers = []
     for access in _reporting(view):
-        mine = figures(session, access, span, now)
+        mine = figures(session, access, span, now, durations=True)
         total.add(mine)
         customers.append(CustomerHealthRange(**parts[access.tenant_id].model_dump(), **mine.out()))
     fields = base.model_dump(exclude={"customers"})

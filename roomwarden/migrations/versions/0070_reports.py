@@ -47,9 +47,11 @@ def upgrade() -> None:
         sa.Column("signal", sa.String(length=32), nullable=False),
         sa.Column("severity", sa.String(length=10), nullable=False),
         sa.Column("opened_at", roomwarden.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opens", sa.Boolean(), nullable=False),
         sa.Column("started_at", roomwarden.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ended_at", roomwarden.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved", sa.Boolean(), nullable=False),
+        sa.Column("resolve_seconds", sa.Integer(), nullable=True),
         sa.Column("opened_day", sa.Date(), nullable=False),
         sa.Column("ended_day", sa.Date(), nullable=True),
         sa.CheckConstraint(
@@ -67,8 +69,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ticket_periods", schema=None) as batch_op:
         batch_op.create_index("ix_ticket_periods_room", ["tenant_id", "room_id", "started_at"], unique=False)
-        batch_op.create_index("ix_ticket_periods_opened", ["tenant_id", "opened_day"], unique=False)
-        batch_op.create_index("ix_ticket_periods_ended", ["tenant_id", "ended_day"], unique=False)
+        batch_op.create_index(
+            "ix_ticket_periods_opened",
+            ["tenant_id", "opened_day", "opens", "signal", "ticket_id", "room_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_ticket_periods_ended", ["tenant_id", "ended_day", "resolve_seconds", "room_id"], unique=False
+        )
         batch_op.create_index("ix_ticket_periods_ticket", ["ticket_id", "ended_at"], unique=False)
     op.create_table(
         "room_health_days",
