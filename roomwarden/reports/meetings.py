@@ -45,5 +45,5 @@ def store(session: Session, device: Device, room: Room, meetings: list[MeetingIn
     session.execute(
         _insert(session)
         .values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=["device_id", "started_at"])
+        .on_conflict_do_nothing(index_elements=["tenant_id", "device_id", "started_at"])
     )

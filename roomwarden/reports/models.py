@@ -6,13 +6,22 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base
+from roomwarden.kit.ids import new_id
 
 
-class TicketPeriod(IdMixin, Base):
+class TicketPeriod(Base):
     """One stretch during which a monitoring ticket was open with one severity: it begins when
     the ticket opens or reopens (or its severity changes) and ends when the ticket is resolved
     (``resolved``) or its severity changes. ``opened_at`` is when the ticket's opening began
@@ -21,7 +30,11 @@ class TicketPeriod(IdMixin, Base):
 
     __tablename__ = "ticket_periods"
     __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
         ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "ticket_id"], ["tickets.tenant_id", "tickets.id"], ondelete="CASCADE"
+        ),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
         Index("ix_ticket_periods_room", "tenant_id", "room_id", "started_at"),
         # Both cover their report queries (no row is read): openings per signal, and the
@@ -30,12 +43,13 @@ class TicketPeriod(IdMixin, Base):
             "ix_ticket_periods_opened", "tenant_id", "opened_day", "opens", "signal", "ticket_id", "room_id"
         ),
         Index("ix_ticket_periods_ended", "tenant_id", "ended_day", "resolve_seconds", "room_id"),
-        Index("ix_ticket_periods_ticket", "ticket_id", "ended_at"),
+        Index("ix_ticket_periods_ticket", "tenant_id", "ticket_id", "ended_at"),
     )
 
+    id: Mapped[uuid.UUID] = mapped_column(default=new_id)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     room_id: Mapped[uuid.UUID] = mapped_column()
-    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket_id: Mapped[uuid.UUID] = mapped_column()
     signal: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(10))
     opened_at: Mapped[datetime] = mapped_column()
@@ -69,19 +83,21 @@ class RoomHealthDay(Base):
     unhealthy_seconds: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Meeting(IdMixin, Base):
+class Meeting(Base):
     """A finished meeting a room's device reported, once per ``(device, started_at)``. The
     room-local day of its start and its length are kept as reported."""
 
     __tablename__ = "meetings"
     __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
         ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"], ondelete="CASCADE"),
         CheckConstraint("ended_at > started_at", name="ends_after_start"),
         CheckConstraint("participants >= 0", name="participants"),
-        Index("uq_meetings_device_started", "device_id", "started_at", unique=True),
+        Index("uq_meetings_device_started", "tenant_id", "device_id", "started_at", unique=True),
         Index("ix_meetings_day", "tenant_id", "day", "room_id"),
     )
 
+    id: Mapped[uuid.UUID] = mapped_column(default=new_id)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     room_id: Mapped[uuid.UUID] = mapped_column()
     #: Not a foreign key: a replaced device's meetings stay the room's.

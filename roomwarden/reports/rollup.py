@@ -55,7 +55,11 @@ def ticket_changed(session: Session, ticket: Ticket, at: datetime) -> None:
     """Bring the ticket's periods up to date with its status and severity at ``at``."""
     tz = room_zone(session, ticket.tenant_id, ticket.room_id)
     current = session.scalar(
-        select(TicketPeriod).where(TicketPeriod.ticket_id == ticket.id, TicketPeriod.ended_at.is_(None))
+        select(TicketPeriod).where(
+            TicketPeriod.tenant_id == ticket.tenant_id,
+            TicketPeriod.ticket_id == ticket.id,
+            TicketPeriod.ended_at.is_(None),
+        )
     )
     is_open = ticket.status in OPEN_STATUSES
     opened_at, opens = at, True

@@ -60,12 +60,12 @@ def upgrade() -> None:
         _room_fk("ticket_periods"),
         _tenant_fk("ticket_periods"),
         sa.ForeignKeyConstraint(
-            ["ticket_id"],
-            ["tickets.id"],
-            name=op.f("fk_ticket_periods_ticket_id_tickets"),
+            ["tenant_id", "ticket_id"],
+            ["tickets.tenant_id", "tickets.id"],
+            name=op.f("fk_ticket_periods_tenant_id_tickets"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_periods")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_ticket_periods")),
     )
     with op.batch_alter_table("ticket_periods", schema=None) as batch_op:
         batch_op.create_index("ix_ticket_periods_room", ["tenant_id", "room_id", "started_at"], unique=False)
@@ -77,7 +77,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_ticket_periods_ended", ["tenant_id", "ended_day", "resolve_seconds", "room_id"], unique=False
         )
-        batch_op.create_index("ix_ticket_periods_ticket", ["ticket_id", "ended_at"], unique=False)
+        batch_op.create_index(
+            "ix_ticket_periods_ticket", ["tenant_id", "ticket_id", "ended_at"], unique=False
+        )
     op.create_table(
         "room_health_days",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -107,10 +109,12 @@ def upgrade() -> None:
         sa.CheckConstraint("participants >= 0", name=op.f("ck_meetings_participants")),
         _room_fk("meetings"),
         _tenant_fk("meetings"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meetings")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_meetings")),
     )
     with op.batch_alter_table("meetings", schema=None) as batch_op:
-        batch_op.create_index("uq_meetings_device_started", ["device_id", "started_at"], unique=True)
+        batch_op.create_index(
+            "uq_meetings_device_started", ["tenant_id", "device_id", "started_at"], unique=True
+        )
         batch_op.create_index("ix_meetings_day", ["tenant_id", "day", "room_id"], unique=False)
 
 
