@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -17,6 +18,8 @@ from roomwarden.devices.catalogue import REPORTED
 
 #: A failed signal recovers at a report with this probability (failures last a few reports).
 RECOVERY = 0.3
+#: A report carries a meeting that just ended with this probability (the usage report).
+MEETING = 0.03
 
 
 @dataclass
@@ -27,6 +30,8 @@ class SimulatedDevice:
     interval: float
     sequence: int = 0
     states: dict[str, str] = field(default_factory=lambda: dict.fromkeys(REPORTED, "ok"))
+    #: Finished meetings not yet accepted by the service (sent again until they are).
+    meetings: list[dict[str, object]] = field(default_factory=list)
 
     def step(self, rng: random.Random, failure_rate: float) -> list[tuple[str, str, str]]:
         """Advance the signals one report; the changes as (signal, from, to)."""
@@ -40,6 +45,17 @@ class SimulatedDevice:
                 continue
             self.states[signal] = new
             changes.append((signal, state, new))
+        if rng.random() < MEETING:
+            ended = datetime.now(UTC).replace(microsecond=0)
+            started = ended - timedelta(minutes=rng.choice((15, 30, 45, 60)))
+            participants = rng.randint(1, 12)
+            self.meetings.append(
+                {
+                    "started_at": started.isoformat(),
+                    "ended_at": ended.isoformat(),
+                    "participants": participants,
+                }
+            )
         self.sequence += 1
         return changes
 
@@ -48,7 +64,12 @@ class SimulatedDevice:
             {"signal": s, "state": st, "detail": "" if st == "ok" else "simulated"}
             for s, st in self.states.items()
         ]
-        return {"sequence": self.sequence, "signals": signals, "software": {"agent": "sim-1.0"}}
+        return {
+            "sequence": self.sequence,
+            "signals": signals,
+            "software": {"agent": "sim-1.0"},
+            "meetings": self.meetings[-100:],
+        }
 
 
 @dataclass
@@ -134,6 +155,8 @@ class Fleet:
                     )
                     if answer.status_code != 200:
                         self.log(f"{device.room_name}: report answered {answer.status_code}")
+                    else:
+                        device.meetings.clear()
                     sent += 1
                     due[id(device)] = now + device.interval
                 wait = min(due.values(), default=now + 1) - time.monotonic()
