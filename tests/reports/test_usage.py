@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from roomwarden.kit.time import utcnow
 from tests.devices.helpers import REPORTS, DeviceH, enroll
@@ -137,3 +139,53 @@ def test_ranges_are_validated(world: World, report: str, params: dict[str, str],
     elif not params:
         body = response.json()
         assert (date.fromisoformat(body["end"]) - date.fromisoformat(body["start"])).days == 29
+
+
+ZONES = ["UTC", "Asia/Tokyo", "America/New_York", "Europe/Berlin", "Pacific/Kiritimati"]
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_usage_matches_a_reference_from_the_same_meetings(world: World, data: st.DataObject) -> None:
+    """Random meetings (repeated across reports and inside one) in rooms of several zones,
+    against meetings and hours per room and per room-local day counted here."""
+    t = world.tenant()
+    origin = (utcnow() - timedelta(days=6)).replace(second=0, microsecond=0)
+    sent: dict[str, dict[datetime, int]] = {}
+    zones: dict[str, str] = {}
+    for _ in range(data.draw(st.integers(1, 3))):
+        zone = data.draw(st.sampled_from(ZONES))
+        room = world.room(t, time_zone=zone)
+        zones[room["id"]] = zone
+        device = enroll(world, t, room["id"])
+        starts = data.draw(st.lists(st.integers(0, 5 * 24 * 60), max_size=12))
+        meetings = {origin + timedelta(minutes=m): data.draw(st.integers(1, 180)) for m in starts}
+        sent[room["id"]] = meetings
+        batch = [_meeting(s, minutes) for s, minutes in meetings.items()]
+        for chunk in (batch, batch[: len(batch) // 2], batch[::-1]):  # sent again: counted once
+            expect(_send(world, device, chunk), 200)
+    first = origin.date() - timedelta(days=1)
+    last = first + timedelta(days=data.draw(st.integers(0, 8)))
+    got = expect(_usage(world, t, first, last), 200)
+    per_room: dict[str, list[float]] = {r: [0, 0.0] for r in zones}
+    per_day: dict[str, list[float]] = {}
+    for room_id, meetings in sent.items():
+        for start, minutes in meetings.items():
+            day = start.astimezone(ZoneInfo(zones[room_id])).date()
+            if first <= day <= last:
+                per_room[room_id][0] += 1
+                per_room[room_id][1] += minutes * 60
+                cell = per_day.setdefault(day.isoformat(), [0, 0.0])
+                cell[0] += 1
+                cell[1] += minutes * 60
+    assert {r["room_id"]: (r["meetings"], r["hours"]) for r in got["rooms"]} == {
+        r: (n, round(s / 3600, 2)) for r, (n, s) in per_room.items()
+    }
+    assert {d["day"]: (d["meetings"], d["hours"]) for d in got["days"] if d["meetings"]} == {
+        d: (n, round(s / 3600, 2)) for d, (n, s) in per_day.items()
+    }
+    assert got["meetings"] == sum(n for n, _ in per_room.values())
