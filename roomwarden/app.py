@@ -26,6 +26,8 @@ from roomwarden.api.oidc import api as identity_provider_api
 from roomwarden.api.oidc import browser as oidc_browser
 from roomwarden.api.partners import customer as partners_customer
 from roomwarden.api.partners import partner as partners_partner
+from roomwarden.api.reports import customer as reports_customer
+from roomwarden.api.reports import partner as reports_partner
 from roomwarden.api.rooms import api as rooms_api
 from roomwarden.api.software import api as releases_api
 from roomwarden.api.software import operator as operator_releases
@@ -135,6 +137,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         audit_api,
         partners_customer,
         partners_partner,
+        reports_customer,
+        reports_partner,
         approvals_customer,
         approvals_partner,
         devices_api,

@@ -27,6 +27,7 @@ from roomwarden.jobs.models import Job  # noqa: F401
 from roomwarden.kit.db import Base
 from roomwarden.notifications.models import OutgoingMail  # noqa: F401
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, TenantManager  # noqa: F401
+from roomwarden.reports.models import Meeting, RoomHealthDay, TicketPeriod  # noqa: F401
 from roomwarden.rooms.models import (  # noqa: F401
     Room,
     RoomGroup,

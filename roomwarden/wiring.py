@@ -26,6 +26,7 @@ from roomwarden.kit.extensions import check_installed
 from roomwarden.notifications.service import MAIL_JOB, Mailer
 from roomwarden.partners import wiring as partners
 from roomwarden.partners.jobs import invitation_sweep_job
+from roomwarden.reports import wiring as reports
 from roomwarden.rooms import health
 from roomwarden.settings import Settings
 from roomwarden.webhooks.delivery import WEBHOOK_JOB, Deliverer
@@ -35,6 +36,7 @@ def install() -> None:
     partners.install()
     approvals.install()
     devices.install()
+    reports.install()
     check_installed()
 
 

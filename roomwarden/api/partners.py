@@ -26,7 +26,6 @@ from roomwarden.partners.schemas import (
     InvitationRead,
     LinkRead,
     LinkUpdate,
-    PartnerHealthReport,
     PartnerInvitationRead,
     PartnerLinkRead,
     ScopeGroupsAdd,
@@ -366,9 +365,3 @@ def delegated_rooms(
         for r, read in zip(page.items, room_reads(session, page.items), strict=True)
     ]
     return Page[DelegatedRoom](items=items, next_cursor=page.next_cursor)
-
-
-@partner.get("/reports/health", response_model=PartnerHealthReport)
-def partner_health_report(session: SessionDep, principal: PrincipalDep) -> PartnerHealthReport:
-    """Rooms per health state and open tickets, per customer and in total."""
-    return overview.health_report(session, overview.customer_view(session, principal))

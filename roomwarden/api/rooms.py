@@ -16,12 +16,11 @@ from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
-from roomwarden.rooms import groups, reports, rings, service, tickets
+from roomwarden.rooms import groups, rings, service, tickets
 from roomwarden.rooms.models import Room, RoomGroup, Ticket, UpdateRing
 from roomwarden.rooms.schemas import (
     Country,
     EnrollmentKeyRead,
-    HealthReport,
     HealthState,
     IncidentCreate,
     KeyResetRead,
@@ -316,11 +315,3 @@ def update_ticket(
 ) -> TicketDetail:
     done = apply_or_hold(session, access, "ticket.update", body, ticket_id=ticket_id)
     return held_or(session, done, lambda ticket: _ticket_detail(session, ticket))
-
-
-# -- reports ------------------------------------------------------------------------------------------------
-
-
-@api.get("/reports/health", response_model=HealthReport, tags=["reports"])
-def health_report(session: SessionDep, access: AccessDep) -> HealthReport:
-    return reports.health_report(session, access)

@@ -19,6 +19,7 @@ from roomwarden.devices.catalogue import SIGNALS, ticket_severity
 from roomwarden.events import service as events
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import LINK, queue_mail
+from roomwarden.rooms.events import MonitoringTicketChanged, monitoring_ticket_changed
 from roomwarden.rooms.models import OPEN_STATUSES, Room, Ticket, TicketUpdate
 from roomwarden.rooms.notices import ticket_recipients
 from roomwarden.tenants.models import Tenant
@@ -71,6 +72,10 @@ def _note(
     events.ticket_changed(session, ticket, previous)
 
 
+def _changed(session: Session, ticket: Ticket, now: datetime) -> None:
+    monitoring_ticket_changed.emit(MonitoringTicketChanged(session, ticket, now))
+
+
 def signal_failed(
     session: Session, room: Room, signal: str, state: str, detail: str, now: datetime
 ) -> Ticket:
@@ -83,6 +88,7 @@ def signal_failed(
         if ticket.severity != severity:
             ticket.severity = severity
             _note(session, ticket, None, f"Monitoring: the signal is now {state}{said}.", now)
+            _changed(session, ticket, now)
         return ticket
     recent = session.scalar(
         _ours(room, signal)
@@ -102,6 +108,7 @@ def signal_failed(
             now,
         )
         session.flush()
+        _changed(session, recent, now)
         notify(session, room, recent, now, reopened=True)
         return recent
     ticket = Ticket(
@@ -123,6 +130,7 @@ def signal_failed(
         session, ticket, None, f"Monitoring opened the ticket: the signal is {state}{said}.", now, opened=True
     )
     session.flush()
+    _changed(session, ticket, now)
     notify(session, room, ticket, now)
     return ticket
 
@@ -135,6 +143,7 @@ def signal_cleared(session: Session, room: Room, signal: str, comment: str, now:
     ticket.resolved_at = now
     _note(session, ticket, "resolved", comment, now)
     session.flush()
+    _changed(session, ticket, now)
     return ticket
 
 
@@ -154,6 +163,8 @@ def resolve_all(session: Session, room: Room, why: str) -> int:
         ticket.resolved_at = now
         _note(session, ticket, "resolved", f"Resolved by monitoring: {why}.", now)
     session.flush()
+    for ticket in tickets:
+        _changed(session, ticket, now)
     return len(tickets)
 
 

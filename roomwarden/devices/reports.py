@@ -14,6 +14,7 @@ from sqlalchemy import CursorResult, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from roomwarden.devices import events as device_events
 from roomwarden.devices import monitoring
 from roomwarden.devices.catalogue import OFFLINE, SOFTWARE_UPDATE
 from roomwarden.devices.models import Device, RoomSignal
@@ -58,6 +59,7 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
         if session.scalar(still) is None:
             raise Unauthenticated(BAD_TOKEN)
         return False
+    previous_report = room.last_report_at
     set_committed_value(device, "last_sequence", data.sequence)
     set_committed_value(device, "last_report_at", now)
     previous = room.health_state
@@ -84,6 +86,9 @@ def apply_report(session: Session, device: Device, room: Room, data: ReportIn, n
         offline=False,
         states={n: r.state for n, r in rows.items()},
         suppressed=active_suppressions(rows, now),
+    )
+    device_events.report_accepted.emit(
+        device_events.ReportAccepted(session, device, room, data, previous_report, now)
     )
     if not (session.new or session.dirty or session.deleted) and health == room.reported_health:
         _unchanged(session)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
 from roomwarden.devices.catalogue import ALL, REPORTED
 from roomwarden.kit.schemas import FREE_TEXT, ONE_LINE, Input
+from roomwarden.kit.time import utcnow
 from roomwarden.software.schemas import DesiredSoftware, ReportedComponent, ReportedVersion, SoftwareResultIn
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE]
@@ -42,13 +43,39 @@ class SignalReport(Input):
     detail: Annotated[str, StringConstraints(max_length=500), FREE_TEXT] = ""
 
 
+#: A report carries at most this many finished meetings; a meeting lasts at most a day and
+#: ends no later than this far past the service's clock.
+MAX_MEETINGS = 500
+MAX_MEETING = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class MeetingIn(Input):
+    """A finished meeting (SPEC §12): counted once per device and ``started_at``."""
+
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    participants: int = Field(ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def a_finished_meeting(self) -> MeetingIn:
+        if self.ended_at <= self.started_at:
+            raise ValueError("a meeting ends after it starts")
+        if self.ended_at - self.started_at > MAX_MEETING:
+            raise ValueError("a meeting lasts at most 24 hours")
+        if self.ended_at > utcnow() + CLOCK_SKEW:
+            raise ValueError("a finished meeting cannot end in the future")
+        return self
+
+
 class ReportIn(Input):
     sequence: int = Field(ge=0, le=2**63 - 1)
     signals: list[SignalReport] = Field(default_factory=list, max_length=len(REPORTED))
     # Software delivery (SPEC §12, roomwarden.software): what the device runs, its installs.
     software: dict[ReportedComponent, ReportedVersion] = Field(default_factory=dict, max_length=50)
     software_results: list[SoftwareResultIn] = Field(default_factory=list, max_length=50)
-    meetings: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
+    # Usage (SPEC §12, roomwarden.reports): finished meetings, each counted once.
+    meetings: list[MeetingIn] = Field(default_factory=list, max_length=MAX_MEETINGS)
 
     @model_validator(mode="after")
     def one_state_per_signal(self) -> ReportIn:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -19,6 +20,8 @@ from roomwarden.devices.catalogue import REPORTED
 #: A failed signal recovers at a report with this probability (failures last a few reports).
 RECOVERY = 0.3
 AGENT_VERSION = "1.0.0"
+#: A report carries a meeting that just ended with this probability (the usage report).
+MEETING = 0.03
 
 
 @dataclass
@@ -32,6 +35,8 @@ class SimulatedDevice:
     software: dict[str, str] = field(default_factory=lambda: {"agent": AGENT_VERSION})
     #: install attempts to report with the next report
     results: list[dict[str, str]] = field(default_factory=list)
+    #: Finished meetings not yet accepted by the service (sent again until they are).
+    meetings: list[dict[str, object]] = field(default_factory=list)
 
     def step(self, rng: random.Random, failure_rate: float) -> list[tuple[str, str, str]]:
         """Advance the signals one report; the changes as (signal, from, to)."""
@@ -45,6 +50,17 @@ class SimulatedDevice:
                 continue
             self.states[signal] = new
             changes.append((signal, state, new))
+        if rng.random() < MEETING:
+            ended = datetime.now(UTC).replace(microsecond=0)
+            started = ended - timedelta(minutes=rng.choice((15, 30, 45, 60)))
+            participants = rng.randint(1, 12)
+            self.meetings.append(
+                {
+                    "started_at": started.isoformat(),
+                    "ended_at": ended.isoformat(),
+                    "participants": participants,
+                }
+            )
         self.sequence += 1
         return changes
 
@@ -58,6 +74,7 @@ class SimulatedDevice:
             "signals": signals,
             "software": dict(self.software),
             "software_results": self.results,
+            "meetings": self.meetings[-100:],
         }
         self.results = []
         return body
@@ -166,6 +183,7 @@ class Fleet:
                     if answer.status_code != 200:
                         self.log(f"{device.room_name}: report answered {answer.status_code}")
                     else:
+                        device.meetings.clear()
                         offers = answer.json().get("desired_software", [])
                         for line in device.install(offers, rng, self.failure_rate):
                             self.log(f"{device.room_name}: {line}")

@@ -106,6 +106,13 @@ ENTRIES: tuple[NavEntry, ...] = (
     ),
     NavEntry("all_rooms", "All rooms", "partner_rooms", "partner", lambda f: bool(f.customers)),
     NavEntry("customer_health", "Customer health", "partner_health", "partner", lambda f: bool(f.customers)),
+    NavEntry(
+        "partner_reports",
+        "Customer reports",
+        "partner_reports_health",
+        "partner",
+        lambda f: bool(f.customers),
+    ),
 )
 BY_KEY = {e.key: e for e in ENTRIES}
 

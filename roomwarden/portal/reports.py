@@ -23,7 +23,7 @@ ROW = 30
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: int
+    value: float
     css: str
     y: int
     width: int
@@ -37,7 +37,7 @@ class Chart:
     bar_width: int = BAR_WIDTH
 
 
-def bar_chart(items: list[tuple[str, int, str]]) -> Chart:
+def bar_chart(items: list[tuple[str, float, str]]) -> Chart:
     """Horizontal bars scaled to the largest value; an empty chart has no bars."""
     top = max((v for _, v, _ in items), default=0) or 1
     bars = [

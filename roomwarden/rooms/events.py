@@ -7,12 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from roomwarden.access.resolver import Access
 from roomwarden.kit.extensions import Event
-from roomwarden.rooms.models import Room
+from roomwarden.rooms.models import Room, Ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,17 @@ class RoomUnenrolling:
     room: Room
 
 
+@dataclass(frozen=True, slots=True)
+class MonitoringTicketChanged:
+    """A monitoring ticket opened, reopened, changed severity or was resolved or closed (by
+    monitoring or by a person) at ``at``: the health report's roll-up follows it."""
+
+    session: Session
+    ticket: Ticket
+    at: datetime
+
+
 group_members_changed: Event[GroupMembersChanged] = Event("rooms.group_members_changed")
 room_deleting: Event[RoomDeleting] = Event("rooms.room_deleting")
 room_unenrolling: Event[RoomUnenrolling] = Event("rooms.room_unenrolling")
+monitoring_ticket_changed: Event[MonitoringTicketChanged] = Event("rooms.monitoring_ticket_changed")

@@ -548,6 +548,11 @@ CASES = [
         lambda w, t: 200 if w.any(P.REPORTS_VIEW) else 403,
     ),
     Case(
+        "GET usage report",
+        lambda m, t: ("GET", "/reports/usage?format=csv", None),
+        lambda w, t: 200 if w.any(P.REPORTS_VIEW) else 403,
+    ),
+    Case(
         "GET settings",
         lambda m, t: ("GET", "/settings", None),
         lambda w, t: tenant_level(w, P.SETTINGS_VIEW, 200),
@@ -994,8 +999,13 @@ def test_lists_counts_and_reports_show_only_the_scope(matrix: Matrix, who: Who) 
         assert body["open_tickets"] == sum(
             x["room_id"] in within(P.REPORTS_VIEW) and x["status"] in ("open", "in_progress") for x in tickets
         )
+        assert {r["room_id"] for r in body["rooms"]} == within(P.REPORTS_VIEW)
+        usage = expect(client.get(f"{base}/reports/usage", headers=headers), 200)
+        assert {r["room_id"] for r in usage["rooms"]} == within(P.REPORTS_VIEW)
+        assert usage["total_rooms"] == len(seen)
     else:
         assert report.status_code == 403
+        assert client.get(f"{base}/reports/usage", headers=headers).status_code == 403
 
 
 def _problem(response: Any, *ids: str) -> tuple[int, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import audit_export, device_reports, software_offers
+from bench import audit_export, device_reports, health_report, software_offers
 
 
 def test_audit_export_bench_runs_on_sqlite(tmp_path: Path) -> None:
@@ -36,3 +36,11 @@ def test_software_offers_bench_runs_on_sqlite(tmp_path: Path) -> None:
     assert software_offers.main([*argv, "--output", str(out)]) == 0
     summary = json.loads(out.read_text())["summary"]
     assert summary["due_vs_day"] > 0 and summary["due_vs_current"] > 0
+
+
+def test_health_report_bench_runs_on_sqlite(tmp_path: Path) -> None:
+    out = tmp_path / "health_report.json"
+    argv = ["--database", "sqlite", "--rooms", "30", "--days", "20", "--rounds", "1", "--per-round", "2"]
+    assert health_report.main([*argv, "--output", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["summary"]["days_90_vs_7"] > 0 and report["in_process"]["history"]["room_days"] == 600

@@ -49,3 +49,19 @@ def test_the_command(world: World, live: str) -> None:
     assert get(world, t, f"/rooms/{room['id']}")["health_state"] == "healthy"
     refused = CliRunner().invoke(cli, [*args[:5], "not-a-token", "--tenant", t.id, "--duration", "1"])
     assert refused.exit_code == 1 and "401" in refused.output
+
+
+def test_simulated_devices_report_meetings_once(
+    world: World, live: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("roomwarden.devices.simulator.MEETING", 1.0)  # a meeting with every report
+    t = world.tenant()
+    room = world.room(t)
+    token = t.admin.headers["Authorization"].removeprefix("Bearer ")
+    fleet = Fleet(live, token, t.id, rooms=1, failure_rate=0.0, interval=0.3, seed=3, log=lambda _: None)
+    fleet.enrol()
+    sent = fleet.run(1.0)
+    usage = get(world, t, "/reports/usage")
+    [mine] = [r for r in usage["rooms"] if r["room_id"] == room["id"]]
+    # one per report, except reports within the same second (one start, stored once)
+    assert 1 <= mine["meetings"] <= sent and not fleet.devices[0].meetings

@@ -207,8 +207,14 @@ def test_partner_aggregate_views_show_exactly_the_delegated_rooms(
             own["open_tickets"],
         )
         assert mine["total_rooms"] == len(want)
+        assert {r["room_id"] for r in mine["rooms"]} == want == {r["room_id"] for r in health["rooms"]}
+        usage = expect(client.get("/api/v1/partner/reports/usage", headers=user.headers), 200)
+        [used] = usage["customers"]
+        assert {r["room_id"] for r in used["rooms"]} == want and usage["total_rooms"] == len(want)
     else:
-        assert health["customers"] == [] and health["total_rooms"] == 0
+        assert health["customers"] == [] and health["total_rooms"] == 0 and health["rooms"] == []
+        usage = expect(client.get("/api/v1/partner/reports/usage", headers=user.headers), 200)
+        assert usage["customers"] == [] and usage["rooms"] == []
 
 
 @pytest.mark.parametrize("who", [w for w in WHO if w.perms is not None], ids=lambda w: w.name)
@@ -216,11 +222,12 @@ def test_customer_principals_see_no_partner_views(matrix: Matrix, who: Who) -> N
     client, headers = matrix.world.client, matrix.users[who.name].headers
     assert expect(client.get("/api/v1/partner/rooms", headers=headers), 200)["items"] == []
     assert expect(client.get("/api/v1/partner/reports/health", headers=headers), 200)["customers"] == []
+    assert expect(client.get("/api/v1/partner/reports/usage", headers=headers), 200)["customers"] == []
     url = f"/api/v1/partner/rooms?customer_id={matrix.tenant.id}"
     assert client.get(url, headers=headers).status_code == 404
 
 
 def test_partner_views_refuse_the_anonymous(matrix: Matrix) -> None:
-    for path in ("/api/v1/partner/rooms", "/api/v1/partner/reports/health"):
+    for path in ("/api/v1/partner/rooms", "/api/v1/partner/reports/health", "/api/v1/partner/reports/usage"):
         response = matrix.world.client.get(path)
         assert response.status_code == 401 and response.headers["content-type"] == "application/problem+json"

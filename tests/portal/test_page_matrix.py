@@ -190,6 +190,10 @@ PAGES = [
         rule=lambda w, t: 200 if w.any(P.INCIDENTS_CREATE) else 403,
     ),
     Page("reports", lambda m, t: "/reports", api="GET health report"),
+    Page("reports health", lambda m, t: "/reports/health", api="GET health report"),
+    Page("reports health csv", lambda m, t: "/reports/health.csv", api="GET health report"),
+    Page("reports usage", lambda m, t: "/reports/usage", api="GET usage report"),
+    Page("reports usage csv", lambda m, t: "/reports/usage.csv", api="GET usage report"),
     Page("settings", lambda m, t: "/settings", api="GET settings"),
     Page("roles", lambda m, t: "/roles", api="GET roles"),
     Page("role", lambda m, t: f"/roles/{m.role_ids[t]}", api="GET role", by_id=True),
@@ -679,6 +683,10 @@ SIDE_PAGES = [
     SidePage("all tickets", lambda s, t: "/partner/tickets", lambda w, t: 200),
     SidePage("all rooms", lambda s, t: "/partner/rooms", lambda w, t: 200),
     SidePage("customer health", lambda s, t: "/partner/health", lambda w, t: 200),
+    SidePage("reports health", lambda s, t: "/partner/reports/health", lambda w, t: 200),
+    SidePage("reports health csv", lambda s, t: "/partner/reports/health.csv", lambda w, t: 200),
+    SidePage("reports usage", lambda s, t: "/partner/reports/usage", lambda w, t: 200),
+    SidePage("reports usage csv", lambda s, t: "/partner/reports/usage.csv", lambda w, t: 200),
 ]
 
 
@@ -705,13 +713,19 @@ def test_partner_side_page_matrix(
 
 def test_every_partner_side_page_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
     """Each GET route of the partner-side page modules is one of SIDE_PAGES."""
-    from roomwarden.portal import partner_customers, partner_invitations, partner_managers, partner_views
+    from roomwarden.portal import (
+        partner_customers,
+        partner_invitations,
+        partner_managers,
+        partner_views,
+        report_ranges,
+    )
 
     driven = {re.sub(r"[0-9a-f-]{36}", "{}", p.path(_Ids(), IN)) for p in SIDE_PAGES}  # type: ignore[arg-type]
     routes = set()
-    for module in (partner_invitations, partner_customers, partner_managers, partner_views):
+    for module in (partner_invitations, partner_customers, partner_managers, partner_views, report_ranges):
         for route in module.pages.routes:
-            if "GET" in getattr(route, "methods", ()):
+            if "GET" in getattr(route, "methods", ()) and route.path.startswith("/partner/"):
                 routes.add(re.sub(r"\{[a-z_]+\}", "{}", route.path))
     assert routes and routes <= driven, sorted(routes - driven)
 
@@ -731,13 +745,14 @@ def test_partner_navigation_and_cross_customer_lists_are_the_api(
             ("All tickets", who.linked),
             ("All rooms", who.linked),
             ("Customer health", who.linked),
+            ("Customer reports", who.linked),
         )
         if shown
     ]
     page = browser.get("/partner/customers")
     nav = page.text.split('<nav aria-label="Main"', 1)[1].split("</nav>", 1)[0]
     partner_part = nav.split('id="nav-partner"', 1)[1] if 'id="nav-partner"' in nav else ""
-    labels = {"Invitations", "Customers", "All tickets", "All rooms", "Customer health"}
+    labels = {"Invitations", "Customers", "All tickets", "All rooms", "Customer health", "Customer reports"}
     assert [x for x in re.findall(r"<a [^>]*>([^<]+)</a>", partner_part) if x in labels] == expected
     with matrix.world.db.transaction(write=False) as s:
         user = s.get_one(User, uuid.UUID(side.users[who.name]))  # type: ignore[arg-type]

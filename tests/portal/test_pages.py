@@ -95,7 +95,7 @@ def test_navigation_of_a_global_admin(app, site):
             return False
         return True
 
-    across = {"all_tickets", "all_rooms", "customer_health", "approval_requests"}
+    across = {"all_tickets", "all_rooms", "customer_health", "partner_reports", "approval_requests"}
     expected = [e.label for e in ENTRIES if e.key not in across and served(e)]
     assert {
         "Rooms",
