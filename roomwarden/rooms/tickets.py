@@ -14,7 +14,7 @@ from roomwarden.audit.service import Category, Operation
 from roomwarden.events import service as events
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.rooms import events
+from roomwarden.rooms.events import MonitoringTicketChanged, monitoring_ticket_changed
 from roomwarden.rooms.models import OPEN_STATUSES, Room, Ticket, TicketUpdate
 from roomwarden.rooms.notices import notify_ticket
 from roomwarden.rooms.schemas import IncidentCreate, TicketUpdateIn
@@ -141,9 +141,7 @@ def update_ticket(session: Session, access: Access, ticket_id: uuid.UUID, data: 
     ticket.updated_at = entry.created_at = utcnow()
     session.flush()
     if ticket.source == "monitoring" and "status" in changes:
-        events.monitoring_ticket_changed.emit(
-            events.MonitoringTicketChanged(session, ticket, ticket.updated_at)
-        )
+        monitoring_ticket_changed.emit(MonitoringTicketChanged(session, ticket, ticket.updated_at))
     access.audit(session, Category.TICKET, Operation.UPDATE, ticket.title, ticket.id, changes)
     events.ticket_changed(session, ticket, previous)
     notify_ticket(session, access, ticket, "updated", changes)
