@@ -22,6 +22,7 @@ from roomwarden.kit.db import Database
 from roomwarden.kit.extensions import check_installed
 from roomwarden.notifications.service import MAIL_JOB, Mailer
 from roomwarden.partners import wiring as partners
+from roomwarden.partners.jobs import expiry_job
 from roomwarden.rooms import health
 from roomwarden.settings import Settings
 
@@ -46,6 +47,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     registry.add(mailer.job())
     registry.add(sweep_job())
     registry.add(monitor_job())
+    registry.add(expiry_job())
     # Offline is a room's health at read time after this long without a report (rooms.health).
     health.configure(settings.device_offline_seconds)
     runner = Runner(db, settings, registry)

@@ -34,6 +34,7 @@ from roomwarden.access.schemas import AssignmentCreate, AssignmentUpdate, RoleCr
 from roomwarden.approvals import partner_groups, policy
 from roomwarden.devices import suppressions
 from roomwarden.devices.schemas import SuppressionChange, SuppressionEnd
+from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms import rings, tickets
 from roomwarden.rooms import service as rooms_service
@@ -131,7 +132,7 @@ def _assignment(
 def _partner_roles(session: Session, tenant_id: uuid.UUID, link_id: uuid.UUID, lock: bool) -> Snapshot | None:
     stmt = select(PartnerLink).where(PartnerLink.tenant_id == tenant_id, PartnerLink.id == link_id)
     link = session.scalar(stmt)
-    return None if link is None or link.status != "active" else {"link_id": str(link.id)}
+    return None if link is None or not link.live(utcnow()) else {"link_id": str(link.id)}
 
 
 SNAPSHOTS: dict[str, Callable[[Session, uuid.UUID, uuid.UUID, bool], Snapshot | None]] = {

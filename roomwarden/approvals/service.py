@@ -294,7 +294,7 @@ def _apply_partner_group(session: Session, req: ApprovalRequest, reviewer: Princ
     if user is None or user.tenant_id != req.partner_tenant_id:
         raise Forbidden("the requesting partner user is no longer active")
     link = session.get(PartnerLink, req.link_id)
-    if link is None or link.status != "active":
+    if link is None or not link.live(utcnow()):
         raise Forbidden("the partner link the request was made in has ended")
     action = actions.ACTIONS[req.action]
     current = actions.snapshot(session, req.tenant_id, action.target_type, req.target_id, lock=True)

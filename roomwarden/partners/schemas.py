@@ -4,14 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from roomwarden.access.schemas import MemberRef, ScopeIn, ScopeRead
 from roomwarden.kit.schemas import Domain, Input, Patch
 
 # "draft" is what the review step answers: the invitation as it would be sent.
 InvitationStatus = Literal["draft", "pending", "accepted", "denied", "revoked", "expired"]
-LinkStatus = Literal["active", "ended"]
+LinkStatus = Literal["active", "expired", "ended"]
 
 Mode = Literal["auto", "manual"]
 EVENTS = ("room.update", "update_ring.change", "incident.create", "ticket.update", "partner_role.change")
@@ -38,6 +38,8 @@ class InvitationCreate(Input):
     approval_policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     scope: ScopeIn
     terms_accepted: Literal[True]
+    #: The link this invitation establishes ends so many days after acceptance (none: no end).
+    link_duration_days: int | None = Field(None, ge=1, le=730, strict=True)
 
 
 class ScopeSize(BaseModel):
@@ -62,6 +64,7 @@ class InvitationRead(BaseModel):
     terms_accepted: bool = True
     created_at: datetime | None
     link_id: uuid.UUID | None = None
+    link_duration_days: int | None = None
 
 
 class PartnerInvitationRead(BaseModel):
@@ -75,6 +78,7 @@ class PartnerInvitationRead(BaseModel):
     expires_at: datetime
     approval_policy: dict[str, str]
     created_at: datetime
+    link_duration_days: int | None = None
 
 
 class AcceptInvitation(Input):
@@ -86,6 +90,14 @@ class LinkUpdate(Patch):
     approval_policy: ApprovalPolicy = None  # type: ignore[assignment]
     #: How many days a held partner action waits for a decision before it expires.
     approval_expires_in_days: int = Field(default=None, ge=1, le=90, strict=True)  # type: ignore[assignment]
+    #: The link's end: a future instant at most 730 days ahead, or ``null`` for none.
+    expires_at: AwareDatetime | None = None
+
+
+class LinkRenew(Input):
+    """Renew an expired link: its new end (``null``: none)."""
+
+    expires_at: AwareDatetime | None = None
 
 
 class LinkRead(BaseModel):
@@ -101,6 +113,10 @@ class LinkRead(BaseModel):
     primary_admins_role_id: uuid.UUID | None
     created_at: datetime
     ended_at: datetime | None
+    #: The link's end: from this instant no partner user reaches the customer (``null``: none).
+    expires_at: datetime | None = None
+    #: An expired link can be renewed until then (its roles and Primary admins are kept).
+    renewable_until: datetime | None = None
     version: int = Field(
         description='counts the changes; the `ETag` is `"v{version}"` (send it as `If-Match`)'
     )

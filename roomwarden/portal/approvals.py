@@ -30,7 +30,7 @@ from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.pagination import decode_cursor, encode_cursor
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.models import PartnerLink, live_link
 from roomwarden.partners.schemas import EVENTS
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import errors_of, text, validate
@@ -284,7 +284,7 @@ def _policies(ctx: Ctx) -> list[tuple[str, list[tuple[str, str]]]] | None:
     rows = ctx.session.execute(
         select(Tenant.name, PartnerLink.approval_policy)
         .join(Tenant, Tenant.id == PartnerLink.partner_tenant_id)
-        .where(PartnerLink.tenant_id == ctx.tenant_id, PartnerLink.status == "active")
+        .where(PartnerLink.tenant_id == ctx.tenant_id, live_link(utcnow()))
         .order_by(Tenant.name)
     ).all()
     return [(name, [(EVENT_NAMES[e], (pol or {}).get(e, "auto")) for e in EVENTS]) for name, pol in rows]

@@ -37,7 +37,8 @@ from roomwarden.access.schemas import (
 from roomwarden.access.service import CATALOGUE_ORDER, permissions_of, require_roles
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.kit.errors import NotFound
-from roomwarden.partners.models import PartnerLink
+from roomwarden.kit.time import utcnow
+from roomwarden.partners.models import PartnerLink, live_link
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.service import visible_room
 from roomwarden.tenants.models import Tenant, TenantSettings
@@ -88,7 +89,7 @@ def _visible_user(session: Session, access: Access, user_id: uuid.UUID) -> User:
         visible = User.tenant_id == access.link.partner_tenant_id
     else:
         partners = select(PartnerLink.partner_tenant_id).where(
-            PartnerLink.tenant_id == access.tenant_id, PartnerLink.status == "active"
+            PartnerLink.tenant_id == access.tenant_id, live_link(utcnow())
         )
         visible = or_(User.tenant_id == access.tenant_id, User.tenant_id.in_(partners))
     user = session.scalar(select(User).where(User.id == user_id, visible))

@@ -802,6 +802,13 @@ ADMIN_CASES = [
         lambda m, t: ("GET", "/partners", None),
         lambda w, t: tenant_level(w, P.PARTNERS_MANAGE, 200),
     ),
+    # Renewing (tests/partners/test_expiry.py for a real link): the gate comes first, then the
+    # link, which this tenant does not have.
+    Case(
+        "renew partner",
+        lambda m, t: ("POST", f"/partners/{uuid.uuid4()}/renew", {"expires_at": None}),
+        lambda w, t: tenant_level(w, P.PARTNERS_MANAGE, 404),
+    ),
 ]
 ALL_CASES = [*CASES, *ADMIN_CASES]
 
