@@ -341,6 +341,7 @@ def _partner_page(
     done: str = "",
     policy_values: dict[str, Any] | None = None,
     scope_values: dict[str, Any] | None = None,
+    expiry_values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     stale: bool = False,
 ) -> Response:
@@ -382,6 +383,8 @@ def _partner_page(
         policy_values=policy_values,
         modes=MODES,
         scope_values=scope_values,
+        expiry_values=expiry_values
+        or {"expires_at": f"{link.expires_at:%Y-%m-%dT%H:%M}" if link.expires_at else ""},
         room_choices=rooms,
         room_group_choices=groups,
         scope_rooms=[names[r] for r in link.scope.rooms if r in names],
@@ -430,7 +433,7 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
         elif not isinstance(exc, FieldErrors):
             errors = {"policy": errors.get(FORM, exc.detail)}
 
-        raise _refused(ctx, link_id, exc, errors, policy_values=values) from exc
+        raise refused(ctx, link_id, exc, errors, policy_values=values) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=policy")
 
 
@@ -461,11 +464,11 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
         if stale:
             errors = {"scope": STALE["scope"]}
 
-        raise _refused(ctx, link_id, exc, errors, scope_values=values) from exc
+        raise refused(ctx, link_id, exc, errors, scope_values=values) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=scope")
 
 
-def _refused(
+def refused(
     ctx: TenantCtx, link_id: uuid.UUID, exc: AppError, errors: dict[str, str], **values: Any
 ) -> FormRefused:
     """A refused form of the partner's page: the page again, in a fresh session, with what
