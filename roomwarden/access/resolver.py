@@ -46,7 +46,7 @@ from roomwarden.identity.principal import CALLER_COLUMNS, Principal, caller_prin
 from roomwarden.kit.db import UTCDateTime
 from roomwarden.kit.errors import Forbidden, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerLink, live_link
+from roomwarden.partners.models import Elevation, PartnerLink, live_elevation, live_link
 from roomwarden.tenants.models import Tenant, TenantSettings
 
 
@@ -284,7 +284,7 @@ _MY_ASSIGNMENTS = select(AssignmentMember.assignment_id).where(
 )
 
 
-def _grant_rows(link_filter: ColumnElement[bool]) -> Select:
+def _grant_rows(link_filter: ColumnElement[bool], *held: ColumnElement[bool]) -> Select:
     """(permission, scope id, scope is all, link id) of every assignment naming the user."""
     return (
         select(RolePermission.permission, Scope.id, Scope.all_rooms, Role.partner_link_id)
@@ -292,12 +292,21 @@ def _grant_rows(link_filter: ColumnElement[bool]) -> Select:
         .join(Role, and_(Role.id == RoleAssignment.role_id, link_filter))
         .join(RolePermission, RolePermission.role_id == Role.id)
         .join(Scope, Scope.id == RoleAssignment.scope_id)
-        .where(RoleAssignment.tenant_id == _TID, RoleAssignment.id.in_(_MY_ASSIGNMENTS))
+        .where(RoleAssignment.tenant_id == _TID, RoleAssignment.id.in_(_MY_ASSIGNMENTS), *held)
     )
 
 
+#: A partner assignment is held when permanent, or, when eligible, while the user's
+#: activation of it runs (SPEC §4 "Just-in-time elevation"): the end holds at the request's
+#: instant, with no job run.
+_HELD = or_(
+    RoleAssignment.activation == "permanent",
+    select(Elevation.id)
+    .where(Elevation.assignment_id == RoleAssignment.id, Elevation.user_id == _UID, live_elevation(_NOW))
+    .exists(),
+)
 _OWN_GRANTS = _grant_rows(Role.partner_link_id.is_(None))
-_partner_grants = _grant_rows(Role.partner_link_id.is_not(None)).subquery("grants")
+_partner_grants = _grant_rows(Role.partner_link_id.is_not(None), _HELD).subquery("grants")
 _LinkScope = aliased(Scope, name="link_scope")
 # A partner's decision in one statement: the live link (active and not past its end, which also
 # proves the customer exists), the customer's MFA rule and the grants of the link's roles; no
@@ -457,16 +466,28 @@ def resolve_caller(
 
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
     """``(link_id, customer_tenant_id, customer_name)`` of every live link in which the
-    principal holds at least one partner role, by customer name."""
+    principal holds at least one partner role (permanent, or eligible and activated now), by
+    customer name."""
+    now = utcnow()
     member = or_(
         AssignmentMember.user_id == principal.user_id,
         AssignmentMember.group_id.in_(_group_ids(session, principal.user_id)),
+    )
+    held = or_(
+        RoleAssignment.activation == "permanent",
+        select(Elevation.id)
+        .where(
+            Elevation.assignment_id == RoleAssignment.id,
+            Elevation.user_id == principal.user_id,
+            live_elevation(now),
+        )
+        .exists(),
     )
     holds_role = (
         select(RoleAssignment.id)
         .join(Role, Role.id == RoleAssignment.role_id)
         .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
-        .where(Role.partner_link_id == PartnerLink.id, member)
+        .where(Role.partner_link_id == PartnerLink.id, member, held)
         .exists()
     )
     rows = session.execute(
@@ -474,7 +495,7 @@ def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.
         .join(Tenant, Tenant.id == PartnerLink.tenant_id)
         .where(
             PartnerLink.partner_tenant_id == principal.tenant_id,
-            live_link(utcnow()),
+            live_link(now),
             holds_role,
         )
         .order_by(Tenant.name, Tenant.id)

@@ -14,6 +14,8 @@ authorisation are the direct path's, refusals included), approval runs it for re
 - ``group_members.update``: the members of a partner's own security group that the link's
   partner role assignments name (PATCH security-groups/{id} in the partner's directory);
   ``partner_role.change``. Held by ``approvals.partner_groups``, not by a direct path here.
+- ``elevation.activate``: POST assignments/{id}/activate by a member of an eligible partner
+  assignment; ``elevation.activate``. Held and applied by ``approvals.elevations``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from roomwarden.devices import suppressions
 from roomwarden.devices.schemas import SuppressionChange, SuppressionEnd
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.schemas import ActivationCreate
 from roomwarden.rooms import rings, tickets
 from roomwarden.rooms import service as rooms_service
 from roomwarden.rooms.models import Room, Ticket, TicketUpdate, UpdateRing
@@ -202,6 +205,10 @@ def _applied_by_partner_groups(session: Session, access: Access, params: Params,
     raise AssertionError("a partner group's members change in the directory, held there")
 
 
+def _applied_by_elevations(session: Session, access: Access, params: Params, body: Any) -> Any:
+    raise AssertionError("an activation is held and applied by approvals.elevations")
+
+
 def _events(*events: str) -> Callable[[Any], list[str]]:
     return lambda body: list(events)
 
@@ -316,6 +323,15 @@ ACTIONS: dict[str, Action] = {
             _param("group_id"),
             _events(policy.PARTNER_ROLE_CHANGE),
             compared=("member_ids",),
+        ),
+        Action(
+            "elevation.activate",
+            "assignment",
+            ActivationCreate,
+            _applied_by_elevations,
+            _param("assignment_id"),
+            _events(policy.ELEVATION_ACTIVATE),
+            compared=(),
         ),
         Action(
             "assignment.delete",

@@ -82,3 +82,29 @@ class LinkRenewed:
 link_expiring: Event[LinkExpiring] = Event("partners.link_expiring", required=False)
 link_expired: Event[LinkExpired] = Event("partners.link_expired", required=False)
 link_renewed: Event[LinkRenewed] = Event("partners.link_renewed", required=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ElevationActivated:
+    """An eligible assignment's activation started (SPEC §4 "Just-in-time elevation")."""
+
+    session: Session
+    elevation_id: uuid.UUID
+    customer_id: uuid.UUID
+    partner_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ElevationEnded:
+    """An activation was ended early (by the customer, the member, or the link's expiry)."""
+
+    session: Session
+    elevation_id: uuid.UUID
+    customer_id: uuid.UUID
+    partner_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+elevation_activated: Event[ElevationActivated] = Event("partners.elevation_activated", required=False)
+elevation_ended: Event[ElevationEnded] = Event("partners.elevation_ended", required=False)

@@ -22,7 +22,7 @@ from roomwarden.audit.service import SYSTEM_ACTOR, Actor, Category, Operation, r
 from roomwarden.kit import conditional
 from roomwarden.kit.errors import Invalid
 from roomwarden.kit.time import utcnow
-from roomwarden.partners import events
+from roomwarden.partners import elevation, events
 from roomwarden.partners.invitations import tenant_names
 from roomwarden.partners.models import RENEWAL_GRACE, LinkReminder, PartnerLink, live_link
 from roomwarden.partners.notices import notify_expired, notify_expiring
@@ -69,6 +69,7 @@ def expire(session: Session, link: PartnerLink, now: datetime, actor: Actor = SY
     if link.status != "active" or link.expires_at is None or link.expires_at > now:
         return False
     events.link_ending.emit(events.LinkEnding(session, link, actor, "the partner link expired"))
+    elevation.end_of_link(session, link, now, "the partner link expired")
     link.status, link.expired_at = "expired", now
     conditional.bump(link)
     session.flush()

@@ -73,6 +73,7 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
             ended_at=x.ended_at,
             expires_at=x.expires_at,
             renewable_until=expiry.renewable_until(x) if x.state(now) == "expired" else None,
+            max_elevation_minutes=x.max_elevation_minutes,
             version=x.version,
         )
         for x in links
@@ -145,6 +146,12 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
             "to": data.approval_expires_in_days,
         }
         link.approval_expires_in_days = data.approval_expires_in_days
+    if "max_elevation_minutes" in data.model_fields_set:
+        changes["max_elevation_minutes"] = {
+            "from": link.max_elevation_minutes,
+            "to": data.max_elevation_minutes,
+        }
+        link.max_elevation_minutes = data.max_elevation_minutes
     conditional.bump(link)
     session.flush()
     access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)

@@ -9,8 +9,10 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
+    Text,
     and_,
     or_,
     text,
@@ -46,6 +48,7 @@ class PartnerLink(IdMixin, Base):
         CheckConstraint(
             "approval_expires_in_days >= 1 AND approval_expires_in_days <= 90", name="approval_expiry"
         ),
+        CheckConstraint("max_elevation_minutes >= 5 AND max_elevation_minutes <= 480", name="max_elevation"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -65,6 +68,8 @@ class PartnerLink(IdMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     #: When the expiry's bookkeeping ran (pending requests ended, the audit record written).
     expired_at: Mapped[datetime | None] = mapped_column()
+    #: The longest an eligible partner assignment may be activated for, in minutes.
+    max_elevation_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
 
     def state(self, now: datetime) -> Literal["active", "expired", "ended"]:
         """The status as of ``now``: an active link past its end is expired."""
@@ -101,9 +106,7 @@ class LinkReminder(Base):
     because a nearer one was due when it came up. The key makes each at most once per end."""
 
     __tablename__ = "partner_link_reminders"
-    __table_args__ = (
-        CheckConstraint("days IN (30, 7, 1)", name="days"),
-    )
+    __table_args__ = (CheckConstraint("days IN (30, 7, 1)", name="days"),)
 
     link_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("partner_links.id", ondelete="CASCADE"), primary_key=True
@@ -113,6 +116,60 @@ class LinkReminder(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     sent: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Elevation(IdMixin, Base):
+    """One activation of an eligible partner assignment by one of its members (SPEC §4
+    "Just-in-time elevation"): from ``starts_at`` (the approval, or the request under ``auto``)
+    to ``ends_at``, or until ``ended_at`` when ended early. Past ``ends_at`` it grants nothing,
+    whatever ``status`` still says (``live_elevation``). At most one is active per member and
+    assignment (a partial unique index)."""
+
+    __tablename__ = "elevations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "assignment_id"],
+            ["role_assignments.tenant_id", "role_assignments.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("status IN ('active', 'ended')", name="status"),
+        CheckConstraint("minutes >= 5 AND minutes <= 480", name="minutes"),
+        Index(
+            "uq_elevations_active",
+            "assignment_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_elevations_user", "user_id", "assignment_id", "status"),
+        Index("ix_elevations_link", "link_id", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    link_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partner_links.id", ondelete="CASCADE"))
+    assignment_id: Mapped[uuid.UUID] = mapped_column()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    minutes: Mapped[int] = mapped_column()
+    justification: Mapped[str] = mapped_column(Text)
+    status: Mapped[Literal["active", "ended"]] = mapped_column(String(10), default="active")
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    approved_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    approved_by_upn: Mapped[str | None] = mapped_column(String(320))
+    request_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def live(self, now: datetime) -> bool:
+        return self.status == "active" and self.starts_at <= now < self.ends_at
+
+
+def live_elevation(now: Any) -> ColumnElement[bool]:
+    """The SQL twin of ``Elevation.live`` (``now`` a datetime or a bound parameter)."""
+    return and_(Elevation.status == "active", Elevation.starts_at <= now, Elevation.ends_at > now)
 
 
 INVITATION_STATUSES = ("pending", "accepted", "denied", "revoked", "expired")

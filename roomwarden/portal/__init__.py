@@ -11,6 +11,7 @@ from roomwarden.portal import (
     approvals,
     audit_log,
     directory,
+    elevation,
     groups,
     home,
     partner_approvals,
@@ -57,6 +58,7 @@ MODULES = (
     partner_customers,
     partner_managers,
     partner_views,
+    elevation,
 )
 
 

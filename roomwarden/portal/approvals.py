@@ -47,6 +47,7 @@ EVENT_NAMES = {
     "incident.create": "Opening an incident",
     "ticket.update": "Updating a ticket",
     "partner_role.change": "Changing the partner's own roles",
+    "elevation.activate": "Activating an eligible role",
 }
 ACTION_NAMES = {
     "room.update": "Change a room",
@@ -60,6 +61,7 @@ ACTION_NAMES = {
     "assignment.update": "Change a partner role assignment",
     "assignment.delete": "Delete a partner role assignment",
     "group_members.update": "Change the members of a partner group that holds partner roles",
+    "elevation.activate": "Activate an eligible partner role",
 }
 TARGET_NAMES = {
     "room": "Room",

@@ -29,11 +29,12 @@ from roomwarden.kit.api import audited, not_audited
 from roomwarden.kit.errors import AppError, PreconditionFailed
 from roomwarden.partners import invitations, links
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
-from roomwarden.partners.schemas import EVENTS, InvitationCreate, LinkRead, LinkUpdate
+from roomwarden.partners.schemas import ELEVATION_ACTIVATE, EVENTS, InvitationCreate, LinkRead, LinkUpdate
 from roomwarden.portal.approvals import EVENT_NAMES
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.effective_access import LIMIT as EXPLAIN_LIMIT
 from roomwarden.portal.effective_access import explanations
+from roomwarden.portal.elevation import running_of_link
 from roomwarden.portal.forms import FORM, FieldErrors, checked, errors_of, ids, text, validate
 from roomwarden.portal.web import FormRefused, portal_router, redirect
 from roomwarden.rooms.groups import list_groups_query
@@ -397,6 +398,7 @@ def _partner_page(
         room_errors=room_errors,
         explained=explained,
         explain_limit=EXPLAIN_LIMIT,
+        activations=running_of_link(ctx, link.id) if link.status == "active" else [],
     )
 
 
@@ -416,8 +418,10 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
         "version": _version(form),
     }
     try:
+        # The activation of eligible roles is set through the API; the form keeps it as it is.
+        kept = links.customer_link(ctx.session, ctx.access, link_id).approval_policy.get(ELEVATION_ACTIVATE)
         body = {
-            "approval_policy": values["policy"],
+            "approval_policy": values["policy"] | ({ELEVATION_ACTIVATE: kept} if kept else {}),
             "approval_expires_in_days": _whole_number(values["approval_expires_in_days"]),
         }
         data = validate(LinkUpdate, body)

@@ -38,7 +38,7 @@ from roomwarden.access.service import CATALOGUE_ORDER, permissions_of, require_r
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerLink, live_link
+from roomwarden.partners.models import Elevation, PartnerLink, live_elevation, live_link
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.service import visible_room
 from roomwarden.tenants.models import Tenant, TenantSettings
@@ -175,8 +175,21 @@ def _paths(session: Session, tenant_id: uuid.UUID, user: User, link: LinkInfo | 
         )
         .order_by(Role.name, RoleAssignment.name, RoleAssignment.id, AssignmentMember.group_id)
     ).all()
+    # An eligible partner assignment holds only while the user's activation of it runs.
+    running = {
+        e.assignment_id: e
+        for e in session.scalars(
+            select(Elevation).where(Elevation.user_id == user.id, live_elevation(utcnow()))
+        )
+    }
     paths = []
     for role, assignment, scope_all, member_user, member_group in rows:
+        if assignment.activation == "eligible":
+            if (run := running.get(assignment.id)) is None:
+                continue
+            name = f"activated until {run.ends_at:%Y-%m-%d %H:%M} UTC"
+            paths.append(_Path(role, assignment, scope_all, Named(type="elevation", id=run.id, name=name)))
+            continue
         if member_user is not None:
             via = Named(type="user", id=user.id, name=user.display_name)
         else:
