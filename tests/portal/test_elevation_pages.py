@@ -28,6 +28,12 @@ def test_a_partner_user_activates_and_the_customer_ends_it(world, app):  # type:
         ),
         200,
     )["items"]
+    # The customer reads it in its approval queue like any held change.
+    customer = signed_in(world, app, s.c.admin)
+    queue = customer.get(f"/t/{s.c.id}/approvals")
+    assert queue.status_code == 200 and "Activate an eligible partner role" in queue.text
+    shown = customer.get(f"/t/{s.c.id}/approvals/{held['id']}")
+    assert shown.status_code == 200 and "Ticket 7" in shown.text
     expect(
         world.client.post(
             f"/api/v1/tenants/{s.c.id}/approval-requests/{held['id']}/approve", headers=s.c.admin.headers
@@ -38,7 +44,6 @@ def test_a_partner_user_activates_and_the_customer_ends_it(world, app):  # type:
     page = tech.get("/partner/elevation")
     assert "Active until" in page.text and ">End<" in page.text
     # The customer sees it on the partner's page and ends it.
-    customer = signed_in(world, app, s.c.admin)
     detail = customer.get(f"/t/{s.c.id}/partners/{s.link['id']}")
     assert "Activated roles" in detail.text and "Ticket 7" in detail.text
     (run,) = expect(
