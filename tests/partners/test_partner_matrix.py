@@ -46,12 +46,16 @@ class PartnerWho(Who):
     linked: bool = True
 
 
+#: The principals of the link itself (also the change-control matrix's, tests/approvals), then
+#: those of expiry and elevation (``LIFECYCLE``).
 PARTNERS = [
     PartnerWho("primary_admin", frozenset(PARTNER_ADMIN)),
     PartnerWho("partner_custom_role", CUSTOM_PARTNER),
     PartnerWho("partner_no_role", frozenset(), linked=False),
     PartnerWho("other_partner", frozenset(), linked=False),
     PartnerWho("after_offboarding", frozenset(PARTNER_ADMIN), linked=False),
+]
+LIFECYCLE = [
     PartnerWho("eligible_not_activated", frozenset(), linked=False),
     PartnerWho("eligible_activated", CUSTOM_PARTNER),
     PartnerWho("activation_ended", frozenset(), linked=False),
@@ -59,6 +63,7 @@ PARTNERS = [
     PartnerWho("expired_link_technician", CUSTOM_PARTNER, linked=False),
     PartnerWho("renewed_link_admin", frozenset(PARTNER_ADMIN)),
 ]
+LINK_PRINCIPALS, PARTNERS = PARTNERS, [*PARTNERS, *LIFECYCLE]
 
 
 def expected(who: PartnerWho, case: Case, target: str) -> int:
