@@ -182,11 +182,12 @@ def _paths(session: Session, tenant_id: uuid.UUID, user: User, link: LinkInfo | 
             select(Elevation).where(Elevation.user_id == user.id, live_elevation(utcnow()))
         )
     }
-    paths = []
+    paths, elevated = [], set()
     for role, assignment, scope_all, member_user, member_group in rows:
-        if assignment.activation == "eligible":
-            if (run := running.get(assignment.id)) is None:
+        if assignment.activation == "eligible":  # one reason however the user is a member
+            if (run := running.get(assignment.id)) is None or assignment.id in elevated:
                 continue
+            elevated.add(assignment.id)
             name = f"activated until {run.ends_at:%Y-%m-%d %H:%M} UTC"
             paths.append(_Path(role, assignment, scope_all, Named(type="elevation", id=run.id, name=name)))
             continue
