@@ -20,6 +20,8 @@ from roomwarden.api.approvals import partner as approvals_partner
 from roomwarden.api.audit import api as audit_api
 from roomwarden.api.devices import api as devices_api
 from roomwarden.api.devices import rooms as suppressions_api
+from roomwarden.api.elevation import customer as elevation_customer
+from roomwarden.api.elevation import partner as elevation_partner
 from roomwarden.api.identity import auth, directory, operator_users
 from roomwarden.api.metrics import router as metrics_api
 from roomwarden.api.oidc import api as identity_provider_api
@@ -141,6 +143,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         reports_partner,
         approvals_customer,
         approvals_partner,
+        elevation_customer,
+        elevation_partner,
         devices_api,
         suppressions_api,
         operator_releases,

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     jobs_poll_seconds: float = Field(1.0, gt=0, le=60)
     jobs_lease_seconds: int = Field(120, ge=2, le=3600)
     approvals_sweep_seconds: int = Field(60, ge=1)
+    # Partner links past their end: the bookkeeping (access ends at the end without it), the
+    # purge thirty days later and the reminders before the end.
+    partner_expiry_seconds: int = Field(60, ge=1)
     # Devices (docs/devices.md): how often a device reports, after how long without a report a
     # room is offline, how often the monitor looks, and enrolment attempts per client address.
     device_report_seconds: int = Field(60, ge=1, le=3600)

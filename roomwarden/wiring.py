@@ -25,7 +25,7 @@ from roomwarden.kit.db import Database
 from roomwarden.kit.extensions import check_installed
 from roomwarden.notifications.service import MAIL_JOB, Mailer
 from roomwarden.partners import wiring as partners
-from roomwarden.partners.jobs import invitation_sweep_job
+from roomwarden.partners.jobs import expiry_job, invitation_sweep_job
 from roomwarden.reports import wiring as reports
 from roomwarden.rooms import health
 from roomwarden.settings import Settings
@@ -55,6 +55,7 @@ def build_services(settings: Settings, db: Database) -> Services:
     registry.add(sweep_job())
     registry.add(monitor_job())
     registry.add(invitation_sweep_job())
+    registry.add(expiry_job())
     deliverer = Deliverer(db, settings)
     registry.add(deliverer.job())
     # Offline is a room's health at read time after this long without a report (rooms.health).

@@ -148,6 +148,7 @@ class RoleAssignment(IdMixin, Base):
         ForeignKeyConstraint(["tenant_id", "role_id"], ["roles.tenant_id", "roles.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"]),
         Index("ix_role_assignments_role", "role_id", "id"),
+        CheckConstraint("activation IN ('permanent', 'eligible')", name="activation"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -156,6 +157,11 @@ class RoleAssignment(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
     email_notifications: Mapped[bool] = mapped_column(default=False)
+    #: ``eligible`` (partner roles only): the members hold nothing until one activates the
+    #: assignment for a while (``partners.models.Elevation``, SPEC §4 "Just-in-time elevation").
+    activation: Mapped[Literal["permanent", "eligible"]] = mapped_column(
+        String(10), default="permanent", server_default="permanent"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     #: Counts the assignment's changes: its ETag (``kit.conditional``).

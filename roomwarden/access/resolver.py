@@ -43,8 +43,10 @@ from roomwarden.access.permissions import ALL_PERMISSIONS, PARTNER_ADMIN, Permis
 from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.models import SecurityGroupMember, User
 from roomwarden.identity.principal import CALLER_COLUMNS, Principal, caller_principal
+from roomwarden.kit.db import UTCDateTime
 from roomwarden.kit.errors import Forbidden, NotFound
-from roomwarden.partners.models import PartnerLink
+from roomwarden.kit.time import utcnow
+from roomwarden.partners.models import Elevation, PartnerLink, live_elevation, live_link
 from roomwarden.tenants.models import Tenant, TenantSettings
 
 
@@ -269,6 +271,8 @@ def _group_ids(session: Session, user_id: uuid.UUID) -> Select:
 _UID = bindparam("uid", type_=Uuid())
 _TID = bindparam("tid", type_=Uuid())
 _PID = bindparam("pid", type_=Uuid())
+#: The request's instant: a link past its end (``expires_at``) decides nothing from then on.
+_NOW = bindparam("now", type_=UTCDateTime())
 _MY_ASSIGNMENTS = select(AssignmentMember.assignment_id).where(
     AssignmentMember.tenant_id == _TID,
     or_(
@@ -280,7 +284,7 @@ _MY_ASSIGNMENTS = select(AssignmentMember.assignment_id).where(
 )
 
 
-def _grant_rows(link_filter: ColumnElement[bool]) -> Select:
+def _grant_rows(link_filter: ColumnElement[bool], *held: ColumnElement[bool]) -> Select:
     """(permission, scope id, scope is all, link id) of every assignment naming the user."""
     return (
         select(RolePermission.permission, Scope.id, Scope.all_rooms, Role.partner_link_id)
@@ -288,15 +292,25 @@ def _grant_rows(link_filter: ColumnElement[bool]) -> Select:
         .join(Role, and_(Role.id == RoleAssignment.role_id, link_filter))
         .join(RolePermission, RolePermission.role_id == Role.id)
         .join(Scope, Scope.id == RoleAssignment.scope_id)
-        .where(RoleAssignment.tenant_id == _TID, RoleAssignment.id.in_(_MY_ASSIGNMENTS))
+        .where(RoleAssignment.tenant_id == _TID, RoleAssignment.id.in_(_MY_ASSIGNMENTS), *held)
     )
 
 
+#: A partner assignment is held when permanent, or, when eligible, while the user's
+#: activation of it runs (SPEC §4 "Just-in-time elevation"): the end holds at the request's
+#: instant, with no job run.
+_HELD = or_(
+    RoleAssignment.activation == "permanent",
+    select(Elevation.id)
+    .where(Elevation.assignment_id == RoleAssignment.id, Elevation.user_id == _UID, live_elevation(_NOW))
+    .exists(),
+)
 _OWN_GRANTS = _grant_rows(Role.partner_link_id.is_(None))
-_partner_grants = _grant_rows(Role.partner_link_id.is_not(None)).subquery("grants")
+_partner_grants = _grant_rows(Role.partner_link_id.is_not(None), _HELD).subquery("grants")
 _LinkScope = aliased(Scope, name="link_scope")
-# A partner's decision in one statement: the active link (which also proves the customer
-# exists), the customer's MFA rule and the grants of the link's roles; no row means no link.
+# A partner's decision in one statement: the live link (active and not past its end, which also
+# proves the customer exists), the customer's MFA rule and the grants of the link's roles; no
+# row means no link.
 _PARTNER_GRANTS = (
     select(
         PartnerLink.id.label("link_id"),
@@ -313,7 +327,7 @@ _PARTNER_GRANTS = (
     .where(
         PartnerLink.tenant_id == _TID,
         PartnerLink.partner_tenant_id == _PID,
-        PartnerLink.status == "active",
+        live_link(_NOW),
     )
 )
 
@@ -351,7 +365,7 @@ def active_link(session: Session, customer_id: uuid.UUID, partner_id: uuid.UUID)
         .where(
             PartnerLink.tenant_id == customer_id,
             PartnerLink.partner_tenant_id == partner_id,
-            PartnerLink.status == "active",
+            live_link(utcnow()),
         )
     ).first()
     if row is None:
@@ -367,9 +381,8 @@ def resolve_access(session: Session, principal: Principal, tenant_id: uuid.UUID)
         if principal.is_global_admin:
             return Access(tenant_id, principal, dict(_GLOBAL_ADMIN))
         return Access(tenant_id, principal, _own_grants(session, principal, tenant_id))
-    rows = session.execute(
-        _PARTNER_GRANTS, {"uid": principal.user_id, "tid": tenant_id, "pid": principal.tenant_id}
-    ).all()
+    params = {"uid": principal.user_id, "tid": tenant_id, "pid": principal.tenant_id, "now": utcnow()}
+    rows = session.execute(_PARTNER_GRANTS, params).all()
     if not rows:
         raise NotFound("tenant not found")
     link_id, scope_id, link_all, require_mfa = rows[0][:4]
@@ -427,7 +440,7 @@ def resolve_caller(
     if own:
         rows = session.execute(_CALLER_IN_OWN_TENANT, {"uid": user_id, "tid": tenant_id}).all()
     else:
-        params = {"uid": user_id, "tid": tenant_id, "pid": home_tenant_id}
+        params = {"uid": user_id, "tid": tenant_id, "pid": home_tenant_id, "now": utcnow()}
         rows = session.execute(_CALLER_AS_PARTNER, params).all()
     principal = caller_principal(
         rows[0] if rows else None,
@@ -452,17 +465,29 @@ def resolve_caller(
 
 
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
-    """``(link_id, customer_tenant_id, customer_name)`` of every active link in which the
-    principal holds at least one partner role, by customer name."""
+    """``(link_id, customer_tenant_id, customer_name)`` of every live link in which the
+    principal holds at least one partner role (permanent, or eligible and activated now), by
+    customer name."""
+    now = utcnow()
     member = or_(
         AssignmentMember.user_id == principal.user_id,
         AssignmentMember.group_id.in_(_group_ids(session, principal.user_id)),
+    )
+    held = or_(
+        RoleAssignment.activation == "permanent",
+        select(Elevation.id)
+        .where(
+            Elevation.assignment_id == RoleAssignment.id,
+            Elevation.user_id == principal.user_id,
+            live_elevation(now),
+        )
+        .exists(),
     )
     holds_role = (
         select(RoleAssignment.id)
         .join(Role, Role.id == RoleAssignment.role_id)
         .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
-        .where(Role.partner_link_id == PartnerLink.id, member)
+        .where(Role.partner_link_id == PartnerLink.id, member, held)
         .exists()
     )
     rows = session.execute(
@@ -470,7 +495,7 @@ def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.
         .join(Tenant, Tenant.id == PartnerLink.tenant_id)
         .where(
             PartnerLink.partner_tenant_id == principal.tenant_id,
-            PartnerLink.status == "active",
+            live_link(now),
             holds_role,
         )
         .order_by(Tenant.name, Tenant.id)

@@ -65,12 +65,17 @@ class MemberRef(Input):
     id: uuid.UUID
 
 
+Activation = Literal["permanent", "eligible"]
+
+
 class AssignmentCreate(Input):
     name: ShortName
     description: Text = ""
     email_notifications: bool = False
     members: list[MemberRef] = Field(min_length=1, max_length=1000)
     scope: ScopeIn
+    #: ``eligible`` (a partner's own roles only): members hold nothing until one activates it.
+    activation: Activation = "permanent"
 
 
 class AssignmentUpdate(Patch):
@@ -79,6 +84,7 @@ class AssignmentUpdate(Patch):
     email_notifications: bool = None  # type: ignore[assignment]
     members: list[MemberRef] = Field(default=None, min_length=1, max_length=1000)  # type: ignore[arg-type]
     scope: ScopeIn = None  # type: ignore[assignment]
+    activation: Activation = None  # type: ignore[assignment]
 
 
 class MemberRead(BaseModel):
@@ -96,6 +102,7 @@ class AssignmentRead(Output):
     name: str
     description: str
     email_notifications: bool
+    activation: Activation = "permanent"
     members: list[MemberRead]
     scope: ScopeRead
     created_at: datetime
@@ -109,7 +116,7 @@ class AssignmentRead(Output):
 
 
 class Named(BaseModel):
-    type: Literal["user", "group", "assignment", "room_group"]
+    type: Literal["user", "group", "assignment", "room_group", "elevation"]
     id: uuid.UUID
     name: str
 

@@ -316,6 +316,7 @@ def assignment_reads(session: Session, items: Sequence[RoleAssignment]) -> list[
             name=a.name,
             description=a.description,
             email_notifications=a.email_notifications,
+            activation=a.activation,
             members=members[a.id],
             scope=scopes[shown[a.id]],
             created_at=a.created_at,
@@ -440,6 +441,7 @@ def create_assignment(
     partner_roles().refuse_second_assignment(role)
     members = check_members(session, _member_tenant(access), data.members)
     _check_scope(session, access, data.scope)
+    _check_activation(role, data.activation)
     perms = permissions_of(session, [role.id])[role.id]
     require_within_own(session, access, perms, [validate_scope(session, access.tenant_id, data.scope)])
     scope = create_scope(session, access.tenant_id, data.scope)
@@ -450,6 +452,7 @@ def create_assignment(
         name=data.name,
         description=data.description,
         email_notifications=data.email_notifications,
+        activation=data.activation,
     )
     session.add(assignment)
     session.flush()
@@ -464,9 +467,17 @@ def create_assignment(
             "role_id": str(role.id),
             "members": [m.model_dump(mode="json") for m in members],
             "scope": data.scope.model_dump(mode="json"),
+            "activation": data.activation,
         },
     )
     return assignment
+
+
+def _check_activation(role: Role, activation: str) -> None:
+    """Only a partner's own roles may be eligible (activated for a while); the Primary admins
+    stay permanent, since a link always has a live one."""
+    if activation == "eligible" and (role.partner_link_id is None or partner_roles().is_primary_admins(role)):
+        raise Invalid("only assignments of a partner's own roles can be eligible (activation)")
 
 
 def update_assignment(
@@ -496,7 +507,9 @@ def update_assignment(
     require_within_own(session, access, perms, scopes)
     conditional.check(session, assignment, "assignment")
     changes: dict[str, object] = {}
-    for field in ("name", "description", "email_notifications"):
+    if "activation" in fields:
+        _check_activation(role, data.activation)
+    for field in ("name", "description", "email_notifications", "activation"):
         if field in fields and getattr(assignment, field) != getattr(data, field):
             changes[field] = {"from": getattr(assignment, field), "to": getattr(data, field)}
             setattr(assignment, field, getattr(data, field))

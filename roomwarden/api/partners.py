@@ -25,6 +25,7 @@ from roomwarden.partners.schemas import (
     InvitationCreate,
     InvitationRead,
     LinkRead,
+    LinkRenew,
     LinkUpdate,
     PartnerInvitationRead,
     PartnerLinkRead,
@@ -101,7 +102,10 @@ def revoke_invitation(session: SessionDep, access: AccessDep, invitation_id: uui
 
 @customer.get("/partners", response_model=Page[LinkRead])
 def list_partners(
-    session: SessionDep, access: AccessDep, pages: PageDep, status: Literal["active", "ended"] | None = None
+    session: SessionDep,
+    access: AccessDep,
+    pages: PageDep,
+    status: Literal["active", "expired", "ended"] | None = None,
 ) -> Page[LinkRead]:
     page = paginate(session, links.customer_links_query(access, status), PartnerLink.id, pages, lambda x: x)
     return Page[LinkRead](items=links.link_reads(session, page.items), next_cursor=page.next_cursor)
@@ -124,9 +128,25 @@ def get_partner(session: SessionDep, access: AccessDep, response: Response, link
 def update_partner(
     session: SessionDep, access: AccessDep, response: Response, link_id: uuid.UUID, body: LinkUpdate
 ) -> LinkRead:
-    """Replace the link's scope, change its change-control policy or approval expiry. With
-    `If-Match`, refused (412) when the link changed since that ETag was read."""
+    """Replace the link's scope, change its change-control policy or approval expiry, or set,
+    move or clear its end (`expires_at`: at most 730 days ahead). With `If-Match`, refused
+    (412) when the link changed since that ETag was read."""
     return _tagged(session, response, links.update_link(session, access, link_id, body))
+
+
+@customer.post("/partners/{link_id}/renew", response_model=LinkRead, dependencies=[IfMatchDep])
+@audited(Category.PARTNER, Operation.UPDATE)
+def renew_partner(
+    session: SessionDep,
+    access: AccessDep,
+    response: Response,
+    link_id: uuid.UUID,
+    body: LinkRenew | None = None,
+) -> LinkRead:
+    """Renew an expired link within 30 days of its end, with a new end (`expires_at`, or
+    `null` for none): its roles and Primary admins work again on the next request. A link
+    that has not expired, or expired more than 30 days ago, answers 409."""
+    return _tagged(session, response, links.renew(session, access, link_id, body or LinkRenew()))
 
 
 @customer.post("/partners/{link_id}/scope/rooms", response_model=LinkRead, dependencies=[IfMatchDep])
@@ -266,9 +286,16 @@ def deny_invitation(
 
 
 @partner.get("/customers", response_model=Page[PartnerLinkRead])
-def partner_customers(session: SessionDep, principal: PrincipalDep, pages: PageDep) -> Page[PartnerLinkRead]:
+def partner_customers(
+    session: SessionDep,
+    principal: PrincipalDep,
+    pages: PageDep,
+    status: Literal["active", "expired"] | None = None,
+) -> Page[PartnerLinkRead]:
+    """The partner's customers: live links where the caller holds a role; the partner's
+    reviewers (Global admins, Pro managers, tenant managers) also see expired ones."""
     page = paginate(
-        session, links.partner_links_query(session, principal), PartnerLink.id, pages, lambda x: x
+        session, links.partner_links_query(session, principal, status), PartnerLink.id, pages, lambda x: x
     )
     items = links.partner_link_reads(session, principal, page.items)
     return Page[PartnerLinkRead](items=items, next_cursor=page.next_cursor)

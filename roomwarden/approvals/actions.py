@@ -14,6 +14,8 @@ authorisation are the direct path's, refusals included), approval runs it for re
 - ``group_members.update``: the members of a partner's own security group that the link's
   partner role assignments name (PATCH security-groups/{id} in the partner's directory);
   ``partner_role.change``. Held by ``approvals.partner_groups``, not by a direct path here.
+- ``elevation.activate``: POST assignments/{id}/activate by a member of an eligible partner
+  assignment; ``elevation.activate``. Held and applied by ``approvals.elevations``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from roomwarden.access.schemas import AssignmentCreate, AssignmentUpdate, RoleCr
 from roomwarden.approvals import partner_groups, policy
 from roomwarden.devices import suppressions
 from roomwarden.devices.schemas import SuppressionChange, SuppressionEnd
+from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.schemas import ActivationCreate
 from roomwarden.rooms import rings, tickets
 from roomwarden.rooms import service as rooms_service
 from roomwarden.rooms.models import Room, Ticket, TicketUpdate, UpdateRing
@@ -133,7 +137,7 @@ def _assignment(
 def _partner_roles(session: Session, tenant_id: uuid.UUID, link_id: uuid.UUID, lock: bool) -> Snapshot | None:
     stmt = select(PartnerLink).where(PartnerLink.tenant_id == tenant_id, PartnerLink.id == link_id)
     link = session.scalar(stmt)
-    return None if link is None or link.status != "active" else {"link_id": str(link.id)}
+    return None if link is None or not link.live(utcnow()) else {"link_id": str(link.id)}
 
 
 SNAPSHOTS: dict[str, Callable[[Session, uuid.UUID, uuid.UUID, bool], Snapshot | None]] = {
@@ -201,6 +205,10 @@ class GroupMembers(BaseModel):
 
 def _applied_by_partner_groups(session: Session, access: Access, params: Params, body: Any) -> Any:
     raise AssertionError("a partner group's members change in the directory, held there")
+
+
+def _applied_by_elevations(session: Session, access: Access, params: Params, body: Any) -> Any:
+    raise AssertionError("an activation is held and applied by approvals.elevations")
 
 
 def _events(*events: str) -> Callable[[Any], list[str]]:
@@ -317,6 +325,15 @@ ACTIONS: dict[str, Action] = {
             _param("group_id"),
             _events(policy.PARTNER_ROLE_CHANGE),
             compared=("member_ids",),
+        ),
+        Action(
+            "elevation.activate",
+            "assignment",
+            ActivationCreate,
+            _applied_by_elevations,
+            _param("assignment_id"),
+            _events(policy.ELEVATION_ACTIVATE),
+            compared=(),
         ),
         Action(
             "assignment.delete",

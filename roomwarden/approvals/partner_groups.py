@@ -28,7 +28,7 @@ from roomwarden.identity import service as directory
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.errors import Conflict, Forbidden, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.models import PartnerLink, live_link
 
 ACTION = "group_members.update"
 TARGET = "partner_group"
@@ -49,7 +49,7 @@ def links_naming(session: Session, group: SecurityGroup) -> list[PartnerLink]:
     )
     stmt = (
         select(PartnerLink)
-        .where(PartnerLink.partner_tenant_id == group.tenant_id, PartnerLink.status == "active", named)
+        .where(PartnerLink.partner_tenant_id == group.tenant_id, live_link(utcnow()), named)
         .order_by(PartnerLink.id)
         .with_for_update()
     )

@@ -14,7 +14,22 @@ UPDATE_RING_CHANGE = "update_ring.change"
 INCIDENT_CREATE = "incident.create"
 TICKET_UPDATE = "ticket.update"
 PARTNER_ROLE_CHANGE = "partner_role.change"
-EVENTS = (ROOM_UPDATE, UPDATE_RING_CHANGE, INCIDENT_CREATE, TICKET_UPDATE, PARTNER_ROLE_CHANGE)
+ELEVATION_ACTIVATE = "elevation.activate"
+EVENTS = (
+    ROOM_UPDATE,
+    UPDATE_RING_CHANGE,
+    INCIDENT_CREATE,
+    TICKET_UPDATE,
+    PARTNER_ROLE_CHANGE,
+    ELEVATION_ACTIVATE,
+)
+#: An event a policy does not name is ``auto``, but an activation, which is ``manual``.
+DEFAULTS = {ELEVATION_ACTIVATE: "manual"}
+
+
+def mode(policy: Mapping[str, str], event: str) -> str:
+    return policy.get(event, DEFAULTS.get(event, "auto"))
+
 
 DEFAULT_EXPIRY_DAYS = 7
 
@@ -42,11 +57,11 @@ def room_events(fields: Iterable[str]) -> list[str]:
 def held_events(policy: Mapping[str, str], events: Iterable[str]) -> list[str]:
     """The events of a change that the link's policy sets to ``manual``. A change is held
     when any of them is: a manual event is never applied on the back of an automatic one."""
-    return [e for e in events if policy.get(e, "auto") == "manual"]
+    return [e for e in events if mode(policy, e) == "manual"]
 
 
 def switched_to_auto(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
-    return {e for e in EVENTS if before.get(e, "auto") == "manual" and after.get(e, "auto") == "auto"}
+    return {e for e in EVENTS if mode(before, e) == "manual" and mode(after, e) == "auto"}
 
 
 def check_transition(current: str, new: str) -> None:

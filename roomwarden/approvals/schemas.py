@@ -10,7 +10,12 @@ from roomwarden.kit.schemas import FREE_TEXT, Input
 
 Status = Literal["pending", "approved", "rejected", "cancelled", "expired", "failed"]
 Event = Literal[
-    "room.update", "update_ring.change", "incident.create", "ticket.update", "partner_role.change"
+    "room.update",
+    "update_ring.change",
+    "incident.create",
+    "ticket.update",
+    "partner_role.change",
+    "elevation.activate",
 ]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), FREE_TEXT]
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roomwarden.access.resolver import Access, resolve_access
-from roomwarden.approvals import actions, notices, partner_groups, policy, visibility
+from roomwarden.approvals import actions, elevations, notices, partner_groups, policy, visibility
 from roomwarden.approvals.faults import pause_at
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
@@ -300,6 +300,8 @@ def _apply(session: Session, req: ApprovalRequest, reviewer: Principal) -> Any:
     action = actions.ACTIONS[req.action]
     if action.target_type == partner_groups.TARGET:
         return _apply_partner_group(session, req, reviewer)
+    if action.key == elevations.ACTION:
+        return elevations.apply(session, req, reviewer)
     requester = requester_access(session, req, reviewer)
     current = actions.snapshot(session, req.tenant_id, action.target_type, req.target_id, lock=True)
     if req.target_id is not None and current is None:
@@ -320,7 +322,7 @@ def _apply_partner_group(session: Session, req: ApprovalRequest, reviewer: Princ
     if user is None or user.tenant_id != req.partner_tenant_id:
         raise Forbidden("the requesting partner user is no longer active")
     link = session.get(PartnerLink, req.link_id)
-    if link is None or link.status != "active":
+    if link is None or not link.live(utcnow()):
         raise Forbidden("the partner link the request was made in has ended")
     action = actions.ACTIONS[req.action]
     current = actions.snapshot(session, req.tenant_id, action.target_type, req.target_id, lock=True)

@@ -102,6 +102,7 @@ def preview(session: Session, access: Access, data: InvitationCreate) -> Invitat
         approval_policy=data.approval_policy.as_dict(),
         scope=scope_read,
         created_at=None,
+        link_duration_days=data.link_duration_days,
     )
 
 
@@ -165,6 +166,7 @@ def create_invitation(
         scope_id=scope.id,
         created_by_user_id=access.principal.user_id,
         partner_domain=data.partner_domain,
+        link_duration_days=data.link_duration_days,
     )
     session.add(inv)
     session.flush()
@@ -302,6 +304,7 @@ def invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[I
             scope=scopes[i.scope_id],
             created_at=i.created_at,
             link_id=i.link_id,
+            link_duration_days=i.link_duration_days,
         )
         for i in items
     ]
@@ -373,6 +376,7 @@ def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -
             expires_at=i.expires_at,
             approval_policy=i.approval_policy,
             created_at=i.created_at,
+            link_duration_days=i.link_duration_days,
         )
         for i in items
     ]
@@ -454,6 +458,7 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
         status="active",
         scope_id=copy_scope(session, inv.scope_id).id,
         approval_policy=inv.approval_policy,
+        expires_at=utcnow() + timedelta(days=inv.link_duration_days) if inv.link_duration_days else None,
     )
     session.add(link)
     session.flush()

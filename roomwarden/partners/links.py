@@ -1,28 +1,29 @@
-"""Partner links: the customer changes its delegation; either side ends it (off-boarding).
-A link is established by accepting an invitation (``invitations.accept``); its Primary admins
-and their rules live in ``primary_admins``."""
+"""Partner links: the customer changes its delegation, moves its end or renews it; either side
+ends it (off-boarding). A link is established by accepting an invitation
+(``invitations.accept``); its Primary admins and their rules live in ``primary_admins``, its
+expiry in ``expiry``."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.mfa import customers_requiring, require_second_factor
-from roomwarden.access.models import Role, RoleAssignment, Scope
+from roomwarden.access.models import Role, Scope
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, linked_customers
 from roomwarden.access.schemas import MemberRef, ScopeIn
-from roomwarden.access.scopes import delete_scopes, read_scopes, replace_scope
+from roomwarden.access.scopes import read_scopes, replace_scope
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record
 from roomwarden.events import service as outbox
 from roomwarden.identity.principal import Principal
 from roomwarden.kit import conditional
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
-from roomwarden.partners import events, primary_admins
+from roomwarden.partners import events, expiry, primary_admins
 from roomwarden.partners.invitations import (
     accept,
     create_invitation,
@@ -30,13 +31,14 @@ from roomwarden.partners.invitations import (
     scope_sizes,
     tenant_names,
 )
-from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.models import PartnerLink, link_state_is
 from roomwarden.partners.notices import notify_offboarding
 from roomwarden.partners.schemas import (
     AcceptInvitation,
     ApprovalPolicy,
     InvitationCreate,
     LinkRead,
+    LinkRenew,
     LinkUpdate,
     PartnerLinkRead,
 )
@@ -46,6 +48,7 @@ from roomwarden.tenants.models import Tenant
 
 
 def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]:
+    now = utcnow()
     names = tenant_names(session, {x.tenant_id for x in links} | {x.partner_tenant_id for x in links})
     scopes = read_scopes(session, [x.scope_id for x in links])
     primary = dict(
@@ -58,7 +61,7 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
     return [
         LinkRead(
             id=x.id,
-            status=x.status,
+            status=x.state(now),
             customer_id=x.tenant_id,
             customer_name=names[x.tenant_id],
             partner_id=x.partner_tenant_id,
@@ -69,6 +72,9 @@ def link_reads(session: Session, links: Sequence[PartnerLink]) -> list[LinkRead]
             primary_admins_role_id=primary.get(x.id),
             created_at=x.created_at,
             ended_at=x.ended_at,
+            expires_at=x.expires_at,
+            renewable_until=expiry.renewable_until(x) if x.state(now) == "expired" else None,
+            max_elevation_minutes=x.max_elevation_minutes,
             version=x.version,
         )
         for x in links
@@ -100,7 +106,7 @@ def partner_link_reads(
 def customer_links_query(access: Access, status: str | None = None) -> Select[PartnerLink]:
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
     stmt = select(PartnerLink).where(PartnerLink.tenant_id == access.tenant_id)
-    return stmt.where(PartnerLink.status == status) if status else stmt
+    return stmt.where(link_state_is(status, utcnow())) if status else stmt
 
 
 def customer_link(session: Session, access: Access, link_id: uuid.UUID, *, lock: bool = False) -> PartnerLink:
@@ -117,10 +123,16 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
     """Widen or narrow the delegation, or change the policy. The resolver reads the link's
     scope on every request, so narrowing applies to every partner role at once."""
     link = customer_link(session, access, link_id, lock=True)
-    if link.status != "active":
-        raise Conflict("the partner has been removed")
+    require_live(link)
     conditional.check(session, link, "partner link")
     changes: dict[str, object] = {}
+    if "expires_at" in data.model_fields_set:
+        expiry.check_end(data.expires_at, utcnow())
+        changes["expires_at"] = {
+            "from": link.expires_at.isoformat() if link.expires_at else None,
+            "to": data.expires_at.isoformat() if data.expires_at else None,
+        }
+        link.expires_at = data.expires_at
     if "scope" in data.model_fields_set:
         replace_scope(session, session.get_one(Scope, link.scope_id), data.scope)
         changes["scope"] = data.scope.model_dump(mode="json")
@@ -135,6 +147,12 @@ def update_link(session: Session, access: Access, link_id: uuid.UUID, data: Link
             "to": data.approval_expires_in_days,
         }
         link.approval_expires_in_days = data.approval_expires_in_days
+    if "max_elevation_minutes" in data.model_fields_set:
+        changes["max_elevation_minutes"] = {
+            "from": link.max_elevation_minutes,
+            "to": data.max_elevation_minutes,
+        }
+        link.max_elevation_minutes = data.max_elevation_minutes
     conditional.bump(link)
     session.flush()
     access.audit(session, Category.PARTNER, Operation.UPDATE, _partner_name(session, link), link.id, changes)
@@ -162,8 +180,7 @@ def change_scope(
     full replacement (``update_link``): unknown ids are invalid input (422), the record names
     what was delegated or withdrawn and the scope that results."""
     link = customer_link(session, access, link_id, lock=True)
-    if link.status != "active":
-        raise Conflict("the partner has been removed")
+    require_live(link)
     scope = session.get_one(Scope, link.scope_id)
     current = read_scopes(session, [scope.id])[scope.id]
     if current.all:
@@ -201,6 +218,64 @@ def _partner_name(session: Session, link: PartnerLink) -> str:
     return tenant_names(session, {link.partner_tenant_id})[link.partner_tenant_id]
 
 
+def require_live(link: PartnerLink) -> None:
+    """A change to the delegation needs a live link (409 once it has ended or expired)."""
+    state = link.state(utcnow())
+    if state == "expired":
+        raise Conflict("the partner link has expired: renew it with POST .../partners/{link_id}/renew")
+    if state != "active":
+        raise Conflict("the partner has been removed")
+
+
+def renew(session: Session, access: Access, link_id: uuid.UUID, data: LinkRenew) -> PartnerLink:
+    """Renew an expired link in place, within 30 days of its end: its scope, roles,
+    assignments and Primary admins work again on the next request (SPEC §4). A link that has
+    not expired, has ended, is past those 30 days, or whose pair has a new link answers 409."""
+    link = customer_link(session, access, link_id, lock=True)
+    now = utcnow()
+    state = link.state(now)
+    if state == "active":
+        raise Conflict("the partner link has not expired: move its end with PATCH .../partners/{link_id}")
+    until = expiry.renewable_until(link)
+    if state == "ended" or until is None or until <= now:
+        raise Conflict("the partner link can no longer be renewed: send a new invitation")
+    if session.scalar(
+        select(PartnerLink.id).where(
+            PartnerLink.tenant_id == link.tenant_id,
+            PartnerLink.partner_tenant_id == link.partner_tenant_id,
+            PartnerLink.status == "active",
+            PartnerLink.id != link.id,
+        )
+    ):
+        raise Conflict("this customer is linked to the partner again by a newer link")
+    conditional.check(session, link, "partner link")
+    expiry.check_end(data.expires_at, now)
+    # The expiry's bookkeeping first, if no job has done it yet: it happens once, before this.
+    expiry.expire(session, link, now)
+    before = link.expires_at
+    link.status, link.expires_at, link.expired_at = "active", data.expires_at, None
+    conditional.bump(link)
+    session.flush()
+    access.audit(
+        session,
+        Category.PARTNER,
+        Operation.UPDATE,
+        _partner_name(session, link),
+        link.id,
+        {
+            "status": {"from": "expired", "to": "active"},
+            "expires_at": {
+                "from": before.isoformat() if before else None,
+                "to": data.expires_at.isoformat() if data.expires_at else None,
+            },
+        },
+    )
+    events.link_renewed.emit(
+        events.LinkRenewed(session, link.id, link.tenant_id, link.partner_tenant_id, link.expires_at)
+    )
+    return link
+
+
 def require_confirmation(confirm: bool) -> None:
     if not confirm:
         raise Invalid("removing a partner needs explicit confirmation: add ?confirm=true")
@@ -208,17 +283,17 @@ def require_confirmation(confirm: bool) -> None:
 
 def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None:
     """Off-boarding: the link ends and its partner roles go with it; from the next request on
-    no partner user reaches the customer. The customer's audit log keeps every record."""
-    if link.status != "active":
+    no partner user reaches the customer. The customer's audit log keeps every record. An
+    expired link can be ended too (its kept roles go at once)."""
+    if link.status not in ("active", "expired"):
         raise Conflict("the partner link has already ended")
-    events.link_ending.emit(events.LinkEnding(session, link, actor, f"the partner was removed (by the {by})"))
+    if link.status == "active":
+        events.link_ending.emit(
+            events.LinkEnding(session, link, actor, f"the partner was removed (by the {by})")
+        )
     link.status, link.ended_at = "ended", utcnow()
     conditional.bump(link)
-    roles = session.scalars(select(Role.id).where(Role.partner_link_id == link.id)).all()
-    scopes = session.scalars(select(RoleAssignment.scope_id).where(RoleAssignment.role_id.in_(roles))).all()
-    session.execute(delete(RoleAssignment).where(RoleAssignment.role_id.in_(roles)))
-    delete_scopes(session, scopes)
-    session.execute(delete(Role).where(Role.id.in_(roles)))
+    roles = expiry.remove_partner_roles(session, link)
     session.flush()
     record(
         session,
@@ -228,7 +303,7 @@ def end_link(session: Session, link: PartnerLink, actor: Actor, by: str) -> None
         operation=Operation.DELETE,
         object_name=_partner_name(session, link),
         object_id=link.id,
-        details={"ended_by": by, "partner_roles_removed": len(roles)},
+        details={"ended_by": by, "partner_roles_removed": roles},
     )
     outbox.emit(
         session,
@@ -272,7 +347,7 @@ def end_links_of_deleted_tenant(session: Session, tenant: Tenant) -> None:
 def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, confirm: bool) -> None:
     link = customer_link(session, access, link_id, lock=True)
     require_confirmation(confirm)
-    if link.status == "active":
+    if link.status in ("active", "expired"):
         conditional.check(session, link, "partner link")
     end_link(session, link, access.actor, "customer")
 
@@ -280,12 +355,17 @@ def offboard_by_customer(session: Session, access: Access, link_id: uuid.UUID, c
 # -- partner side ------------------------------------------------------------------------------
 
 
-def partner_links_query(session: Session, principal: Principal) -> Select[PartnerLink]:
-    """Tenant managers, Pro managers and Global admins see every active link of their tenant;
-    other partner users see the customers in which they hold a role."""
+def partner_links_query(
+    session: Session, principal: Principal, status: str | None = None
+) -> Select[PartnerLink]:
+    """Tenant managers, Pro managers and Global admins see every active or expired link of
+    their tenant; other partner users see the live links in which they hold a role."""
     stmt = select(PartnerLink).where(
-        PartnerLink.partner_tenant_id == principal.tenant_id, PartnerLink.status == "active"
+        PartnerLink.partner_tenant_id == principal.tenant_id,
+        PartnerLink.status.in_(("active", "expired")),
     )
+    if status:
+        stmt = stmt.where(link_state_is(status, utcnow()))
     if is_reviewer(session, principal):
         return stmt
     return stmt.where(PartnerLink.id.in_([link_id for link_id, _, _ in linked_customers(session, principal)]))

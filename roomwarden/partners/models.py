@@ -1,16 +1,30 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    and_,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
 from roomwarden.kit.time import utcnow
 
-LINK_STATUSES = ("active", "ended")
+LINK_STATUSES = ("active", "expired", "ended")
+#: An expired link keeps its scope, roles, assignments and Primary admins this long: renewable.
+RENEWAL_GRACE = timedelta(days=30)
 
 
 class PartnerLink(IdMixin, Base):
@@ -19,7 +33,7 @@ class PartnerLink(IdMixin, Base):
 
     __tablename__ = "partner_links"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'ended')", name="status"),
+        CheckConstraint("status IN ('active', 'expired', 'ended')", name="status"),
         CheckConstraint("tenant_id <> partner_tenant_id", name="distinct_tenants"),
         Index(
             "uq_partner_links_active_pair",
@@ -30,14 +44,18 @@ class PartnerLink(IdMixin, Base):
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_partner_links_partner", "partner_tenant_id", "status"),
+        Index("ix_partner_links_expiry", "status", "expires_at"),
         CheckConstraint(
             "approval_expires_in_days >= 1 AND approval_expires_in_days <= 90", name="approval_expiry"
         ),
+        CheckConstraint("max_elevation_minutes >= 5 AND max_elevation_minutes <= 480", name="max_elevation"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    status: Mapped[Literal["active", "ended"]] = mapped_column(String(10), default="active")
+    #: ``active`` is stored until the expiry's bookkeeping runs; past ``expires_at`` the link is
+    #: expired whatever this says (``live_link``, ``PartnerLink.state``).
+    status: Mapped[Literal["active", "expired", "ended"]] = mapped_column(String(10), default="active")
     scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: How long a held partner action waits for the customer's decision (SPEC §5).
@@ -46,6 +64,112 @@ class PartnerLink(IdMixin, Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+    #: The link's end (SPEC §4 "Expiry and renewal"): no partner access from this instant on.
+    expires_at: Mapped[datetime | None] = mapped_column()
+    #: When the expiry's bookkeeping ran (pending requests ended, the audit record written).
+    expired_at: Mapped[datetime | None] = mapped_column()
+    #: The longest an eligible partner assignment may be activated for, in minutes.
+    max_elevation_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
+
+    def state(self, now: datetime) -> Literal["active", "expired", "ended"]:
+        """The status as of ``now``: an active link past its end is expired."""
+        if self.status == "active" and self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return self.status
+
+    def live(self, now: datetime) -> bool:
+        return self.state(now) == "active"
+
+
+def live_link(now: Any) -> ColumnElement[bool]:
+    """The SQL twin of ``PartnerLink.live``: active and not past its end at ``now`` (a
+    datetime or a bound parameter). Every partner access decision reads links through it."""
+    return and_(
+        PartnerLink.status == "active", or_(PartnerLink.expires_at.is_(None), PartnerLink.expires_at > now)
+    )
+
+
+def link_state_is(state: str, now: datetime) -> ColumnElement[bool]:
+    """Links whose ``PartnerLink.state(now)`` is ``state`` (the lists' ``?status=`` filter)."""
+    if state == "active":
+        return live_link(now)
+    if state == "expired":
+        return or_(
+            PartnerLink.status == "expired",
+            and_(PartnerLink.status == "active", PartnerLink.expires_at <= now),
+        )
+    return PartnerLink.status == state
+
+
+class LinkReminder(Base):
+    """One expiry reminder of a link (30, 7 or 1 days before ``expires_at``): sent, or skipped
+    because a nearer one was due when it came up. The key makes each at most once per end."""
+
+    __tablename__ = "partner_link_reminders"
+    __table_args__ = (CheckConstraint("days IN (30, 7, 1)", name="days"),)
+
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partner_links.id", ondelete="CASCADE"), primary_key=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(primary_key=True)
+    days: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    sent: Mapped[bool] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Elevation(IdMixin, Base):
+    """One activation of an eligible partner assignment by one of its members (SPEC §4
+    "Just-in-time elevation"): from ``starts_at`` (the approval, or the request under ``auto``)
+    to ``ends_at``, or until ``ended_at`` when ended early. Past ``ends_at`` it grants nothing,
+    whatever ``status`` still says (``live_elevation``). At most one is active per member and
+    assignment (a partial unique index)."""
+
+    __tablename__ = "elevations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "assignment_id"],
+            ["role_assignments.tenant_id", "role_assignments.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("status IN ('active', 'ended')", name="status"),
+        CheckConstraint("minutes >= 5 AND minutes <= 480", name="minutes"),
+        Index(
+            "uq_elevations_active",
+            "assignment_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_elevations_user", "user_id", "assignment_id", "status"),
+        Index("ix_elevations_link", "link_id", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    link_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partner_links.id", ondelete="CASCADE"))
+    assignment_id: Mapped[uuid.UUID] = mapped_column()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    minutes: Mapped[int] = mapped_column()
+    justification: Mapped[str] = mapped_column(Text)
+    status: Mapped[Literal["active", "ended"]] = mapped_column(String(10), default="active")
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    approved_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
+    approved_by_upn: Mapped[str | None] = mapped_column(String(320))
+    request_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def live(self, now: datetime) -> bool:
+        return self.status == "active" and self.starts_at <= now < self.ends_at
+
+
+def live_elevation(now: Any) -> ColumnElement[bool]:
+    """The SQL twin of ``Elevation.live`` (``now`` a datetime or a bound parameter)."""
+    return and_(Elevation.status == "active", Elevation.starts_at <= now, Elevation.ends_at > now)
 
 
 INVITATION_STATUSES = ("pending", "accepted", "denied", "revoked", "expired")
@@ -68,6 +192,7 @@ class PartnerInvitation(IdMixin, Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_partner_invitations_partner", "partner_tenant_id", "status"),
+        CheckConstraint("link_duration_days >= 1 AND link_duration_days <= 730", name="link_duration"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -85,6 +210,8 @@ class PartnerInvitation(IdMixin, Base):
     link_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partner_links.id"))
     # The domain the customer addressed (the partner may own several).
     partner_domain: Mapped[str | None] = mapped_column(String(253))
+    #: The established link ends this many days after acceptance (none: no end).
+    link_duration_days: Mapped[int | None] = mapped_column()
 
 
 class TenantManager(Base):

@@ -11,10 +11,12 @@ from roomwarden.portal import (
     approvals,
     audit_log,
     directory,
+    elevation,
     groups,
     home,
     partner_approvals,
     partner_customers,
+    partner_expiry,
     partner_invitations,
     partner_managers,
     partner_views,
@@ -48,6 +50,7 @@ MODULES = (
     report_ranges,
     roles,
     partners,
+    partner_expiry,
     approvals,
     audit_log,
     settings_page,
@@ -59,6 +62,7 @@ MODULES = (
     partner_customers,
     partner_managers,
     partner_views,
+    elevation,
 )
 
 

@@ -31,7 +31,7 @@ from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.pagination import decode_cursor, encode_cursor
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerLink
+from roomwarden.partners.models import PartnerLink, live_link
 from roomwarden.partners.schemas import EVENTS
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import errors_of, text, validate
@@ -48,6 +48,7 @@ EVENT_NAMES = {
     "incident.create": "Opening an incident",
     "ticket.update": "Updating a ticket",
     "partner_role.change": "Changing the partner's own roles",
+    "elevation.activate": "Activating an eligible role",
 }
 ACTION_NAMES = {
     "room.update": "Change a room",
@@ -61,6 +62,7 @@ ACTION_NAMES = {
     "assignment.update": "Change a partner role assignment",
     "assignment.delete": "Delete a partner role assignment",
     "group_members.update": "Change the members of a partner group that holds partner roles",
+    "elevation.activate": "Activate an eligible partner role",
 }
 TARGET_NAMES = {
     "room": "Room",
@@ -309,7 +311,7 @@ def _policies(ctx: Ctx) -> list[tuple[str, list[tuple[str, str]]]] | None:
     rows = ctx.session.execute(
         select(Tenant.name, PartnerLink.approval_policy)
         .join(Tenant, Tenant.id == PartnerLink.partner_tenant_id)
-        .where(PartnerLink.tenant_id == ctx.tenant_id, PartnerLink.status == "active")
+        .where(PartnerLink.tenant_id == ctx.tenant_id, live_link(utcnow()))
         .order_by(Tenant.name)
     ).all()
     return [(name, [(EVENT_NAMES[e], (pol or {}).get(e, "auto")) for e in EVENTS]) for name, pol in rows]

@@ -29,12 +29,13 @@ from roomwarden.kit.api import audited, not_audited
 from roomwarden.kit.errors import AppError, PreconditionFailed
 from roomwarden.partners import invitations, links
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
-from roomwarden.partners.schemas import EVENTS, InvitationCreate, LinkRead, LinkUpdate
+from roomwarden.partners.schemas import ELEVATION_ACTIVATE, EVENTS, InvitationCreate, LinkRead, LinkUpdate
 from roomwarden.portal import pickers
 from roomwarden.portal.approvals import EVENT_NAMES
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.effective_access import LIMIT as EXPLAIN_LIMIT
 from roomwarden.portal.effective_access import explanations
+from roomwarden.portal.elevation import running_of_link
 from roomwarden.portal.forms import FORM, FieldErrors, checked, errors_of, ids, text, validate
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms.groups import list_groups_query
@@ -361,6 +362,7 @@ def _partner_page(
     done: str = "",
     policy_values: dict[str, Any] | None = None,
     scope_values: dict[str, Any] | None = None,
+    expiry_values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     stale: bool = False,
 ) -> Response:
@@ -402,6 +404,8 @@ def _partner_page(
         policy_values=policy_values,
         modes=MODES,
         scope_values=scope_values,
+        expiry_values=expiry_values
+        or {"expires_at": f"{link.expires_at:%Y-%m-%dT%H:%M}" if link.expires_at else ""},
         picker=_picker(ctx, scope_values),
         room_group_choices=groups,
         scope_rooms=[names[r] for r in link.scope.rooms if r in names],
@@ -414,6 +418,7 @@ def _partner_page(
         room_errors=room_errors,
         explained=explained,
         explain_limit=EXPLAIN_LIMIT,
+        activations=running_of_link(ctx, link.id) if link.status == "active" else [],
     )
 
 
@@ -433,8 +438,10 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
         "version": _version(form),
     }
     try:
+        # The activation of eligible roles is set through the API; the form keeps it as it is.
+        kept = links.customer_link(ctx.session, ctx.access, link_id).approval_policy.get(ELEVATION_ACTIVATE)
         body = {
-            "approval_policy": values["policy"],
+            "approval_policy": values["policy"] | ({ELEVATION_ACTIVATE: kept} if kept else {}),
             "approval_expires_in_days": _whole_number(values["approval_expires_in_days"]),
         }
         data = validate(LinkUpdate, body)
@@ -450,7 +457,7 @@ def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Respons
         elif not isinstance(exc, FieldErrors):
             errors = {"policy": errors.get(FORM, exc.detail)}
 
-        raise _refused(ctx, link_id, exc, errors, policy_values=values) from exc
+        raise refused(ctx, link_id, exc, errors, policy_values=values) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=policy")
 
 
@@ -484,11 +491,11 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
         if stale:
             errors = {"scope": STALE["scope"]}
 
-        raise _refused(ctx, link_id, exc, errors, scope_values=values) from exc
+        raise refused(ctx, link_id, exc, errors, scope_values=values) from exc
     return redirect(ctx.url("partner", link_id=str(link_id)) + "?done=scope")
 
 
-def _refused(
+def refused(
     ctx: TenantCtx, link_id: uuid.UUID, exc: AppError, errors: dict[str, str], **values: Any
 ) -> FormRefused:
     """A refused form of the partner's page: the page again, in a fresh session, with what

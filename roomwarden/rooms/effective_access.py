@@ -37,7 +37,8 @@ from roomwarden.access.schemas import (
 from roomwarden.access.service import CATALOGUE_ORDER, permissions_of, require_roles
 from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.kit.errors import NotFound
-from roomwarden.partners.models import PartnerLink
+from roomwarden.kit.time import utcnow
+from roomwarden.partners.models import Elevation, PartnerLink, live_elevation, live_link
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.service import visible_room
 from roomwarden.tenants.models import Tenant, TenantSettings
@@ -88,7 +89,7 @@ def _visible_user(session: Session, access: Access, user_id: uuid.UUID) -> User:
         visible = User.tenant_id == access.link.partner_tenant_id
     else:
         partners = select(PartnerLink.partner_tenant_id).where(
-            PartnerLink.tenant_id == access.tenant_id, PartnerLink.status == "active"
+            PartnerLink.tenant_id == access.tenant_id, live_link(utcnow())
         )
         visible = or_(User.tenant_id == access.tenant_id, User.tenant_id.in_(partners))
     user = session.scalar(select(User).where(User.id == user_id, visible))
@@ -174,8 +175,22 @@ def _paths(session: Session, tenant_id: uuid.UUID, user: User, link: LinkInfo | 
         )
         .order_by(Role.name, RoleAssignment.name, RoleAssignment.id, AssignmentMember.group_id)
     ).all()
-    paths = []
+    # An eligible partner assignment holds only while the user's activation of it runs.
+    running = {
+        e.assignment_id: e
+        for e in session.scalars(
+            select(Elevation).where(Elevation.user_id == user.id, live_elevation(utcnow()))
+        )
+    }
+    paths, elevated = [], set()
     for role, assignment, scope_all, member_user, member_group in rows:
+        if assignment.activation == "eligible":  # one reason however the user is a member
+            if (run := running.get(assignment.id)) is None or assignment.id in elevated:
+                continue
+            elevated.add(assignment.id)
+            name = f"activated until {run.ends_at:%Y-%m-%d %H:%M} UTC"
+            paths.append(_Path(role, assignment, scope_all, Named(type="elevation", id=run.id, name=name)))
+            continue
         if member_user is not None:
             via = Named(type="user", id=user.id, name=user.display_name)
         else:

@@ -146,6 +146,12 @@ def tenant_level(who: Who, perm: Permission, ok: int) -> int:
     return ok if who.tenant_wide(perm) else 403
 
 
+def _sees_activations(who: Who) -> bool:
+    return who.global_admin or any(
+        who.tenant_wide(p) for p in (P.PARTNERS_MANAGE, P.APPROVALS_REVIEW, P.ROLES_VIEW)
+    )
+
+
 def gated(allowed: bool, target: str, ok: int) -> int:
     """A tenant-level surface (roles, directory): refused (403) before any object is looked
     up; past the gate, another tenant's object is as absent as a missing one."""
@@ -806,6 +812,36 @@ ADMIN_CASES = [
         "GET partners",
         lambda m, t: ("GET", "/partners", None),
         lambda w, t: tenant_level(w, P.PARTNERS_MANAGE, 200),
+    ),
+    # Renewing (tests/partners/test_expiry.py for a real link): the gate comes first, then the
+    # link, which this tenant does not have.
+    Case(
+        "renew partner",
+        lambda m, t: ("POST", f"/partners/{uuid.uuid4()}/renew", {"expires_at": None}),
+        lambda w, t: tenant_level(w, P.PARTNERS_MANAGE, 404),
+    ),
+    # Just-in-time elevation (tests/partners/test_elevation.py with real activations): only a
+    # member of an eligible partner assignment activates one, so the tenant's own users find
+    # none; activations are listed to those who administer partners, approve or read roles.
+    Case(
+        "activate assignment",
+        lambda m, t: ("POST", f"/assignments/{uuid.uuid4()}/activate", {"minutes": 30, "justification": "x"}),
+        lambda w, t: 404,
+    ),
+    Case(
+        "GET activations",
+        lambda m, t: ("GET", "/activations", None),
+        lambda w, t: 200 if _sees_activations(w) else 403,
+    ),
+    Case(
+        "GET activation",
+        lambda m, t: ("GET", f"/activations/{uuid.uuid4()}", None),
+        lambda w, t: 404 if _sees_activations(w) else 403,
+    ),
+    Case(
+        "DELETE activation",
+        lambda m, t: ("DELETE", f"/activations/{uuid.uuid4()}", None),
+        lambda w, t: 404 if _sees_activations(w) else 403,
     ),
 ]
 ALL_CASES = [*CASES, *ADMIN_CASES]

@@ -34,7 +34,8 @@ from tests.access.test_matrix import (  # noqa: F401
 from tests.approvals.helpers import ALL_MANUAL, ring_ids
 from tests.factories import UserH, expect
 from tests.partners.helpers import accept, invite
-from tests.partners.test_partner_matrix import CUSTOM_PARTNER, PARTNERS, PartnerWho
+from tests.partners.test_partner_matrix import CUSTOM_PARTNER, PartnerWho
+from tests.partners.test_partner_matrix import LINK_PRINCIPALS as PARTNERS
 from tests.partners.test_partner_matrix import expected as auto_expected
 
 P = Permission

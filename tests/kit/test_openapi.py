@@ -100,7 +100,7 @@ def test_state_machines_are_enums(document: dict[str, Any]) -> None:
         "revoked",
         "expired",
     }
-    assert enum("LinkRead", "status") == {"active", "ended"}
+    assert enum("LinkRead", "status") == {"active", "expired", "ended"}
 
 
 def test_interactive_docs_are_served_from_the_package(client: TestClient) -> None:

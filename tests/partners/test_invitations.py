@@ -166,6 +166,7 @@ def test_partner_sees_no_customer_data_before_it_holds_a_role(world: World) -> N
         "expires_at",
         "approval_policy",
         "created_at",
+        "link_duration_days",  # the term the link would have: no customer data
     }
     assert room["id"] not in str(listed)
     assert world.client.get(f"/api/v1/tenants/{c.id}/rooms", headers=p.admin.headers).status_code == 404

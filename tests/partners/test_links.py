@@ -35,7 +35,7 @@ def test_customer_reads_links_with_partner_scope_policy_and_status(world: World)
     item = items[0]
     assert (item["partner_id"], item["partner_name"], item["status"]) == (p.id, "Part", "active")
     assert item["scope"] == {"all": False, "rooms": [room["id"]], "room_groups": []}
-    assert item["approval_policy"] == dict.fromkeys(POLICY_EVENTS, "auto")
+    assert item["approval_policy"] == {**dict.fromkeys(POLICY_EVENTS, "auto"), "elevation.activate": "manual"}
     one = expect(world.client.get(f"{base}/{lk['id']}", headers=c.admin.headers), 200)
     assert one == item
     assert expect(world.client.get(f"{base}?status=ended", headers=c.admin.headers), 200)["items"] == []

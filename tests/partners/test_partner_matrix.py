@@ -1,17 +1,26 @@
 """The access matrix extended with partner principals: a Primary admin, a custom partner
 role, a partner user without a role, a user of a different partner, and a Primary admin
-after off-boarding — every customer endpoint x {in scope, out of scope, another tenant}."""
+after off-boarding — every customer endpoint x {in scope, out of scope, another tenant}.
+
+Expiry and elevation (SPEC §4) add theirs, each stated as the principal it must behave like: a
+member of an eligible assignment who has not activated it (a user without a role), one who
+activated it and was approved (the custom partner role), one whose activation was ended (no
+role again); the Primary admin and a technician of an expired link (off-boarded), and the
+Primary admin of a link expired then renewed (a Primary admin)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from roomwarden.access.permissions import PARTNER_ADMIN, Permission
+from roomwarden.partners.models import PartnerLink
 from tests.access.test_matrix import CASES, IN, OTHER, OUT, TARGETS, WHO, Case, Matrix, Who, matrix  # noqa: F401
-from tests.factories import UserH, expect
+from tests.factories import TenantH, UserH, expect
 from tests.partners.helpers import accept, invite
 
 P = Permission
@@ -37,6 +46,8 @@ class PartnerWho(Who):
     linked: bool = True
 
 
+#: The principals of the link itself (also the change-control matrix's, tests/approvals), then
+#: those of expiry and elevation (``LIFECYCLE``).
 PARTNERS = [
     PartnerWho("primary_admin", frozenset(PARTNER_ADMIN)),
     PartnerWho("partner_custom_role", CUSTOM_PARTNER),
@@ -44,6 +55,15 @@ PARTNERS = [
     PartnerWho("other_partner", frozenset(), linked=False),
     PartnerWho("after_offboarding", frozenset(PARTNER_ADMIN), linked=False),
 ]
+LIFECYCLE = [
+    PartnerWho("eligible_not_activated", frozenset(), linked=False),
+    PartnerWho("eligible_activated", CUSTOM_PARTNER),
+    PartnerWho("activation_ended", frozenset(), linked=False),
+    PartnerWho("expired_link_admin", frozenset(PARTNER_ADMIN), linked=False),
+    PartnerWho("expired_link_technician", CUSTOM_PARTNER, linked=False),
+    PartnerWho("renewed_link_admin", frozenset(PARTNER_ADMIN)),
+]
+LINK_PRINCIPALS, PARTNERS = PARTNERS, [*PARTNERS, *LIFECYCLE]
 
 
 def expected(who: PartnerWho, case: Case, target: str) -> int:
@@ -110,9 +130,91 @@ def partners(matrix: Matrix) -> Partners:
             "partner_no_role": norole,
             "other_partner": p2.admin,
             "after_offboarding": p3.admin,
+            **_elevated(matrix, p1),
+            **_expired(matrix),
         },
         link_id=link["id"],
     )
+
+
+def _custom_role(matrix: Matrix, partner: TenantH, name: str) -> str:
+    w, c = matrix.world, matrix.tenant
+    body = {"name": name, "permissions": sorted(p.value for p in CUSTOM_PARTNER)}
+    return expect(
+        w.client.post(f"/api/v1/tenants/{c.id}/roles", json=body, headers=partner.admin.headers), 201
+    )["id"]
+
+
+def _assign(
+    matrix: Matrix, partner: TenantH, role_id: str, user: UserH, activation: str = "permanent"
+) -> str:
+    w, c = matrix.world, matrix.tenant
+    body = {
+        "name": f"{activation} {user.upn}",
+        "members": [{"type": "user", "id": user.id}],
+        "scope": {"rooms": [matrix.rooms[IN]], "room_groups": [matrix.groups[IN]]},
+        "activation": activation,
+    }
+    url = f"/api/v1/tenants/{c.id}/roles/{role_id}/assignments"
+    return expect(w.client.post(url, json=body, headers=partner.admin.headers), 201)["id"]
+
+
+def _elevated(matrix: Matrix, p1: TenantH) -> dict[str, UserH]:
+    """Members of an eligible assignment of the same role as the custom partner role's: one
+    never activated, one activated (approved by the customer), one whose activation ended."""
+    w, c = matrix.world, matrix.tenant
+    role = _custom_role(matrix, p1, "Help desk on call")
+    idle, active, ended = w.user(p1), w.user(p1), w.user(p1)
+    for user in (idle, active, ended):
+        assignment = _assign(matrix, p1, role, user, "eligible")
+        if user is idle:
+            continue
+        url = f"/api/v1/tenants/{c.id}/assignments/{assignment}/activate"
+        held = expect(
+            w.client.post(url, json={"minutes": 60, "justification": "matrix"}, headers=user.headers), 202
+        )
+        approve = f"/api/v1/tenants/{c.id}/approval-requests/{held['id']}/approve"
+        expect(w.client.post(approve, headers=c.admin.headers), 200)
+        if user is ended:
+            (run,) = expect(w.client.get(f"/api/v1/tenants/{c.id}/activations", headers=user.headers), 200)[
+                "items"
+            ]
+            expect(
+                w.client.delete(f"/api/v1/tenants/{c.id}/activations/{run['id']}", headers=user.headers), 204
+            )
+    return {"eligible_not_activated": idle, "eligible_activated": active, "activation_ended": ended}
+
+
+def _expire_now(matrix: Matrix, link_id: str) -> None:
+    with matrix.world.db.transaction() as session:
+        session.execute(
+            update(PartnerLink)
+            .where(PartnerLink.id == uuid.UUID(link_id))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+
+def _expired(matrix: Matrix) -> dict[str, UserH]:
+    """A link past its end (its Primary admin and a technician are out, as after
+    off-boarding), and a link expired then renewed (its Primary admin is back)."""
+    w, c = matrix.world, matrix.tenant
+    scope = {"room_groups": [matrix.groups[IN]]}
+    gone, back = w.tenant(), w.tenant()
+    expect(accept(w, gone.admin, invite(w, c, gone, scope=scope)["id"]), 201)
+    tech = w.user(gone)
+    _assign(matrix, gone, _custom_role(matrix, gone, "Technicians"), tech)
+    for lk in expect(w.client.get(f"/api/v1/tenants/{c.id}/partners", headers=c.admin.headers), 200)["items"]:
+        if lk["partner_id"] == gone.id:
+            _expire_now(matrix, lk["id"])
+    renewed = expect(accept(w, back.admin, invite(w, c, back, scope=scope)["id"]), 201)
+    _expire_now(matrix, renewed["id"])
+    url = f"/api/v1/tenants/{c.id}/partners/{renewed['id']}/renew"
+    expect(w.client.post(url, json={"expires_at": None}, headers=c.admin.headers), 200)
+    return {
+        "expired_link_admin": gone.admin,
+        "expired_link_technician": tech,
+        "renewed_link_admin": back.admin,
+    }
 
 
 @pytest.mark.parametrize("target", TARGETS)

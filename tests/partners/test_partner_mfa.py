@@ -140,6 +140,7 @@ ACROSS_CUSTOMERS = {
     ("GET", "/api/v1/partner/rooms"),
     ("GET", "/api/v1/partner/reports/health"),
     ("GET", "/api/v1/partner/approval-requests"),
+    ("GET", "/api/v1/partner/eligible-assignments"),
 }
 NO_CUSTOMER = {  # the partner's own directory
     ("GET", "/api/v1/partner/tenant-managers"),

@@ -37,8 +37,8 @@ def test_effective_status(status: str, expires_in: timedelta, effective: str) ->
     assert effective_status(_invitation(status, expires_in)) == effective
 
 
-def test_policy_defaults_to_auto_for_every_event() -> None:
-    assert ApprovalPolicy().as_dict() == dict.fromkeys(EVENTS, "auto")
+def test_policy_defaults_to_auto_for_every_event_but_activation() -> None:
+    assert ApprovalPolicy().as_dict() == {**dict.fromkeys(EVENTS, "auto"), "elevation.activate": "manual"}
     assert (
         ApprovalPolicy.model_validate({"incident.create": "manual"}).as_dict()["incident.create"] == "manual"
     )

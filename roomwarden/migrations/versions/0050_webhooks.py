@@ -1,7 +1,7 @@
 """Events and webhooks: the events outbox, webhook endpoints and their deliveries
 
 Revision ID: 0050
-Revises: 0015
+Revises: 0045
 Create Date: 2026-12-07 09:36:12
 
 Events are written in the transaction of the change that causes them (``events``); the
@@ -18,7 +18,7 @@ from alembic import op
 import roomwarden.kit.db
 
 revision = "0050"
-down_revision = "0015"
+down_revision = "0045"
 branch_labels = None
 depends_on = None
 

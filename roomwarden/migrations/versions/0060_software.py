@@ -1,7 +1,7 @@
 """Software delivery: the release catalogue, devices' software and install results, paused rings
 
 Revision ID: 0060
-Revises: 0015
+Revises: 0050
 Create Date: 2026-12-07 10:00:00
 
 Update rings gain ``paused``, and their deferral is bounded to 0-60 days (SPEC §12; a longer

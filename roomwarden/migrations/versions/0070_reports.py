@@ -1,7 +1,7 @@
 """Reports: monitoring tickets' open periods, the per-room per-local-day health roll-up, meetings
 
 Revision ID: 0070
-Revises: 0015
+Revises: 0060
 Create Date: 2026-12-07 10:00:00
 
 The health report reads a roll-up (``room_health_days``) that monitoring keeps up to date as
