@@ -139,6 +139,7 @@ ACROSS_CUSTOMERS = {
     ("GET", "/api/v1/partner/tickets"),
     ("GET", "/api/v1/partner/rooms"),
     ("GET", "/api/v1/partner/reports/health"),
+    ("GET", "/api/v1/partner/reports/usage"),
     ("GET", "/api/v1/partner/approval-requests"),
     ("GET", "/api/v1/partner/eligible-assignments"),
 }
