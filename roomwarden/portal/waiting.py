@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -17,8 +18,10 @@ from roomwarden.access.resolver import Access
 from roomwarden.approvals import policy
 from roomwarden.approvals.visibility import customer_query
 from roomwarden.identity.principal import Principal
+from roomwarden.kit.time import utcnow
 from roomwarden.partners import overview
 from roomwarden.partners.invitations import is_reviewer, partner_invitations_query, status_is
+from roomwarden.partners.models import PartnerLink, live_link
 from roomwarden.rooms.models import Room, Ticket, health_state_is
 from roomwarden.rooms.service import list_rooms_query
 from roomwarden.rooms.tickets import list_tickets_query
@@ -71,7 +74,25 @@ def tenant_items(session: Session, access: Access) -> list[Item]:
                 f"{base}/tickets?status=open&severity=important",
             )
         )
+    if not access.is_partner and access.tenant_wide(P.PARTNERS_MANAGE):
+        items.append(Item("partners", "Links ending soon", links_ending(session, access), f"{base}/partners"))
     return items
+
+
+#: a link whose end is this near is "ending soon" (the first expiry reminder goes out then)
+ENDING_SOON = timedelta(days=30)
+
+
+def links_ending(session: Session, access: Access) -> int:
+    """The tenant's live partner links that end within ``ENDING_SOON``."""
+    now = utcnow()
+    stmt = select(func.count()).where(
+        PartnerLink.tenant_id == access.tenant_id,
+        live_link(now),
+        PartnerLink.expires_at.is_not(None),
+        PartnerLink.expires_at <= now + ENDING_SOON,
+    )
+    return int(session.scalar(stmt) or 0)
 
 
 def invitations_item(session: Session, principal: Principal) -> Item | None:

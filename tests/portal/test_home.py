@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -40,7 +41,11 @@ def site(world: World) -> Site:
     for room in (inside, outside):
         set_health(world, c, room["id"], "unhealthy")  # opens an important monitoring ticket
     inv = invite(world, c, p, scope={"rooms": [inside["id"]]}, approval_policy=ALL_MANUAL)
-    expect(accept(world, p.admin, inv["id"]), 201)
+    link = expect(accept(world, p.admin, inv["id"]), 201)
+    # the link ends in 10 days: a link ending soon
+    ends = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    url = f"/api/v1/tenants/{c.id}/partners/{link['id']}"
+    expect(world.client.patch(url, json={"expires_at": ends}, headers=c.admin.headers), 200)
     other_customer = world.tenant(name=f"Woodgrove {world.tag}")
     invite(world, other_customer, p)
     # the partner's held change on the inside room (the outside one it cannot reach)
@@ -87,6 +92,14 @@ def _expected_from_the_api(world: World, user: UserH) -> dict[str, int]:
         "Invitations": "/api/v1/partner/invitations?status=pending&limit=200",
     }
     expected = {subject: n for subject, path in lists.items() if (n := _api_total(world, user, path)) >= 0}
+    links = world.client.get(f"{own}/partners?limit=200", headers=user.headers)
+    if links.status_code == 200:
+        soon = datetime.now(UTC) + timedelta(days=30)
+        expected["Links ending soon"] = sum(
+            1
+            for x in links.json()["items"]
+            if x["status"] == "active" and x["expires_at"] and datetime.fromisoformat(x["expires_at"]) <= soon
+        )
     customers = world.client.get("/api/v1/partner/customers", headers=user.headers)
     for customer in customers.json()["items"] if customers.status_code == 200 else []:
         base, name = f"/api/v1/tenants/{customer['customer_id']}", customer["customer_name"]
@@ -119,6 +132,7 @@ def test_home_counts_what_the_principal_may_see_and_equals_the_api(
         assert shown["Unhealthy rooms"] == 1 and shown["Open important tickets"] == 1
     if who == "global admin":
         assert shown["Unhealthy rooms"] == 2 and shown["Approval requests"] == 1
+        assert shown["Links ending soon"] == 1
     if who == "partner admin":
         assert shown[f"Unhealthy rooms at {c.name}"] == 1 and shown[f"Open tickets at {c.name}"] == 1
     assert p.name not in page.text or who in ("partner admin", "partner member")
