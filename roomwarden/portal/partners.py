@@ -71,8 +71,24 @@ def _group_choices(ctx: Ctx) -> list[RoomGroup]:
     return list(ctx.session.scalars(list_groups_query(ctx.access).order_by(RoomGroup.name, RoomGroup.id)))
 
 
-def _policy_values(form: Any) -> dict[str, str]:
-    return {e: "manual" if text(form, f"policy.{e}", 10) == "manual" else "auto" for e in EVENTS}
+#: every change-control event the forms offer, in the SPEC's order (§5, then §4's activation)
+POLICY_EVENTS = (*EVENTS, ELEVATION_ACTIVATE)
+
+
+def _policy_values(form: Any, current: dict[str, str] | None = None) -> dict[str, str]:
+    """The form's modes; an event the form did not send keeps ``current`` (activation's
+    default is ``manual``, every other's ``auto``)."""
+    current = current or {}
+    values = {}
+    for event in POLICY_EVENTS:
+        sent = text(form, f"policy.{event}", 10)
+        if sent in ("auto", "manual"):
+            values[event] = sent
+        elif event == ELEVATION_ACTIVATE:
+            values[event] = current.get(event, "manual")
+        else:
+            values[event] = "auto"
+    return values
 
 
 def _scope_values(form: Any) -> dict[str, Any]:
@@ -106,7 +122,8 @@ def _field_of(exc: AppError, default: str | None = None) -> str | None:
 
 def _policy_rows(policy: dict[str, str]) -> list[tuple[str, str, str]]:
     """``(event, description, mode)`` in the SPEC's order."""
-    return [(e, EVENT_NAMES[e], policy.get(e, "auto")) for e in EVENTS]
+    default = {ELEVATION_ACTIVATE: "manual"}
+    return [(e, EVENT_NAMES[e], policy.get(e, default.get(e, "auto"))) for e in POLICY_EVENTS]
 
 
 def _version(form: Any) -> int | None:
@@ -163,6 +180,7 @@ def _wizard_values(form: Any) -> dict[str, Any]:
     return {
         "partner_domain": text(form, "partner_domain", 253).strip(),
         "expires_in_days": text(form, "expires_in_days", 10).strip(),
+        "link_duration_days": text(form, "link_duration_days", 10).strip(),
         "policy": _policy_values(form),
         **_scope_values(form),
         "terms_accepted": checked(form, "terms_accepted"),
@@ -173,6 +191,7 @@ def _invitation_body(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "partner_domain": values["partner_domain"],
         "expires_in_days": _whole_number(values["expires_in_days"]),
+        "link_duration_days": _whole_number(values["link_duration_days"]) or None,
         "approval_policy": values["policy"],
         "scope": _scope_body(values),
         "terms_accepted": values["terms_accepted"],
@@ -184,6 +203,8 @@ def _wizard_errors(exc: AppError) -> dict[str, str]:
         errors = dict(exc.fields)
         if "expires_in_days" in errors:
             errors["expires_in_days"] = "Enter a whole number of days from 1 to 30."
+        if "link_duration_days" in errors:
+            errors["link_duration_days"] = "Enter a whole number of days from 1 to 730, or leave it empty."
         if "terms_accepted" in errors:
             errors["terms_accepted"] = "Agree to the terms to send the invitation."
         if "partner_domain" in errors:
@@ -234,7 +255,8 @@ def partner_new(ctx: TenantCtx) -> Response:
     values = {
         "partner_domain": "",
         "expires_in_days": "7",
-        "policy": dict.fromkeys(EVENTS, "auto"),
+        "link_duration_days": "",
+        "policy": dict.fromkeys(EVENTS, "auto") | {ELEVATION_ACTIVATE: "manual"},
         "scope_all": False,
         "rooms": [],
         "room_groups": [],
@@ -432,16 +454,18 @@ def partner_page(
 @pages.post("/t/{tenant_id}/partners/{link_id}/policy", name="portal.partner_policy")
 @audited(Category.PARTNER, Operation.UPDATE)
 def partner_policy(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response:
+    try:
+        current = links.customer_link(ctx.session, ctx.access, link_id).approval_policy
+    except AppError:
+        current = {}
     values: dict[str, Any] = {
-        "policy": _policy_values(form),
+        "policy": _policy_values(form, current),
         "approval_expires_in_days": text(form, "approval_expires_in_days", 10).strip(),
         "version": _version(form),
     }
     try:
-        # The activation of eligible roles is set through the API; the form keeps it as it is.
-        kept = links.customer_link(ctx.session, ctx.access, link_id).approval_policy.get(ELEVATION_ACTIVATE)
         body = {
-            "approval_policy": values["policy"] | ({ELEVATION_ACTIVATE: kept} if kept else {}),
+            "approval_policy": values["policy"],
             "approval_expires_in_days": _whole_number(values["approval_expires_in_days"]),
         }
         data = validate(LinkUpdate, body)

@@ -311,7 +311,8 @@ def test_add_partner_and_accept_with_the_keyboard_alone(new_context: Callable[..
     # the reading order of the form: no control skipped, none out of place
     assert stops == [
         "f-expires_in_days",
-        *(f"f-policy-{i}" for i in range(1, 6)),
+        "f-link_duration_days",
+        *(f"f-policy-{i}" for i in range(1, 7)),
         "f-scope-listed",
         "f-room_groups-1",
         "f-rooms-q",

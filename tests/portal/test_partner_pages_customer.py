@@ -208,6 +208,23 @@ def test_change_control_is_edited_through_the_link(world, linked):
     assert api(world, c, f"/partners/{lk['id']}")["approval_policy"]["room.update"] == "auto"
 
 
+def test_the_activation_of_eligible_roles_is_change_control_in_the_form(world, linked):
+    """SPEC §4: elevation.activate is a change-control event, manual by default; the form
+    shows and sets it, and a form that does not send it keeps it."""
+    c, _, _, _, b, lk, _ = linked
+    page = b.get(f"/t/{c.id}/partners/{lk['id']}").text
+    row = page.split("Activating an eligible role (elevation.activate)", 1)[1].split("</select>", 1)[0]
+    assert '<option value="manual" selected>' in row
+    url = f"/t/{c.id}/partners/{lk['id']}/policy"
+    sent = b.post(url, {"policy.elevation.activate": "auto", "approval_expires_in_days": "7"})
+    assert sent.status_code == 303
+    assert api(world, c, f"/partners/{lk['id']}")["approval_policy"]["elevation.activate"] == "auto"
+    kept = b.post(url, {"policy.room.update": "manual", "approval_expires_in_days": "7"})
+    assert kept.status_code == 303
+    policy = api(world, c, f"/partners/{lk['id']}")["approval_policy"]
+    assert policy["elevation.activate"] == "auto" and policy["room.update"] == "manual"
+
+
 def test_the_delegation_is_replaced_and_applies_on_the_next_request(world, linked):
     c, _p, rooms, _group, b, lk, helper = linked
     room_url = f"/api/v1/tenants/{c.id}/rooms/{rooms[0]['id']}"
@@ -400,3 +417,20 @@ def test_the_role_form_groups_permissions_by_feature_with_their_names(world, app
     msa = next(r for r in roles if r["name"] == "Managed Service Administrator")
     detail = b.get(f"/t/{c.id}/roles/{msa['id']}").text
     assert "<li>Export the audit log <code>audit.export</code></li>" in detail
+
+
+def test_the_wizard_sets_how_long_the_link_lasts(world, customer):  # type: ignore[no-untyped-def]
+    c, p, rooms, group, b = customer
+    b.get(f"/t/{c.id}/partners/new")
+    refused = b.post(f"/t/{c.id}/partners/new/review", _wizard_form(p, rooms, group, link_duration_days="0"))
+    assert refused.status_code == 422
+    assert "1 to 730" in error_of(refused, "link_duration_days")
+    review = b.post(f"/t/{c.id}/partners/new/review", _wizard_form(p, rooms, group, link_duration_days="90"))
+    assert review.status_code == 200 and "90 days after it is accepted" in review.text
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', review.text))
+    assert hidden["link_duration_days"] == "90"
+    sent = b.post(f"/t/{c.id}/partners/new", {**_wizard_form(p, rooms, group, link_duration_days="90")})
+    assert sent.status_code == 303, sent.text[-1500:]
+    (invitation,) = api(world, c, "/partner-invitations")["items"]
+    assert invitation["link_duration_days"] == 90
+    assert invitation["approval_policy"]["elevation.activate"] == "manual"
