@@ -108,6 +108,11 @@ def _scope_body(values: dict[str, Any]) -> dict[str, Any]:
     return {"rooms": values["rooms"], "room_groups": values["room_groups"]}
 
 
+def _duration(value: str) -> int | str | None:
+    """An optional number of days: empty is none (a link without an end)."""
+    return _whole_number(value) if value.strip() else None
+
+
 def _whole_number(value: str) -> int | str:
     value = value.strip()
     return int(value) if value.isdigit() and len(value) < 6 else value
@@ -191,7 +196,7 @@ def _invitation_body(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "partner_domain": values["partner_domain"],
         "expires_in_days": _whole_number(values["expires_in_days"]),
-        "link_duration_days": _whole_number(values["link_duration_days"]) or None,
+        "link_duration_days": _duration(values["link_duration_days"]),
         "approval_policy": values["policy"],
         "scope": _scope_body(values),
         "terms_accepted": values["terms_accepted"],

@@ -28,6 +28,7 @@ from starlette.datastructures import FormData
 from roomwarden.access.permissions import name_of as permission_name
 from roomwarden.identity import sessions
 from roomwarden.identity.http import authenticate, clear_cookie, cookie_name, cross_site, session_cookie
+from roomwarden.kit import countries
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS, TransactionalRoute, record_refused_attempt
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Forbidden, Invalid, NotFound
@@ -301,6 +302,8 @@ templates.filters["options"] = lambda xs: [(x, x) for x in xs]
 templates.filters["named_options"] = lambda objs: [(str(o.id), o.name) for o in objs]
 templates.filters["titled_options"] = lambda xs: [(x, str(x).replace("_", " ").capitalize()) for x in xs]
 templates.globals["permission_name"] = permission_name
+templates.filters["country"] = countries.label
+templates.filters["country_options"] = countries.options
 templates.filters["permission_names"] = lambda ps: ", ".join(permission_name(str(p)) for p in ps)
 
 

@@ -62,3 +62,21 @@ def test_numbers_and_lists_say_their_bounds() -> None:
     with pytest.raises(FieldErrors) as refused:
         validate(Form, {"ids": [str(uuid.uuid4()) for _ in range(3)]})
     assert refused.value.fields["ids"] == "Choose at most 2."
+
+
+def test_countries_read_as_names_with_their_codes(world, app) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §1 stores ISO 3166-1 alpha-2 codes; people read "Germany (DE)" (pycountry's data)."""
+    from roomwarden.kit import countries
+    from tests.portal.helpers import signed_in
+
+    assert countries.label("DE") == "Germany (DE)" and countries.label("KR") == "South Korea (KR)"
+    assert len(countries.ISO_3166_ALPHA2) == 249
+    t = world.tenant()
+    room = world.room(t, "KR", city="Seoul")
+    b = signed_in(world, app, t.admin)
+    listing = b.get(f"/t/{t.id}/rooms").text
+    assert '<option value="KR">South Korea (KR)</option>' in listing
+    assert "<td>South Korea (KR)</td>" in listing
+    assert "Seoul, South Korea (KR)" in b.get(f"/t/{t.id}/rooms/{room['id']}").text
+    form = b.get(f"/t/{t.id}/rooms/new").text
+    assert form.index("Germany (DE)") < form.index("South Korea (KR)") < form.index("Zimbabwe (ZW)")
