@@ -64,6 +64,16 @@ def begin(session: Session, principal: Principal, box: SecretBox, current_passwo
     return secret, uri
 
 
+def pending(session: Session, principal: Principal, box: SecretBox) -> tuple[str, str] | None:
+    """The secret and otpauth:// URI of an enrolment begun but not confirmed yet (to show it
+    again next to a refused first code); None when there is none."""
+    user = _user(session, principal)
+    if user.totp_enabled or not user.totp_secret_sealed:
+        return None
+    secret = box.open(user.totp_secret_sealed)
+    return secret, pyotp.TOTP(secret).provisioning_uri(name=user.upn, issuer_name=ISSUER)
+
+
 def confirm(session: Session, principal: Principal, box: SecretBox, code: str) -> list[str]:
     user = _user(session, principal)
     if user.totp_enabled:

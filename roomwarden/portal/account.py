@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from fastapi import Request, Response
 
 from roomwarden.audit.service import Category, Operation
-from roomwarden.identity import account, sessions
-from roomwarden.identity.http import change_own_password, clear_cookie, session_cookie, set_cookie
+from roomwarden.identity import account, sessions, totp
+from roomwarden.identity.http import (
+    change_own_password,
+    clear_cookie,
+    counted_failures,
+    session_cookie,
+    set_cookie,
+)
 from roomwarden.identity.models import User
 from roomwarden.identity.schemas import PasswordChange
 from roomwarden.kit.api import audited, read_only
@@ -31,12 +38,21 @@ METHODS = {
 }
 
 
-def _page(ctx: PartnerCtx, errors: dict[str, str], done: str = "") -> Response:
+def _page(
+    ctx: PartnerCtx,
+    errors: dict[str, str],
+    done: str = "",
+    *,
+    enrolment: dict[str, str] | None = None,
+    recovery_codes: list[str] | None = None,
+) -> Response:
     user = ctx.session.get_one(User, ctx.principal.user_id)
-    return ctx.page(
+    response = ctx.page(
         "account.html",
         current=None,
         status=422 if errors else 200,
+        enrolment=enrolment,
+        recovery_codes=recovery_codes,
         user=user,
         tenant=ctx.session.get_one(Tenant, user.tenant_id),
         method=METHODS.get(ctx.active.method, ctx.active.method),
@@ -45,6 +61,9 @@ def _page(ctx: PartnerCtx, errors: dict[str, str], done: str = "") -> Response:
         errors=errors,
         done=done,
     )
+    if enrolment or recovery_codes:  # a secret on the page: never kept by the browser or a proxy
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _own(request: Request, ctx: PartnerCtx) -> None:
@@ -99,3 +118,91 @@ def account_sign_out_everywhere(request: Request, ctx: PartnerCtxDep) -> Respons
     response = redirect("/signed-out")
     clear_cookie(request, response, session_cookie(request))
     return response
+
+
+# -- the second factor (the API's /me/totp..., with the same proofs) ----------------------------
+
+
+def _qr(uri: str) -> str:
+    """The otpauth:// URI as an inline SVG QR code, drawn on the server (no script, no image
+    request that could leak the secret)."""
+    return str(segno.make(uri, error="m").svg_inline(scale=4, title="QR code of your new second factor"))
+
+
+@pages.post("/account/totp")
+@audited(Category.USER, Operation.UPDATE)
+@read_only  # the current password is counted like a sign-in, in transactions of its own
+def account_totp_begin(request: Request, ctx: PartnerCtxDep, form: FormDep) -> Response:
+    """Set up: the current password, then the secret as a QR code and as text, and a field
+    for the first code (nothing is required at sign-in until that code is confirmed)."""
+    _own(request, ctx)
+    password = text(form, "totp_password", 256)
+    db = request.app.state.db
+    try:
+        with counted_failures(request, ctx.principal.upn), db.transaction() as own:
+            secret, uri = totp.begin(own, ctx.principal, request.app.state.secret_box, password)
+    except AppError as exc:
+        errors = {"totp_password": errors_of(exc).popitem()[1]}
+        raise FormRefused(exc, lambda s: _page(ctx.with_session(s), errors)) from exc
+    ctx.session.expire_all()  # the sealed secret was written by the transaction above
+    return _page(ctx, {}, enrolment=_enrolment(secret, uri))
+
+
+def _enrolment(secret: str, uri: str) -> dict[str, str]:
+    return {"secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)), "qr": _qr(uri)}
+
+
+def _pending(ctx: PartnerCtx, request: Request) -> dict[str, str] | None:
+    found = totp.pending(ctx.session, ctx.principal, request.app.state.secret_box)
+    return _enrolment(*found) if found else None
+
+
+@pages.post("/account/totp/confirm")
+@audited(Category.USER, Operation.UPDATE)
+def account_totp_confirm(request: Request, ctx: PartnerCtxDep, form: FormDep) -> Response:
+    """Turn on with a code from the app; the recovery codes are shown this once."""
+    _own(request, ctx)
+    try:
+        codes = totp.confirm(ctx.session, ctx.principal, request.app.state.secret_box, text(form, "otp", 64))
+    except AppError as exc:
+        errors = {"otp": errors_of(exc).popitem()[1]}
+
+        def again(s: Any) -> Response:  # the QR code again, beside the refused code
+            c = ctx.with_session(s)
+            return _page(c, errors, enrolment=_pending(c, request))
+
+        raise FormRefused(exc, again) from exc
+    return _page(ctx, {}, "totp_on", recovery_codes=codes)
+
+
+@pages.post("/account/totp/disable")
+@audited(Category.USER, Operation.UPDATE)
+@read_only  # a wrong code counts as a failed sign-in
+def account_totp_disable(request: Request, ctx: PartnerCtxDep, form: FormDep) -> Response:
+    _own(request, ctx)
+    db = request.app.state.db
+    try:
+        with counted_failures(request, ctx.principal.upn), db.transaction() as own:
+            totp.disable(own, ctx.principal, request.app.state.secret_box, text(form, "off_otp", 64))
+    except AppError as exc:
+        errors = {"off_otp": errors_of(exc).popitem()[1]}
+        raise FormRefused(exc, lambda s: _page(ctx.with_session(s), errors)) from exc
+    return redirect(ctx.url("account") + "?done=totp_off")
+
+
+@pages.post("/account/totp/recovery-codes")
+@audited(Category.USER, Operation.UPDATE)
+@read_only  # a wrong code counts as a failed sign-in
+def account_totp_recovery_codes(request: Request, ctx: PartnerCtxDep, form: FormDep) -> Response:
+    _own(request, ctx)
+    db = request.app.state.db
+    try:
+        with counted_failures(request, ctx.principal.upn), db.transaction() as own:
+            codes = totp.new_recovery_codes(
+                own, ctx.principal, request.app.state.secret_box, text(form, "renew_otp", 64)
+            )
+    except AppError as exc:
+        errors = {"renew_otp": errors_of(exc).popitem()[1]}
+        raise FormRefused(exc, lambda s: _page(ctx.with_session(s), errors)) from exc
+    ctx.session.expire_all()
+    return _page(ctx, {}, "codes", recovery_codes=codes)

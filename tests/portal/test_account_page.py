@@ -93,3 +93,43 @@ def test_a_federated_person_has_no_password_here(world: World, app: Any) -> None
     assert "Current password" not in page.text and ">Sign out everywhere</button>" in page.text
     refused = browser.post("/account/password", {"current_password": "x", "new_password": NEW_PASSWORD})
     assert refused.status_code == 409
+
+
+def test_verification_codes_are_set_up_renewed_and_turned_off_in_the_portal(world: World, app: Any) -> None:
+    """SPEC §7 in the portal: the same proofs as the API — the password to start, a code from
+    the app to turn on, the recovery codes shown once (not stored by the browser), a code or
+    a recovery code to renew them or to turn off."""
+    import re
+
+    import pyotp
+
+    t = world.tenant()
+    user = world.user(t)
+    b = signed_in(world, app, user)
+    page = b.get("/account")
+    assert ">Set up verification codes</button>" in page.text and "<dd>Off</dd>" in page.text
+    wrong = b.post("/account/totp", {"totp_password": "not my password"})
+    assert wrong.status_code == 422 and "password is not correct" in error_of(wrong, "totp_password")
+    started = b.post("/account/totp", {"totp_password": PASSWORD})
+    assert started.status_code == 200 and started.headers["cache-control"] == "no-store"
+    assert "<svg" in started.text and "QR code of your new second factor" in started.text
+    key = re.search(r"Key: <code>([A-Z2-7 ]+)</code>", started.text).group(1).replace(" ", "")  # type: ignore[union-attr]
+    bad = "000000" if pyotp.TOTP(key).now() != "000000" else "111111"
+    refused = b.post("/account/totp/confirm", {"otp": bad})
+    assert refused.status_code == 422 and "not valid" in error_of(refused, "otp")
+    assert "QR code of your new second factor" in refused.text  # shown again beside the refusal
+    on = b.post("/account/totp/confirm", {"otp": pyotp.TOTP(key).now()})
+    assert on.status_code == 200 and on.headers["cache-control"] == "no-store"
+    codes = re.findall(r"<li><code>([a-z0-9-]{14})</code></li>", on.text)
+    assert len(codes) == 10 and "Verification codes are on." in on.text
+    me = expect(world.client.get("/api/v1/me", headers=user.headers), 200)
+    assert me["user"].get("totp_enabled", True)
+    assert "<dd>On</dd>" in b.get("/account").text
+    renewed = b.post("/account/totp/recovery-codes", {"renew_otp": codes[0]})
+    assert renewed.status_code == 200
+    fresh = re.findall(r"<li><code>([a-z0-9-]{14})</code></li>", renewed.text)
+    assert len(fresh) == 10 and not set(fresh) & set(codes)
+    assert b.post("/account/totp/disable", {"off_otp": codes[1]}).status_code == 422  # the old ones ended
+    off = b.post("/account/totp/disable", {"off_otp": fresh[0]})
+    assert off.status_code == 303 and off.headers["location"].endswith("done=totp_off")
+    assert "<dd>Off</dd>" in b.get("/account").text
