@@ -8,9 +8,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Query, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -22,7 +23,6 @@ from roomwarden.devices.catalogue import CATALOGUE
 from roomwarden.kit.api import audited
 from roomwarden.kit.countries import ISO_3166_ALPHA2
 from roomwarden.kit.errors import AppError, Forbidden
-from roomwarden.kit.pagination import PageParams, decode_cursor, paginate
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FORM, errors_of, ids, text, validate
 from roomwarden.portal.partner_approvals import held
@@ -36,6 +36,10 @@ PAGE_SIZE = 50
 ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "time_zone")
 
 
+#: the columns the Rooms list sorts by (by the header's link), each with its sort key
+SORTS = {"name": Room.name, "country": Room.country, "city": Room.city, "building": Room.building}
+
+
 @dataclass(frozen=True)
 class Filters:
     q: str = ""
@@ -43,16 +47,34 @@ class Filters:
     group: str = ""
     ring: str = ""
     health: str = ""
+    #: a column of ``SORTS``, "-" first for descending; empty: by name
+    sort: str = ""
 
     def query(self, **extra: str) -> str:
-        from urllib.parse import urlencode
-
         pairs = {k: v for k, v in {**self.__dict__, **extra}.items() if v}
         return urlencode(pairs)
 
     @property
     def any(self) -> bool:
-        return any(self.__dict__.values())
+        return any(v for k, v in self.__dict__.items() if k != "sort")
+
+    @property
+    def column(self) -> str:
+        return self.sort.lstrip("-") or "name"
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    def sort_link(self, column: str) -> str:
+        """The query that sorts by ``column``: ascending first, descending when it already is."""
+        toggled = f"-{column}" if self.column == column and not self.descending else column
+        return self.query(sort="" if toggled == "name" else toggled)
+
+    def aria_sort(self, column: str) -> str:
+        if self.column != column:
+            return "none"
+        return "descending" if self.descending else "ascending"
 
 
 def _ring_names(session: Session, access: Access) -> dict[uuid.UUID, str]:
@@ -80,9 +102,15 @@ def room_list(
     group: str = Query("", max_length=36),
     ring: str = Query("", max_length=36),
     health: str = Query("", max_length=20),
-    cursor: str = Query("", max_length=64),
+    sort: str = Query("", max_length=20),
+    page: str = Query("", max_length=9),
 ) -> Response:
-    filters = Filters(q=q.strip(), country=country.upper(), group=group, ring=ring, health=health)
+    """Rooms by name (or the column chosen by its header), with the number found and pages of
+    ``PAGE_SIZE`` that keep the filters and the sort."""
+    if sort.lstrip("-") not in SORTS:
+        sort = ""
+    filters = Filters(q=q.strip(), country=country.upper(), group=group, ring=ring, health=health, sort=sort)
+    number = int(page) if page.isdigit() and 0 < int(page) < 10**8 else 1
     errors: dict[str, str] = {}
     if filters.country and filters.country not in ISO_3166_ALPHA2:
         errors["country"] = "Choose a country from the list."
@@ -95,11 +123,9 @@ def room_list(
         errors["ring"] = "Choose an update ring from the list."
     if "\x00" in filters.q:
         errors["q"] = "The search text cannot contain control characters."
-    if cursor:
-        decode_cursor(cursor)
-    page = None
+    rooms: list[Room] | None = None
+    found = 0
     if not errors:
-        params = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
         stmt = service.list_rooms_query(
             ctx.access,
             q=filters.q or None,
@@ -107,17 +133,23 @@ def room_list(
             ring_id=ring_id,
             country=filters.country or None,
             health_state=filters.health or None,
-            page=params,
         )
-        page = paginate(ctx.session, stmt, Room.id, params, lambda r: r)
+        found = int(ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+        key = func.lower(SORTS[filters.column])
+        order = (key.desc(), Room.id.desc()) if filters.descending else (key, Room.id)
+        offset = (number - 1) * PAGE_SIZE
+        rooms = list(ctx.session.scalars(stmt.order_by(*order).offset(offset).limit(PAGE_SIZE)))
+    pages = max(1, -(-found // PAGE_SIZE))
     return ctx.page(
         "rooms/list.html",
         current="rooms",
         status=422 if errors else 200,
         filters=filters,
         errors=errors,
-        page=page,
-        first_page=bool(cursor),
+        rooms=rooms,
+        found=found,
+        number=number,
+        pages=pages,
         ring_names=_ring_names(ctx.session, ctx.access),
         group_choices=_group_choices(ctx.session, ctx.access),
         countries=_countries(ctx.session, ctx.access),

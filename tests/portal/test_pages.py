@@ -128,24 +128,57 @@ def test_rooms_table_search_and_filters(world, site):
     assert "Choose a country from the list." in bad.text and 'aria-describedby="e-country"' in bad.text
 
 
-def test_rooms_pages_by_cursor(world, app):
+def test_rooms_page_with_a_count_and_keep_filters_and_sort(world, app):
     t = world.tenant()
-    for _ in range(3):
-        world.room(t)
+    for _ in range(5):
+        world.room(t, "DE")
+    world.room(t, "US")
     b = signed_in(world, app, t.admin)
     from roomwarden.portal import rooms as rooms_page
 
     old, rooms_page.PAGE_SIZE = rooms_page.PAGE_SIZE, 2
     try:
-        first = b.get(f"/t/{t.id}/rooms")
+        first = b.get(f"/t/{t.id}/rooms?country=DE&sort=-name")
+        assert "5 rooms match the filters · page 1 of 3" in first.text
         nxt = re.search(r'href="([^"]+)" rel="next">Next page', first.text).group(1).replace("&amp;", "&")
+        assert "country=DE" in nxt and "sort=-name" in nxt
         second = b.get(nxt)
+        third = b.get(
+            re.search(r'href="([^"]+)" rel="next">Next page', second.text).group(1).replace("&amp;", "&")
+        )
+        back = (
+            re.search(r'href="([^"]+)" rel="prev">Previous page', third.text).group(1).replace("&amp;", "&")
+        )
     finally:
         rooms_page.PAGE_SIZE = old
     names = lambda p: re.findall(r"<tr>\s*<td><a [^>]*>([^<]+)</a></td>", p.text)  # noqa: E731
-    assert len(names(first)) == 2 and len(names(second)) == 1
-    assert not set(names(first)) & set(names(second))
-    assert "First page" in second.text
+    seen = names(first) + names(second) + names(third)
+    assert len(seen) == 5 and seen == sorted(seen, key=str.lower, reverse=True)
+    assert "First page" in third.text and "page=2" in back
+
+
+def test_rooms_sort_by_the_column_header_with_aria_sort(world, app):
+    t = world.tenant()
+    for city in ("berlin", "Aachen", "Cologne"):
+        world.room(t, "DE", city=city)
+    b = signed_in(world, app, t.admin)
+    page = b.get(f"/t/{t.id}/rooms")
+    assert '<th scope="col" aria-sort="ascending"><a href="' in page.text  # by name, at first
+    link = re.search(r'<th scope="col" aria-sort="none"><a href="([^"]+)">City</a>', page.text)
+    assert link
+    by_city = b.get(link.group(1).replace("&amp;", "&"))
+    assert re.search(r'aria-sort="ascending"><a href="[^"]+">City</a>', by_city.text)
+    cities = re.findall(r"<td>Germany \(DE\)</td>\s*<td>([^<]*)</td>", by_city.text)
+    assert cities == ["Aachen", "berlin", "Cologne"]  # letter case aside
+    again = re.search(r'aria-sort="ascending"><a href="([^"]+)">City</a>', by_city.text).group(1)
+    down = b.get(again.replace("&amp;", "&"))
+    assert re.search(r'aria-sort="descending"><a href="[^"]+">City</a>', down.text)
+    assert re.findall(r"<td>Germany \(DE\)</td>\s*<td>([^<]*)</td>", down.text) == [
+        "Cologne",
+        "berlin",
+        "Aachen",
+    ]
+    assert b.get(f"/t/{t.id}/rooms?sort=nonsense&page=zero").status_code == 200  # read as the defaults
 
 
 def test_edit_a_room_and_refuse_a_bad_value_keeping_the_rest(world, site):
