@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import audit_export, device_reports, health_report, software_offers
+from bench import audit_export, device_reports, health_report, portal_pages, software_offers
 
 
 def test_audit_export_bench_runs_on_sqlite(tmp_path: Path) -> None:
@@ -44,3 +44,10 @@ def test_health_report_bench_runs_on_sqlite(tmp_path: Path) -> None:
     assert health_report.main([*argv, "--output", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["summary"]["days_90_vs_7"] > 0 and report["in_process"]["history"]["room_days"] == 600
+
+
+def test_portal_pages_bench_runs_on_sqlite(tmp_path: Path) -> None:
+    out = tmp_path / "portal_pages.json"
+    assert portal_pages.main(["--database", "sqlite", "--quick", "--output", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["wizard_bytes_large_vs_small"] < 1.2 and summary["partner_time_large_vs_small"] > 0
