@@ -17,6 +17,7 @@ from roomwarden.identity.models import User
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.kit.pagination import PageParams, paginate
+from roomwarden.partners.models import PartnerLink
 from roomwarden.portal.choices import rooms_for
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FieldErrors, errors_of, text, validate
@@ -43,6 +44,36 @@ def _room_names(ctx: Ctx, room_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     return {rid: name for rid, name in rows}
 
 
+def _partners(ctx: Ctx) -> dict[uuid.UUID, str]:
+    """The partner tenants this tenant was ever linked to, by name (their tickets stay)."""
+    rows = ctx.session.execute(
+        select(Tenant.id, Tenant.name)
+        .join(PartnerLink, PartnerLink.partner_tenant_id == Tenant.id)
+        .where(PartnerLink.tenant_id == ctx.tenant_id)
+        .distinct()
+    )
+    return dict(sorted(rows, key=lambda row: row[1].lower()))
+
+
+def _raised_by(
+    ctx: Ctx, items: list[Ticket], partners: dict[uuid.UUID, str]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """Per ticket: who raised it and, for a partner's user, which partner."""
+    ids = {t.created_by_user_id for t in items if t.created_by_user_id}
+    users = {u.id: u for u in ctx.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    out = {}
+    for t in items:
+        user = users.get(t.created_by_user_id) if t.created_by_user_id else None
+        if user is None:
+            out[t.id] = ("Monitoring" if t.source == "monitoring" else "—", "")
+        else:
+            out[t.id] = (
+                user.display_name,
+                partners.get(user.tenant_id, "") if user.tenant_id != ctx.tenant_id else "",
+            )
+    return out
+
+
 @pages.get("/t/{tenant_id}/tickets", name="portal.tickets")
 def ticket_list(
     ctx: TenantCtx,
@@ -50,9 +81,17 @@ def ticket_list(
     severity: str = Query("", max_length=20),
     room: str = Query("", max_length=36),
     source: str = Query("", max_length=20),
+    partner: str = Query("", max_length=36),
     cursor: str = Query("", max_length=64),
 ) -> Response:
+    """The tickets the user may see; for the tenant's own people also who raised each one and
+    for which partner, filtered by partner (a partner user is not told of other partners)."""
     errors: dict[str, str] = {}
+    own = not ctx.access.is_partner
+    partners = _partners(ctx) if own else {}
+    partner_id = parse_uuid(partner)
+    if partner and (partner_id is None or partner_id not in partners):
+        errors["partner"] = "Choose a partner from the list."
     if source and source not in TICKET_SOURCES:
         errors["source"] = "Choose a source from the list."
     if status and status not in TICKET_STATUSES:
@@ -72,9 +111,14 @@ def ticket_list(
             severity=severity or None,
             source=source or None,
         )
+        if partner_id is not None:
+            stmt = stmt.where(
+                Ticket.created_by_user_id.in_(select(User.id).where(User.tenant_id == partner_id))
+            )
         page = paginate(ctx.session, stmt, Ticket.id, params, lambda t: t)
     names = _room_names(ctx, {t.room_id for t in page.items}) if page else {}
-    filters = {"status": status, "severity": severity, "source": source, "room": room}
+    raised = _raised_by(ctx, page.items, partners) if page and own else {}
+    filters = {"status": status, "severity": severity, "source": source, "room": room, "partner": partner}
     return ctx.page(
         "tickets/list.html",
         current="tickets",
@@ -85,6 +129,9 @@ def ticket_list(
         query={k: v for k, v in filters.items() if v},
         first_page=bool(cursor),
         room_names=names,
+        raised=raised,
+        partners=partners,
+        own=own,
         statuses=TICKET_STATUSES,
         severities=TICKET_SEVERITIES,
         sources=TICKET_SOURCES,

@@ -561,3 +561,31 @@ def test_partner_navigation_and_pages_of_users_without_customers(world, app, fle
         page = lb.get(path)
         assert page.status_code == 200 and empty in page.text, path
         assert a.name not in page.text.split("<main", 1)[1] and rooms["a_in"]["name"] not in page.text
+
+
+def test_tickets_say_who_raised_them_and_for_which_partner(world, app, fleet):
+    """The customer's Tickets: who raised each ticket and, for a partner's user, which
+    partner; a Partner filter. A partner's user is told nothing of other partners."""
+    p, a, _c2, rooms, (seen, _unseen, _b) = fleet
+    by_partner = expect(
+        world.client.post(
+            f"/api/v1/tenants/{a.id}/incidents",
+            json={"room_id": rooms["a_in"]["id"], "title": "Projector dim", "severity": "warning"},
+            headers=p.admin.headers,
+        ),
+        201,
+    )
+    customer = signed_in(world, app, a.admin)
+    page = customer.get(f"/t/{a.id}/tickets").text
+    assert '<th scope="col">Raised by</th><th scope="col">Partner</th>' in page
+    row = page.split("Projector dim", 1)[1].split("</tr>", 1)[0]
+    name = expect(world.client.get("/api/v1/me", headers=p.admin.headers), 200)["user"]["display_name"]
+    assert f"<td>{html.escape(name)}</td>" in row
+    assert f"<td>{html.escape(p.name)}</td>" in row
+    only = customer.get(f"/t/{a.id}/tickets?partner={p.id}").text
+    assert "Projector dim" in only and seen["title"] not in only
+    bad = customer.get(f"/t/{a.id}/tickets?partner={world.tenant().id}")
+    assert bad.status_code == 422 and "Choose a partner from the list." in bad.text
+    partner_view = signed_in(world, app, p.admin).get(f"/t/{a.id}/tickets").text
+    assert "Raised by" not in partner_view and 'name="partner"' not in partner_view
+    assert by_partner["title"] in partner_view
