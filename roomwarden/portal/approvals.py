@@ -34,7 +34,7 @@ from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerLink, live_link
 from roomwarden.partners.schemas import EVENTS
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
-from roomwarden.portal.forms import errors_of, text, validate
+from roomwarden.portal.forms import FieldErrors, errors_of, ids, text, validate
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.tenants.models import Tenant
@@ -351,6 +351,22 @@ def approvals_page(
     partner: str = Query("", max_length=36),
     room: str = Query("", max_length=36),
     cursor: str = Query("", max_length=64),
+    decided: str = Query("", max_length=40),
+) -> Response:
+    return _list(ctx, status, event, partner, room, cursor, decided=decided)
+
+
+def _list(
+    ctx: Ctx,
+    status: str = "",
+    event: str = "",
+    partner: str = "",
+    room: str = "",
+    cursor: str = "",
+    *,
+    decided: str = "",
+    decide_errors: dict[str, str] | None = None,
+    decide_values: dict[str, Any] | None = None,
 ) -> Response:
     visibility.require_reviewer(ctx.access)
     errors: dict[str, str] = {}
@@ -376,7 +392,10 @@ def approvals_page(
     return ctx.page(
         "approvals.html",
         current="approvals",
-        status=422 if errors else 200,
+        status=422 if errors or decide_errors else 200,
+        decided=_decided_notice(decided),
+        decide_errors=decide_errors or {},
+        decide_values=decide_values or {"requests": [], "reason": ""},
         items=[(r, status_of(r, now)) for r in items],
         next_cursor=next_cursor,
         first_page=bool(cursor),
@@ -391,6 +410,55 @@ def approvals_page(
         action_names=ACTION_NAMES,
         policies=_policies(ctx),
     )
+
+
+def _decided_notice(decided: str) -> str:
+    """``approved-3-1``: three approved, one of them failed; ``rejected-2``."""
+    kind, _, rest = decided.partition("-")
+    counts = [int(n) for n in rest.split("-") if n.isdigit()]
+    if kind not in ("approved", "rejected") or not counts:
+        return ""
+    done, failed = counts[0], (counts[1] if len(counts) > 1 else 0)
+    text_ = f"{done} {'request' if done == 1 else 'requests'} {kind}."
+    if failed:
+        text_ += f" {failed} of them could not be applied: open {'it' if failed == 1 else 'them'} to see why."
+    return text_
+
+
+@pages.post("/t/{tenant_id}/approvals/decide", name="portal.approvals_decide")
+@audited(Category.APPROVAL_REQUEST, Operation.APPROVE)
+def approvals_decide(ctx: TenantCtx, form: FormDep) -> Response:
+    """Approve or reject the chosen requests at once, each through the service of the single
+    decision; a choice that cannot be decided (not visible, no longer waiting) refuses the
+    whole form and nothing is decided."""
+    chosen = list(dict.fromkeys(ids(form, "requests")))
+    decision = text(form, "decision", 10)
+    values = {"requests": [str(i) for i in chosen], "reason": text(form, "reason", 2000)}
+    errors: dict[str, str] = {}
+    if not chosen:
+        errors["requests"] = "Choose at least one request."
+    if decision not in ("approve", "reject"):
+        errors["requests"] = "Choose Approve chosen or Reject chosen."
+    try:
+        if errors:
+            raise FieldErrors(errors)
+        outcomes = []
+        for request_id in chosen:
+            if decision == "approve":
+                outcomes.append(service.approve(ctx.session, ctx.access, request_id))
+            else:
+                body = validate(RejectBody, {"reason": values["reason"]})
+                outcomes.append(service.reject(ctx.session, ctx.access, request_id, body.reason))
+    except AppError as exc:
+        errors = errors or errors_of(exc, "requests")
+        if "reason" in errors:
+            errors["reason"] = "Give a reason for the rejection: the partner is told it."
+        raise FormRefused(
+            exc, lambda s: _list(ctx.with_session(s), decide_errors=errors, decide_values=values)
+        ) from exc
+    failed = sum(1 for o in outcomes if o.problem is not None)
+    kind = "approved" if decision == "approve" else "rejected"
+    return redirect(ctx.url("approvals") + f"?decided={kind}-{len(outcomes)}-{failed}")
 
 
 # -- one request ----------------------------------------------------------------------------------

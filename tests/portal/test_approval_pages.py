@@ -89,7 +89,7 @@ def test_list_shows_waiting_requests_first_newest_first_with_labelled_filters(wo
     for label in ("Status", "Event", "Partner", "Room"):
         assert labelled(page.text, label), label
     assert f'<a href="/t/{ln.customer.id}/approvals" aria-current="page">Approvals</a>' in page.text
-    listed = rows(page.text)
+    listed = [r.removeprefix("Choose this request ") for r in rows(page.text)]  # the waiting ones
     assert [r.split(" ")[0:2] for r in listed] == [["Change", "a"]] * 3
     order = [r for r in listed]
     assert a["name"] in order[1] and b["name"] in order[0] and "Rejected" in order[2]
@@ -608,3 +608,40 @@ def test_the_room_form_sends_only_what_changed_so_change_control_sees_the_right_
     read = api(world, ln.customer, f"/approval-requests/{rid}")
     assert read["event"] == "update_ring.change"
     assert {d["field"] for d in read["diff"]} <= {"update_ring_id", "update_ring"}
+
+
+def test_several_requests_are_approved_or_rejected_at_once(world, app) -> None:
+    """The list decides the chosen requests through the single decision's service; a choice
+    that cannot be decided refuses the whole form and nothing is decided."""
+    ln = linked(world)
+    rooms = [world.room(ln.customer, "DE") for _ in range(3)]
+    made = []
+    for i, room in enumerate(rooms):
+        held = as_user(world, ln.customer, ln.primary, "PATCH", f"/rooms/{room['id']}", {"city": f"City {i}"})
+        assert held.status_code == 202, held.text
+        made.append(held.json()["id"])
+    b = signed_in(world, app, ln.customer.admin)
+    page = b.get(f"/t/{ln.customer.id}/approvals")
+    for rid in made:
+        assert f'name="requests" value="{rid}"' in page.text
+    assert ">Approve chosen</button>" in page.text and ">Reject chosen</button>" in page.text
+    url = f"/t/{ln.customer.id}/approvals/decide"
+    # rejecting needs a reason; nothing is decided
+    refused = b.post(url, {"requests": made[:2], "decision": "reject", "reason": ""})
+    assert refused.status_code == 422 and "Give a reason" in refused.text
+    # one choice that is not a request of this tenant refuses them all
+    stranger = b.post(url, {"requests": [made[0], str(uuid.uuid4())], "decision": "approve"})
+    assert stranger.status_code == 404
+    assert {r["status"] for r in requests_of_all(world, ln)} == {"pending"}
+    approved = b.post(url, {"requests": made[:2], "decision": "approve"})
+    assert approved.status_code == 303 and approved.headers["location"].endswith("decided=approved-2-0")
+    assert "2 requests approved." in b.get(approved.headers["location"]).text
+    rejected = b.post(url, {"requests": [made[2]], "decision": "reject", "reason": "Not this week"})
+    assert rejected.status_code == 303
+    statuses = {r["id"]: r["status"] for r in requests_of_all(world, ln)}
+    assert [statuses[r] for r in made] == ["approved", "approved", "rejected"]
+    assert [api(world, ln.customer, f"/rooms/{r['id']}")["city"] for r in rooms][:2] == ["City 0", "City 1"]
+
+
+def requests_of_all(world: World, ln: Linked) -> list[dict[str, Any]]:
+    return api(world, ln.customer, "/approval-requests?limit=100")["items"]
