@@ -36,6 +36,8 @@ class User(IdMixin, Base):
     # accepted time step stops a code from being used twice.
     totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    #: the IANA zone the portal shows this person's times in; empty: the tenant's default
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     #: Every token and portal session carries the version it was issued under; raising it
     #: (password change or reset, deactivation, sign-out everywhere) ends them all on the

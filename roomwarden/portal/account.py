@@ -7,11 +7,13 @@ after a password change this browser gets a fresh session, as the API answers a 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 import segno
 from fastapi import Request, Response
+from sqlalchemy import select
 
-from roomwarden.audit.service import Category, Operation
+from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity import account, sessions, totp
 from roomwarden.identity.http import (
     change_own_password,
@@ -23,14 +25,16 @@ from roomwarden.identity.http import (
 from roomwarden.identity.models import User
 from roomwarden.identity.schemas import PasswordChange
 from roomwarden.kit.api import audited, read_only
-from roomwarden.kit.errors import AppError
+from roomwarden.kit.errors import AppError, Invalid
 from roomwarden.portal.deps import FormDep
 from roomwarden.portal.forms import errors_of, text, validate
 from roomwarden.portal.partner_side import PartnerCtx, PartnerCtxDep
 from roomwarden.portal.web import FormRefused, portal_router, redirect
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import Tenant, TenantSettings
 
 pages = portal_router()
+#: the IANA zones a person may choose for the portal's times (tzdata's list)
+ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
 METHODS = {
     "password": "a password",
     "password+totp": "a password and a verification code",
@@ -50,6 +54,11 @@ def _page(
     response = ctx.page(
         "account.html",
         current=None,
+        zones=ZONES,
+        tenant_zone=ctx.session.scalar(
+            select(TenantSettings.default_time_zone).where(TenantSettings.tenant_id == user.tenant_id)
+        )
+        or "UTC",
         status=422 if errors else 200,
         enrolment=enrolment,
         recovery_codes=recovery_codes,
@@ -206,3 +215,33 @@ def account_totp_recovery_codes(request: Request, ctx: PartnerCtxDep, form: Form
         raise FormRefused(exc, lambda s: _page(ctx.with_session(s), errors)) from exc
     ctx.session.expire_all()
     return _page(ctx, {}, "codes", recovery_codes=codes)
+
+
+@pages.post("/account/time-zone")
+@audited(Category.USER, Operation.UPDATE)
+def account_time_zone(request: Request, ctx: PartnerCtxDep, form: FormDep) -> Response:
+    """The zone the portal shows this person's times in; empty: the organisation's default.
+    Times stay UTC underneath (the API, the exports), and each shows its UTC on hover."""
+    _own(request, ctx)
+    zone = text(form, "time_zone", 64).strip()
+    if zone and zone not in ZONES:
+        exc = Invalid("choose a time zone from the list", field="time_zone")
+        raise FormRefused(
+            exc, lambda s: _page(ctx.with_session(s), {"time_zone": "Choose a time zone from the list."})
+        )
+    user = ctx.session.get_one(User, ctx.principal.user_id)
+    if (user.time_zone or "") != zone:
+        before = user.time_zone
+        user.time_zone = zone or None
+        ctx.session.flush()
+        record(
+            ctx.session,
+            tenant_id=user.tenant_id,
+            actor=ctx.principal.actor,
+            category=Category.USER,
+            operation=Operation.UPDATE,
+            object_name=user.upn,
+            object_id=user.id,
+            details={"time_zone": {"from": before, "to": user.time_zone}},
+        )
+    return redirect(ctx.url("account") + "?done=time_zone")

@@ -15,18 +15,20 @@ from functools import cached_property
 from typing import Literal
 
 from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.routing import NoMatchFound
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, linked_customers, resolve_access
 from roomwarden.access.service import require_roles
+from roomwarden.identity.models import User
 from roomwarden.identity.sessions import ActiveSession
 from roomwarden.kit.errors import AppError
 from roomwarden.partners.invitations import is_reviewer
 from roomwarden.portal import waiting
 from roomwarden.portal.urls import path_for
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import Tenant, TenantSettings
 
 
 @dataclass
@@ -147,6 +149,8 @@ class Chrome:
     current: str | None = None
     #: what waits, beside the navigation link of the same key: (subject, count), counts > 0
     counts: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: the zone the page's times are shown in: the person's own, else its tenant's default
+    time_zone: str = "UTC"
 
 
 def entry_href(request: Request, entry: NavEntry, tenant_id: uuid.UUID) -> str | None:
@@ -204,7 +208,18 @@ def chrome(
         partner_links=partner_links,
         current=current,
         counts={item.key: (item.subject, item.count) for item in items if item.count},
+        time_zone=time_zone_of(session, principal.user_id, principal.tenant_id),
     )
+
+
+def time_zone_of(session: Session, user_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
+    own = session.scalar(select(User.time_zone).where(User.id == user_id))
+    if own:
+        return own
+    default = session.scalar(
+        select(TenantSettings.default_time_zone).where(TenantSettings.tenant_id == tenant_id)
+    )
+    return default or "UTC"
 
 
 def home_access(session: Session, active: ActiveSession) -> Access:

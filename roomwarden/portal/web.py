@@ -13,9 +13,11 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from fastapi import APIRouter, Request, Response
@@ -305,6 +307,20 @@ templates.globals["permission_name"] = permission_name
 templates.filters["country"] = countries.label
 templates.filters["country_options"] = countries.options
 templates.filters["permission_names"] = lambda ps: ", ".join(permission_name(str(p)) for p in ps)
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    """``moment`` as people read it in ``zone`` ("2026-12-07 12:10 CET"); an unknown zone
+    reads as UTC."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+templates.filters["local_time"] = local_time
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:

@@ -133,3 +133,46 @@ def test_verification_codes_are_set_up_renewed_and_turned_off_in_the_portal(worl
     off = b.post("/account/totp/disable", {"off_otp": fresh[0]})
     assert off.status_code == 303 and off.headers["location"].endswith("done=totp_off")
     assert "<dd>Off</dd>" in b.get("/account").text
+
+
+def test_times_are_shown_in_the_persons_time_zone_with_utc_on_hover(world: World, app: Any) -> None:
+    """Issue 22: a per-person time zone, defaulting to the tenant's default_time_zone; the
+    UTC time stays in the page (the title) and in exports and the API."""
+    import re
+
+    t = world.tenant()
+    world.incident(t, world.room(t)["id"])
+    b = signed_in(world, app, t.admin)  # the Global admin reads the audit log's times
+
+    def shown() -> Any:
+        page = b.get(f"/t/{t.id}/audit-log").text
+        return re.search(r"<time datetime=\"[^\"]+\"( title=\"[^\"]+ UTC\")?>([^<]+)</time>", page)
+
+    first = shown()
+    assert first and first.group(2).endswith(" UTC") and first.group(1) is None
+    refused = b.post("/account/time-zone", {"time_zone": "Mars/Olympus"})
+    assert refused.status_code == 422 and "Choose a time zone from the list." in error_of(
+        refused, "time_zone"
+    )
+    saved = b.post("/account/time-zone", {"time_zone": "Asia/Seoul"})
+    assert saved.status_code == 303 and saved.headers["location"].endswith("done=time_zone")
+    seoul = shown()
+    assert seoul and seoul.group(2).endswith(" KST") and seoul.group(1)  # UTC on hover
+    # back to the organisation's default, which the tenant sets
+    expect(
+        world.client.patch(
+            f"/api/v1/tenants/{t.id}/settings",
+            json={"default_time_zone": "Europe/Berlin"},
+            headers=t.admin.headers,
+        ),
+        200,
+    )
+    assert b.post("/account/time-zone", {"time_zone": ""}).status_code == 303
+    berlin = shown()
+    assert berlin and berlin.group(2).split()[-1] in ("CET", "CEST")
+    records = world.client.get(
+        f"/api/v1/tenants/{t.id}/audit-logs", params={"category": "User"}, headers=t.admin.headers
+    ).json()["items"]
+    assert any(
+        (r.get("details") or {}).get("time_zone") == {"from": "Asia/Seoul", "to": None} for r in records
+    )
