@@ -77,6 +77,10 @@ def settings(database_url: str) -> Settings:
         env="development",
         database_url=database_url,
         signin_max_failures_per_address=10_000,
+        # Every test's device enrols from the same test client address, and the fuzz tests'
+        # wrong keys would otherwise use up its enrolment limit for later tests (the limit
+        # has its own test, with its own settings: tests/devices/test_enrolment.py).
+        enroll_max_failures_per_address=10_000,
         oidc_allow_private=True,
         # Webhook receivers in the tests listen on this machine over http (tests/webhooks).
         webhook_allow_private=True,
@@ -105,6 +109,7 @@ def served_url(settings: Settings, db: Database) -> Iterator[str | None]:
         return
     extra = {
         "ROOMWARDEN_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(settings.signin_max_failures_per_address),
+        "ROOMWARDEN_ENROLL_MAX_FAILURES_PER_ADDRESS": str(settings.enroll_max_failures_per_address),
         "ROOMWARDEN_WORKER_THREADS": "8",
         "ROOMWARDEN_OIDC_ALLOW_PRIVATE": "true",
         "ROOMWARDEN_WEBHOOK_ALLOW_PRIVATE": "true",

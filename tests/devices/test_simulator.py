@@ -30,7 +30,8 @@ def test_a_simulated_fleet_shows_health_and_tickets(world: World, live: str) -> 
     token = t.admin.headers["Authorization"].removeprefix("Bearer ")
     fleet = Fleet(live, token, t.id, rooms=3, failure_rate=1.0, interval=0.2, seed=7, log=lambda _: None)
     assert len(fleet.enrol()) == 3
-    assert fleet.run(1.0) >= 3
+    # every device reports at least once: bounded in time, with room for a loaded machine
+    assert fleet.run(3.0) >= 3
     for room in rooms:
         read = get(world, t, f"/rooms/{room['id']}")
         assert read["device"]["model"] == "Roomwarden Simulated Console"
