@@ -114,6 +114,40 @@ def _refused(
     )
 
 
+#: the charts beside each report's tables: per-day columns and their summary
+CHARTS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "health": (health_columns, health_summary),
+    "usage": (usage_columns, usage_summary),
+}
+
+
+def _report_page(
+    page: Any,
+    url: Callable[..., str],
+    kind: str,
+    d: Dates,
+    report: Any,
+    bars: Any,
+    *,
+    partner: bool,
+    current: str,
+) -> Response:
+    """A report drawn: its charts, its tables, From and To, and the Reports pages' tabs."""
+    columns, summary = CHARTS[kind]
+    return page(
+        f"reports/{kind}.html",
+        current=current,
+        errors={},
+        values=d.values,
+        query=d.query,
+        report=report,
+        columns=columns(report.days),
+        summary=summary(report.days),
+        bars=bars,
+        **_tabs(url, partner=partner),
+    )
+
+
 # -- a customer's reports -------------------------------------------------------------------
 
 
@@ -126,18 +160,8 @@ def health_page(
         service.require_reports(ctx.access)
         return _refused(ctx.page, ctx.url, "reports/health.html", d, partner=False, current="reports")
     report = service.health(ctx.session, ctx.access, d.range, utcnow())
-    return ctx.page(
-        "reports/health.html",
-        current="reports",
-        errors={},
-        values=d.values,
-        query=d.query,
-        report=report,
-        columns=health_columns(report.days),
-        summary=health_summary(report.days),
-        bars=top_bars([(r.room_name, r.unhealthy_days) for r in report.rooms], "bar-unhealthy"),
-        **_tabs(ctx.url, partner=False),
-    )
+    bars = top_bars([(r.room_name, r.unhealthy_days) for r in report.rooms], "bar-unhealthy")
+    return _report_page(ctx.page, ctx.url, "health", d, report, bars, partner=False, current="reports")
 
 
 @pages.get("/t/{tenant_id}/reports/health.csv", name="portal.reports_health_csv")
@@ -161,18 +185,8 @@ def usage_page(
         service.require_reports(ctx.access)
         return _refused(ctx.page, ctx.url, "reports/usage.html", d, partner=False, current="reports")
     report = service.usage_report(ctx.session, ctx.access, d.range, utcnow())
-    return ctx.page(
-        "reports/usage.html",
-        current="reports",
-        errors={},
-        values=d.values,
-        query=d.query,
-        report=report,
-        columns=usage_columns(report.days),
-        summary=usage_summary(report.days),
-        bars=top_bars([(r.room_name, r.hours) for r in report.rooms], "bar-country"),
-        **_tabs(ctx.url, partner=False),
-    )
+    bars = top_bars([(r.room_name, r.hours) for r in report.rooms], "bar-country")
+    return _report_page(ctx.page, ctx.url, "usage", d, report, bars, partner=False, current="reports")
 
 
 @pages.get("/t/{tenant_id}/reports/usage.csv", name="portal.reports_usage_csv")
@@ -201,17 +215,9 @@ def partner_health_page(
         )
     view = overview.customer_view(pctx.session, pctx.principal)
     report = service.partner_health(pctx.session, view, d.range, utcnow())
-    return pctx.page(
-        "reports/health.html",
-        current="partner_reports",
-        errors={},
-        values=d.values,
-        query=d.query,
-        report=report,
-        columns=health_columns(report.days),
-        summary=health_summary(report.days),
-        bars=top_bars([(c.customer_name, c.unhealthy_room_days) for c in report.customers], "bar-unhealthy"),
-        **_tabs(pctx.url, partner=True),
+    bars = top_bars([(c.customer_name, c.unhealthy_room_days) for c in report.customers], "bar-unhealthy")
+    return _report_page(
+        pctx.page, pctx.url, "health", d, report, bars, partner=True, current="partner_reports"
     )
 
 
@@ -238,17 +244,9 @@ def partner_usage_page(
         return _refused(pctx.page, pctx.url, "reports/usage.html", d, partner=True, current="partner_reports")
     view = overview.customer_view(pctx.session, pctx.principal)
     report = service.partner_usage(pctx.session, view, d.range, utcnow())
-    return pctx.page(
-        "reports/usage.html",
-        current="partner_reports",
-        errors={},
-        values=d.values,
-        query=d.query,
-        report=report,
-        columns=usage_columns(report.days),
-        summary=usage_summary(report.days),
-        bars=top_bars([(c.customer_name, c.hours) for c in report.customers], "bar-country"),
-        **_tabs(pctx.url, partner=True),
+    bars = top_bars([(c.customer_name, c.hours) for c in report.customers], "bar-country")
+    return _report_page(
+        pctx.page, pctx.url, "usage", d, report, bars, partner=True, current="partner_reports"
     )
 
 
