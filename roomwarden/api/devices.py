@@ -28,6 +28,7 @@ from roomwarden.devices.schemas import (
 )
 from roomwarden.identity import throttle
 from roomwarden.identity.http import client_host
+from roomwarden.kit import metrics
 from roomwarden.kit.api import SessionDep, audited, not_audited
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.kit.pagination import Page
@@ -85,9 +86,14 @@ def report(request: Request, session: SessionDep, token: DeviceDep, body: Report
     """A full snapshot of the device's signals and software; a report whose ``sequence`` is not
     newer than the last accepted one changes nothing (and is answered alike). The answer lists
     the releases due for the room now, inside its maintenance window (``desired_software``)."""
-    caller = token.caller(session)
     now = utcnow()
-    apply_report(session, caller.device, caller.room, body, now)
+    try:
+        caller = token.caller(session)
+        accepted = apply_report(session, caller.device, caller.room, body, now)
+    except Unauthenticated:
+        metrics.DEVICE_REPORTS.labels("refused").inc()
+        raise
+    metrics.DEVICE_REPORTS.labels("accepted" if accepted else "stale").inc()
     return ReportOut(
         report_interval_seconds=request.app.state.settings.device_report_seconds,
         desired_software=delivery.offer(session, caller.device, caller.room, now),

@@ -13,6 +13,7 @@ import uuid
 
 from roomwarden.jobs import service
 from roomwarden.jobs.registry import JobContext, JobRegistry
+from roomwarden.kit import metrics
 from roomwarden.kit.db import Database
 from roomwarden.settings import Settings
 
@@ -59,6 +60,8 @@ class Runner:
         except Exception as exc:  # one failing job must not stop the others
             log.exception("job %s failed", claim.name)
             error = f"{type(exc).__name__}: {exc}"
+            metrics.JOB_FAILURES.labels(claim.name).inc()
+        metrics.JOB_RUNS.labels(claim.name, "ok" if error is None else "failed").inc()
         if not service.finish(self.db, claim, error):
             log.warning("job %s outlived its lease", claim.name)
         return claim.name

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.jobs.models import Job
 from roomwarden.jobs.registry import JobRegistry
+from roomwarden.kit import metrics
 from roomwarden.kit.db import Database
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
@@ -133,10 +134,13 @@ def due_by(session: Session, name: str, at: datetime) -> None:
 
 
 def due_count(session: Session) -> int:
-    """Jobs due and not claimed: the queue's depth."""
+    """Jobs due and not claimed: the queue's depth (``roomwarden_job_queue_depth{queue="jobs"}``)."""
     now = utcnow()
     due = select(func.count()).select_from(Job).where(Job.due_at <= now, _free(now))
     return int(session.scalar(due) or 0)
+
+
+metrics.queue_depths["jobs"] = due_count
 
 
 def job_rows(session: Session) -> list[Job]:

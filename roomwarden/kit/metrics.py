@@ -68,13 +68,21 @@ MAIL_FAILURES = Counter(
     "Outgoing mail delivery attempts that failed: retry (tried again later) or failed (given up)",
     ("outcome",),
 )
-JOB_RUNS = Counter("roomwarden_job_runs", "Background job runs, by job and outcome", ("job", "outcome"))
+JOB_RUNS = Counter(
+    "roomwarden_job_runs", "Background job runs, by job and outcome (ok, failed)", ("job", "outcome")
+)
 JOB_FAILURES = Counter("roomwarden_job_failures", "Background job runs that raised, by job", ("job",))
 DEVICE_REPORTS = Counter(
-    "roomwarden_device_reports", "Device reports received, by outcome", ("outcome",)
+    "roomwarden_device_reports",
+    "Device reports, by outcome: accepted, stale (a sequence not newer than the last accepted), "
+    "refused (a device token no longer valid)",
+    ("outcome",),
 )
 WEBHOOK_FAILURES = Counter(
-    "roomwarden_webhook_failures", "Webhook delivery attempts that failed, by reason", ("reason",)
+    "roomwarden_webhook_failures",
+    "Webhook delivery attempts that failed, by reason: refused (the address is not allowed), "
+    "unreachable, gone (410), http_4xx, http_5xx, error (an unexpected fault)",
+    ("reason",),
 )
 
 #: queue name -> a function that counts what waits in it, given a read session (called at

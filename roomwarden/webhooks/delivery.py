@@ -39,6 +39,7 @@ from roomwarden.events.models import EventRecord
 from roomwarden.identity.models import User
 from roomwarden.jobs import service as jobs
 from roomwarden.jobs.registry import JobContext, JobSpec
+from roomwarden.kit import metrics
 from roomwarden.kit.crypto import SecretBox
 from roomwarden.kit.db import Database
 from roomwarden.kit.time import utcnow
@@ -75,6 +76,14 @@ class Answer:
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
+    @property
+    def reason(self) -> str:
+        """What kind of failure this is, for ``roomwarden_webhook_failures_total``: a few fixed
+        values, never the address or the error's text."""
+        if self.status is None:
+            return "refused" if (self.error or "").startswith("refused") else "unreachable"
+        return "gone" if self.status == 410 else f"http_{self.status // 100}xx"
+
 
 def signed_headers(attempt: Attempt, now: datetime) -> dict[str, str]:
     """Standard Webhooks v1: one ``v1,<signature>`` per secret that signs now."""
@@ -86,6 +95,14 @@ def signed_headers(attempt: Attempt, now: datetime) -> dict[str, str]:
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": " ".join(signatures),
     }
+
+
+def pending_deliveries(session: Session) -> int:
+    """Deliveries waiting for a (next) attempt (``roomwarden_job_queue_depth{queue="webhooks"}``)."""
+    return session.scalar(select(func.count()).where(WebhookDelivery.status == "pending")) or 0
+
+
+metrics.queue_depths["webhooks"] = pending_deliveries
 
 
 def prune(session: Session, before: datetime, limit: int = 1000) -> int:
@@ -204,6 +221,7 @@ class Deliverer:
                     try:
                         sent += future.result()
                     except Exception:  # one bad delivery must not stop the others
+                        metrics.WEBHOOK_FAILURES.labels("error").inc()
                         log.exception("a webhook delivery failed unexpectedly")
 
     def _dispatch_all(self, time_left: Callable[[], bool], tenant_ids: Collection[uuid.UUID] | None) -> None:
@@ -258,6 +276,8 @@ class Deliverer:
 
     def _attempt(self, attempt: Attempt) -> bool:
         answer = self.send(attempt)
+        if not answer.ok:
+            metrics.WEBHOOK_FAILURES.labels(answer.reason).inc()
         with self.db.transaction() as session:
             return self._record(session, attempt, answer)
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 from roomwarden.jobs.models import Job
 from roomwarden.jobs.registry import JobContext, JobRegistry, JobSpec
@@ -147,6 +148,12 @@ def test_a_failing_job_is_recorded_and_the_others_still_run(settings: Settings, 
     )
     assert sorted(runner.run_until_idle()) == sorted([bad, good])
     assert ran == [good]
+    # counted for GET /metrics: roomwarden_job_runs_total by outcome, roomwarden_job_failures_total
+    runs = "roomwarden_job_runs_total"
+    assert REGISTRY.get_sample_value(runs, {"job": bad, "outcome": "failed"}) == 1
+    assert REGISTRY.get_sample_value(runs, {"job": good, "outcome": "ok"}) == 1
+    assert REGISTRY.get_sample_value(runs, {"job": good, "outcome": "failed"}) is None
+    assert REGISTRY.get_sample_value("roomwarden_job_failures_total", {"job": bad}) == 1
     failed = row(db, bad)
     assert failed.failures == 1 and "bad moment" in (failed.last_error or "")
     assert failed.lease_owner is None

@@ -17,6 +17,7 @@ from roomwarden.kit import requestid
 from roomwarden.kit.db import Database
 from roomwarden.kit.logs import JSONFormatter
 from roomwarden.settings import Settings
+from tests.devices.helpers import DeviceH, enroll, report, send
 from tests.factories import World, expect
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
@@ -96,6 +97,24 @@ def test_authorization_outcomes_are_counted(client: TestClient, world: World) ->
     after = scrape(client)
     name = "roomwarden_authorization_decisions_total"
     assert sample(after, name, outcome="not_found") - sample(before, name, outcome="not_found") == 1
+
+
+def test_device_reports_are_counted_by_outcome_and_every_queue_has_a_depth(
+    client: TestClient, world: World
+) -> None:
+    t = world.tenant()
+    device = enroll(world, t, world.room(t)["id"])
+    before = scrape(client)
+    report(world, device, sequence=5)
+    report(world, device, sequence=5)  # not newer: stale, answered alike
+    forged = DeviceH(device.device_id, device.room_id, device.tenant_id, device.token[:-4] + "AAAA")
+    assert send(world, forged).status_code == 401
+    after = scrape(client)
+    name = "roomwarden_device_reports_total"
+    for outcome in ("accepted", "stale", "refused"):
+        assert sample(after, name, outcome=outcome) - sample(before, name, outcome=outcome) == 1, outcome
+    for queue in ("mail", "jobs", "webhooks"):
+        assert f'roomwarden_job_queue_depth{{queue="{queue}"}}' in after
 
 
 def test_a_well_formed_request_id_is_echoed_and_any_other_replaced(client: TestClient) -> None:

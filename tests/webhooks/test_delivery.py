@@ -16,6 +16,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -139,9 +140,11 @@ def test_a_failed_delivery_is_retried_by_hand(world: World, db: Database, settin
     with receiver(status=500) as r:
         hook = endpoint(world, t, r.url)
         expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
+        before = _failures("http_5xx")
         deliver(d, t)
         [failed] = _deliveries(world, t, hook["id"])
         assert failed["status"] == "failed" and failed["next_attempt_at"] is None
+        assert _failures("http_5xx") == before + 1  # roomwarden_webhook_failures_total (GET /metrics)
         r.status = 200
         again = expect(world.post(t, f"/webhooks/{hook['id']}/deliveries/{failed['id']}/retry", None), 200)
         assert again["status"] == "pending"
@@ -193,8 +196,10 @@ def test_410_disables_the_endpoint_and_mails_its_admins(
         hook = endpoint(world, t, r.url)
         expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
         expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)
+        gone = _failures("gone")
         deliver(deliverer(db, settings), t)
         assert len(r.requests) == 1  # disabled at the first 410: the second waits
+        assert _failures("gone") == gone + 1
         read = expect(
             world.client.get(f"/api/v1/tenants/{t.id}/webhooks/{hook['id']}", headers=t.admin.headers), 200
         )
@@ -215,6 +220,10 @@ def test_410_disables_the_endpoint_and_mails_its_admins(
         assert len(r.requests) == 2
         statuses = sorted(d["status"] for d in _deliveries(world, t, hook["id"]))
         assert statuses == ["failed", "succeeded"]  # the one answered 410 waits for a retry by hand
+
+
+def _failures(reason: str) -> float:
+    return REGISTRY.get_sample_value("roomwarden_webhook_failures_total", {"reason": reason}) or 0.0
 
 
 def _mailed(db: Database, tenant_id: str, upn: str) -> None:
