@@ -11,9 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.mfa import require_second_factor
-from roomwarden.approvals import actions, notices, policy
+from roomwarden.approvals import actions, filing, policy
 from roomwarden.approvals.models import ApprovalRequest
-from roomwarden.audit.service import Category, Operation, record
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import Conflict, Forbidden
@@ -97,27 +96,7 @@ def _hold(
         created_at=now,
         expires_at=policy.expires_at(now, link.approval_expires_in_days),
     )
-    session.add(req)
-    session.flush()
-    record(
-        session,
-        tenant_id=link.tenant_id,
-        actor=principal.actor,
-        category=Category.APPROVAL_REQUEST,
-        operation=Operation.CREATE,
-        object_name=f"{req.action}: {req.target_name}",
-        object_id=req.id,
-        details={
-            "event": req.event,
-            "events": req.events,
-            "action": req.action,
-            "status": req.status,
-            "change": req.change,
-            "expires_at": req.expires_at.isoformat(),
-        },
-    )
-    notices.notify_reviewers(session, req)
-    return req
+    return filing.file(session, req, principal.actor)
 
 
 def apply(session: Session, req: ApprovalRequest, reviewer: Principal) -> Elevation:

@@ -21,7 +21,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.models import AssignmentMember, Role, RoleAssignment
-from roomwarden.approvals import notices, policy
+from roomwarden.approvals import filing, policy
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import Actor, Auditor, Category, Operation, record
 from roomwarden.identity import service as directory
@@ -143,27 +143,7 @@ def _hold(
         created_at=now,
         expires_at=policy.expires_at(now, link.approval_expires_in_days),
     )
-    session.add(req)
-    session.flush()
-    record(
-        session,
-        tenant_id=link.tenant_id,
-        actor=actor,
-        category=Category.APPROVAL_REQUEST,
-        operation=Operation.CREATE,
-        object_name=f"{ACTION}: {group.name}",
-        object_id=req.id,
-        details={
-            "event": req.event,
-            "events": req.events,
-            "action": req.action,
-            "status": req.status,
-            "change": req.change,
-            "expires_at": req.expires_at.isoformat(),
-        },
-    )
-    notices.notify_reviewers(session, req)
-    return req
+    return filing.file(session, req, actor)
 
 
 def snapshot(

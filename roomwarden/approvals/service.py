@@ -27,11 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roomwarden.access.resolver import Access, resolve_access
-from roomwarden.approvals import actions, elevations, notices, partner_groups, policy, visibility
+from roomwarden.approvals import actions, elevations, filing, notices, partner_groups, policy, visibility
 from roomwarden.approvals.faults import pause_at
 from roomwarden.approvals.models import ApprovalRequest
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, Result, record
-from roomwarden.events import service as outbox
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, NotFound
@@ -142,25 +141,7 @@ def hold(
         created_at=now,
         expires_at=policy.expires_at(now, link.approval_expires_in_days),
     )
-    session.add(req)
-    session.flush()
-    _event(session, req)
-    access.audit(
-        session,
-        Category.APPROVAL_REQUEST,
-        Operation.CREATE,
-        _label(req),
-        req.id,
-        {
-            "event": req.event,
-            "events": events,
-            "action": req.action,
-            "status": req.status,
-            "change": req.change,
-            "expires_at": req.expires_at.isoformat(),
-        },
-    )
-    notices.notify_reviewers(session, req)
+    filing.file(session, req, access)
     sweep(session, now, tenant_id=access.tenant_id)
     return req
 
@@ -173,9 +154,6 @@ def _after(
     session.flush()
     return actions.snapshot(session, tenant_id, action.target_type, target_id)
 
-
-def _label(req: ApprovalRequest) -> str:
-    return f"{req.action}: {req.target_name}"
 
 
 # -- deciding -----------------------------------------------------------------------------------
@@ -200,31 +178,13 @@ def _finish(
 ) -> None:
     policy.check_transition(req.status, status)
     req.status, req.decided_at, req.reason = status, now, reason
-    _event(session, req)
+    filing.announce(session, req)
     if by is not None:
         req.decided_by_user_id, req.decided_by_tenant_id, req.decided_by_upn = (
             by.user_id,
             by.tenant_id,
             by.upn,
         )
-
-
-def _event(session: Session, req: ApprovalRequest) -> None:
-    """``approval.*``: the request's new state, for the customer and the link's partner."""
-    outbox.emit(
-        session,
-        "approval.requested" if req.status == policy.PENDING else f"approval.{req.status}",
-        tenant_id=req.tenant_id,
-        room_id=req.room_id,
-        link_id=req.link_id,
-        partner_tenant_id=req.partner_tenant_id,
-        data={
-            "approval_request_id": req.id,
-            "link_id": req.link_id,
-            "event": req.event,
-            "status": req.status,
-        },
-    )
 
 
 def _record(
@@ -241,7 +201,7 @@ def _record(
         actor=actor,
         category=Category.APPROVAL_REQUEST,
         operation=operation,
-        object_name=_label(req),
+        object_name=filing.label(req),
         object_id=req.id,
         result=result,
         details={

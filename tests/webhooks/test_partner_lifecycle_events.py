@@ -1,6 +1,7 @@
 """The partner lifecycle's events of SPEC §13 are recorded in the transaction of their change:
-a link's end reached, its renewal, a reminder before it, an activation and its early end —
-with ids only, and for the customer (the partner hears them through its link)."""
+a link's end reached, its renewal, a reminder before it, an activation and its early end, and
+every kind of held request (an activation, a partner group's members) as requested and
+decided — with ids only, and for the customer (the partner hears them through its link)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from roomwarden.events.models import EventRecord
+from tests.approvals.helpers import reject, requests_of
+from tests.approvals.test_partner_groups import _setup as group_setup
 from tests.factories import TenantH, World, expect
 from tests.partners.helpers import in_customer
 from tests.partners.test_elevation import activate, setup
@@ -59,3 +62,29 @@ def test_an_activation_and_its_early_end_are_events(world: World) -> None:
     assert activated["assignment_id"] == s.assignment_id and activated["ends_at"]
     assert ended == {"assignment_id": s.assignment_id, "activation_id": started["id"], "user_id": s.tech.id}
     assert "Ticket 42" not in str(events)  # the justification is the member's own words
+
+
+def _approval_events(world: World, c: TenantH, request_id: str) -> list[str]:
+    return [t for t, d in _events(world, c, "approval.") if d["approval_request_id"] == request_id]
+
+
+def test_a_held_activation_is_announced_as_requested_then_decided(world: World) -> None:
+    s = setup(world)  # elevation.activate is manual by default
+    held = activate(world, s)
+    assert held.status_code == 202, held.text
+    request_id = held.json()["id"]
+    assert _approval_events(world, s.c, request_id) == ["approval.requested"]
+    url = f"/api/v1/tenants/{s.c.id}/approval-requests/{request_id}/approve"
+    expect(world.client.post(url, headers=s.c.admin.headers), 200)
+    assert _approval_events(world, s.c, request_id) == ["approval.requested", "approval.approved"]
+
+
+def test_a_held_partner_group_change_is_announced_as_requested(world: World) -> None:
+    x, group, _, _ = group_setup(world)
+    c, p = x.customer, x.partner
+    url = f"/api/v1/tenants/{p.id}/security-groups/{group}"
+    expect(world.client.patch(url, json={"member_ids": [world.user(p).id]}, headers=p.admin.headers), 200)
+    [held] = [r for r in requests_of(world, c, "?status=pending") if r["action"] == "group_members.update"]
+    assert _approval_events(world, c, held["id"]) == ["approval.requested"]
+    expect(reject(world, c, held["id"]), 200)
+    assert _approval_events(world, c, held["id"]) == ["approval.requested", "approval.rejected"]
