@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from roomwarden.access.resolver import Access
+from roomwarden.kit.natural import natural_key
 from roomwarden.portal.forms import text
 from roomwarden.rooms.models import Room, RoomGroupMember
 from roomwarden.rooms.service import list_rooms_query
@@ -84,7 +85,7 @@ def room_picker(
     stmt = list_rooms_query(access, q=q or None).with_only_columns(Room.id, Room.name)
     if names:
         stmt = stmt.where(Room.id.not_in(list(names)))
-    stmt = stmt.order_by(func.lower(Room.name), Room.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    stmt = stmt.order_by(Room.name_key, Room.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE + 1)
     rows = [(rid, name) for rid, name in session.execute(stmt)]
     return RoomPicker(
         q=q,
@@ -121,4 +122,4 @@ def effective_rooms(
 
 
 def _by_name(item: tuple[uuid.UUID, str]) -> tuple[str, str]:
-    return item[1].lower(), str(item[0])
+    return natural_key(item[1]), str(item[0])
