@@ -19,10 +19,10 @@ from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError
-from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.effective_access import explanations
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
+from roomwarden.portal.listing import Key, Listing, fetch
 from roomwarden.portal.web import FormRefused, portal_router, redirect
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import list_rooms_query
@@ -30,6 +30,13 @@ from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
 PAGE_SIZE = 100
+#: the columns the users list sorts by (by the header's link)
+USER_SORTS: dict[str, Key] = {
+    "name": User.name_key,
+    "upn": User.upn,
+    "global_admin": User.is_global_admin,
+    "account": User.is_active,
+}
 
 
 def _admin(ctx: Ctx) -> None:
@@ -43,17 +50,17 @@ def _admin(ctx: Ctx) -> None:
 def user_list(
     ctx: TenantCtx,
     q: str = Query("", max_length=200),
-    cursor: str = Query("", max_length=64),
+    sort: str = Query("", max_length=20),
+    page: str = Query("", max_length=9),
     done: str = "",
 ) -> Response:
+    """Users by name, naturally sorted (``User.name_key``), or by the column chosen by its
+    header, with the number found and pages keeping the search and the sort."""
     _admin(ctx)
-    params = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
-    page = paginate(
-        ctx.session, service.list_users_query(ctx.access, q.strip() or None), User.id, params, lambda u: u
-    )
-    return ctx.page(
-        "directory/users.html", current="settings", page=page, q=q, first_page=bool(cursor), done=done
-    )
+    listing = Listing.read({"q": q.strip()}, columns=tuple(USER_SORTS), default="name", sort=sort, page=page)
+    stmt = service.list_users_query(ctx.access, listing.q or None)
+    found = fetch(ctx.session, stmt, listing, USER_SORTS, User.id, PAGE_SIZE)
+    return ctx.page("directory/users.html", current="settings", found=found, listing=listing, done=done)
 
 
 def _new_user_page(ctx: Ctx, values: dict[str, Any], errors: dict[str, str]) -> Response:
