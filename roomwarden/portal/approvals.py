@@ -404,6 +404,7 @@ def _list(
         found = fetch(ctx.session, stmt, listing, keys, ApprovalRequest.id, PAGE_SIZE)
     items: list[ApprovalRequest] = found.items
     partners, rooms = _filter_choices(ctx)
+    named = room_names(ctx.session, ctx.tenant_id, {r.room_id for r in items if r.room_id is not None})
     return ctx.page(
         "approvals.html",
         current="approvals",
@@ -412,6 +413,8 @@ def _list(
         decide_errors=decide_errors or {},
         decide_values=decide_values or {"requests": [], "reason": ""},
         items=[(r, status_of(r, now)) for r in items],
+        #: what each request changes, in names ("Update ring: Default → Pilot")
+        changes={r.id: diff_rows(r, named.get(r.room_id) if r.room_id else None, ctx.session) for r in items},
         listing=listing,
         found=found,
         errors=errors,

@@ -624,6 +624,12 @@ def test_the_room_form_sends_only_what_changed_so_change_control_sees_the_right_
     read = api(world, ln.customer, f"/approval-requests/{rid}")
     assert read["event"] == "update_ring.change"
     assert {d["field"] for d in read["diff"]} <= {"update_ring_id", "update_ring"}
+    # the reviewer reads the change in names, in the list as on the request's page
+    rings = {v: k for k, v in ring_ids(world, ln.customer).items()}
+    said = f"Update ring: {rings[room['update_ring_id']]} → {rings[other]}"
+    reviewer = signed_in(world, app, ln.customer.admin)
+    assert said in html.unescape(reviewer.get(f"/t/{ln.customer.id}/approvals").text)
+    assert other not in reviewer.get(f"/t/{ln.customer.id}/approvals").text.split("<tbody>", 1)[1]
 
 
 def test_several_requests_are_approved_or_rejected_at_once(world, app) -> None:
