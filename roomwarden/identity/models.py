@@ -16,18 +16,25 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.natural import keep_sort_key, sort_key_column
 from roomwarden.kit.time import utcnow
 
 
 class User(IdMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), UniqueConstraint("tenant_id", "oidc_subject"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "oidc_subject"),
+        Index("ix_users_tenant_name_key", "tenant_id", "name_key", "id"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     # UPNs are stored lower-cased; their domain is one of the tenant's, and domains are
     # unique across the service, so the UPN is too.
     upn: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    #: the display name's natural sort key (kit.natural), kept with it
+    name_key: Mapped[str] = sort_key_column("display_name")
     password_hash: Mapped[str | None] = mapped_column(String(200))
     is_global_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -54,10 +61,15 @@ class User(IdMixin, Base):
 
 class SecurityGroup(IdMixin, Base):
     __tablename__ = "security_groups"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"), UniqueConstraint("tenant_id", "id"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "id"),
+        Index("ix_security_groups_tenant_name_key", "tenant_id", "name_key", "id"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = sort_key_column("name")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -133,3 +145,7 @@ class RecoveryCode(IdMixin, Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column()
+
+
+keep_sort_key(User.display_name, "name_key")
+keep_sort_key(SecurityGroup.name, "name_key")

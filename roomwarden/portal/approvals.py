@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Query, Response
-from sqlalchemy import ColumnElement, and_, case, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -35,6 +35,7 @@ from roomwarden.partners.models import PartnerLink, live_link
 from roomwarden.partners.schemas import EVENTS
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FieldErrors, errors_of, ids, text, validate
+from roomwarden.portal.listing import Found, Listing, fetch
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.tenants.models import Tenant
@@ -302,6 +303,16 @@ def page_of(
 
 # -- the list -------------------------------------------------------------------------------------
 
+#: the columns the list sorts by (by the header's link), besides "status" (the default:
+#: waiting first, each part newest first — ``_rank``)
+_SORTS: dict[str, Any] = {
+    "change": ApprovalRequest.event,
+    "target": func.lower(ApprovalRequest.target_name),
+    "requested_by": func.lower(ApprovalRequest.requester_name),
+    "requested": ApprovalRequest.created_at,
+    "decide_before": ApprovalRequest.expires_at,
+}
+
 
 def _policies(ctx: Ctx) -> list[tuple[str, list[tuple[str, str]]]] | None:
     """Each active partner's change-control policy, for reviewers over the whole tenant
@@ -350,10 +361,11 @@ def approvals_page(
     event: str = Query("", max_length=40),
     partner: str = Query("", max_length=36),
     room: str = Query("", max_length=36),
-    cursor: str = Query("", max_length=64),
+    sort: str = Query("", max_length=20),
+    page: str = Query("", max_length=9),
     decided: str = Query("", max_length=40),
 ) -> Response:
-    return _list(ctx, status, event, partner, room, cursor, decided=decided)
+    return _list(ctx, status, event, partner, room, sort, page, decided=decided)
 
 
 def _list(
@@ -362,7 +374,8 @@ def _list(
     event: str = "",
     partner: str = "",
     room: str = "",
-    cursor: str = "",
+    sort: str = "",
+    page: str = "",
     *,
     decided: str = "",
     decide_errors: dict[str, str] | None = None,
@@ -379,16 +392,19 @@ def _list(
         errors["partner"] = "Choose a partner from the list."
     if room and room_id is None:
         errors["room"] = "Choose a room from the list."
-    items: list[ApprovalRequest] = []
-    next_cursor = None
+    filters = {"status": status, "event": event, "partner": partner, "room": room}
+    listing = Listing.read(filters, columns=("status", *_SORTS), default="status", sort=sort, page=page)
+    found = Found([], 0, 1, 1)
+    now = utcnow()
     if not errors:
         stmt = visibility.customer_query(
             ctx.access, status=status or None, event=event or None, partner_id=partner_id, room_id=room_id
         )
-        items, next_cursor = page_of(ctx.session, stmt, cursor)
+        keys = {"status": (_rank(now), ApprovalRequest.id.desc()), **_SORTS}
+        found = fetch(ctx.session, stmt, listing, keys, ApprovalRequest.id, PAGE_SIZE)
+    items: list[ApprovalRequest] = found.items
     partners, rooms = _filter_choices(ctx)
-    filters = {"status": status, "event": event, "partner": partner, "room": room}
-    now = utcnow()
+    named = room_names(ctx.session, ctx.tenant_id, {r.room_id for r in items if r.room_id is not None})
     return ctx.page(
         "approvals.html",
         current="approvals",
@@ -397,8 +413,10 @@ def _list(
         decide_errors=decide_errors or {},
         decide_values=decide_values or {"requests": [], "reason": ""},
         items=[(r, status_of(r, now)) for r in items],
-        next_cursor=next_cursor,
-        first_page=bool(cursor),
+        #: what each request changes, in names ("Update ring: Default → Pilot")
+        changes={r.id: diff_rows(r, named.get(r.room_id) if r.room_id else None, ctx.session) for r in items},
+        listing=listing,
+        found=found,
         errors=errors,
         filters=filters,
         query={k: v for k, v in filters.items() if v},

@@ -1,8 +1,9 @@
-"""The audit log (SPEC §6, §9): the tenant's records newest first with the API's filters and
-date range (**From**, **To**), pages of 50; **Export CSV** downloads the range through the
-API's own export (and is recorded in the log like the API's); **Verify** walks the chain and
-says the result in words. Everything is behind ``audit.export`` over all rooms, the API's
-rule (``Access.require_tenant_wide``)."""
+"""The audit log (SPEC §6, §9): the tenant's records newest first (or by the column chosen by
+its header) with the API's filters and date range (**From**, **To**), the number found and
+pages of 50; **Export CSV** downloads what the filters select through the API's own export
+(and is recorded in the log like the API's); **Verify** walks the chain and says the result
+in words. Everything is behind ``audit.export`` over all rooms, the API's rule
+(``Access.require_tenant_wide``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from typing import Any
 
 from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.audit import queries
+from roomwarden.audit.models import AuditRecord
 from roomwarden.audit.service import Category, Operation
 from roomwarden.audit.verify import verify_chain
 from roomwarden.kit.api import audited
@@ -24,6 +26,7 @@ from roomwarden.kit.errors import AppError, Invalid
 from roomwarden.partners.models import PartnerLink
 from roomwarden.portal.deps import Ctx, TenantCtx
 from roomwarden.portal.forms import errors_of
+from roomwarden.portal.listing import Found, Key, Listing, fetch
 from roomwarden.portal.web import FormRefused, portal_router, sentence
 from roomwarden.tenants.models import Tenant
 
@@ -113,30 +116,38 @@ def _partner_choices(ctx: Ctx) -> list[tuple[str, str]]:
     return [(str(tid), name) for tid, name in rows]
 
 
+#: the columns the log sorts by (by the header's link); "time" (the default) is newest first
+SORTS: dict[str, Key] = {
+    "time": AuditRecord.seq,
+    "category": AuditRecord.category,
+    "operation": AuditRecord.operation,
+    "object": func.lower(AuditRecord.object_name),
+    "result": AuditRecord.result_status,
+    "actor": func.lower(AuditRecord.user_upn),
+}
+
+
 def _page(
     ctx: Ctx,
     f: Filters,
-    cursor: str = "",
+    sort: str = "",
+    page: str = "",
     verified: Any = None,
     status: int = 200,
 ) -> Response:
     _gate(ctx)
-    records: list[Any] = []
-    next_cursor = None
+    listing = Listing.read(
+        f.values(), columns=tuple(SORTS), default="time", default_descending=True, sort=sort, page=page
+    )
+    found = Found([], 0, 1, 1)
     if not f.errors:
         try:
             lo, hi = f.range()
-            after = queries.decode_seq_cursor(cursor) if cursor else None
         except Invalid:
-            if not f.errors:
-                f.errors["_form"] = "This page of the log is not valid: start again from the first page."
             status = 422
         else:
             stmt = queries.records_query(ctx.tenant_id, lo, hi, filters=f.api_filters())
-            rows = ctx.session.scalars(queries.page_query(stmt, "desc", after, PAGE_SIZE)).all()
-            records = list(rows[:PAGE_SIZE])
-            if len(rows) > PAGE_SIZE and records:
-                next_cursor = queries.encode_seq_cursor(records[-1].seq)
+            found = fetch(ctx.session, stmt, listing, SORTS, AuditRecord.seq, PAGE_SIZE)
     elif status == 200:
         status = 422
     return ctx.page(
@@ -146,9 +157,9 @@ def _page(
         f=f,
         values=f.values(),
         errors=f.errors,
-        records=records,
-        next_cursor=next_cursor,
-        first_page=bool(cursor),
+        records=found.items,
+        found=found,
+        listing=listing,
         verified=verified,
         categories=[(c.value, c.value) for c in Category],
         results=[(r, r) for r in RESULTS],
@@ -165,12 +176,13 @@ def audit_log(
     result: str = Query("", max_length=64),
     user: str = Query("", max_length=320),
     partner: str = Query("", max_length=64),
-    cursor: str = Query("", max_length=64),
+    sort: str = Query("", max_length=20),
+    page: str = Query("", max_length=9),
     verify: str = Query("", max_length=1),
 ) -> Response:
     _gate(ctx)
     verified = verify_chain(ctx.session, ctx.tenant_id) if verify else None
-    return _page(ctx, _filters(start, end, category, result, user, partner), cursor, verified)
+    return _page(ctx, _filters(start, end, category, result, user, partner), sort, page, verified)
 
 
 @pages.get("/t/{tenant_id}/audit-log/export", name="portal.audit_log_export")

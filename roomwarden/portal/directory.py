@@ -19,10 +19,11 @@ from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError
-from roomwarden.kit.pagination import PageParams, paginate
+from roomwarden.portal import pickers
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.effective_access import explanations
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
+from roomwarden.portal.listing import Key, Listing, fetch
 from roomwarden.portal.web import FormRefused, portal_router, redirect
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.service import list_rooms_query
@@ -30,6 +31,13 @@ from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
 PAGE_SIZE = 100
+#: the columns the users list sorts by (by the header's link)
+USER_SORTS: dict[str, Key] = {
+    "name": User.name_key,
+    "upn": User.upn,
+    "global_admin": User.is_global_admin,
+    "account": User.is_active,
+}
 
 
 def _admin(ctx: Ctx) -> None:
@@ -43,17 +51,17 @@ def _admin(ctx: Ctx) -> None:
 def user_list(
     ctx: TenantCtx,
     q: str = Query("", max_length=200),
-    cursor: str = Query("", max_length=64),
+    sort: str = Query("", max_length=20),
+    page: str = Query("", max_length=9),
     done: str = "",
 ) -> Response:
+    """Users by name, naturally sorted (``User.name_key``), or by the column chosen by its
+    header, with the number found and pages keeping the search and the sort."""
     _admin(ctx)
-    params = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
-    page = paginate(
-        ctx.session, service.list_users_query(ctx.access, q.strip() or None), User.id, params, lambda u: u
-    )
-    return ctx.page(
-        "directory/users.html", current="settings", page=page, q=q, first_page=bool(cursor), done=done
-    )
+    listing = Listing.read({"q": q.strip()}, columns=tuple(USER_SORTS), default="name", sort=sort, page=page)
+    stmt = service.list_users_query(ctx.access, listing.q or None)
+    found = fetch(ctx.session, stmt, listing, USER_SORTS, User.id, PAGE_SIZE)
+    return ctx.page("directory/users.html", current="settings", found=found, listing=listing, done=done)
 
 
 def _new_user_page(ctx: Ctx, values: dict[str, Any], errors: dict[str, str]) -> Response:
@@ -234,16 +242,21 @@ def group_list(ctx: TenantCtx, done: str = "") -> Response:
     return ctx.page("directory/groups.html", current="settings", items=items, members=members, done=done)
 
 
-def _users(ctx: Ctx) -> list[tuple[str, str]]:
-    rows = ctx.session.scalars(
-        select(User).where(User.tenant_id == ctx.tenant_id).order_by(User.display_name, User.upn)
-    )
-    return [(str(u.id), f"{u.display_name} ({u.upn})") for u in rows]
+#: the form field of a security group's members (its picker's)
+MEMBERS = "member_ids"
 
 
 def _group_form(
-    ctx: Ctx, group: SecurityGroup | None, values: dict[str, Any], errors: dict[str, str]
+    ctx: Ctx,
+    group: SecurityGroup | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    form: Any = None,
 ) -> Response:
+    """The form, its members chosen through a picker of the tenant's users that searches and
+    pages on the server (``form``: the one its Search or a page button sent)."""
+    q, page = pickers.state(form, MEMBERS) if form is not None else ("", 0)
+    members = pickers.pick(ctx.session, pickers.users(ctx.tenant_id), MEMBERS, values[MEMBERS], q, page)
     return ctx.page(
         "directory/group_form.html",
         current="settings",
@@ -251,7 +264,7 @@ def _group_form(
         group=group,
         values=values,
         errors=errors,
-        user_choices=_users(ctx),
+        members=members,
     )
 
 
@@ -264,7 +277,10 @@ def group_new(ctx: TenantCtx) -> Response:
 @pages.post("/t/{tenant_id}/security-groups/new")
 @audited(Category.SECURITY_GROUP, Operation.CREATE)
 def group_create(ctx: TenantCtx, form: FormDep) -> Response:
-    values = {"name": text(form, "name", 200), "member_ids": ids(form, "member_ids")}
+    values = {"name": text(form, "name", 200), MEMBERS: ids(form, MEMBERS)}
+    if pickers.searching(form, MEMBERS):  # the members' Search or a page: nothing is saved
+        _admin(ctx)
+        return _group_form(ctx, None, values, {}, form)
     try:
         _admin(ctx)
         service.create_group(ctx.session, ctx.access, validate(GroupCreate, values))
@@ -285,7 +301,10 @@ def group_edit(ctx: TenantCtx, group_id: uuid.UUID) -> Response:
 @pages.post("/t/{tenant_id}/security-groups/{group_id}")
 @audited(Category.SECURITY_GROUP, Operation.UPDATE)
 def group_update(ctx: TenantCtx, group_id: uuid.UUID, form: FormDep) -> Response:
-    values = {"name": text(form, "name", 200), "member_ids": ids(form, "member_ids")}
+    values = {"name": text(form, "name", 200), MEMBERS: ids(form, MEMBERS)}
+    if pickers.searching(form, MEMBERS):  # the members' Search or a page: nothing is saved
+        _admin(ctx)
+        return _group_form(ctx, service.get_group(ctx.session, ctx.access, group_id), values, {}, form)
     try:
         _admin(ctx)
         service.update_group(ctx.session, ctx.access, group_id, validate(GroupUpdate, values))

@@ -14,7 +14,7 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.audit.service import Category, Operation
 from roomwarden.kit.api import audited, not_audited
 from roomwarden.kit.errors import AppError, Forbidden
-from roomwarden.portal.choices import rooms_for
+from roomwarden.portal import pickers
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import errors_of, ids, text, validate
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
@@ -23,6 +23,8 @@ from roomwarden.rooms.models import Room, RoomGroup
 from roomwarden.rooms.schemas import RoomGroupCreate, RoomGroupUpdate
 
 pages = portal_router()
+#: the form field of the group's rooms (its picker's)
+ROOMS = "room_ids"
 #: what the Rule field reads of a form; longer rules are refused by the grammar's own limit
 MAX_RULE_FORM = 2 * rules.MAX_LENGTH
 
@@ -49,8 +51,21 @@ def _form_page(
     chosen: list[uuid.UUID],
     errors: dict[str, str],
     preview: tuple[int, list[Room]] | None = None,
+    search: tuple[str, int] = ("", 0),
 ) -> Response:
     perm = P.GROUPS_MODIFY if group else P.GROUPS_CREATE
+    q, page = search
+    picker = pickers.room_picker(
+        ctx.session,
+        ctx.access,
+        chosen=chosen,
+        group_ids=[],
+        all_rooms=False,
+        q=q,
+        page=page,
+        field=ROOMS,
+        within=ctx.access.rooms(perm).clause(Room.id),
+    )
     return ctx.page(
         "groups/form.html",
         current="room_groups",
@@ -59,7 +74,7 @@ def _form_page(
         values=values,
         chosen=chosen,
         errors=errors,
-        room_choices=rooms_for(ctx.session, ctx.access, perm),
+        picker=picker,
         may_rename=_may_rename(ctx),
         may_rule=_may_rule(ctx, perm),
         preview=preview,
@@ -86,17 +101,27 @@ def _may_rename(ctx: Ctx) -> bool:
     return True
 
 
-@pages.get("/t/{tenant_id}/room-groups/new", name="portal.room_group_new")
-def group_new(ctx: TenantCtx) -> Response:
+def _require_create(ctx: Ctx) -> None:
     ctx.access.require_tenant_wide(P.GROUPS_CREATE, "room group", partner_visible=True)
     groups.require_sees_every_group(ctx.access, "creating a room group")
+
+
+def _require_modify(ctx: Ctx, group: RoomGroup) -> None:
+    modifiable = ctx.access.rooms(P.GROUPS_MODIFY)
+    if not ctx.session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id)):
+        raise Forbidden("groups.modify is not granted on this room group")
+
+
+@pages.get("/t/{tenant_id}/room-groups/new", name="portal.room_group_new")
+def group_new(ctx: TenantCtx) -> Response:
+    _require_create(ctx)
     return _form_page(ctx, None, {}, [], {})
 
 
 @pages.post("/t/{tenant_id}/room-groups/new")
 @audited(Category.ROOM_GROUP, Operation.CREATE)
 def group_create(ctx: TenantCtx, form: FormDep) -> Response:
-    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, "room_ids")
+    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, ROOMS)
     rule = _rule(form)
     body: dict[str, object] = {"name": values["name"], **({"rule": rule} if rule else {"room_ids": chosen})}
     try:
@@ -112,10 +137,17 @@ def group_create(ctx: TenantCtx, form: FormDep) -> Response:
 @pages.post("/t/{tenant_id}/room-groups/preview", name="portal.room_group_preview")
 @not_audited("a preview changes nothing")
 def group_preview(ctx: TenantCtx, form: FormDep) -> Response:
-    """The group form again, with what its rule would select now (nothing is saved)."""
+    """The group form again, with what its rule would select now, or with the rooms' search
+    or another page of them (nothing is saved)."""
     group_id = parse_uuid(text(form, "group_id"))
     group = groups.visible_group(ctx.session, ctx.access, group_id) if group_id else None
-    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, "room_ids")
+    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, ROOMS)
+    if pickers.searching(form, ROOMS):
+        if group is None:
+            _require_create(ctx)
+        else:
+            _require_modify(ctx, group)
+        return _form_page(ctx, group, values, chosen, {}, search=pickers.state(form, ROOMS))
     try:
         found = groups.preview(ctx.session, ctx.access, _rule(form) or "")
     except AppError as exc:
@@ -155,16 +187,14 @@ def group_page(ctx: TenantCtx, group_id: uuid.UUID, done: str = "") -> Response:
 def group_edit(ctx: TenantCtx, group_id: uuid.UUID) -> Response:
     group = groups.visible_group(ctx.session, ctx.access, group_id)
     chosen = groups.member_ids(ctx.session, group.id, ctx.access.rooms(P.GROUPS_MODIFY))
-    modifiable = ctx.access.rooms(P.GROUPS_MODIFY)
-    if not ctx.session.scalar(select(modifiable.group_named(RoomGroup.id)).where(RoomGroup.id == group.id)):
-        raise Forbidden("groups.modify is not granted on this room group")
+    _require_modify(ctx, group)
     return _form_page(ctx, group, {"name": group.name, "rule": group.rule or ""}, chosen, {})
 
 
 @pages.post("/t/{tenant_id}/room-groups/{group_id}/edit")
 @audited(Category.ROOM_GROUP, Operation.UPDATE)
 def group_update(ctx: TenantCtx, group_id: uuid.UUID, form: FormDep) -> Response:
-    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, "room_ids")
+    values, chosen = {"name": text(form, "name"), "rule": text(form, "rule")}, ids(form, ROOMS)
     try:
         current = groups.visible_group(ctx.session, ctx.access, group_id)
         rule = _rule(form)

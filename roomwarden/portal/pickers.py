@@ -10,16 +10,19 @@ the API's own list)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from roomwarden.access.resolver import Access
+from roomwarden.identity.models import SecurityGroup, User
+from roomwarden.kit.natural import natural_key
 from roomwarden.portal.forms import text
-from roomwarden.rooms.models import Room, RoomGroupMember
+from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.service import list_rooms_query
 
 PAGE_SIZE = 25
@@ -28,27 +31,127 @@ SEARCH, PAGE = "rooms_q", "rooms_page"
 
 
 @dataclass(frozen=True, slots=True)
-class RoomPicker:
+class Picker:
+    """One chooser as drawn: the ids chosen (the form field ``field``), its search (the fields
+    ``{field}_q`` and ``{field}_page``) and a page of the other items that match."""
+
+    field: str
     q: str
     page: int
     chosen: list[tuple[uuid.UUID, str]]
     results: list[tuple[uuid.UUID, str]]
     more: bool
-    #: rooms the choice delegates now: the chosen rooms and the rooms of the chosen groups
-    effective: int
+    #: for a room chooser, the rooms the choice covers now (chosen rooms and groups' rooms)
+    effective: int | None = None
+
+
+#: the room chooser of a partner's scope (the first picker; its names are kept)
+RoomPicker = Picker
+
+
+#: a statement of ``(id, name)`` rows
+Rows = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What a picker offers: ``rows(q)`` selects ``(id, name)`` of every item offered that
+    matches the search ``q`` (all of them for ""), in the order of ``key`` (a natural sort key,
+    indexed per tenant) and ``id``."""
+
+    rows: Callable[[str], Rows]
+    id: Any
+    key: Any
+
+
+def state(form: FormData, field: str) -> tuple[str, int]:
+    """A picker's search and page from a submitted form: its **Search** starts at page 0 (a
+    page button is sent only when it is the one pressed)."""
+    q = text(form, f"{field}_q", 200).strip()
+    raw = text(form, f"{field}_page", 6)
+    page = int(raw) if raw.isdigit() and form.get("search") != field else 0
+    return q, page
 
 
 def search_state(form: FormData) -> tuple[str, int]:
-    """The picker's search and page from a submitted form; **Search** starts at page 0."""
+    """The room picker's search and page; **Search** starts at page 0."""
     q = text(form, SEARCH, 200).strip()
     raw = text(form, PAGE, 6)
     page = int(raw) if raw.isdigit() and not form.get("search") else 0
     return q, page
 
 
-def searching(form: FormData) -> bool:
-    """The form was sent by the picker's **Search** or a results page button, not to save."""
-    return bool(form.get("search")) or bool(text(form, PAGE, 6))
+def searching(form: FormData, *fields: str) -> bool:
+    """The form was sent by a picker's **Search** or a results page button, not to save."""
+    return bool(form.get("search")) or any(text(form, f"{f}_page", 6) for f in (fields or ("rooms",)))
+
+
+def pick(
+    session: Session,
+    source: Source,
+    field: str,
+    chosen: Sequence[uuid.UUID],
+    q: str = "",
+    page: int = 0,
+    effective: int | None = None,
+) -> Picker:
+    """The chosen items still offered (by name) and one page of the others matching ``q``:
+    two statements with a LIMIT, whatever the number of items offered."""
+    names: dict[uuid.UUID, str] = {}
+    if chosen:
+        names = {i: n for i, n in session.execute(source.rows("").where(source.id.in_(list(chosen))))}
+    kept = sorted(((i, names[i]) for i in dict.fromkeys(chosen) if i in names), key=_by_name)
+    stmt = source.rows(q)
+    if names:
+        stmt = stmt.where(source.id.not_in(list(names)))
+    stmt = stmt.order_by(source.key, source.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    rows = [(i, n) for i, n in session.execute(stmt)]
+    return Picker(field, q, page, kept, rows[:PAGE_SIZE], len(rows) > PAGE_SIZE, effective)
+
+
+def _contains(column: Any, q: str) -> ColumnElement[bool]:
+    """A substring, letter case aside: "%" and "_" are literal characters, not wildcards."""
+    return func.lower(column).contains(q.lower(), autoescape=True)
+
+
+def rooms(access: Access, within: ColumnElement[bool] | None = None) -> Source:
+    """The rooms the user may see (and ``within``, e.g. those it may act on), searched by
+    name, mailbox, city and building as the Rooms list is."""
+
+    def rows(q: str) -> Rows:
+        stmt = list_rooms_query(access, q=q or None).with_only_columns(Room.id, Room.name)
+        return stmt if within is None else stmt.where(within)
+
+    return Source(rows, Room.id, Room.name_key)
+
+
+def room_groups(tenant_id: uuid.UUID, within: ColumnElement[bool]) -> Source:
+    """The tenant's room groups ``within`` names (e.g. ``RoomSet.group_named``)."""
+
+    def rows(q: str) -> Rows:
+        stmt = select(RoomGroup.id, RoomGroup.name).where(RoomGroup.tenant_id == tenant_id, within)
+        return stmt.where(_contains(RoomGroup.name, q)) if q else stmt
+
+    return Source(rows, RoomGroup.id, RoomGroup.name_key)
+
+
+def users(tenant_id: uuid.UUID) -> Source:
+    """The users of a tenant, named "Display name (upn)", searched by name and UPN."""
+
+    def rows(q: str) -> Rows:
+        label = User.display_name + " (" + User.upn + ")"
+        stmt = select(User.id, label).where(User.tenant_id == tenant_id)
+        return stmt.where(or_(_contains(User.display_name, q), _contains(User.upn, q))) if q else stmt
+
+    return Source(rows, User.id, User.name_key)
+
+
+def security_groups(tenant_id: uuid.UUID) -> Source:
+    def rows(q: str) -> Rows:
+        stmt = select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.tenant_id == tenant_id)
+        return stmt.where(_contains(SecurityGroup.name, q)) if q else stmt
+
+    return Source(rows, SecurityGroup.id, SecurityGroup.name_key)
 
 
 def names_of(session: Session, access: Access, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -78,24 +181,17 @@ def room_picker(
     all_rooms: bool,
     q: str = "",
     page: int = 0,
-) -> RoomPicker:
-    names = names_of(session, access, chosen)
-    kept = sorted(((rid, names[rid]) for rid in dict.fromkeys(chosen) if rid in names), key=_by_name)
-    stmt = list_rooms_query(access, q=q or None).with_only_columns(Room.id, Room.name)
-    if names:
-        stmt = stmt.where(Room.id.not_in(list(names)))
-    stmt = stmt.order_by(func.lower(Room.name), Room.id).offset(page * PAGE_SIZE).limit(PAGE_SIZE + 1)
-    rows = [(rid, name) for rid, name in session.execute(stmt)]
-    return RoomPicker(
-        q=q,
-        page=page,
-        chosen=kept,
-        results=rows[:PAGE_SIZE],
-        more=len(rows) > PAGE_SIZE,
-        effective=effective_rooms(
-            session, access, chosen=list(names), group_ids=group_ids, all_rooms=all_rooms
-        ),
+    field: str = "rooms",
+    within: ColumnElement[bool] | None = None,
+) -> Picker:
+    """A room chooser with the effective number of rooms the choice (and ``group_ids``, or
+    all rooms) covers."""
+    source = rooms(access, within)
+    visible = (
+        [i for i, _ in session.execute(source.rows("").where(Room.id.in_(list(chosen))))] if chosen else []
     )
+    effective = effective_rooms(session, access, chosen=visible, group_ids=group_ids, all_rooms=all_rooms)
+    return pick(session, source, field, chosen, q, page, effective)
 
 
 def effective_rooms(
@@ -121,4 +217,4 @@ def effective_rooms(
 
 
 def _by_name(item: tuple[uuid.UUID, str]) -> tuple[str, str]:
-    return item[1].lower(), str(item[0])
+    return natural_key(item[1]), str(item[0])

@@ -24,6 +24,7 @@ from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.partners.models import PartnerLink
+from roomwarden.portal import pickers
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
 from roomwarden.portal.partner_approvals import held
@@ -247,31 +248,26 @@ def role_delete(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
 # -- assignments ------------------------------------------------------------------------------
 
 
-def _scope_choices(ctx: Ctx) -> tuple[list[Any], list[Any]]:
-    """Rooms and groups a scope may name: the tenant's, or for a partner its link's."""
-    within = RoomSet(ctx.tenant_id, Grant(all_rooms=True), ctx.access.link)
-    rooms = list(
-        ctx.session.scalars(
-            select(Room)
-            .where(Room.tenant_id == ctx.tenant_id, within.clause(Room.id))
-            .order_by(Room.name, Room.id)
-        )
-    )
-    groups = list(
-        ctx.session.scalars(
-            select(RoomGroup)
-            .where(RoomGroup.tenant_id == ctx.tenant_id, within.group_named(RoomGroup.id))
-            .order_by(RoomGroup.name, RoomGroup.id)
-        )
-    )
-    return rooms, groups
+#: the assignment form's pickers: members (users, security groups) and scope (room groups, rooms)
+PICKERS = ("users", "groups", "room_groups", "rooms")
 
 
 def _assignment_form(
-    ctx: Ctx, role: Any, assignment: Any, values: dict[str, Any], errors: dict[str, str]
+    ctx: Ctx,
+    role: Any,
+    assignment: Any,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    form: Any = None,
 ) -> Response:
-    users, groups = _names(ctx, _member_tenant(ctx))
-    rooms, room_groups = _scope_choices(ctx)
+    """The form, its four choosers searching and paging on the server (``form``: the one a
+    Search or page button sent). A scope names the tenant's rooms and groups, or for a partner
+    its link's, of those the user may see."""
+    search = {f: pickers.state(form, f) if form is not None else ("", 0) for f in PICKERS}
+    members_of = _member_tenant(ctx)
+    within = RoomSet(ctx.tenant_id, Grant(all_rooms=True), ctx.access.link)
+    s = ctx.session
+    room_groups = pickers.room_groups(ctx.tenant_id, within.group_named(RoomGroup.id))
     return ctx.page(
         "roles/assignment.html",
         current="roles",
@@ -280,10 +276,23 @@ def _assignment_form(
         assignment=assignment,
         values=values,
         errors=errors,
-        user_choices=sorted(users.items(), key=lambda kv: kv[1].lower()),
-        group_choices=sorted(groups.items(), key=lambda kv: kv[1].lower()),
-        room_choices=rooms,
-        room_group_choices=room_groups,
+        users=pickers.pick(s, pickers.users(members_of), "users", values["users"], *search["users"]),
+        groups=pickers.pick(
+            s, pickers.security_groups(members_of), "groups", values["groups"], *search["groups"]
+        ),
+        room_groups=pickers.pick(
+            s, room_groups, "room_groups", values["room_groups"], *search["room_groups"]
+        ),
+        rooms=pickers.room_picker(
+            s,
+            ctx.access,
+            chosen=values["rooms"],
+            group_ids=values["room_groups"],
+            all_rooms=values["scope_all"],
+            q=search["rooms"][0],
+            page=search["rooms"][1],
+            within=within.clause(Room.id),
+        ),
         scope_locked=role.kind == "partner_builtin",
     )
 
@@ -348,6 +357,10 @@ def assignment_new(ctx: TenantCtx, role_id: uuid.UUID) -> Response:
 @audited(Category.ASSIGNMENT, Operation.CREATE)
 def assignment_create(ctx: TenantCtx, role_id: uuid.UUID, form: FormDep) -> Response:
     values = _assignment_values(form)
+    if pickers.searching(form, *PICKERS):  # a chooser's Search or page: nothing is saved
+        role = service.visible_role(ctx.session, ctx.access, role_id)
+        service.require_roles(ctx.access, Permission.ROLES_MODIFY)
+        return _assignment_form(ctx, role, None, values, {}, form)
     try:
         data = validate(AssignmentCreate, _assignment_body(values))
         done = apply_or_hold(ctx.session, ctx.access, "assignment.create", data, role_id=role_id)
@@ -396,6 +409,11 @@ def assignment_update(
     ctx: TenantCtx, role_id: uuid.UUID, assignment_id: uuid.UUID, form: FormDep
 ) -> Response:
     values = _assignment_values(form)
+    if pickers.searching(form, *PICKERS):  # a chooser's Search or page: nothing is saved
+        role, read, _ = _current_values(ctx, assignment_id, role_id)
+        if not may_manage(ctx.access) or not _owns(ctx, role.kind):
+            raise Forbidden("assignments of partner roles are managed by the partner")
+        return _assignment_form(ctx, role, read, values, {}, form)
     try:
         role, _ = service.visible_assignment(ctx.session, ctx.access, assignment_id, role_id)
         body = _assignment_body(values, scope=role.kind != "partner_builtin")

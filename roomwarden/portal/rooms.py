@@ -6,9 +6,7 @@ caller's ``Access``."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Query, Response
 from sqlalchemy import func, select
@@ -25,6 +23,7 @@ from roomwarden.kit.countries import ISO_3166_ALPHA2
 from roomwarden.kit.errors import AppError, Forbidden
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FORM, errors_of, ids, text, validate
+from roomwarden.portal.listing import Found, Key, Listing, fetch
 from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms import groups, rings, service, tickets
@@ -37,44 +36,12 @@ ROOM_FIELDS = ("name", "resource_account", "country", "city", "building", "time_
 
 
 #: the columns the Rooms list sorts by (by the header's link), each with its sort key
-SORTS = {"name": Room.name, "country": Room.country, "city": Room.city, "building": Room.building}
-
-
-@dataclass(frozen=True)
-class Filters:
-    q: str = ""
-    country: str = ""
-    group: str = ""
-    ring: str = ""
-    health: str = ""
-    #: a column of ``SORTS``, "-" first for descending; empty: by name
-    sort: str = ""
-
-    def query(self, **extra: str) -> str:
-        pairs = {k: v for k, v in {**self.__dict__, **extra}.items() if v}
-        return urlencode(pairs)
-
-    @property
-    def any(self) -> bool:
-        return any(v for k, v in self.__dict__.items() if k != "sort")
-
-    @property
-    def column(self) -> str:
-        return self.sort.lstrip("-") or "name"
-
-    @property
-    def descending(self) -> bool:
-        return self.sort.startswith("-")
-
-    def sort_link(self, column: str) -> str:
-        """The query that sorts by ``column``: ascending first, descending when it already is."""
-        toggled = f"-{column}" if self.column == column and not self.descending else column
-        return self.query(sort="" if toggled == "name" else toggled)
-
-    def aria_sort(self, column: str) -> str:
-        if self.column != column:
-            return "none"
-        return "descending" if self.descending else "ascending"
+SORTS: dict[str, Key] = {
+    "name": Room.name_key,
+    "country": func.lower(Room.country),
+    "city": func.lower(Room.city),
+    "building": func.lower(Room.building),
+}
 
 
 def _ring_names(session: Session, access: Access) -> dict[uuid.UUID, str]:
@@ -105,12 +72,11 @@ def room_list(
     sort: str = Query("", max_length=20),
     page: str = Query("", max_length=9),
 ) -> Response:
-    """Rooms by name (or the column chosen by its header), with the number found and pages of
-    ``PAGE_SIZE`` that keep the filters and the sort."""
-    if sort.lstrip("-") not in SORTS:
-        sort = ""
-    filters = Filters(q=q.strip(), country=country.upper(), group=group, ring=ring, health=health, sort=sort)
-    number = int(page) if page.isdigit() and 0 < int(page) < 10**8 else 1
+    """Rooms by name, naturally sorted (or by the column chosen by its header), with the
+    number found and pages of ``PAGE_SIZE`` that keep the filters and the sort
+    (``portal.listing``)."""
+    values = {"q": q.strip(), "country": country.upper(), "group": group, "ring": ring, "health": health}
+    filters = Listing.read(values, columns=tuple(SORTS), default="name", sort=sort, page=page)
     errors: dict[str, str] = {}
     if filters.country and filters.country not in ISO_3166_ALPHA2:
         errors["country"] = "Choose a country from the list."
@@ -123,8 +89,7 @@ def room_list(
         errors["ring"] = "Choose an update ring from the list."
     if "\x00" in filters.q:
         errors["q"] = "The search text cannot contain control characters."
-    rooms: list[Room] | None = None
-    found = 0
+    found = Found([], 0, 1, 1)
     if not errors:
         stmt = service.list_rooms_query(
             ctx.access,
@@ -134,22 +99,17 @@ def room_list(
             country=filters.country or None,
             health_state=filters.health or None,
         )
-        found = int(ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
-        key = func.lower(SORTS[filters.column])
-        order = (key.desc(), Room.id.desc()) if filters.descending else (key, Room.id)
-        offset = (number - 1) * PAGE_SIZE
-        rooms = list(ctx.session.scalars(stmt.order_by(*order).offset(offset).limit(PAGE_SIZE)))
-    pages = max(1, -(-found // PAGE_SIZE))
+        found = fetch(ctx.session, stmt, filters, SORTS, Room.id, PAGE_SIZE)
     return ctx.page(
         "rooms/list.html",
         current="rooms",
         status=422 if errors else 200,
         filters=filters,
         errors=errors,
-        rooms=rooms,
-        found=found,
-        number=number,
-        pages=pages,
+        rooms=None if errors else found.items,
+        found=found.found,
+        number=found.number,
+        pages=found.pages,
         ring_names=_ring_names(ctx.session, ctx.access),
         group_choices=_group_choices(ctx.session, ctx.access),
         countries=_countries(ctx.session, ctx.access),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import Query, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from roomwarden.access.permissions import Permission as P
 from roomwarden.approvals.models import ApprovalRequest
@@ -16,11 +16,11 @@ from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.models import User
 from roomwarden.kit.api import audited
 from roomwarden.kit.errors import AppError, Forbidden
-from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.partners.models import PartnerLink
 from roomwarden.portal.choices import rooms_for
 from roomwarden.portal.deps import Ctx, FormDep, TenantCtx
 from roomwarden.portal.forms import FieldErrors, errors_of, text, validate
+from roomwarden.portal.listing import Key, Listing, fetch
 from roomwarden.portal.partner_approvals import held
 from roomwarden.portal.web import FormRefused, parse_uuid, portal_router, redirect
 from roomwarden.rooms import service, tickets
@@ -30,6 +30,14 @@ from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
 PAGE_SIZE = 50
+#: the columns the list sorts by (by the header's link), each with its key
+SORTS: dict[str, Key] = {
+    "title": func.lower(Ticket.title),
+    "status": Ticket.status,
+    "severity": Ticket.severity,
+    "source": Ticket.source,
+    "opened": Ticket.created_at,
+}
 
 
 def _room_names(ctx: Ctx, room_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -82,10 +90,13 @@ def ticket_list(
     room: str = Query("", max_length=36),
     source: str = Query("", max_length=20),
     partner: str = Query("", max_length=36),
-    cursor: str = Query("", max_length=64),
+    sort: str = Query("", max_length=20),
+    page: str = Query("", max_length=9),
 ) -> Response:
-    """The tickets the user may see; for the tenant's own people also who raised each one and
-    for which partner, filtered by partner (a partner user is not told of other partners)."""
+    """The tickets the user may see, newest first or by the column chosen by its header, with
+    the number found and pages that keep filters and sort (``portal.listing``); for the
+    tenant's own people also who raised each one and for which partner, filtered by partner
+    (a partner user is not told of other partners)."""
     errors: dict[str, str] = {}
     own = not ctx.access.is_partner
     partners = _partners(ctx) if own else {}
@@ -101,9 +112,12 @@ def ticket_list(
     room_id = parse_uuid(room)
     if room and room_id is None:
         errors["room"] = "The room is not valid."
-    page = None
+    filters = {"status": status, "severity": severity, "source": source, "room": room, "partner": partner}
+    listing = Listing.read(
+        filters, columns=tuple(SORTS), default="opened", default_descending=True, sort=sort, page=page
+    )
+    found = None
     if not errors:
-        params = PageParams(limit=PAGE_SIZE, cursor=cursor or None)
         stmt = tickets.list_tickets_query(
             ctx.access,
             room_id=room_id,
@@ -115,19 +129,19 @@ def ticket_list(
             stmt = stmt.where(
                 Ticket.created_by_user_id.in_(select(User.id).where(User.tenant_id == partner_id))
             )
-        page = paginate(ctx.session, stmt, Ticket.id, params, lambda t: t)
-    names = _room_names(ctx, {t.room_id for t in page.items}) if page else {}
-    raised = _raised_by(ctx, page.items, partners) if page and own else {}
-    filters = {"status": status, "severity": severity, "source": source, "room": room, "partner": partner}
+        found = fetch(ctx.session, stmt, listing, SORTS, Ticket.id, PAGE_SIZE)
+    items = found.items if found else []
+    names = _room_names(ctx, {t.room_id for t in items})
+    raised = _raised_by(ctx, items, partners) if own else {}
     return ctx.page(
         "tickets/list.html",
         current="tickets",
         status=422 if errors else 200,
-        page=page,
+        found=found,
+        listing=listing,
         errors=errors,
         filters=filters,
         query={k: v for k, v in filters.items() if v},
-        first_page=bool(cursor),
         room_names=names,
         raised=raised,
         partners=partners,

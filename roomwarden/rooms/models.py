@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.natural import keep_sort_key, sort_key_column
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms import health
 from roomwarden.rooms.health import HEALTH_STATES
@@ -68,12 +69,16 @@ class Room(IdMixin, Base):
         Index("ix_rooms_tenant_country", "tenant_id", "country", "id"),
         Index("ix_rooms_tenant_ring", "tenant_id", "update_ring_id", "id"),
         Index("ix_rooms_tenant_health", "tenant_id", "health_state"),
+        Index("ix_rooms_tenant_name_key", "tenant_id", "name_key", "id"),
+        Index("ix_rooms_tenant_report", "tenant_id", "last_report_at", "health_state"),
         Index("ix_rooms_last_report_at", "last_report_at"),
         Index("ix_rooms_enrollment_key_hash", "enrollment_key_hash", unique=True),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: the name's natural sort key (kit.natural), kept with the name
+    name_key: Mapped[str] = sort_key_column("name")
     resource_account: Mapped[str] = mapped_column(String(320))
     country: Mapped[str] = mapped_column(String(2))
     city: Mapped[str] = mapped_column(String(100), default="")
@@ -116,10 +121,15 @@ def health_state_is(state: str) -> ColumnElement[bool]:
 
 class RoomGroup(IdMixin, Base):
     __tablename__ = "room_groups"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"), UniqueConstraint("tenant_id", "id"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "id"),
+        Index("ix_room_groups_tenant_name_key", "tenant_id", "name_key", "id"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = sort_key_column("name")
     #: a rule-based group's rule (``rooms.rules``); null for a list of rooms
     rule: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -207,3 +217,7 @@ class TicketUpdate(IdMixin, Base):
     status_to: Mapped[str | None] = mapped_column(String(12))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+keep_sort_key(Room.name, "name_key")
+keep_sort_key(RoomGroup.name, "name_key")

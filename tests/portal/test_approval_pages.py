@@ -173,7 +173,23 @@ def test_pages_of_requests(world, site, monkeypatch) -> None:
             break
         url = html.unescape(nxt.group(1))
     assert seen == [*reversed(made), done]
-    assert browser.get(f"{base}?cursor=nonsense").status_code == 422
+    first = browser.get(base)
+    assert "4 requests · page 1 of 2" in first.text
+    # sorted by the Requested header: oldest first, then newest first; the sort survives paging
+    up = re.search(r'<th scope="col" aria-sort="none"><a href="([^"]+)">Requested</a>', first.text)
+    assert up
+    oldest = browser.get(html.unescape(up.group(1)))
+    assert re.search(r'aria-sort="ascending"><a href="[^"]+">Requested</a>', oldest.text)
+    nxt = re.search(r'<a href="([^"]+)" rel="next">Next page</a>', oldest.text)
+    assert nxt and "sort=requested" in nxt.group(1)
+    later = browser.get(html.unescape(nxt.group(1)))
+    back = re.search(r'<a href="([^"]+)" rel="prev">Previous page</a>', later.text)
+    assert back and "sort=requested" in html.unescape(back.group(1))
+    ids = lambda p: re.findall(r"/approvals/([0-9a-f-]{36})\"", p.text)  # noqa: E731
+    assert ids(oldest) + ids(later) == [*made, done]
+    status_filtered = browser.get(f"{base}?status=pending&sort=requested")
+    assert "3 requests match the filters · page 1 of 2" in status_filtered.text
+    assert browser.get(f"{base}?sort=nonsense&page=x").status_code == 200  # read as the defaults
 
 
 def test_detail_shows_requester_event_target_and_a_before_after_table(world, site) -> None:
@@ -608,6 +624,12 @@ def test_the_room_form_sends_only_what_changed_so_change_control_sees_the_right_
     read = api(world, ln.customer, f"/approval-requests/{rid}")
     assert read["event"] == "update_ring.change"
     assert {d["field"] for d in read["diff"]} <= {"update_ring_id", "update_ring"}
+    # the reviewer reads the change in names, in the list as on the request's page
+    rings = {v: k for k, v in ring_ids(world, ln.customer).items()}
+    said = f"Update ring: {rings[room['update_ring_id']]} → {rings[other]}"
+    reviewer = signed_in(world, app, ln.customer.admin)
+    assert said in html.unescape(reviewer.get(f"/t/{ln.customer.id}/approvals").text)
+    assert other not in reviewer.get(f"/t/{ln.customer.id}/approvals").text.split("<tbody>", 1)[1]
 
 
 def test_several_requests_are_approved_or_rejected_at_once(world, app) -> None:

@@ -81,8 +81,32 @@ def test_audit_log_pages_through_older_records(world, logged, monkeypatch):
         if not m:
             break
         page = b.get(m.group(1).replace("&amp;", "&"))
-        assert "First page" in page.text
+        assert 'rel="prev">Previous page</a>' in page.text
     assert len(seen) == len(all_seqs)
+    first = b.get(f"/t/{c.id}/audit-log")
+    assert f"{len(all_seqs)} records · page 1 of {-(-len(all_seqs) // 2)}" in first.text
+
+
+def test_audit_log_sorts_by_a_column_header_keeping_the_filters(world, logged, monkeypatch):
+    c, _, _, _, b = logged
+    monkeypatch.setattr(audit_log, "PAGE_SIZE", 2)
+    page = b.get(f"/t/{c.id}/audit-log?result=Successful")
+    assert re.search(r'aria-sort="descending"><a href="[^"]+">Time</a>', page.text)
+    link = re.search(r'<th scope="col" aria-sort="none"><a href="([^"]+)">Category</a>', page.text)
+    assert link and "result=Successful" in link.group(1)
+    by_category = b.get(link.group(1).replace("&amp;", "&"))
+    assert re.search(r'aria-sort="ascending"><a href="[^"]+">Category</a>', by_category.text)
+    categories = []
+    while True:
+        categories += re.findall(
+            r"<tr>\s*<td><time[^>]*>[^<]*</time></td>\s*<td>([^<]+)</td>", by_category.text
+        )
+        nxt = re.search(r'<a href="([^"]+)" rel="next">Next page</a>', by_category.text)
+        if not nxt:
+            break
+        assert "sort=category" in nxt.group(1) and "result=Successful" in nxt.group(1)
+        by_category = b.get(nxt.group(1).replace("&amp;", "&"))
+    assert len(categories) > 2 and categories == sorted(categories)
 
 
 def test_a_bad_date_is_shown_next_to_from_and_kept(world, logged):

@@ -41,11 +41,14 @@ from tests.access.test_matrix import (  # noqa: F401 - the shared matrix fixture
     view_then,
 )
 from tests.approvals.helpers import ALL_MANUAL
+from tests.devices.helpers import set_health
 from tests.factories import expect
 from tests.partners import test_partner_matrix as partner_matrix
 from tests.partners.helpers import accept, invite, link
 from tests.partners.test_partner_matrix import PARTNERS, Partners, PartnerWho, partners  # noqa: F401
 from tests.portal.helpers import Browser
+from tests.portal.test_home import _expected_from_the_api as home_oracle
+from tests.portal.test_home import _waiting as home_figures
 
 P = Permission
 API = {c.name: c for c in (*CASES, *ADMIN_CASES)}
@@ -774,3 +777,43 @@ def _delegated_rooms(matrix: Matrix) -> set[str]:
     url = f"/api/v1/tenants/{matrix.tenant.id}/room-groups/{matrix.groups[IN]}"
     response = matrix.world.client.get(url, headers=matrix.tenant.admin.headers)
     return set(response.json()["room_ids"])
+
+
+# -- Home (/) --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unhealthy(matrix: Matrix) -> None:
+    """The "in" and the "out" room unhealthy, each with its important monitoring ticket: the
+    only unhealthy rooms of the tenant."""
+    for target in (IN, OUT):
+        set_health(matrix.world, matrix.tenant, matrix.rooms[target], "unhealthy")
+
+
+@pytest.mark.parametrize("who", [*WHO, *PARTNERS[:2]], ids=lambda w: w.name)
+def test_home_counts_only_what_the_principal_may_see(
+    matrix: Matrix, partners: Partners, browsers: Browsers, unhealthy: None, who: Who
+) -> None:
+    """Home answers every signed-in principal and sends a signed-out browser to sign in. Its
+    unhealthy rooms and open important tickets are the rooms of the principal's scope (the
+    SPEC's rule, ``Who.may``), never the other room's; each figure equals the API's list its
+    link opens (tests/portal/test_home.py)."""
+    if isinstance(who, PartnerWho):
+        name, user = f"partner:{who.name}", partners.users[who.name]
+    elif who.perms is None:
+        response = browsers.of(who.name, None).get("/")
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+        return
+    else:
+        name, user = who.name, matrix.users[who.name]
+    page = browsers.of(name, user.id).get("/")
+    assert page.status_code == 200 and "<h1>Home</h1>" in page.text
+    shown = home_figures(page.text)
+    expected = home_oracle(matrix.world, user)
+    assert {k: v for k, v in shown.items() if v} == {k: v for k, v in expected.items() if v}, shown
+    if isinstance(who, PartnerWho):
+        return
+    seen = sum(1 for target in (IN, OUT) if who.may(P.ROOMS_VIEW, target))
+    assert shown.get("Unhealthy rooms", 0) == (seen if who.any(P.ROOMS_VIEW) else 0)
+    tickets = sum(1 for target in (IN, OUT) if who.may(P.TICKETS_VIEW, target))
+    assert shown.get("Open important tickets", 0) == (tickets if who.any(P.TICKETS_VIEW) else 0)
