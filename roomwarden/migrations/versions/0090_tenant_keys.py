@@ -288,6 +288,7 @@ def _sqlite_rebuilding(bind: sa.Connection) -> Iterator[None]:
     raw = bind.connection.dbapi_connection
     assert raw is not None
     triggers = raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    enforced = raw.execute("PRAGMA foreign_keys").fetchone()[0]
     if raw.in_transaction:
         raw.execute("COMMIT")
     raw.execute("PRAGMA foreign_keys=OFF")
@@ -312,5 +313,5 @@ def _sqlite_rebuilding(bind: sa.Connection) -> Iterator[None]:
         raise
     finally:
         raw.execute("PRAGMA legacy_alter_table=OFF")
-        raw.execute("PRAGMA foreign_keys=ON")
+        raw.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
         raw.execute("BEGIN")
