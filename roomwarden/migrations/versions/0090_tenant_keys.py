@@ -163,17 +163,19 @@ def downgrade() -> None:
 # -- the changes, in either direction -------------------------------------------------------
 
 
+#: a foreign key to create: its name, the referred table, local and remote columns, ondelete
+_NewForeignKey = tuple[str, str, list[str], list[str], str | None]
+
+
 class _Change(NamedTuple):
-    """What to do to one table, names of what is dropped read from the database."""
+    """What to do to one table; the names of what is dropped are read from the database."""
 
     table: str
     drop_fks: list[str]
     primary: tuple[str, str, tuple[str, ...]] | None  # name before, name after, columns after
     drop_uniques: list[Unique]
     add_uniques: list[Unique]
-    add_fks: list[
-        tuple[str, str, list[str], list[str], str | None]
-    ]  # name, referred, local, remote, ondelete
+    add_fks: list[_NewForeignKey]
 
 
 def _changes(up: bool) -> list[_Change]:
@@ -189,12 +191,13 @@ def _changes(up: bool) -> list[_Change]:
                 f"pk_{table}",
                 keys[1 if up else 0],
             )
-        drop_fks, add_fks = [], []
+        drop_fks: list[str] = []
+        add_fks: list[_NewForeignKey] = []
         for fk in (f for f in FOREIGN_KEYS if f.table == table):
             old_cols = [fk.column] if up else [TENANT, fk.column]
             new_cols = [TENANT, fk.column] if up else [fk.column]
             drop_fks.append(_foreign_key_name(insp, table, old_cols, fk.referred))
-            remote = ["tenant_id", "id"] if up else ["id"]
+            remote = [TENANT, "id"] if up else ["id"]
             add_fks.append((fk.name(new_cols[0]), fk.referred, new_cols, remote, fk.ondelete))
         uniques = [u for u in UNIQUES if u.table == table]
         changes.append(
