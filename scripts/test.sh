@@ -47,6 +47,31 @@ ROOMWARDEN_TEST_DB=sqlite .venv/bin/python -m pytest -p no:cacheprovider -n "${R
 echo "== tests on PostgreSQL"
 ROOMWARDEN_TEST_DB=postgresql .venv/bin/python -m pytest -p no:cacheprovider -n "${ROOMWARDEN_TEST_PROCESSES:-2}" "$@"
 
+# The distribution check (docs/operations.md, "Towards Citus") on a database migrated from
+# empty, through the command an operator runs: every tenant-owned table's keys include
+# tenant_id, or the run fails naming the tables.
+echo "== distribution check (roomwarden db check) on a freshly migrated SQLite database"
+check_dir="$(mktemp -d)"
+ROOMWARDEN_DATABASE_URL="sqlite:///$check_dir/check.db" .venv/bin/roomwarden migrate
+ROOMWARDEN_DATABASE_URL="sqlite:///$check_dir/check.db" .venv/bin/roomwarden db check
+rm -rf "$check_dir"
+
+echo "== distribution check (roomwarden db check) on a freshly migrated PostgreSQL database"
+pg_admin="${ROOMWARDEN_TEST_PG_ADMIN_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
+pg_check="roomwarden_check_$$"
+if psql "${pg_admin/+psycopg/}" -qc "CREATE DATABASE $pg_check" >/dev/null; then
+  trap 'psql "${pg_admin/+psycopg/}" -qc "DROP DATABASE IF EXISTS $pg_check" >/dev/null' EXIT
+  ROOMWARDEN_DATABASE_URL="${pg_admin%/*}/$pg_check" .venv/bin/roomwarden migrate
+  ROOMWARDEN_DATABASE_URL="${pg_admin%/*}/$pg_check" .venv/bin/roomwarden db check
+  psql "${pg_admin/+psycopg/}" -qc "DROP DATABASE $pg_check" >/dev/null
+  trap - EXIT
+elif [ "${CI:-}" = "true" ]; then
+  echo "PostgreSQL is not reachable at $pg_admin (required under CI=true)" >&2
+  exit 1
+else
+  echo "PostgreSQL is not reachable at $pg_admin: its distribution check is skipped" >&2
+fi
+
 # The API tests that matter most across processes — revocation on the next request, races and
 # the access matrices — once more through a real `roomwarden serve --workers 2` on PostgreSQL
 # (tests/conftest.py: ROOMWARDEN_TEST_SERVER_WORKERS), bounded in time.

@@ -4,16 +4,25 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, TenantKeyMixin
 from roomwarden.kit.time import utcnow
 
 REQUEST_STATUSES = ("pending", "approved", "rejected", "cancelled", "expired", "failed")
 
 
-class ApprovalRequest(IdMixin, Base):
+class ApprovalRequest(TenantKeyMixin, Base):
     """A partner action held for the customer's decision. ``tenant_id`` is the customer: the
     request lives in the customer tenant, like everything inside a partner link.
 
@@ -23,6 +32,7 @@ class ApprovalRequest(IdMixin, Base):
 
     __tablename__ = "approval_requests"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         CheckConstraint(
             "status IN ('pending', 'approved', 'rejected', 'cancelled', 'expired', 'failed')",
             name="status",
@@ -32,10 +42,15 @@ class ApprovalRequest(IdMixin, Base):
         Index("ix_approval_requests_partner", "partner_tenant_id", "id"),
         Index("ix_approval_requests_link_status", "link_id", "status"),
         Index("ix_approval_requests_status_expiry", "status", "expires_at"),
+        ForeignKeyConstraint(
+            ["tenant_id", "link_id"], ["partner_links.tenant_id", "partner_links.id"], ondelete="CASCADE"
+        ),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    link_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partner_links.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
+    link_id: Mapped[uuid.UUID] = mapped_column()
     partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     # Kept as plain ids, like ticket authors: the record outlives the user.
     requester_user_id: Mapped[uuid.UUID] = mapped_column()

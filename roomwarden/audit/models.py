@@ -5,11 +5,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, TenantKeyMixin
 
 
 def canonical_json(value: Any) -> str:
@@ -31,7 +31,7 @@ class CanonicalJSON(TypeDecorator[Any]):
         return None if value is None else json.loads(value)
 
 
-class AuditRecord(IdMixin, Base):
+class AuditRecord(TenantKeyMixin, Base):
     """One row of a tenant's audit log. Rows form a keyed hash chain per tenant (``seq``
     order): each row's ``hash`` is an HMAC, under the key named by ``key_id``, of its content
     and the previous row's hash. Rows with no ``key_id`` predate the keyed chain (see
@@ -39,13 +39,16 @@ class AuditRecord(IdMixin, Base):
 
     __tablename__ = "audit_records"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         UniqueConstraint("tenant_id", "seq"),
         Index("ix_audit_records_tenant_time", "tenant_id", "creation_time", "seq"),
         Index("ix_audit_records_tenant_user", "tenant_id", "user_id", "seq"),
         Index("ix_audit_records_tenant_user_tenant", "tenant_id", "user_tenant_id", "seq"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     seq: Mapped[int] = mapped_column()
     category: Mapped[str] = mapped_column(String(40))
     object_name: Mapped[str] = mapped_column(String(400))

@@ -3,25 +3,38 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, TenantKeyMixin
 from roomwarden.kit.time import utcnow
 
 
-class Device(IdMixin, Base):
+class Device(TenantKeyMixin, Base):
     """The device of a room (at most one: enrolling again replaces it). Only the SHA-256 of
     its token is stored."""
 
     __tablename__ = "devices"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"], ondelete="CASCADE"),
         Index("uq_devices_room", "tenant_id", "room_id", unique=True),
-        Index("uq_devices_token_hash", "token_hash", unique=True),
+        # a random token's hash: unique over all tenants by its randomness; found before the tenant
+        Index("uq_devices_token_hash", "token_hash", "tenant_id", unique=True),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     room_id: Mapped[uuid.UUID] = mapped_column()
     serial_number: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(100))

@@ -9,13 +9,14 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, IdMixin, TenantKeyMixin
 from roomwarden.kit.natural import keep_sort_key, sort_key_column
 from roomwarden.kit.time import utcnow
 
@@ -78,6 +79,7 @@ class SecurityGroupMember(Base):
 
     __tablename__ = "security_group_members"
     __table_args__ = (
+        PrimaryKeyConstraint("group_id", "user_id", "tenant_id"),
         ForeignKeyConstraint(
             ["tenant_id", "group_id"],
             ["security_groups.tenant_id", "security_groups.id"],
@@ -87,9 +89,12 @@ class SecurityGroupMember(Base):
         Index("ix_security_group_members_user_id", "user_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+    # keyed (group_id, user_id, tenant_id) in the database, identified by the pair in the ORM
+    __mapper_args__ = {"primary_key": [group_id, user_id]}
 
 
 class SignInThrottle(Base):
@@ -105,20 +110,25 @@ class SignInThrottle(Base):
     window_started_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class WebSession(IdMixin, Base):
+class WebSession(TenantKeyMixin, Base):
     """A signed-in browser (the portal). The cookie holds a random token; only its SHA-256
     is stored, so a copy of the database signs nobody in. Rows live in the database, so any
     worker serves any request and ending a session is effective on the next request."""
 
     __tablename__ = "web_sessions"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
         Index("ix_web_sessions_user_id", "user_id"),
         Index("ix_web_sessions_expires_at", "expires_at"),
+        # a random token's hash: unique over all tenants by its randomness; found before the tenant
+        UniqueConstraint("token_hash", "tenant_id"),
     )
 
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[uuid.UUID] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -130,17 +140,20 @@ class WebSession(IdMixin, Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
 
 
-class RecoveryCode(IdMixin, Base):
+class RecoveryCode(TenantKeyMixin, Base):
     """A single-use recovery code for a local second factor. Only a SHA-256 digest is kept:
     the codes are long random strings, so a slow hash would add nothing."""
 
     __tablename__ = "recovery_codes"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
-        UniqueConstraint("user_id", "code_hash"),
+        UniqueConstraint("user_id", "code_hash", "tenant_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[uuid.UUID] = mapped_column()
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from roomwarden.kit.ids import new_id
@@ -56,6 +56,19 @@ class Base(DeclarativeBase):
 
 class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class TenantKeyMixin(IdMixin):
+    """A tenant-owned row: keyed ``(id, tenant_id)`` in the database, so that the primary key
+    includes the distribution column (docs/operations.md, "Towards Citus"), and identified by
+    ``id`` alone in the ORM, so ``session.get(Model, id)`` and every lookup by id are as before.
+    The model declares ``tenant_id`` with ``primary_key=True`` and names the key's order in its
+    ``__table_args__``: ``PrimaryKeyConstraint("id", "tenant_id")`` (``id`` first: a lookup by
+    id alone is a probe of the primary key)."""
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"primary_key": [cls.__table__.c.id]}  # type: ignore[attr-defined]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -34,6 +34,18 @@ TENANT = "tenant_id"
 #: ``sign_in_throttles``, ``alembic_version``) are reference (or local) tables anyway.
 REFERENCE_TABLES: dict[str, str] = {
     "tenant_domains": "a domain names one tenant across all of them: sign-in finds the tenant by it",
+    "users": (
+        "sign-in finds an account by its UPN before the tenant is known, and the UPN is unique over"
+        " all tenants; a partner's users are named in its customers' assignments, elevations and"
+        " tenant_managers, whose foreign keys cross tenants. Small (a tenant's room administrators,"
+        " not its staff) and rarely written (account changes; a TOTP sign-in's last step), so a copy"
+        " on every node costs little; it refers to no tenant-owned table"
+    ),
+    "security_groups": (
+        "a partner's groups are named in its customers' assignments (assignment_members.group_id"
+        " crosses tenants); a few names per tenant, written only when an administrator edits them;"
+        " it refers to no tenant-owned table (its members are distributed with their tenant)"
+    ),
 }
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, TenantKeyMixin
 from roomwarden.kit.time import utcnow
 
 
-class OutgoingMail(IdMixin, Base):
+class OutgoingMail(TenantKeyMixin, Base):
     """An e-mail queued in the same transaction as the change it announces; delivered only
     after that transaction commits, retried with back-off until it is sent or given up.
 
@@ -20,11 +20,14 @@ class OutgoingMail(IdMixin, Base):
 
     __tablename__ = "outgoing_mail"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         CheckConstraint("status IN ('pending', 'sent', 'failed', 'dropped')", name="status"),
         Index("ix_outgoing_mail_due", "status", "next_attempt_at"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

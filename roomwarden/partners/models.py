@@ -11,15 +11,17 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    PrimaryKeyConstraint,
     String,
     Text,
+    UniqueConstraint,
     and_,
     or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, TenantKeyMixin
 from roomwarden.kit.time import utcnow
 
 LINK_STATUSES = ("active", "expired", "ended")
@@ -27,12 +29,13 @@ LINK_STATUSES = ("active", "expired", "ended")
 RENEWAL_GRACE = timedelta(days=30)
 
 
-class PartnerLink(IdMixin, Base):
+class PartnerLink(TenantKeyMixin, Base):
     """An established customer-partner relationship. ``tenant_id`` is the customer: the link
     and everything inside it belong to the customer tenant."""
 
     __tablename__ = "partner_links"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         CheckConstraint("status IN ('active', 'expired', 'ended')", name="status"),
         CheckConstraint("tenant_id <> partner_tenant_id", name="distinct_tenants"),
         Index(
@@ -49,14 +52,19 @@ class PartnerLink(IdMixin, Base):
             "approval_expires_in_days >= 1 AND approval_expires_in_days <= 90", name="approval_expiry"
         ),
         CheckConstraint("max_elevation_minutes >= 5 AND max_elevation_minutes <= 480", name="max_elevation"),
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("scope_id", "tenant_id"),
+        ForeignKeyConstraint(["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"]),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     #: ``active`` is stored until the expiry's bookkeeping runs; past ``expires_at`` the link is
     #: expired whatever this says (``live_link``, ``PartnerLink.state``).
     status: Mapped[Literal["active", "expired", "ended"]] = mapped_column(String(10), default="active")
-    scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)
+    scope_id: Mapped[uuid.UUID] = mapped_column()
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: How long a held partner action waits for the customer's decision (SPEC §5).
     approval_expires_in_days: Mapped[int] = mapped_column(default=7, server_default="7")
@@ -106,19 +114,28 @@ class LinkReminder(Base):
     because a nearer one was due when it came up. The key makes each at most once per end."""
 
     __tablename__ = "partner_link_reminders"
-    __table_args__ = (CheckConstraint("days IN (30, 7, 1)", name="days"),)
-
-    link_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("partner_links.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("link_id", "expires_at", "days", "tenant_id"),
+        CheckConstraint("days IN (30, 7, 1)", name="days"),
+        ForeignKeyConstraint(
+            ["tenant_id", "link_id"], ["partner_links.tenant_id", "partner_links.id"], ondelete="CASCADE"
+        ),
     )
+
+    link_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(primary_key=True)
     days: Mapped[int] = mapped_column(primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     sent: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # keyed (link_id, expires_at, days, tenant_id) in the database; the ORM's identity is as before
+    __mapper_args__ = {"primary_key": [link_id, expires_at, days]}
 
-class Elevation(IdMixin, Base):
+
+class Elevation(TenantKeyMixin, Base):
     """One activation of an eligible partner assignment by one of its members (SPEC §4
     "Just-in-time elevation"): from ``starts_at`` (the approval, or the request under ``auto``)
     to ``ends_at``, or until ``ended_at`` when ended early. Past ``ends_at`` it grants nothing,
@@ -127,6 +144,7 @@ class Elevation(IdMixin, Base):
 
     __tablename__ = "elevations"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         ForeignKeyConstraint(
             ["tenant_id", "assignment_id"],
             ["role_assignments.tenant_id", "role_assignments.id"],
@@ -138,16 +156,22 @@ class Elevation(IdMixin, Base):
             "uq_elevations_active",
             "assignment_id",
             "user_id",
+            "tenant_id",
             unique=True,
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_elevations_user", "user_id", "assignment_id", "status"),
         Index("ix_elevations_link", "link_id", "status"),
+        ForeignKeyConstraint(
+            ["tenant_id", "link_id"], ["partner_links.tenant_id", "partner_links.id"], ondelete="CASCADE"
+        ),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    link_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partner_links.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
+    link_id: Mapped[uuid.UUID] = mapped_column()
     assignment_id: Mapped[uuid.UUID] = mapped_column()
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     minutes: Mapped[int] = mapped_column()
@@ -175,12 +199,13 @@ def live_elevation(now: Any) -> ColumnElement[bool]:
 INVITATION_STATUSES = ("pending", "accepted", "denied", "revoked", "expired")
 
 
-class PartnerInvitation(IdMixin, Base):
+class PartnerInvitation(TenantKeyMixin, Base):
     """A customer's offer to a partner tenant. ``tenant_id`` is the customer. A pending
     invitation past ``expires_at`` is expired, whether or not a job has marked it yet."""
 
     __tablename__ = "partner_invitations"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         CheckConstraint("status IN ('pending', 'accepted', 'denied', 'revoked', 'expired')", name="status"),
         CheckConstraint("tenant_id <> partner_tenant_id", name="distinct_tenants"),
         Index(
@@ -193,21 +218,26 @@ class PartnerInvitation(IdMixin, Base):
         ),
         Index("ix_partner_invitations_partner", "partner_tenant_id", "status"),
         CheckConstraint("link_duration_days >= 1 AND link_duration_days <= 730", name="link_duration"),
+        UniqueConstraint("scope_id", "tenant_id"),
+        ForeignKeyConstraint(["tenant_id", "scope_id"], ["scopes.tenant_id", "scopes.id"]),
+        ForeignKeyConstraint(["tenant_id", "link_id"], ["partner_links.tenant_id", "partner_links.id"]),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     partner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     status: Mapped[Literal["pending", "accepted", "denied", "revoked", "expired"]] = mapped_column(
         String(10), default="pending"
     )
     expires_at: Mapped[datetime] = mapped_column()
     approval_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scopes.id"), unique=True)
+    scope_id: Mapped[uuid.UUID] = mapped_column()
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by_user_id: Mapped[uuid.UUID | None] = mapped_column()
-    link_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partner_links.id"))
+    link_id: Mapped[uuid.UUID | None] = mapped_column()
     # The domain the customer addressed (the partner may own several).
     partner_domain: Mapped[str | None] = mapped_column(String(253))
     #: The established link ends this many days after acceptance (none: no end).

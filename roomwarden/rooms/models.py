@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -20,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from roomwarden.kit.db import Base, IdMixin
+from roomwarden.kit.db import Base, TenantKeyMixin
 from roomwarden.kit.natural import keep_sort_key, sort_key_column
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms import health
@@ -41,15 +42,18 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 OPEN_MONITORING = "source = 'monitoring' AND " + _in("status", OPEN_STATUSES)
 
 
-class UpdateRing(IdMixin, Base):
+class UpdateRing(TenantKeyMixin, Base):
     __tablename__ = "update_rings"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         UniqueConstraint("tenant_id", "name"),
         UniqueConstraint("tenant_id", "id"),
         CheckConstraint("deferral_days >= 0 AND deferral_days <= 60", name="deferral_days"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     deferral_days: Mapped[int] = mapped_column(default=0)
     #: A paused ring offers nothing (from its rooms' next report on).
@@ -58,9 +62,10 @@ class UpdateRing(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Room(IdMixin, Base):
+class Room(TenantKeyMixin, Base):
     __tablename__ = "rooms"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "resource_account"),
         ForeignKeyConstraint(["tenant_id", "update_ring_id"], ["update_rings.tenant_id", "update_rings.id"]),
@@ -72,10 +77,13 @@ class Room(IdMixin, Base):
         Index("ix_rooms_tenant_name_key", "tenant_id", "name_key", "id"),
         Index("ix_rooms_tenant_report", "tenant_id", "last_report_at", "health_state"),
         Index("ix_rooms_last_report_at", "last_report_at"),
-        Index("ix_rooms_enrollment_key_hash", "enrollment_key_hash", unique=True),
+        # a random key's hash, unique over all tenants by its randomness; found before the tenant
+        Index("ix_rooms_enrollment_key_hash", "enrollment_key_hash", "tenant_id", unique=True),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     #: the name's natural sort key (kit.natural), kept with the name
     name_key: Mapped[str] = sort_key_column("name")
@@ -119,15 +127,18 @@ def health_state_is(state: str) -> ColumnElement[bool]:
     return and_(Room.reported_health == state, ~offline)
 
 
-class RoomGroup(IdMixin, Base):
+class RoomGroup(TenantKeyMixin, Base):
     __tablename__ = "room_groups"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         UniqueConstraint("tenant_id", "name"),
         UniqueConstraint("tenant_id", "id"),
         Index("ix_room_groups_tenant_name_key", "tenant_id", "name_key", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = sort_key_column("name")
     #: a rule-based group's rule (``rooms.rules``); null for a list of rooms
@@ -138,6 +149,7 @@ class RoomGroup(IdMixin, Base):
 class RoomGroupMember(Base):
     __tablename__ = "room_group_members"
     __table_args__ = (
+        PrimaryKeyConstraint("group_id", "room_id", "tenant_id"),
         ForeignKeyConstraint(
             ["tenant_id", "group_id"],
             ["room_groups.tenant_id", "room_groups.id"],
@@ -147,14 +159,18 @@ class RoomGroupMember(Base):
         Index("ix_room_group_members_room_id", "room_id", "group_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     room_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
+    # keyed (group_id, room_id, tenant_id) in the database, identified by the pair in the ORM
+    __mapper_args__ = {"primary_key": [group_id, room_id]}
 
-class Ticket(IdMixin, Base):
+
+class Ticket(TenantKeyMixin, Base):
     __tablename__ = "tickets"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         UniqueConstraint("tenant_id", "id"),
         ForeignKeyConstraint(["tenant_id", "room_id"], ["rooms.tenant_id", "rooms.id"]),
         CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
@@ -175,7 +191,9 @@ class Ticket(IdMixin, Base):
         ),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, primary_key=True
+    )
     room_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(10), default="incident")
     status: Mapped[str] = mapped_column(String(12), default="open")
@@ -198,18 +216,19 @@ class Ticket(IdMixin, Base):
     )
 
 
-class TicketUpdate(IdMixin, Base):
+class TicketUpdate(TenantKeyMixin, Base):
     """One entry of a ticket's history: a status change, a comment, or both."""
 
     __tablename__ = "ticket_updates"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "tenant_id"),
         ForeignKeyConstraint(
             ["tenant_id", "ticket_id"], ["tickets.tenant_id", "tickets.id"], ondelete="CASCADE"
         ),
         Index("ix_ticket_updates_ticket", "ticket_id", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     ticket_id: Mapped[uuid.UUID] = mapped_column()
     author_user_id: Mapped[uuid.UUID | None] = mapped_column()
     author_tenant_id: Mapped[uuid.UUID | None] = mapped_column()

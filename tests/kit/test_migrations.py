@@ -84,3 +84,14 @@ def test_every_tenant_owned_table_carries_tenant_id() -> None:
         name for name, table in metadata.tables.items() if "tenant_id" not in table.c and name not in shared
     ]
     assert missing == [], f"tables without tenant_id: {missing}"
+
+
+def test_primary_keys_agree_with_the_models(db: Database) -> None:
+    # compare_metadata does not compare primary keys: the re-keying by tenant (0090) is checked here
+    insp = inspect(db.engine)
+    differ = {
+        name: (insp.get_pk_constraint(name)["constrained_columns"], [c.name for c in table.primary_key])
+        for name, table in metadata.tables.items()
+        if insp.get_pk_constraint(name)["constrained_columns"] != [c.name for c in table.primary_key]
+    }
+    assert differ == {}, f"primary keys differ (database, models): {differ}"
