@@ -20,7 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Uuid, create_engine, event, text
+from sqlalchemy import (
+    CompoundSelect,
+    DateTime,
+    MetaData,
+    Select,
+    String,
+    Uuid,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -156,15 +169,32 @@ def state_tenants(session: Session, tenant_ids: Iterable[uuid.UUID | str]) -> No
     _tell(session.connection(), session.info)
 
 
-def state_lookup(session: Session, name: str, value: str) -> None:
-    """Reveal to this session the one row whose key ``value`` is (``LOOKUPS``), before its
-    tenant is known."""
+def state_lookup(session: Session, name: str, *values: str) -> None:
+    """Reveal to this session's reads the rows whose key is one of ``values`` (``LOOKUPS``:
+    hashes, domains, UPNs, none of which holds a comma), before their tenant is known. Replaces
+    what the setting named before."""
     if name not in LOOKUPS:
         raise ValueError(f"{name} is not a lookup setting")
+    if any("," in v for v in values):
+        raise ValueError("a lookup key holds no comma")
     if not session.info.get(_ROW_SECURITY):
         return
-    session.info.setdefault(_LOOKED_UP, {})[name] = value
+    session.info.setdefault(_LOOKED_UP, {})[name] = ",".join(values)
     _tell(session.connection(), session.info)
+
+
+def state_tenants_of(session: Session, ids: Select[Any] | CompoundSelect[Any]) -> None:
+    """Add the tenants that ``ids`` (a one-column select of tenant ids, read under what the
+    session has stated so far) returns, in the one statement that reads them."""
+    if not session.info.get(_ROW_SECURITY):
+        return
+    _tell(session.connection(), session.info)
+    found = ids.subquery()
+    listed = select(func.string_agg(cast(found.c[0], String), ",")).scalar_subquery()
+    value = func.concat_ws(",", func.nullif(func.current_setting(TENANT_IDS, True), ""), listed)
+    stated = session.execute(select(func.set_config(TENANT_IDS, value, True))).scalar_one()
+    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
+    session.info[_APPLIED] = _wanted(session.info)
 
 
 def stated_tenants(session: Session) -> frozenset[str]:
@@ -265,9 +295,14 @@ class Database:
         return (self._write if write else self._read)()
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+    def transaction(
+        self, *, write: bool = True, tenants: Iterable[uuid.UUID] | None = None
+    ) -> Iterator[Session]:
+        """One unit of work; ``tenants``: the tenants it may touch (``state_tenants``)."""
         session = self.session(write=write)
         try:
+            if tenants is not None:
+                state_tenants(session, tenants)
             yield session
             session.commit()
             info = dict(session.info)

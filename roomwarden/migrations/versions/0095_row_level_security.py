@@ -32,7 +32,8 @@ depends_on = None
 
 ROLE = "roomwarden_service"
 TENANTS = "string_to_array(nullif(current_setting('roomwarden.tenant_ids', true), ''), ',')::uuid[]"
-#: (table, column, setting): the one row a lookup before the tenant is known may see
+#: (table, column, setting): the rows a lookup before the tenant is known may see, by the
+#: comma-separated keys the setting names
 LOOKUPS = (
     ("users", "upn", "roomwarden.upn"),
     ("devices", "token_hash", "roomwarden.device_token_hash"),
@@ -119,7 +120,7 @@ def upgrade() -> None:
                 op.execute(f'DROP POLICY IF EXISTS lookup_{column} ON "{table}"')
                 op.execute(
                     f'CREATE POLICY lookup_{column} ON "{table}" FOR SELECT '
-                    f"USING ({column} = nullif(current_setting('{setting}', true), ''))"
+                    f"USING ({column} = ANY (string_to_array(nullif(current_setting('{setting}', true), ''), ',')))"
                 )
 
 
