@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import ProgrammingError
 
 from roomwarden.access.deps import AccessDep
 from roomwarden.app import create_app
@@ -81,11 +82,12 @@ def test_with_no_tenant_stated_nothing_is_visible(world: World, db: Database) ->
 def test_a_tenant_cannot_write_a_row_of_a_tenant_it_did_not_state(world: World, db: Database) -> None:
     a, b = world.tenant(), world.tenant()
     room = world.room(a)
-    with pytest.raises(Exception, match="row-level security"):
-        with db.transaction(tenants=[uuid.UUID(a.id)]) as session:
-            session.execute(
-                text("UPDATE rooms SET tenant_id = :b WHERE id = :id"), {"b": b.id, "id": room["id"]}
-            )
+    moved = text("UPDATE rooms SET tenant_id = :b WHERE id = :id")
+    with (
+        pytest.raises(ProgrammingError, match="row-level security"),
+        db.transaction(tenants=[uuid.UUID(a.id)]) as session,
+    ):
+        session.execute(moved, {"b": b.id, "id": room["id"]})
     with db.transaction(tenants=[uuid.UUID(b.id)]) as session:  # nor touch it from another one
         changed = session.execute(text("UPDATE rooms SET name = 'taken' WHERE id = :id"), {"id": room["id"]})
         assert changed.rowcount == 0  # type: ignore[attr-defined]
