@@ -96,7 +96,7 @@ def every_tenant(session: Session) -> Session:
 def open_database(settings: Settings, migrate: bool = True) -> Database:
     from roomwarden.kit.migrate import upgrade
 
-    db = Database(settings.database_url, pool=settings.pool())
+    db = Database(settings.database_url, pool=settings.pool(), row_security=settings.database_row_security)
     if migrate:
         with guard():
             upgrade(db)
