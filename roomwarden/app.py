@@ -62,7 +62,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_domain()
     settings = settings or get_settings()
     settings.check_production_ready()
-    database = db or Database(settings.database_url, pool=settings.pool())
+    database = db or Database(
+        settings.database_url, pool=settings.pool(), row_security=settings.database_row_security
+    )
 
     services = build_services(settings, database)
 

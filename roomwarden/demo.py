@@ -23,7 +23,7 @@ from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import UserCreate
 from roomwarden.kit.crypto import SecretBox
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants
 from roomwarden.partners.invitations import accept, create_invitation
 from roomwarden.partners.schemas import AcceptInvitation, InvitationCreate
 from roomwarden.rooms import groups as group_service
@@ -117,6 +117,7 @@ def build_demo(
         existing = tenant_by_domain(session, CUSTOMER_DOMAIN)
         if existing is not None:
             partner = tenant_by_domain(session, PARTNER_DOMAIN)
+            state_tenants(session, [existing.id])
             count = len(session.scalars(select(Room.id).where(Room.tenant_id == existing.id)).all())
             return DemoResult(False, existing.id, partner.id if partner else existing.id, count, _accounts())
         return _build(session, box, rooms_per_site, progress)

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # None (unset): not declared, so the demo secrets are refused as in production.
     env: Literal["development", "production"] | None = None
     database_url: str = "sqlite:///roomwarden.db"
+    # PostgreSQL: the service's connections run as the role row-level security applies to and
+    # state their tenants (SPEC §10; docs/operations.md). Off only to measure what it costs.
+    database_row_security: bool = True
     secret_key: SecretStr = Field(SecretStr(DEMO_SECRET_KEY), min_length=32)
     encryption_key: SecretStr = SecretStr(DEMO_ENCRYPTION_KEY)
     operator_token: SecretStr = Field(SecretStr(DEMO_OPERATOR_TOKEN), min_length=16)

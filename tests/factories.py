@@ -6,14 +6,17 @@ they share one database."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from roomwarden.identity.models import User
 from roomwarden.identity.tokens import issue_token
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants
 from roomwarden.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -53,16 +56,33 @@ class World:
     settings: Settings
     tag: str
     _n: int = 0
+    #: the tenants this world created: what its direct transactions state (row-level security)
+    tenant_ids: list[uuid.UUID] = field(default_factory=list)
 
     def _next(self) -> int:
         self._n += 1
         return self._n
 
+    # -- the database, directly ------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A transaction of the test itself, stating the tenants of this world, as the
+        service states those of a request (``roomwarden.kit.db.state_tenants``)."""
+        with self.db.transaction(write=write, tenants=self.tenant_ids) as session:
+            yield session
+
+    def session(self, *, write: bool = True) -> Session:
+        """A session stating the tenants of this world; the caller commits and closes it."""
+        session = self.db.session(write=write)
+        state_tenants(session, self.tenant_ids)
+        return session
+
     # -- identity ------------------------------------------------------------------------
 
     def headers(self, user_id: str, tenant_id: str, *, mfa: bool = False) -> dict[str, str]:
         """A fresh token for the user, under its current token version."""
-        with self.db.transaction(write=False) as session:
+        with self.db.transaction(write=False, tenants=[uuid.UUID(tenant_id)]) as session:
             user = session.get(User, uuid.UUID(user_id))
             version = user.token_version if user is not None else 0
         token = issue_token(
@@ -87,6 +107,7 @@ class World:
             "admin": {"upn": f"admin@{domain}", "display_name": "Admin", "password": PASSWORD},
         }
         created = expect(self.client.post("/api/v1/operator/tenants", json=body, headers=self.operator), 201)
+        self.tenant_ids.append(uuid.UUID(created["id"]))
         admin = UserH(
             id=created["admin_user_id"],
             upn=f"admin@{domain}",

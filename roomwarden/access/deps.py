@@ -14,6 +14,7 @@ from roomwarden.access.permissions import Permission
 from roomwarden.access.resolver import Access, resolve_access, resolve_caller
 from roomwarden.identity.deps import BearerDep
 from roomwarden.identity.principal import Principal
+from roomwarden.identity.tenancy import state_caller
 from roomwarden.identity.tokens import read_token
 from roomwarden.kit import metrics
 from roomwarden.kit.api import SessionDep
@@ -31,6 +32,7 @@ def tenant_access(request: Request, tenant_id: TenantId, creds: BearerDep, sessi
     if creds is None:
         raise Unauthenticated("a bearer access token is required")
     claims = read_token(request.app.state.settings, creds.credentials)
+    state_caller(session, claims.tenant_id)
     caller = resolve_caller(
         session,
         user_id=claims.user_id,
@@ -49,6 +51,7 @@ def tenant_access(request: Request, tenant_id: TenantId, creds: BearerDep, sessi
 def access_in(request: Request, tenant_id: uuid.UUID, principal: Principal, session: Session) -> Access:
     """The principal's access in ``tenant_id`` (the portal's pages, and the API when the
     caller was already loaded)."""
+    state_caller(session, principal.tenant_id)
     try:
         access = resolve_access(session, principal, tenant_id)
     except NotFound:

@@ -10,11 +10,13 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from roomwarden.kit import metrics
 from roomwarden.kit.api import problem_response
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants_of
+from roomwarden.tenants.models import Tenant
 
 log = logging.getLogger("roomwarden")
 router = APIRouter()
@@ -41,9 +43,12 @@ def scrape(request: Request) -> Response:
 
 def queue_depths(db: Database) -> dict[str, int]:
     """What waits in each queue (kit.metrics.queue_depths); none when the database cannot
-    answer (the scrape still reports everything else)."""
+    answer (the scrape still reports everything else). A queue holds every tenant's work: the
+    scrape counts across all of them (row-level security: it states every tenant), and reads
+    nothing but the counts."""
     session = db.session(write=False)
     try:
+        state_tenants_of(session, select(Tenant.id))
         return {name: count(session) for name, count in metrics.queue_depths.items()}
     except SQLAlchemyError as exc:
         log.warning("metrics: queue depths not read: %s", exc)

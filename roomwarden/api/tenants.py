@@ -49,7 +49,7 @@ def create_tenant(session: SessionDep, body: TenantCreate) -> TenantCreated:
 def list_tenants(session: SessionDep, pages: PageDep, q: Search = None) -> Page[OperatorTenantRead]:
     """Every tenant of the service with its domains and size, oldest first; ``q`` matches
     a part of the name or of a domain."""
-    page = paginate(session, ops.tenants_query(q), Tenant.id, pages, lambda t: t)
+    page = paginate(session, ops.tenants_query(session, q), Tenant.id, pages, lambda t: t)
     return Page[OperatorTenantRead](items=ops.tenant_reads(session, page.items), next_cursor=page.next_cursor)
 
 

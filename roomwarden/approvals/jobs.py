@@ -13,7 +13,7 @@ BATCH = 500
 def _run(context: JobContext) -> int:
     total = 0
     while context.time_left():
-        with context.db.transaction() as session:
+        with context.transaction() as session:
             done = sweep(session, limit=BATCH)
         total += done
         if done < BATCH:

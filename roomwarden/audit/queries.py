@@ -242,7 +242,7 @@ def export_rows(
         stmt = filtered(select(AuditRecord.seq, *_EXPORT_COLUMNS), tenant_id, start, end, f)
         if last_seq is not None:
             stmt = stmt.where(AuditRecord.seq > last_seq)
-        with db.transaction(write=False) as session:
+        with db.transaction(write=False, tenants=[tenant_id]) as session:
             rows = session.execute(stmt.order_by(AuditRecord.seq).limit(batch)).all()
         if not rows:
             return

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from roomwarden.audit.models import AuditRecord
 from roomwarden.audit.service import Actor, Category, Operation, Result, lock_chain, record
 from roomwarden.kit.api import path_uuid
+from roomwarden.kit.db import state_tenants
 from roomwarden.kit.errors import AppError
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
@@ -68,8 +69,11 @@ def record_refusal(request: Request, exc: Any) -> None:
         status, reason = 409, "conflict"
     details = {"status": status, "reason": reason, "method": request.method, "path": request.url.path}
     db = request.app.state.db
-    with db.transaction() as session:
+    # the caller's tenant (the links and invitations addressed to it are read with it), then
+    # the tenant acted in once it is known to deal with the caller
+    with db.transaction(tenants=[principal.tenant_id]) as session:
         if deals_with(session, tenant_id, principal.tenant_id):
+            state_tenants(session, [tenant_id])
             record(
                 session,
                 tenant_id=tenant_id,

@@ -155,7 +155,7 @@ def demo(
     db = open_database(settings)
     if reset:
         with guard(), db.transaction() as session:
-            removed = reset_demo(session)
+            removed = reset_demo(session)  # states the demo tenants it deletes
         err.print(f"reset: deleted {removed} demo tenant(s)")
     # Said in words too: the bar below is drawn only on a terminal, and a log shows nothing else
     # between the migration and the result.

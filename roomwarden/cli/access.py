@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from roomwarden.access import materialise
-from roomwarden.cli.common import fail, guard, load_settings, open_database, out
+from roomwarden.cli.common import every_tenant, fail, guard, load_settings, open_database, out
+from roomwarden.kit.db import state_tenants
 
 app = typer.Typer(help="Access-model maintenance (operator).", no_args_is_help=True)
 
@@ -30,6 +31,10 @@ def check_scopes(
         raise fail(f"not a tenant id: {tenant}", 2) from None
     db = open_database(load_settings())
     with guard(), db.transaction(write=repair) as session:
+        if tenant_id is None:
+            every_tenant(session)
+        else:
+            state_tenants(session, [tenant_id])
         drift = materialise.check(session, tenant_id)
         if repair and not drift.ok:
             materialise.repair(session, drift)

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from roomwarden.cli.common import JsonOption, emit_json, guard, load_settings, open_database, out
+from roomwarden.cli.common import (
+    JsonOption,
+    emit_json,
+    every_tenant,
+    guard,
+    load_settings,
+    open_database,
+    out,
+)
 
 app = typer.Typer(help="Change control: approval requests.", no_args_is_help=True)
 
@@ -25,7 +33,7 @@ def sweep_command(
     with guard():
         while True:
             with db.transaction() as session:
-                done = sweep(session, limit=batch)
+                done = sweep(every_tenant(session), limit=batch)
             total += done
             if done < batch:
                 break

@@ -131,7 +131,7 @@ def export(
         db = _database()
         tenant_id = _tenant_id(db, tenant)
         lo, hi = queries.parse_range(start, end)
-        with db.transaction() as session:
+        with db.transaction(tenants=[tenant_id]) as session:
             total = session.scalar(
                 select(func.count()).where(
                     AuditRecord.tenant_id == tenant_id,
@@ -217,7 +217,7 @@ def verify(
         with _progress() as bar:
             task = bar.add_task("verifying", total=len(tenants))
             for tid in tenants:
-                with db.transaction(write=False) as session:
+                with db.transaction(write=False, tenants=[tid]) as session:
                     results.append((tid, verify_chain(session, tid, checkpoint=cp, keys=keys)))
                 bar.advance(task)
     bad = [(t, r) for t, r in results if not r.ok]
@@ -259,7 +259,7 @@ def checkpoint(
     with _guard():
         db = _database()
         tenant_id = _tenant_id(db, tenant)
-        with db.transaction(write=False) as session:
+        with db.transaction(write=False, tenants=[tenant_id]) as session:
             cp = make_checkpoint(session, tenant_id, _keys())
         text = json.dumps(cp.to_json(), indent=2)
         if output is not None:
@@ -294,7 +294,7 @@ def purge(
             task = bar.add_task("purging", total=len(tenants))
             for tid in tenants:
                 try:
-                    with db.transaction() as session:
+                    with db.transaction(tenants=[tid]) as session:
                         done.append(purge_tenant(session, tid, before, dry_run=dry_run, keys=keys))
                 except AppError as exc:
                     failed.append({"tenant_id": str(tid), "problem": exc.detail})

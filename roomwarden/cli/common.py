@@ -17,9 +17,11 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants_of
 from roomwarden.kit.errors import AppError
 from roomwarden.settings import Settings, get_settings
 
@@ -82,10 +84,19 @@ def load_settings() -> Settings:
         return settings
 
 
+def every_tenant(session: Session) -> Session:
+    """State every tenant in the session (row-level security): for the operator's commands
+    that work across the whole instance (the mail queue, the approval sweep)."""
+    from roomwarden.tenants.models import Tenant
+
+    state_tenants_of(session, select(Tenant.id))
+    return session
+
+
 def open_database(settings: Settings, migrate: bool = True) -> Database:
     from roomwarden.kit.migrate import upgrade
 
-    db = Database(settings.database_url, pool=settings.pool())
+    db = Database(settings.database_url, pool=settings.pool(), row_security=settings.database_row_security)
     if migrate:
         with guard():
             upgrade(db)

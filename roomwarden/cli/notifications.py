@@ -14,6 +14,7 @@ from roomwarden.cli.common import (
     JsonOption,
     emit_json,
     err,
+    every_tenant,
     guard,
     load_settings,
     open_database,
@@ -35,7 +36,7 @@ def mail_status(
     settings = load_settings()
     db = open_database(settings)
     with guard(), db.transaction(write=False) as session:
-        counts = mail_counts(session)
+        counts = mail_counts(every_tenant(session))
         oldest = session.scalar(
             select(func.min(OutgoingMail.created_at)).where(OutgoingMail.status == "pending")
         )
@@ -96,7 +97,7 @@ def mail_retry(
     settings = load_settings()
     db = open_database(settings)
     with guard(), db.transaction() as session:
-        requeued = retry_failed(session, ids or None)
+        requeued = retry_failed(every_tenant(session), ids or None)
         due = session.scalar(
             select(func.count()).select_from(OutgoingMail).where(OutgoingMail.status == "pending")
         )
@@ -109,7 +110,7 @@ def mail_retry(
     elif send:
         err.print("ROOMWARDEN_SMTP_HOST is not set: messages stay queued")
     with guard(), db.transaction(write=False) as session:
-        counts = mail_counts(session)
+        counts = mail_counts(every_tenant(session))
     db.dispose()
     if as_json:
         emit_json({"requeued": requeued, "counts": counts})

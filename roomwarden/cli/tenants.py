@@ -77,7 +77,7 @@ def tenant_list(
     """Every tenant, oldest first, with its domains and size."""
     db = open_database(load_settings())
     with guard(), db.transaction(write=False) as session:
-        stmt = ops.tenants_query(q).order_by(ops.Tenant.id)
+        stmt = ops.tenants_query(session, q).order_by(ops.Tenant.id)
         reads = ops.tenant_reads(session, list(session.scalars(stmt)))
     if as_json:
         emit_json(reads)

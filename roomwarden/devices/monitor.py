@@ -59,13 +59,13 @@ def raise_offline(session: Session, now: datetime, limit: int = BATCH) -> int:
 def run(context: JobContext) -> int:
     done = 0
     while context.time_left():
-        with context.db.transaction() as session:
+        with context.transaction() as session:
             n = raise_offline(session, utcnow())
         done += n
         if n < BATCH:
             break
     while context.time_left():
-        with context.db.transaction() as session:
+        with context.transaction() as session:
             n = monitoring.close_resolved(session, utcnow())
         if n < 500:
             break

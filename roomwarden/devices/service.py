@@ -24,6 +24,7 @@ from roomwarden.devices.models import Device, RoomSignal
 from roomwarden.devices.schemas import EnrollIn
 from roomwarden.devices.tokens import BAD_TOKEN, new_token, token_hash
 from roomwarden.events import service as events
+from roomwarden.kit.db import state_lookup, state_tenants_of
 from roomwarden.kit.errors import Unauthenticated
 from roomwarden.kit.time import utcnow
 from roomwarden.rooms.extensions import RoomDetails
@@ -49,9 +50,11 @@ def _describe(device: Device) -> dict[str, Any]:
 
 
 def enroll(session: Session, data: EnrollIn) -> tuple[Device, str]:
-    room = session.scalar(
-        select(Room).where(Room.enrollment_key_hash == key_hash(data.enrollment_key)).with_for_update()
-    )
+    hashed = key_hash(data.enrollment_key)
+    # the key's room is found before its tenant is known: the tenant is stated from it
+    state_lookup(session, "roomwarden.enrollment_key_hash", hashed)
+    state_tenants_of(session, select(Room.tenant_id).where(Room.enrollment_key_hash == hashed))
+    room = session.scalar(select(Room).where(Room.enrollment_key_hash == hashed).with_for_update())
     if room is None or room.enrollment_state != "enrolled":
         raise Unauthenticated(BAD_KEY)
     old = session.scalar(select(Device).where(Device.tenant_id == room.tenant_id, Device.room_id == room.id))
@@ -131,12 +134,17 @@ def end_for_room(session: Session, access: Access, room: Room, reason: str) -> N
 
 def authenticate(session: Session, token: str, *, lock_room: bool = False) -> tuple[Device, Room]:
     """The device of a token and its room (the room's row locked when asked), or 401: one
-    query. A device replaced while this waited for the room's lock is caught where its row is
-    written (``reports.apply_report`` updates it only while it still holds this token)."""
+    query, once the transaction has stated the tenant of the token's device (found by the
+    token's hash alone). A device replaced while this waited for the room's lock is caught
+    where its row is written (``reports.apply_report`` updates it only while it still holds
+    this token)."""
+    hashed = token_hash(token)
+    state_lookup(session, "roomwarden.device_token_hash", hashed)
+    state_tenants_of(session, select(Device.tenant_id).where(Device.token_hash == hashed))
     stmt = (
         select(Device, Room)
         .join(Room, and_(Room.tenant_id == Device.tenant_id, Room.id == Device.room_id))
-        .where(Device.token_hash == token_hash(token))
+        .where(Device.token_hash == hashed)
     )
     found = session.execute(stmt.with_for_update(of=Room) if lock_room else stmt).first()
     if found is None:

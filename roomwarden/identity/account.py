@@ -17,6 +17,7 @@ from roomwarden.audit.service import Actor, Auditor, Category, Operation, record
 from roomwarden.identity import sessions, throttle
 from roomwarden.identity.models import User
 from roomwarden.identity.passwords import hash_password, verify_password
+from roomwarden.kit.db import state_lookup, state_tenants
 from roomwarden.kit.errors import Conflict, NotFound
 from roomwarden.settings import Settings
 
@@ -92,7 +93,14 @@ def unlock(session: Session, settings: Settings, user: User, by: Auditor) -> int
 
 
 def user_by_upn(session: Session, upn: str, *, lock: bool = False) -> User:
-    stmt = select(User).where(User.upn == upn.strip().lower())
+    """The user of a UPN in any tenant (the operator's commands): found by the UPN alone,
+    then read (and locked) in its tenant."""
+    key = upn.strip().lower()
+    state_lookup(session, "roomwarden.upn", key)
+    tenant_id = session.scalar(select(User.tenant_id).where(User.upn == key))
+    if tenant_id is not None:
+        state_tenants(session, [tenant_id])
+    stmt = select(User).where(User.upn == key)
     if lock:
         stmt = stmt.with_for_update()
     user = session.scalar(stmt)

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select
 
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import CALLER_COLUMNS, Principal, caller_principal
+from roomwarden.identity.tenancy import state_caller
 from roomwarden.identity.tokens import read_token
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import Unauthenticated
@@ -32,10 +33,12 @@ def current_principal(request: Request, session: SessionDep, creds: BearerDep) -
     access dependency may have read it already, in the statement of its decision)."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
+        state_caller(session, known.tenant_id)
         return known
     if creds is None:
         raise Unauthenticated("a bearer access token is required")
     claims = read_token(request.app.state.settings, creds.credentials)
+    state_caller(session, claims.tenant_id)
     row = session.execute(_CALLER, {"user_id": claims.user_id}).first()
     principal = caller_principal(
         row,

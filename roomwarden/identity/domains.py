@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from roomwarden.kit.db import state_lookup
 from roomwarden.tenants.models import Tenant, TenantDomain
 
 
@@ -22,7 +23,11 @@ def domains_of(session: Session, tenant_id: uuid.UUID) -> list[str]:
 
 
 def tenant_by_domain(session: Session, domain: str) -> Tenant | None:
-    tenant_id = session.scalar(
-        select(TenantDomain.tenant_id).where(TenantDomain.domain == domain.strip().lower())
-    )
+    """The tenant holding ``domain`` (the transaction reads that one domain's row, whatever
+    tenants it has stated)."""
+    key = domain.strip().lower()
+    if "," in key:
+        return None
+    state_lookup(session, "roomwarden.domain", key)
+    tenant_id = session.scalar(select(TenantDomain.tenant_id).where(TenantDomain.domain == key))
     return session.get(Tenant, tenant_id) if tenant_id else None

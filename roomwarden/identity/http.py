@@ -31,7 +31,7 @@ from roomwarden.identity import account, service, sessions, throttle
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from roomwarden.kit.limits import send_problem
 from roomwarden.settings import Settings
@@ -107,6 +107,7 @@ def authenticate(db: Database, settings: Settings, token: str) -> SessionCheck:
         return SessionCheck(None, ended=True)
     if active.stale:
         with db.transaction() as s:
+            state_tenants(s, [active.principal.tenant_id])
             sessions.touch(s, active.id)
     return SessionCheck(active, ended=False)
 

@@ -17,6 +17,7 @@ from roomwarden.identity.models import SecurityGroup, SecurityGroupMember, User
 from roomwarden.identity.passwords import hash_password
 from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
+from roomwarden.kit.db import state_lookup
 from roomwarden.kit.errors import Conflict, Invalid, NotFound
 from roomwarden.tenants.models import Tenant
 
@@ -60,6 +61,7 @@ def create_user(session: Session, access: Auditor, data: UserCreate) -> User:
         raise Invalid(
             "a password is required: people of this tenant sign in with local accounts", field="password"
         )
+    state_lookup(session, "roomwarden.upn", data.upn)  # unique across every tenant
     if session.scalar(select(User.id).where(User.upn == data.upn)) is not None:
         raise Conflict("a user with this UPN already exists")
     user = User(

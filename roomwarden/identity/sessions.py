@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.identity.models import User, WebSession
 from roomwarden.identity.principal import Principal
+from roomwarden.kit.db import state_lookup, state_tenants
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
 
@@ -59,6 +60,7 @@ def start_session(session: Session, settings: Settings, user: User, *, mfa: bool
         raise ValueError(f"unknown sign-in method {method!r}")
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    state_tenants(session, [user.tenant_id])
     session.add(
         WebSession(
             token_hash=token_hash(token),
@@ -94,9 +96,11 @@ def _purge_dead(session: Session, settings: Settings, now: datetime, user_id: uu
 def read_session(session: Session, settings: Settings, token: str) -> ActiveSession | None:
     """The live session of ``token`` with its freshly read user, or ``None`` when the token is
     unknown, the session expired (idle or absolute) or its user is gone or deactivated."""
+    state_lookup(session, "roomwarden.session_token_hash", token_hash(token))
     row = session.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
     if row is None:
         return None
+    state_tenants(session, [row.tenant_id])
     now = utcnow()
     if row.expires_at <= now or row.last_seen_at + timedelta(seconds=settings.session_idle_seconds) <= now:
         return None
@@ -129,6 +133,11 @@ def touch(session: Session, session_id: uuid.UUID) -> None:
 
 def end_session(session: Session, token: str) -> None:
     """Sign-out: the session is deleted, so its cookie is worthless on every worker."""
+    state_lookup(session, "roomwarden.session_token_hash", token_hash(token))
+    tenant_id = session.scalar(select(WebSession.tenant_id).where(WebSession.token_hash == token_hash(token)))
+    if tenant_id is None:
+        return
+    state_tenants(session, [tenant_id])
     session.execute(delete(WebSession).where(WebSession.token_hash == token_hash(token)))
 
 

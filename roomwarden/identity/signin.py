@@ -24,7 +24,7 @@ from roomwarden.identity import recovery, throttle, totp
 from roomwarden.identity.models import User
 from roomwarden.identity.passwords import HashQueue, verify_password
 from roomwarden.kit.crypto import SecretBox
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_lookup, state_tenants
 from roomwarden.kit.errors import TooManyRequests, Unauthenticated
 from roomwarden.kit.limits import stepped_aside
 from roomwarden.settings import Settings
@@ -82,6 +82,7 @@ class Outcome:
 
 def begin(session: Session, settings: Settings, account: str, address: str, *, otp: bool) -> Attempt:
     reservation = throttle.reserve(session, settings, account, address, with_second_factor=otp)
+    state_lookup(session, "roomwarden.upn", account)
     row = session.execute(
         select(
             User.id,
@@ -151,6 +152,7 @@ def locked(reservation: throttle.Reservation) -> TooManyRequests:
 def finish(session: Session, settings: Settings, attempt: Attempt, outcome: Outcome) -> None:
     """Spend the code and give the reservation back. An unknown or used recovery code fails
     here, and the attempt then stays counted as a failure."""
+    state_tenants(session, [outcome.tenant_id])
     if outcome.mfa_step is not None:
         totp.consume_step(session, outcome.user_id, outcome.mfa_step)
     if outcome.recovery_code is not None:

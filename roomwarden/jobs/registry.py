@@ -5,24 +5,38 @@ itself knows none of them."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from roomwarden.kit.db import Database
+from sqlalchemy.orm import Session
+
+from roomwarden.kit.db import Database, state_tenants
 from roomwarden.settings import Settings
 
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a running job gets: the database (a job opens its own transactions, each short),
-    the settings, and the monotonic time by which it should return (its lease ends later)."""
+    """What a running job gets: the database, the settings, the monotonic time by which it
+    should return (its lease ends later) and the tenant it runs for: the runner runs a job
+    once for each tenant, and each of the job's transactions (``transaction()``, each short)
+    states that tenant alone (row-level security, SPEC §10)."""
 
     db: Database
     settings: Settings
     deadline: float
+    tenant_id: uuid.UUID | None = None
 
     def time_left(self) -> bool:
         return time.monotonic() < self.deadline
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.db.transaction() as session:
+            if self.tenant_id is not None:
+                state_tenants(session, [self.tenant_id])
+            yield session
 
 
 @dataclass(frozen=True)

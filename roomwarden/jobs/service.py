@@ -18,6 +18,7 @@ says who may run a job. Finishing clears the lease only if it is still ours.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from roomwarden.kit import metrics
 from roomwarden.kit.db import Database
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
+from roomwarden.tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -145,3 +147,9 @@ metrics.queue_depths["jobs"] = due_count
 
 def job_rows(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).order_by(Job.name)))
+
+
+def tenant_ids(db: Database) -> list[uuid.UUID]:
+    """Every tenant, in a stable order: the tenants a job runs for, one after the other."""
+    with db.transaction(write=False) as session:
+        return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))

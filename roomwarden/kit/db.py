@@ -2,19 +2,39 @@
 
 One request, CLI command or job is one transaction. Services ``flush()``; only the unit of
 work boundary (``Database.transaction``) commits.
+
+On PostgreSQL every tenant-owned table has row-level security (SPEC §10, migration 0095): a
+connection of the service switches to ``SERVICE_ROLE`` as it opens, and each transaction states
+the tenants it may touch (``state_tenants``) and, to find a row before its tenant is known, the
+one key it looks up (``state_lookup``). Both are transaction-local settings: a pooled
+connection's next transaction starts with none, and without them a tenant-owned table shows no
+rows. On SQLite both are no-ops.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Uuid, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import (
+    CompoundSelect,
+    DateTime,
+    MetaData,
+    Select,
+    String,
+    Uuid,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -87,6 +107,114 @@ def _sqlite_begin(mode: str) -> Callable[[Any], None]:
     return begin
 
 
+#: The database role the service's statements run as on PostgreSQL: created (NOLOGIN) by
+#: migration 0095 and granted to the migrating login; row-level security applies to it
+#: (neither owner, superuser nor BYPASSRLS).
+SERVICE_ROLE = "roomwarden_service"
+#: The transaction-local setting that names the tenants a transaction may touch
+#: (comma-separated ids); the policies of every tenant-owned table read it.
+TENANT_IDS = "roomwarden.tenant_ids"
+#: Transaction-local settings each revealing one row (the policies of migration 0095) to a
+#: lookup made before the tenant is known: a device by its token's hash, a room by its
+#: enrolment key's hash, a portal session by its token's hash, a tenant by a domain, a user
+#: by its UPN (sign-in, and the UPN's uniqueness across tenants).
+LOOKUPS = frozenset(
+    {
+        "roomwarden.upn",
+        "roomwarden.device_token_hash",
+        "roomwarden.enrollment_key_hash",
+        "roomwarden.session_token_hash",
+        "roomwarden.domain",
+    }
+)
+
+_ROW_SECURITY = "row_security"  # Session.info: this session states its tenants (PostgreSQL)
+_STATED = "stated_tenants"  # Session.info: the tenant ids stated, as text
+_LOOKED_UP = "stated_lookups"  # Session.info: lookup setting -> value
+_APPLIED = "stated_applied"  # Session.info: what the current transaction has been told
+
+
+def _switch_role(dbapi_conn: Any, _record: Any) -> None:
+    """Switch to the service role once migration 0095 has granted it this database's tables
+    (an unmigrated database has no policies to apply anyway). ``set_config('role', ...)`` is
+    ``SET ROLE``: it lasts for the connection's life."""
+    cur = dbapi_conn.cursor()
+    cur.execute(
+        "SELECT set_config('role', %(role)s, false) WHERE has_table_privilege("
+        "(SELECT oid FROM pg_roles WHERE rolname = %(role)s), to_regclass('alembic_version'), 'SELECT')",
+        {"role": SERVICE_ROLE},
+    )
+    cur.close()
+    dbapi_conn.commit()  # a later rollback must not undo the switch
+
+
+def _wanted(info: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return ",".join(sorted(info.get(_STATED, ()))), tuple(sorted(info.get(_LOOKED_UP, {}).items()))
+
+
+def _tell(conn: Connection, info: dict[str, Any]) -> None:
+    wanted = _wanted(info)
+    if info.get(_APPLIED) == wanted:
+        return
+    tenants, lookups = wanted
+    settings = [(TENANT_IDS, tenants), *lookups]
+    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+    params: dict[str, str] = {}
+    for i, (name, value) in enumerate(settings):
+        params[f"n{i}"], params[f"v{i}"] = name, value
+    conn.execute(text(f"SELECT {calls}"), params)
+    info[_APPLIED] = wanted
+
+
+def _on_begin(session: Session, _transaction: Any, conn: Connection) -> None:
+    session.info.pop(_APPLIED, None)  # a new transaction has been told nothing yet
+    if session.info.get(_STATED) or session.info.get(_LOOKED_UP):
+        _tell(conn, session.info)
+
+
+def state_tenants(session: Session, tenant_ids: Iterable[uuid.UUID | str]) -> None:
+    """Add tenants this session's transactions may touch (``roomwarden.tenant_ids``). Told to
+    the database at once, and again at the start of the session's every later transaction."""
+    if not session.info.get(_ROW_SECURITY):
+        return
+    stated: set[str] = session.info.setdefault(_STATED, set())
+    stated.update(str(t) for t in tenant_ids)
+    _tell(session.connection(), session.info)
+
+
+def state_lookup(session: Session, name: str, *values: str) -> None:
+    """Reveal to this session's reads the rows whose key is one of ``values`` (``LOOKUPS``:
+    hashes, domains, UPNs, none of which holds a comma), before their tenant is known. Replaces
+    what the setting named before."""
+    if name not in LOOKUPS:
+        raise ValueError(f"{name} is not a lookup setting")
+    if any("," in v for v in values):
+        raise ValueError("a lookup key holds no comma")
+    if not session.info.get(_ROW_SECURITY):
+        return
+    session.info.setdefault(_LOOKED_UP, {})[name] = ",".join(values)
+    _tell(session.connection(), session.info)
+
+
+def state_tenants_of(session: Session, ids: Select[Any] | CompoundSelect[Any]) -> None:
+    """Add the tenants that ``ids`` (a one-column select of tenant ids, read under what the
+    session has stated so far) returns, in the one statement that reads them."""
+    if not session.info.get(_ROW_SECURITY):
+        return
+    _tell(session.connection(), session.info)
+    found = ids.subquery()
+    listed = select(func.string_agg(cast(found.c[0], String), ",")).scalar_subquery()
+    value = func.concat_ws(",", func.nullif(func.current_setting(TENANT_IDS, True), ""), listed)
+    stated = session.execute(select(func.set_config(TENANT_IDS, value, True))).scalar_one()
+    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
+    session.info[_APPLIED] = _wanted(session.info)
+
+
+def stated_tenants(session: Session) -> frozenset[str]:
+    """The tenant ids this session has stated so far."""
+    return frozenset(session.info.get(_STATED, ()))
+
+
 @dataclass(frozen=True)
 class PoolSize:
     """Connections per worker process. Every request holds at most one connection at a
@@ -100,7 +228,12 @@ class PoolSize:
 
 
 def make_engine(
-    url: str, *, sqlite_begin: str = "DEFERRED", echo: bool = False, pool: PoolSize | None = None
+    url: str,
+    *,
+    sqlite_begin: str = "DEFERRED",
+    echo: bool = False,
+    pool: PoolSize | None = None,
+    service_role: bool = False,
 ) -> Engine:
     """Create an engine. On SQLite the driver's own transaction handling is replaced so that
     write transactions can take the write lock up front (``BEGIN IMMEDIATE``): two writers
@@ -127,7 +260,7 @@ def make_engine(
         event.listen(engine, "begin", _sqlite_begin(sqlite_begin))
         return engine
     pool = pool or PoolSize()
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_pre_ping=True,
@@ -135,6 +268,9 @@ def make_engine(
         max_overflow=pool.overflow,
         pool_timeout=pool.timeout,
     )
+    if service_role:
+        event.listen(engine, "connect", _switch_role)
+    return engine
 
 
 class Database:
@@ -142,17 +278,28 @@ class Database:
 
     ``reader`` sessions serve safe methods; ``writer`` sessions serve changes. On PostgreSQL
     both use one engine; on SQLite the writer begins with ``BEGIN IMMEDIATE``.
+
+    ``row_security`` (PostgreSQL): connections run as ``SERVICE_ROLE`` and sessions state
+    their tenants. Off (``ROOMWARDEN_DATABASE_ROW_SECURITY=false``), they run as the login and
+    state nothing: a login that owns the tables then reads them unfiltered.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool: PoolSize | None = None) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool: PoolSize | None = None, row_security: bool = True
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = make_engine(url, echo=echo, pool=pool)
+        self.row_security = row_security and not self.is_sqlite
+        self.engine = make_engine(url, echo=echo, pool=pool, service_role=self.row_security)
         self.write_engine = self.engine
         if self.is_sqlite:
             self.write_engine = make_engine(url, sqlite_begin="IMMEDIATE", echo=echo, pool=pool)
-        self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self._write = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
+        info = {_ROW_SECURITY: self.row_security}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True, info=info)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True, info=info)
+        if self.row_security:
+            for maker in (self._read, self._write):
+                event.listen(maker, "after_begin", _on_begin)
         #: Called after each successful request or ``transaction()`` commit with the
         #: session's ``info`` (what the transaction asked to do after it).
         self.after_commit_hooks: list[Callable[[dict[str, Any]], None]] = []
@@ -161,9 +308,14 @@ class Database:
         return (self._write if write else self._read)()
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+    def transaction(
+        self, *, write: bool = True, tenants: Iterable[uuid.UUID] | None = None
+    ) -> Iterator[Session]:
+        """One unit of work; ``tenants``: the tenants it may touch (``state_tenants``)."""
         session = self.session(write=write)
         try:
+            if tenants is not None:
+                state_tenants(session, tenants)
             yield session
             session.commit()
             info = dict(session.info)

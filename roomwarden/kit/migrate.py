@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, make_engine
 
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -20,10 +20,20 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    """Migrate as the configured login itself, never as the service role (PostgreSQL): the
+    migrations create and own the tables, the role and its grants. The database's pooled
+    connections are then closed, so that every later one switches to the role the migration
+    may just have granted."""
     cfg = alembic_config(db.url)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    engine = db.engine if db.is_sqlite else make_engine(db.url)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if engine is not db.engine:
+            engine.dispose()
+    db.dispose()
 
 
 def current_revision(db: Database) -> str | None:

@@ -34,10 +34,11 @@ from sqlalchemy.orm import Session
 
 from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit import metrics
-from roomwarden.kit.db import Base, Database
+from roomwarden.kit.db import Base, Database, state_tenants, state_tenants_of
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.settings import Settings
+from roomwarden.tenants.models import Tenant
 
 log = logging.getLogger("roomwarden.mail")
 MAIL_QUEUED = "mail_queued"
@@ -214,9 +215,10 @@ class Mailer:
         sent = 0
         if not self.enabled:
             return 0
+        tenants = None if context.tenant_id is None else [context.tenant_id]
         with self._lock:
             while context.time_left():
-                outcome = self._deliver_one()
+                outcome = self._deliver_one(tenants)
                 if outcome is None:
                     break
                 sent += outcome == "sent"
@@ -254,6 +256,10 @@ class Mailer:
         if tenant_ids is not None:
             due = due.where(OutgoingMail.tenant_id.in_(list(tenant_ids)))
         with self.db.transaction() as session:
+            if tenant_ids is None:  # the whole instance's queue (``roomwarden mail send``)
+                state_tenants_of(session, select(Tenant.id))
+            else:
+                state_tenants(session, tenant_ids)
             mail = session.scalars(
                 due.order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
                 .limit(1)
@@ -271,9 +277,10 @@ class Mailer:
             except (ValueError, TypeError, UnicodeError) as exc:
                 mail.attempts += 1
                 return self._give_up(mail, exc)
-            mail_id = mail.id
+            mail_id, tenant_id = mail.id, mail.tenant_id
         error = self._try_send(message)
         with self.db.transaction() as session:
+            state_tenants(session, [tenant_id])
             claimed = session.get(OutgoingMail, mail_id, with_for_update=True)
             if claimed is None:  # its tenant was deleted meanwhile
                 return "dropped"

@@ -27,6 +27,7 @@ from roomwarden.events import service as outbox
 from roomwarden.identity.domains import tenant_by_domain
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
+from roomwarden.kit.db import state_tenants
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.service import LINK, Reason, queue_mail
@@ -452,6 +453,8 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
     members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
     members = check_members(session, principal.tenant_id, members)
     primary_admins.require_live_members(session, principal.tenant_id, members)
+    # the customer becomes a live customer of the caller's tenant: its rows are reached now
+    state_tenants(session, [inv.tenant_id])
     link = PartnerLink(
         tenant_id=inv.tenant_id,
         partner_tenant_id=inv.partner_tenant_id,

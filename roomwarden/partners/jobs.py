@@ -31,7 +31,7 @@ def _batches(step: Callable[[Session, int], int], batch: int) -> Callable[[JobCo
     def run(context: JobContext) -> int:
         total = 0
         while context.time_left():
-            with context.db.transaction() as session:
+            with context.transaction() as session:
                 done = step(session, batch)
             total += done
             if done < batch:

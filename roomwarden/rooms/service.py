@@ -20,6 +20,7 @@ from roomwarden.access.resolver import Access, RoomSet
 from roomwarden.audit.service import Category, Operation
 from roomwarden.events import service as outbox
 from roomwarden.kit.crypto import SecretBox, new_enrollment_key
+from roomwarden.kit.db import state_lookup
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.pagination import PageParams
 from roomwarden.kit.time import utcnow
@@ -158,6 +159,8 @@ def _account_free(
     """A room's mailbox is this tenant's: a resource account in a domain another tenant holds
     would be that organisation's mailbox (domains are unique across the service, SPEC §1)."""
     domain = account.rsplit("@", 1)[-1].lower()
+    if "," not in domain:  # no domain holds one
+        state_lookup(session, "roomwarden.domain", domain)
     owner = session.scalar(select(TenantDomain.tenant_id).where(TenantDomain.domain == domain))
     if owner is not None and owner != tenant_id:
         raise Invalid(

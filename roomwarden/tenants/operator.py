@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from roomwarden.audit.service import OPERATOR_ACTOR, Category, Operation, record
 from roomwarden.identity.models import User
+from roomwarden.identity.tenancy import state_linked
+from roomwarden.kit.db import state_lookup, state_tenants, state_tenants_of
 from roomwarden.kit.errors import Conflict, Invalid, NotFound
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room
@@ -28,9 +30,12 @@ log = logging.getLogger("roomwarden.operator")
 MAX_DOMAINS = 20
 
 
-def tenants_query(q: str | None = None) -> Select[Tenant]:
+def tenants_query(session: Session, q: str | None = None) -> Select[Tenant]:
+    """The operator's tenants, matching ``q`` in their names or domains. A search of every
+    tenant's domains is the one thing that states every tenant (row-level security)."""
     stmt = select(Tenant)
     if q:
+        state_tenants_of(session, select(Tenant.id))
         pattern = f"%{q.strip().lower()}%"
         in_domains = select(TenantDomain.tenant_id).where(TenantDomain.domain.like(pattern))
         stmt = stmt.where(or_(func.lower(Tenant.name).like(pattern), Tenant.id.in_(in_domains)))
@@ -43,21 +48,25 @@ def find_tenant(session: Session, ref: str | uuid.UUID, *, lock: bool = False) -
     try:
         tenant_id = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
     except ValueError:
-        tenant_id = session.scalar(
-            select(TenantDomain.tenant_id).where(TenantDomain.domain == str(ref).strip().lower())
-        )
+        domain = str(ref).strip().lower()
+        tenant_id = None
+        if "," not in domain:  # no domain holds one
+            state_lookup(session, "roomwarden.domain", domain)
+            tenant_id = session.scalar(select(TenantDomain.tenant_id).where(TenantDomain.domain == domain))
     stmt = select(Tenant).where(Tenant.id == tenant_id)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     tenant = session.scalar(stmt) if tenant_id else None
     if tenant is None:
         raise NotFound(f"no tenant with id or domain {ref}")
+    state_tenants(session, [tenant.id])  # the operator acts in the tenant it names
     return tenant
 
 
 def tenant_reads(session: Session, tenants: list[Tenant]) -> list[OperatorTenantRead]:
     """Each tenant with its domains and sizes, in four queries whatever the page size."""
     ids = [t.id for t in tenants]
+    state_tenants(session, ids)
     domains: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     for tenant_id, domain in session.execute(
         select(TenantDomain.tenant_id, TenantDomain.domain)
@@ -143,6 +152,7 @@ def _change_domains(
         if in_use:
             raise Conflict(f"{in_use} user(s) sign in with @{domain}: change or remove them first")
     if added:
+        state_lookup(session, "roomwarden.domain", *added)  # unique across every tenant
         taken = session.scalars(select(TenantDomain.domain).where(TenantDomain.domain.in_(added))).all()
         if taken:
             raise Conflict(f"domain already registered: {', '.join(sorted(taken))}")
@@ -160,6 +170,7 @@ def delete_tenant(session: Session, ref: str | uuid.UUID, *, confirm: bool) -> T
     if not confirm:
         raise Invalid("deleting a tenant needs explicit confirmation: add ?confirm=true")
     tenant = find_tenant(session, ref, lock=True)
+    state_linked(session, [tenant.id])  # its partners and customers are told
     events.tenant_deleting.emit(events.TenantDeleting(session, tenant))
     session.delete(tenant)
     session.flush()

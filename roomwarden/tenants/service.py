@@ -14,6 +14,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation, record, start_chain
 from roomwarden.identity.models import User
 from roomwarden.identity.passwords import hash_password
+from roomwarden.kit.db import state_lookup, state_tenants
 from roomwarden.kit.errors import Conflict, Invalid
 from roomwarden.rooms.models import UpdateRing
 from roomwarden.tenants.models import Tenant, TenantDomain, TenantSettings
@@ -27,12 +28,15 @@ def create_tenant(session: Session, data: TenantCreate, actor: Actor = OPERATOR_
     admin_domain = data.admin.upn.rsplit("@", 1)[1]
     if admin_domain not in domains:
         raise Invalid(f"the admin's UPN must use one of the tenant's domains ({', '.join(domains)})")
+    state_lookup(session, "roomwarden.domain", *domains)
+    state_lookup(session, "roomwarden.upn", data.admin.upn)
     taken = session.scalars(select(TenantDomain.domain).where(TenantDomain.domain.in_(domains))).all()
     if taken:
         raise Conflict(f"domain already registered: {', '.join(sorted(taken))}")
     tenant = Tenant(name=data.name)
     session.add(tenant)
     session.flush()
+    state_tenants(session, [tenant.id])  # the operator acts in the new tenant only
     session.add_all(TenantDomain(domain=d, tenant_id=tenant.id) for d in domains)
     session.add(TenantSettings(tenant_id=tenant.id))
     start_chain(session, tenant.id)

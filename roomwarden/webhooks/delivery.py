@@ -24,8 +24,9 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +38,7 @@ from standardwebhooks import Webhook
 from roomwarden.audit.service import SYSTEM_ACTOR, Category, Operation, record
 from roomwarden.events.models import EventRecord
 from roomwarden.identity.models import User
+from roomwarden.identity.tenancy import state_linked
 from roomwarden.jobs import service as jobs
 from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit import metrics
@@ -65,6 +67,7 @@ class Attempt:
     secrets: tuple[str, ...]
     message_id: str
     body: bytes
+    tenant_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -169,9 +172,18 @@ class Deliverer:
     def job(self) -> JobSpec:
         return JobSpec(WEBHOOK_JOB, lambda s: float(s.webhook_poll_seconds), self._run_job)
 
-    def _run_job(self, context: JobContext) -> int:
-        sent = self.run(context.time_left)
+    @contextmanager
+    def _transaction(self, tenant_ids: Collection[uuid.UUID] | None) -> Iterator[Session]:
+        """A transaction of a delivery round: it states the round's tenants and those linked
+        to them (a customer's events go to its partners' endpoints; row-level security)."""
         with self.db.transaction() as session:
+            state_linked(session, tenant_ids)
+            yield session
+
+    def _run_job(self, context: JobContext) -> int:
+        tenants = None if context.tenant_id is None else [context.tenant_id]
+        sent = self.run(context.time_left, tenants)
+        with self._transaction(tenants) as session:
             # the next retry may fall due before the next poll: run again then (deliveries of
             # a disabled endpoint wait for it, and those due now were left to the next round)
             upcoming = session.scalar(
@@ -226,7 +238,7 @@ class Deliverer:
 
     def _dispatch_all(self, time_left: Callable[[], bool], tenant_ids: Collection[uuid.UUID] | None) -> None:
         while time_left():
-            with self.db.transaction() as session:
+            with self._transaction(tenant_ids) as session:
                 if targets.dispatch(session, tenant_ids=tenant_ids) < 200:
                     return
 
@@ -241,7 +253,7 @@ class Deliverer:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
         attempts: list[Attempt] = []
-        with self.db.transaction() as session:
+        with self._transaction(tenant_ids) as session:
             while len(attempts) < count:
                 skipped = 0
                 rows = session.execute(_due(now, count, busy, tenant_ids)).all()
@@ -272,13 +284,14 @@ class Deliverer:
             secrets=tuple(secrets),
             message_id=f"msg_{delivery.event_id.hex}",
             body=delivery.payload.encode(),
+            tenant_id=delivery.tenant_id,
         )
 
     def _attempt(self, attempt: Attempt) -> bool:
         answer = self.send(attempt)
         if not answer.ok:
             metrics.WEBHOOK_FAILURES.labels(answer.reason).inc()
-        with self.db.transaction() as session:
+        with self._transaction(None if attempt.tenant_id is None else [attempt.tenant_id]) as session:
             return self._record(session, attempt, answer)
 
     def send(self, attempt: Attempt) -> Answer:

@@ -121,7 +121,7 @@ def test_global_admin_and_deactivated_users(world: World) -> None:
     ]
     tech = world.user(t)
     world.assign(t, t.roles[SITE_TECH], users=[tech], scope={"rooms": [room]})
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(update(User).where(User.id == uuid.UUID(tech.id)).values(is_active=False))
     off = expect(explain(world, t, t.admin, tech.id, room, "rooms.view"), 200)
     assert off["allowed"] is False and off["user"]["is_active"] is False
@@ -313,7 +313,7 @@ def test_explain_agrees_with_the_resolver_for_every_user_room_and_permission(
     for user in users:
         for room in rooms:
             body = expect(explain(world, c, c.admin, user.id, room), 200)
-            with world.db.session(write=False) as session:
+            with world.session(write=False) as session:
                 principal = _principal(session, user)
                 try:
                     access = resolve_access(session, principal, uuid.UUID(c.id))

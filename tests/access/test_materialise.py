@@ -54,7 +54,7 @@ def test_materialisation_equals_definition_after_any_changes(world: World, db: D
     tid = uuid.UUID(t.id)
     rooms = [uuid.UUID(world.room(t)["id"]) for _ in range(N_ROOMS)]
     groups = [uuid.UUID(world.room_group(t, [])["id"]) for _ in range(N_GROUPS)]
-    with db.transaction() as session:
+    with world.transaction() as session:
         scopes = []
         for _ in range(N_SCOPES):
             s = Scope(tenant_id=tid, all_rooms=False)
@@ -63,7 +63,7 @@ def test_materialisation_equals_definition_after_any_changes(world: World, db: D
             scopes.append(s.id)
     gone: set[uuid.UUID] = set()
     for kind, a, b in steps:
-        with db.transaction() as session:
+        with world.transaction() as session:
             if kind == "scope_room" and scopes[a] not in gone and rooms[b] not in gone:
                 _toggle(session, ScopeRoom, tenant_id=tid, scope_id=scopes[a], room_id=rooms[b])
             elif kind == "scope_group" and scopes[a] not in gone and groups[b] not in gone:
@@ -79,7 +79,7 @@ def test_materialisation_equals_definition_after_any_changes(world: World, db: D
             elif kind == "delete_scope" and scopes[a] not in gone:
                 session.execute(delete(Scope).where(Scope.id == scopes[a]))
                 gone.add(scopes[a])
-        with db.transaction(write=False) as session:
+        with world.transaction(write=False) as session:
             drift = materialise.check(session, tid)
             assert drift.ok, (kind, a, b, drift)
             want = {(s, r) for _t, s, r in session.execute(materialise.definition(tid)).all()}
@@ -93,22 +93,22 @@ def test_check_finds_and_repairs_hand_edits(world: World, db: Database) -> None:
     group = world.room_group(t, [b["id"]])
     role = world.role(t, ["rooms.view"])
     world.assign(t, role, users=[world.user(t)], scope={"rooms": [a["id"]], "room_groups": [group["id"]]})
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, tid).ok
         assert len(_effective(session, tid)) == 2
     c = world.room(t)
-    with db.transaction() as session:  # someone edits the table by hand
+    with world.transaction() as session:  # someone edits the table by hand
         session.execute(delete(ScopeEffectiveRoom).where(ScopeEffectiveRoom.room_id == uuid.UUID(a["id"])))
         scope_id = next(iter(_effective(session, tid)))[0]
         session.execute(
             insert(ScopeEffectiveRoom).values(tenant_id=tid, scope_id=scope_id, room_id=uuid.UUID(c["id"]))
         )
-    with db.transaction() as session:
+    with world.transaction() as session:
         drift = materialise.check(session, tid)
         assert [p[2] for p in drift.missing] == [uuid.UUID(a["id"])]
         assert [p[2] for p in drift.extra] == [uuid.UUID(c["id"])]
         materialise.repair(session, drift)
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, tid).ok
 
 
@@ -130,7 +130,7 @@ def test_group_membership_change_reaches_a_scoped_user_on_the_next_request(world
     assert world.client.get(f"{base}/rooms/{a['id']}", headers=user.headers).status_code == 404
 
 
-def _race(db: Database, first, second) -> None:  # type: ignore[no-untyped-def]
+def _race(world: World, first, second) -> None:  # type: ignore[no-untyped-def]
     """``first`` writes and holds its transaction open while ``second`` writes and commits;
     then ``first`` commits. Without the triggers' row locks ``second`` would not see
     ``first``'s half of the change on PostgreSQL (read committed), and the pair it makes
@@ -143,7 +143,7 @@ def _race(db: Database, first, second) -> None:  # type: ignore[no-untyped-def]
 
     def one() -> None:
         try:
-            with db.transaction() as session:
+            with world.transaction() as session:
                 first(session)
                 session.flush()
                 wrote.set()
@@ -155,7 +155,7 @@ def _race(db: Database, first, second) -> None:  # type: ignore[no-untyped-def]
     def two() -> None:
         wrote.wait(10)
         try:
-            with db.transaction() as session:
+            with world.transaction() as session:
                 second(session)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -169,7 +169,7 @@ def _race(db: Database, first, second) -> None:  # type: ignore[no-untyped-def]
 
 
 def _bare_scope(db: Database, tid: uuid.UUID) -> uuid.UUID:
-    with db.transaction() as session:
+    with db.transaction(tenants=[tid]) as session:
         s = Scope(tenant_id=tid, all_rooms=False)
         session.add(s)
         session.flush()
@@ -183,11 +183,11 @@ def test_room_joins_a_group_while_the_group_joins_a_scope(world: World, db: Data
     group = uuid.UUID(world.room_group(t, [])["id"])
     scope = _bare_scope(db, tid)
     _race(
-        db,
+        world,
         lambda s: s.execute(insert(RoomGroupMember).values(tenant_id=tid, group_id=group, room_id=room)),
         lambda s: s.execute(insert(ScopeGroup).values(tenant_id=tid, scope_id=scope, group_id=group)),
     )
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, tid).ok
         assert (scope, room) in _effective(session, tid)
 
@@ -198,17 +198,17 @@ def test_room_leaves_a_group_while_it_leaves_the_scope_list(world: World, db: Da
     room = uuid.UUID(world.room(t)["id"])
     group = uuid.UUID(world.room_group(t, [str(room)])["id"])
     scope = _bare_scope(db, tid)
-    with db.transaction() as session:
+    with world.transaction() as session:
         session.execute(insert(ScopeRoom).values(tenant_id=tid, scope_id=scope, room_id=room))
         session.execute(insert(ScopeGroup).values(tenant_id=tid, scope_id=scope, group_id=group))
     _race(
-        db,
+        world,
         lambda s: s.execute(
             delete(RoomGroupMember).where(RoomGroupMember.group_id == group, RoomGroupMember.room_id == room)
         ),
         lambda s: s.execute(delete(ScopeRoom).where(ScopeRoom.scope_id == scope, ScopeRoom.room_id == room)),
     )
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, tid).ok
         assert (scope, room) not in _effective(session, tid)
 
@@ -231,5 +231,5 @@ def test_deleting_a_group_withdraws_its_rooms_from_every_scope_naming_it(world: 
     expect(gone, 204)
     expect(world.client.get(url, headers=user.headers), 404)
     expect(world.client.get(f"/api/v1/tenants/{t.id}/rooms/{kept['id']}", headers=user.headers), 200)
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, uuid.UUID(t.id)).ok

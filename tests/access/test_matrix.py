@@ -241,7 +241,7 @@ class Matrix:
     def unenrolled(self, target: str) -> str:
         """The target's room, unenrolled so that re-enrolling it can succeed each time."""
         room_id = self.rooms[target]
-        with self.world.db.transaction() as session:
+        with self.world.transaction() as session:
             session.execute(
                 update(Room).where(Room.id == uuid.UUID(room_id)).values(enrollment_state="unenrolled")
             )
@@ -250,7 +250,7 @@ class Matrix:
     def enrolled(self, target: str) -> str:
         """The target's room, enrolled again so that unenrolling it can succeed each time."""
         room_id = self.rooms[target]
-        with self.world.db.transaction() as session:
+        with self.world.transaction() as session:
             session.execute(
                 update(Room).where(Room.id == uuid.UUID(room_id)).values(enrollment_state="enrolled")
             )
@@ -878,7 +878,7 @@ def test_access_matrix(matrix: Matrix, case: Case, who: Who, target: str) -> Non
         assert response.headers["content-type"] == "application/problem+json"
     elif method != "GET" and not case.reads_only:
         # every change names the role that allowed it (SPEC §6), whichever permission it needed
-        with matrix.world.db.transaction() as session:
+        with matrix.world.transaction() as session:
             allowed_by = session.scalar(
                 select(AuditRecord.allowed_by)
                 .where(

@@ -166,7 +166,7 @@ def test_grants_unite_scopes_per_permission_and_all_scope_wins(world: World, db:
         t, t.roles["Site Tech"], groups=[world.security_group(t, [user])], scope={"room_groups": [group]}
     )
     world.assign(t, world.role(t, ["reports.view"]), users=[user], scope={"all": True})
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         access = resolve_access(session, as_principal(session, user), uuid.UUID(t.id))
         assert three_ways(session, access.rooms(P.ROOMS_VIEW)) == ids(r1, r2)
         assert three_ways(session, access.rooms(P.REPORTS_VIEW)) >= ids(r1, r2, r3)
@@ -182,7 +182,7 @@ def test_grants_unite_scopes_per_permission_and_all_scope_wins(world: World, db:
 
 def test_a_tenant_is_invisible_to_others_unless_a_link_role_is_held(world: World, db: Database) -> None:
     t, stranger = world.tenant(), world.tenant()
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         for tenant_id in (uuid.UUID(t.id), uuid.uuid4()):
             with pytest.raises(NotFound):
                 resolve_access(session, as_principal(session, stranger.admin), tenant_id)
@@ -191,7 +191,7 @@ def test_a_tenant_is_invisible_to_others_unless_a_link_role_is_held(world: World
 def _grant_directly(db: Database, tenant: TenantH, role_id: str, *perms: str) -> None:
     """Write permissions into a role behind the API's back, as a faulty migration or a
     hand-edited database could."""
-    with db.transaction() as session:
+    with db.transaction(tenants=[uuid.UUID(tenant.id)]) as session:
         session.add_all(
             RolePermission(tenant_id=uuid.UUID(tenant.id), role_id=uuid.UUID(role_id), permission=p)
             for p in perms
@@ -205,7 +205,7 @@ def test_partner_permissions_are_cut_to_the_partner_admin_column(world: World, d
     established = link(world, customer, partner, scope={"room_groups": [group]})
     primary = established["primary_admins_role_id"]
     _grant_directly(db, customer, primary, "rooms.reset_key", "settings.view", "rooms.teleport")
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         access = resolve_access(session, as_principal(session, partner.admin), uuid.UUID(customer.id))
         assert access.is_partner and set(access.grants) == PARTNER_ADMIN
         assert three_ways(session, access.rooms(P.ROOMS_VIEW)) == ids(inside)
@@ -226,7 +226,7 @@ def test_customer_roles_keep_every_permission_and_retired_ones_grant_nothing(
     _grant_directly(db, t, role, "rooms.reset_key", "rooms.teleport")
     user = world.user(t)
     world.assign(t, role, users=[user], scope={"rooms": [room]})
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         access = resolve_access(session, as_principal(session, user), uuid.UUID(t.id))
         assert set(access.grants) == {P.ROOMS_VIEW, P.ROOMS_RESET_KEY}
     assert (
@@ -258,7 +258,7 @@ def test_a_partner_role_scope_is_intersected_with_a_narrowed_link(world: World, 
     expect(
         world.client.patch(url, json={"scope": {"room_groups": [g1]}}, headers=customer.admin.headers), 200
     )
-    with db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         access = resolve_access(session, as_principal(session, helper), uuid.UUID(customer.id))
         assert three_ways(session, access.rooms(P.ROOMS_VIEW)) == set()
         named = select(RoomGroup.id).where(

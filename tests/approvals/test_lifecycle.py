@@ -38,14 +38,14 @@ def _hold_city(world: World, x: Linked, room: dict[str, Any], city: str = "Oslo"
 
 
 def _count_requests(world: World, x: Linked) -> int:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return (
             s.scalar(select(func.count()).where(ApprovalRequest.tenant_id == uuid.UUID(x.customer.id))) or 0
         )
 
 
 def _overdue(world: World, request_id: str) -> None:
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         s.execute(
             update(ApprovalRequest)
             .where(ApprovalRequest.id == uuid.UUID(request_id))
@@ -181,7 +181,7 @@ def test_expiry_is_per_link_read_at_once_and_swept(world: World) -> None:
     _overdue(world, held["id"])
     assert [r["id"] for r in requests_of(world, x.customer, "?status=expired")] == [held["id"]]
     assert requests_of(world, x.customer, "?status=pending") == []
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         assert sweep(s, tenant_id=uuid.UUID(x.customer.id)) == 1
         assert sweep(s, tenant_id=uuid.UUID(x.customer.id)) == 0
     got = expect(as_user(world, x.customer, x.customer.admin, "GET", f"/approval-requests/{held['id']}"), 200)
@@ -374,7 +374,7 @@ def test_reviewers_and_requester_are_told_by_mail(world: World) -> None:
     on_a = _hold_city(world, x, a)
 
     def to(subject_start: str) -> list[str]:
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             return sorted(
                 s.scalars(
                     select(OutgoingMail.to_address).where(

@@ -21,7 +21,7 @@ POLICY_AUTO = dict.fromkeys(ALL_MANUAL, "auto")
 
 
 def _customer_records(world: World, tenant_id: str, category: str) -> list[AuditRecord]:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return list(
             s.scalars(
                 select(AuditRecord)

@@ -55,7 +55,7 @@ def _state(world: World, x: Linked, room: dict[str, Any], held: dict[str, Any]) 
 
 
 def _records(world: World, x: Linked, object_id: str) -> list[tuple[str, str, str]]:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         rows = s.execute(
             select(AuditRecord.category, AuditRecord.operation, AuditRecord.result_status).where(
                 AuditRecord.tenant_id == uuid.UUID(x.customer.id), AuditRecord.object_id == object_id

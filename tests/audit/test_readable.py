@@ -174,7 +174,7 @@ def test_both_export_paths_write_the_same_bytes(world: World) -> None:
     written straight through the service: the API refuses control characters in names."""
     t = world.tenant()
     tid = uuid.UUID(t.id)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         for i, name in enumerate(NASTY):
             actor = Actor(uuid.uuid4(), uuid.uuid4(), upn=NASTY[-i], display_name=name or None)
             record(

@@ -197,7 +197,7 @@ def test_a_full_recomputation_without_the_key_is_found(world: World) -> None:
 
 
 def _recompute(world: World, t: TenantH, mode: str) -> None:
-    with world.db.session() as session:
+    with world.session() as session:
         from sqlalchemy import select
 
         from roomwarden.audit.models import AuditRecord
@@ -265,14 +265,14 @@ def test_a_checkpoint_catches_a_chain_put_back_to_an_earlier_genuine_state(world
     world.room(t)
     world.room(t)
     tid = uuid.UUID(t.id)
-    with world.db.session() as session:
+    with world.session() as session:
         checkpoint = make_checkpoint(session, tid)
     assert checkpoint.seq == snapshot[0] + 2
     _sql(world.db, "DELETE FROM audit_records WHERE tenant_id = :t AND seq > :s", t.id, s=snapshot[0])
     _set_head(world, t, snapshot)
     # Nothing inside the database can tell: the chain and head were genuine once.
     assert _verify(world, t)["ok"] is True
-    with world.db.session() as session:
+    with world.session() as session:
         result = verify_chain(session, tid, checkpoint=checkpoint)
     assert result.ok is False and "checkpoint" in (result.problem or "")
     assert result.first_bad_seq == snapshot[0] + 1
@@ -281,14 +281,14 @@ def test_a_checkpoint_catches_a_chain_put_back_to_an_earlier_genuine_state(world
 def test_a_checkpoint_catches_a_rewritten_record_and_is_itself_unforgeable(world: World) -> None:
     t = _history(world)
     tid = uuid.UUID(t.id)
-    with world.db.session() as session:
+    with world.session() as session:
         checkpoint = make_checkpoint(session, tid)
         assert verify_chain(session, tid, checkpoint=checkpoint).ok
     data = checkpoint.to_json()
     assert json.loads(json.dumps(data)) == data and Checkpoint.from_json(data) == checkpoint
     forged = Checkpoint.from_json(data | {"seq": checkpoint.seq - 1})
     other = Checkpoint.from_json(data | {"tenant_id": str(uuid.uuid4())})
-    with world.db.session() as session:
+    with world.session() as session:
         assert "signature" in (verify_chain(session, tid, checkpoint=forged).problem or "")
         assert "another tenant" in (verify_chain(session, tid, checkpoint=other).problem or "")
         assert "not configured" in (
@@ -301,7 +301,7 @@ def test_a_checkpoint_is_refused_for_a_chain_that_does_not_verify(world: World) 
 
     t = _history(world)
     _sql(world.db, "DELETE FROM audit_records WHERE tenant_id = :t AND seq = 2", t.id)
-    with world.db.session() as session, pytest.raises(Invalid, match="does not verify"):
+    with world.session() as session, pytest.raises(Invalid, match="does not verify"):
         make_checkpoint(session, uuid.UUID(t.id))
 
 

@@ -22,7 +22,7 @@ REPORTS = "/api/v1/device/reports"
 
 
 def _open_per_signal(world: World, room_id: str) -> dict[str | None, int]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = session.execute(
             select(Ticket.signal, func.count())
             .where(
@@ -97,7 +97,7 @@ def test_devices_of_one_room_replaced_while_reporting(world: World, live_url: st
     enrolled = [a for a in answers[:4]]
     assert [a.status_code for a in enrolled] == [201] * 4
     assert {a.status_code for a in answers[4:]} <= {200, 401}
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         devices = session.scalars(select(Device).where(Device.room_id == uuid.UUID(room["id"]))).all()
     assert len(devices) == 1
     winner = devices[0]

@@ -50,7 +50,7 @@ def test_two_global_admins_demoting_each_other_leave_one(world: World, live_url:
     # The loser is refused either by the last-admin rule (409) or, having just been demoted, as
     # no longer a Global admin (403); never do both succeed, and the two never deadlock (503).
     assert statuses in ([200, 403], [200, 409]), statuses
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         admins = session.scalars(
             select(User.id).where(User.tenant_id == uuid.UUID(t.id), User.is_global_admin, User.is_active)
         ).all()
@@ -70,7 +70,7 @@ def test_racing_deactivation_and_deletion_of_global_admins_leave_one(world: Worl
 
     statuses = [r.status_code for r in race([remove(i) for i in range(len(admins))])]
     assert 503 not in statuses and 500 not in statuses, statuses
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         left = session.scalars(
             select(User.id).where(User.tenant_id == uuid.UUID(t.id), User.is_global_admin, User.is_active)
         ).all()
@@ -107,7 +107,7 @@ def test_concurrent_changes_keep_the_audit_chain_whole(world: World, live_url: s
 
 
 def _seqs(world: World, tenant_id: str) -> list[int]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         return list(
             session.scalars(
                 select(AuditRecord.seq)
@@ -129,7 +129,7 @@ def test_concurrent_service_writes_keep_the_chain_whole(world: World) -> None:
         try:
             barrier.wait()
             for n in range(5):
-                with world.db.transaction() as session:
+                with world.transaction() as session:
                     record(
                         session,
                         tenant_id=tid,
@@ -148,6 +148,6 @@ def test_concurrent_service_writes_keep_the_chain_whole(world: World) -> None:
         th.join(timeout=120)
     assert errors == []
     assert _seqs(world, t.id) == list(range(1, 3 + THREADS * 5))
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         result = verify_chain(session, tid)
     assert result.ok and result.records_checked == 2 + THREADS * 5

@@ -96,7 +96,7 @@ def test_tickets_of_one_room_day_ending_at_once_keep_the_roll_up_true(
     day = utcnow().astimezone(ZoneInfo(zone)).date()
     lo = datetime.combine(day, datetime.min.time().replace(hour=5), tzinfo=ZoneInfo(zone))
     hi = datetime.combine(day, datetime.min.time().replace(hour=21), tzinfo=ZoneInfo(zone))
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rid = uuid.UUID(room["id"])
         periods = session.execute(
             select(TicketPeriod.started_at, TicketPeriod.ended_at).where(

@@ -53,7 +53,7 @@ class Model:
 
 
 def _open_per_signal(world: World, room_id: str) -> dict[str, int]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = session.execute(
             select(Ticket.signal, func.count())
             .where(
@@ -87,7 +87,7 @@ def _apply(world: World, t: Any, room_id: str, device: Any, model: Model, op: tu
             model.suppressed.discard(op[1])
     elif op[0] == "expire":
         if op[1] in model.suppressed:
-            with world.db.transaction() as session:
+            with world.transaction() as session:
                 session.execute(
                     update(RoomSignal)
                     .where(RoomSignal.room_id == uuid.UUID(room_id), RoomSignal.signal == op[1])
@@ -95,7 +95,7 @@ def _apply(world: World, t: Any, room_id: str, device: Any, model: Model, op: tu
                 )
             model.expired.add(op[1])  # counts again from the next report
     elif op[0] == "silence" and model.reported:
-        with world.db.transaction() as session:
+        with world.transaction() as session:
             session.execute(
                 update(Room)
                 .where(Room.id == uuid.UUID(room_id))

@@ -19,7 +19,7 @@ from tests.partners.helpers import link
 
 
 def outbox(world: World, t: TenantH) -> list[OutgoingMail]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         return list(
             session.scalars(
                 select(OutgoingMail)
@@ -83,7 +83,7 @@ def test_a_new_monitoring_ticket_is_mailed_to_who_may_see_the_room_and_flapping_
         report(world, device, {"display": "failed"})
     assert len(outbox(world, t)) == 3
     # an hour later, a relapse mails again
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(Ticket)
             .where(Ticket.room_id == uuid.UUID(room["id"]))

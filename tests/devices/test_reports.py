@@ -92,7 +92,7 @@ def test_an_unchanged_report_writes_no_history(world: World) -> None:
     device = enroll(world, t, room["id"])
     report(world, device, {"display": "failed", "camera": "ok"})
     first = room_of(world, t, room["id"])
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         before = session.scalar(
             select(func.count()).select_from(TicketUpdate).where(TicketUpdate.tenant_id == uuid.UUID(t.id))
         )
@@ -101,7 +101,7 @@ def test_an_unchanged_report_writes_no_history(world: World) -> None:
     again = room_of(world, t, room["id"])
     assert again["signals"] == first["signals"] and again["updated_at"] == first["updated_at"]
     assert again["device"]["last_report_at"] > first["device"]["last_report_at"]
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         after = session.scalar(
             select(func.count()).select_from(TicketUpdate).where(TicketUpdate.tenant_id == uuid.UUID(t.id))
         )
@@ -155,7 +155,7 @@ def test_a_resolved_ticket_closes_after_7_days_and_a_later_relapse_opens_a_new_o
     report(world, device, {"speaker": "failed"})
     report(world, device, {"speaker": "ok"})
     [ticket] = monitoring_tickets(world, t, room["id"])
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(Ticket)
             .where(Ticket.id == uuid.UUID(ticket["id"]))
@@ -179,7 +179,7 @@ def test_offline_shows_at_once_and_the_monitor_opens_its_ticket(world: World) ->
         ).json()["items"][0]["id"]
         == room["id"]
     )
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(Room)
             .where(Room.id == uuid.UUID(room["id"]))
@@ -192,11 +192,11 @@ def test_offline_shows_at_once_and_the_monitor_opens_its_ticket(world: World) ->
     assert [r["id"] for r in unhealthy] == [room["id"]]
     assert get(world, t, "/reports/health")["unhealthy"] == 1
     assert monitoring_tickets(world, t, room["id"]) == []  # not yet: the monitor records it
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         raise_offline(session, utcnow(), limit=10_000)
     [ticket] = monitoring_tickets(world, t, room["id"])
     assert (ticket["signal"], ticket["severity"]) == ("offline", "important")
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         raise_offline(session, utcnow(), limit=10_000)  # once only
         rows = session.scalars(select(RoomSignal).where(RoomSignal.room_id == uuid.UUID(room["id"]))).all()
     assert len(monitoring_tickets(world, t, room["id"])) == 1 and len(rows) == 2

@@ -71,7 +71,7 @@ def test_an_expired_suppression_counts_again_at_the_next_report(world: World) ->
     device = enroll(world, t, room["id"])
     report(world, device, {"calendar": "failed"})
     expect(suppress(world, t, room["id"], "calendar"), 200)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(RoomSignal)
             .where(RoomSignal.room_id == uuid.UUID(room["id"]))

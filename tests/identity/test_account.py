@@ -33,7 +33,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def records(world: World, tenant_id: str, object_id: str) -> list[AuditRecord]:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return list(
             s.scalars(
                 select(AuditRecord)
@@ -292,7 +292,7 @@ class TestRecoveryCodes:
         assert sign_in(world, p.admin.upn, otp=codes[0]).status_code == 401
         assert sign_in(world, p.admin.upn, otp="abcd-efgh-jkmn").status_code == 401
         expect(sign_in(world, p.admin.upn, otp=codes[1].replace("-", "")), 200)
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             stored = set(
                 s.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == uuid.UUID(p.admin.id)))
             )

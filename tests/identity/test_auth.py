@@ -380,7 +380,7 @@ def test_failures_outside_the_window_no_longer_count(world: World, db: Database)
         for _ in range(2):
             assert sign_in(c, t.admin.upn, "wrong").status_code == 401
         assert sign_in(c, t.admin.upn).status_code == 429
-        with db.transaction() as session:
+        with world.transaction() as session:
             moved = session.execute(
                 update(SignInThrottle)
                 .where(SignInThrottle.key == t.admin.upn)

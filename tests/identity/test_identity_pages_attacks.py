@@ -103,7 +103,7 @@ def _configure(world: World, t: TenantH, issuer: str, **extra: Any) -> Any:
 
 
 def _provider_row(world: World, t: TenantH) -> IdentityProvider | None:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return s.get(IdentityProvider, uuid.UUID(t.id))
 
 
@@ -327,7 +327,7 @@ def _federated_sign_in(app: Any, idp: Provider, email: str, sub: str) -> Any:
 
 
 def _subject_of(world: World, user_id: str) -> str | None:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return s.get_one(User, uuid.UUID(user_id)).oidc_subject
 
 
@@ -346,7 +346,7 @@ def test_an_unverified_email_never_claims_a_precreated_account(
     assert page.status_code == 403, page.text
     assert "did not vouch for a verified e-mail address" in page.text
     assert _subject_of(world, user_id) is None
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         assert s.scalar(select(User).where(User.oidc_subject == sub)) is None
 
 
@@ -359,7 +359,7 @@ def test_an_unverified_email_provisions_nobody(world: World, app: Any, idp: Prov
     sub = idp.user(f"squatter-{uuid.uuid4()}", email=upn, email_verified=verified, name="Squatter")
     page = _federated_sign_in(app, idp, upn, sub)
     assert page.status_code == 403, page.text
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         assert s.scalar(select(User).where(User.upn == upn)) is None
 
 
@@ -392,7 +392,7 @@ def test_a_preferred_username_beside_a_verified_email_claims_nobody(
     )
     page = _federated_sign_in(app, idp, t.admin.upn, sub)
     assert _subject_of(world, t.admin.id) is None
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         taken = s.scalar(select(User).where(User.oidc_subject == sub))
     if email.endswith(t.domain):  # the verified address is the tenant's: that person, and only it
         assert page.status_code == 200, page.text
@@ -422,7 +422,7 @@ def test_a_tenant_may_trust_its_providers_preferred_username(world: World, app: 
     newcomer = f"newcomer-{uuid.uuid4().hex[:8]}@{t.domain}"
     new_sub = idp.user(f"entra-{uuid.uuid4()}", preferred_username=newcomer, name="Newcomer")
     assert _federated_sign_in(app, idp, newcomer, new_sub).status_code == 200
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         assert s.scalar(select(User.upn).where(User.oidc_subject == new_sub)) == newcomer
     # the trust belongs to the issuer: saving another issuer without it turns it off
     with running_providers(1) as [other]:
@@ -442,7 +442,7 @@ def test_another_tenants_provider_never_claims_a_precreated_account(
     page = _federated_sign_in(app, idp, f"someone@{other.domain}", sub)
     assert page.status_code == 403, page.text
     assert _subject_of(world, user_id) is None
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         failed = s.scalars(
             select(AuditRecord).where(
                 AuditRecord.tenant_id == uuid.UUID(other.id), AuditRecord.category == "SignIn"
@@ -470,7 +470,7 @@ def test_password_guesses_on_the_account_page_are_counted_like_sign_ins(world: W
     right = browser.post("/account/password", {"current_password": PASSWORD, "new_password": new})
     assert right.status_code == 429, right.text
     expect(world.client.get("/api/v1/me", headers=user.headers), 200)  # its tokens still work
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         failed = s.scalars(
             select(AuditRecord).where(
                 AuditRecord.tenant_id == uuid.UUID(t.id),

@@ -88,7 +88,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def records(world: World, tenant_id: str, category: str) -> list[AuditRecord]:
     """The tenant's audit records of ``category``, in chain order."""
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return list(
             s.scalars(
                 select(AuditRecord)
@@ -126,7 +126,7 @@ class TestIdentityProviderSettings:
         assert SECRET not in str(got) and got["admin_claim"] == "groups"
         from roomwarden.identity.oidc.models import IdentityProvider
 
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             sealed = s.get_one(IdentityProvider, uuid.UUID(t.id)).client_secret_sealed
         assert SECRET not in sealed
         # Same issuer and client: the stored secret is kept; a new client needs a new secret.
@@ -216,7 +216,7 @@ class TestSignIn:
         second = sign_in(browser, customer_idp, upn, sub)
         again = expect(world.client.get("/api/v1/me", headers=bearer(second)), 200)["user"]
         assert again["id"] == me["id"] and again["display_name"] == "Ada King"
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             users = s.scalars(select(User).where(User.tenant_id == uuid.UUID(t.id), User.upn == upn)).all()
         assert len(users) == 1 and users[0].password_hash is None and users[0].oidc_subject == sub
         # A federated user has no password to sign in with, and the tenant takes none.
@@ -248,7 +248,7 @@ class TestSignIn:
         page = callback(browser, idp.consent(begin(browser, f"m@{t.domain}"), sub))
         assert page.status_code == 403 and "domains" in page.text
         expect(world.client.get("/api/v1/me", headers=victim.admin.headers), 200)
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             assert s.scalar(select(User).where(User.oidc_subject == sub)) is None
 
     def test_a_deactivated_user_is_refused(self, world: World, idps: Any, browser: TestClient) -> None:
@@ -701,7 +701,7 @@ class TestPartnerThroughItsOwnProvider:
             return
         assert rooms.status_code == 403
         assert "second factor" in rooms.json()["detail"]
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             refused = s.scalars(
                 select(AuditRecord).where(
                     AuditRecord.tenant_id == uuid.UUID(c.id),
@@ -740,7 +740,7 @@ class TestPortalSignIn:
         assert done.status_code == 303 and done.headers["location"] == home
         token = b.session_token
         assert token
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             active = sessions.read_session(s, world.settings, token)
         assert active is not None and active.principal.upn == upn and active.principal.mfa
         assert active.method == "oidc"
@@ -749,7 +749,7 @@ class TestPortalSignIn:
         # Sign-out everywhere (with an API token of the same user) ends the portal session too.
         api = sign_in(TestClient(app), idp, upn, sub)
         assert world.client.post("/api/v1/me/sign-out-everywhere", headers=bearer(api)).status_code == 204
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             assert sessions.read_session(s, world.settings, token) is None
 
     def test_a_local_tenant_still_asks_for_the_password(self, world: World, app: Any) -> None:

@@ -312,10 +312,10 @@ def test_an_administrator_unlocks_an_account(world: World, db: Database) -> None
         for _ in range(2):
             c.post(TOKEN, data=form(t.admin.upn, "wrong"))
         assert c.post(TOKEN, data=form(t.admin.upn)).status_code == 429
-        with db.transaction() as session:
+        with world.transaction() as session:
             assert throttle.unlock_account(session, t.admin.upn.upper())
         expect(c.post(TOKEN, data=form(t.admin.upn)), 200)
-    with db.transaction() as session:
+    with world.transaction() as session:
         assert not throttle.unlock_account(session, t.admin.upn)  # nothing left to forget
 
 

@@ -47,7 +47,7 @@ def _invite(c: httpx2.Client, customer, partner, withdraw: bool = False) -> http
 
 
 def _rows(world: World, to: str) -> list[OutgoingMail]:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return list(s.scalars(select(OutgoingMail).where(OutgoingMail.to_address == to)))
 
 

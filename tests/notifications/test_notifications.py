@@ -181,7 +181,7 @@ def test_an_invitation_no_longer_pending_sends_nothing(
     )
     assert deliver(mailer, c, p) == 0
     assert inbox.to(p.admin.upn) == []
-    with mailer.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         row = session.scalars(select(OutgoingMail).where(OutgoingMail.to_address == p.admin.upn)).one()
     assert row.status == "dropped" and "revoked" in (row.last_error or "")
     # A pending one is sent, with its link.
@@ -198,7 +198,7 @@ def test_one_bad_message_never_holds_back_the_others(
     t = world.tenant()
     refused = f"gone@{t.domain}"
     inbox.refuse.add(refused)
-    with mailer.db.transaction() as session:
+    with world.transaction() as session:
         for n, (to, subject) in enumerate(
             [
                 (f"a@{t.domain}", "first"),
@@ -213,7 +213,7 @@ def test_one_bad_message_never_holds_back_the_others(
     assert deliver(mailer, t) == 2
     assert deliver(mailer, t) == 0  # nothing is sent twice, nothing is left due
     assert sorted(m["Subject"] for _, m in inbox.messages) == ["first", "last"]
-    with mailer.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = {
             m.to_address: m
             for m in session.scalars(select(OutgoingMail).where(OutgoingMail.tenant_id == uuid.UUID(t.id)))
@@ -232,10 +232,10 @@ def test_a_recipient_deferred_at_rcpt_is_tried_again_not_given_up(
     t = world.tenant()
     to = f"greylisted@{t.domain}"
     inbox.greylist[to] = 1
-    with mailer.db.transaction() as session:
+    with world.transaction() as session:
         session.add(OutgoingMail(tenant_id=uuid.UUID(t.id), to_address=to, subject="later", body="b"))
     assert deliver(mailer, t) == 0
-    with mailer.db.transaction() as session:
+    with world.transaction() as session:
         row = session.scalars(select(OutgoingMail).where(OutgoingMail.tenant_id == uuid.UUID(t.id))).one()
         assert row.status == "pending" and row.attempts == 1 and "450" in (row.last_error or "")
         row.next_attempt_at = row.created_at  # its back-off is over
@@ -256,13 +256,13 @@ def test_a_transient_failure_backs_off_and_lets_the_rest_through(
     )
     db = Database(settings.database_url)
     try:
-        with db.transaction() as session:
+        with world.transaction() as session:
             session.add(
                 OutgoingMail(tenant_id=uuid.UUID(t.id), to_address=f"x@{t.domain}", subject="s", body="b")
             )
         down = Mailer(db, settings)
         assert down.deliver_due(tenant_ids=[uuid.UUID(t.id)]) == 0
-        with db.transaction(write=False) as session:
+        with world.transaction(write=False) as session:
             row = session.scalars(select(OutgoingMail).where(OutgoingMail.tenant_id == uuid.UUID(t.id))).one()
         assert row.status == "pending" and row.attempts == 1 and row.last_error
         assert (row.next_attempt_at - row.created_at).total_seconds() >= 55
@@ -295,17 +295,17 @@ def test_a_message_that_keeps_failing_transiently_ends_failed_and_the_rest_go_ou
     db = Database(settings.database_url)
 
     def queue(to: str) -> None:
-        with db.transaction() as session:
+        with world.transaction() as session:
             session.add(OutgoingMail(tenant_id=tid, to_address=to, subject="s", body="b"))
 
     def row(to: str) -> OutgoingMail:
-        with db.transaction(write=False) as session:
+        with world.transaction(write=False) as session:
             return session.scalars(
                 select(OutgoingMail).where(OutgoingMail.tenant_id == tid, OutgoingMail.to_address == to)
             ).one()
 
     def due_now() -> None:  # the back-off has passed
-        with db.transaction() as session:
+        with world.transaction() as session:
             session.execute(
                 update(OutgoingMail)
                 .where(OutgoingMail.tenant_id == tid, OutgoingMail.status == "pending")

@@ -13,7 +13,7 @@ from tests.partners.helpers import link
 
 
 def _link_records(world: World, link_id: str) -> list[dict[str, Any]]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = session.scalars(
             select(AuditRecord)
             .where(AuditRecord.object_id == link_id, AuditRecord.category == "Partner")

@@ -163,7 +163,7 @@ def test_under_auto_the_clock_starts_at_once_and_the_member_ends_it(world: World
 def test_the_end_holds_at_the_instant_without_a_job(world: World) -> None:
     s = setup(world, policy={"elevation.activate": "auto"})
     started = expect(activate(world, s), 201)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(Elevation)
             .where(Elevation.id == uuid.UUID(started["id"]))
@@ -228,7 +228,7 @@ def test_the_customers_mfa_rule_applies_on_activation_and_every_use(world: World
 def test_the_links_expiry_ends_running_activations_and_the_log_says_so(world: World) -> None:
     s = setup(world, policy={"elevation.activate": "auto"})
     started = expect(activate(world, s), 201)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(PartnerLink)
             .where(PartnerLink.id == uuid.UUID(s.link["id"]))
@@ -247,7 +247,7 @@ def test_the_links_expiry_ends_running_activations_and_the_log_says_so(world: Wo
     assert reach(world, s) == 404
     got = expect(in_customer(world, s.c, s.c.admin, "GET", f"/activations/{started['id']}"), 200)
     assert got["status"] == "ended" and got["end_reason"] == "the partner link expired"
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         details = session.scalars(
             select(AuditRecord.details).where(
                 AuditRecord.tenant_id == uuid.UUID(s.c.id), AuditRecord.object_id == s.assignment_id

@@ -55,19 +55,19 @@ def _technician(world: World, c: TenantH, p: TenantH) -> UserH:
 
 def _set_end(world: World, link_id: str, when: datetime) -> None:
     """Write a link's end directly (the API refuses a past one)."""
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(PartnerLink).where(PartnerLink.id == uuid.UUID(link_id)).values(expires_at=when)
         )
 
 
 def _sweep(world: World, now: datetime | None = None) -> int:
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         return sweep(session, now)
 
 
 def _expiry_records(world: World, c: TenantH, link_id: str) -> list[AuditRecord]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = session.scalars(
             select(AuditRecord).where(
                 AuditRecord.tenant_id == uuid.UUID(c.id), AuditRecord.object_id == link_id
@@ -237,7 +237,7 @@ def test_renewal_is_refused_when_a_newer_link_exists(world: World) -> None:
 
 
 def _reminders(world: World, link_id: str) -> list[tuple[int, bool]]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = session.execute(
             select(LinkReminder.days, LinkReminder.sent).where(LinkReminder.link_id == uuid.UUID(link_id))
         ).all()
@@ -245,7 +245,7 @@ def _reminders(world: World, link_id: str) -> list[tuple[int, bool]]:
 
 
 def _mails(world: World, tenant: TenantH, subject: str) -> int:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         return (
             session.scalar(
                 select(func.count())

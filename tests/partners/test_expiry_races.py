@@ -28,7 +28,7 @@ def test_renewals_racing_the_expiry_job_renew_once_and_record_the_expiry_once(
 ) -> None:
     c, p = world.tenant(), world.tenant()
     lk = link(world, c, p)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(PartnerLink)
             .where(PartnerLink.id == uuid.UUID(lk["id"]))
@@ -37,7 +37,7 @@ def test_renewals_racing_the_expiry_job_renew_once_and_record_the_expiry_once(
     url = f"{live_url}/api/v1/tenants/{c.id}/partners/{lk['id']}/renew"
 
     def job(_client: object) -> int:
-        with world.db.transaction() as session:
+        with world.transaction() as session:
             return sweep(session)
 
     renewals = [lambda client: client.post(url, json={"expires_at": None}, headers=c.admin.headers)] * 3
@@ -47,7 +47,7 @@ def test_renewals_racing_the_expiry_job_renew_once_and_record_the_expiry_once(
         world.client.get(f"/api/v1/tenants/{c.id}/partners/{lk['id']}", headers=c.admin.headers), 200
     )
     assert read["status"] == "active" and read["expires_at"] is None
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         details = session.scalars(
             select(AuditRecord.details)
             .where(AuditRecord.tenant_id == uuid.UUID(c.id), AuditRecord.object_id == lk["id"])
@@ -69,7 +69,7 @@ def test_double_activation_starts_one(world: World, live_url: str, round_: int) 
         headers = s.tech.headers
         results = race([lambda client, u=url, b=body, h=headers: client.post(u, json=b, headers=h)] * 3)
         assert sorted(r.status_code for r in results) == [ok, 409, 409], [r.text for r in results]
-        with world.db.transaction(write=False) as session:
+        with world.transaction(write=False) as session:
             running = session.scalars(
                 select(Elevation).where(Elevation.assignment_id == uuid.UUID(s.assignment_id))
             ).all()

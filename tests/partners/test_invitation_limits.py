@@ -36,7 +36,7 @@ def test_the_review_step_names_no_tenant(world: World) -> None:
 
 
 def _mails_to(world: World, p: TenantH) -> int:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         return session.scalar(select(func.count()).where(OutgoingMail.to_address == p.admin.upn)) or 0
 
 
@@ -62,7 +62,7 @@ def test_a_customer_sends_a_bounded_number_in_all(world: World) -> None:
     principal = Principal(uuid.UUID(c.admin.id), uuid.UUID(c.id), c.admin.upn, "Admin", True)
 
     def send(domain: str) -> None:
-        with world.db.transaction() as session:
+        with world.transaction() as session:
             access = resolve_access(session, principal, uuid.UUID(c.id))
             data = InvitationCreate(
                 partner_domain=domain, expires_in_days=2, scope=ScopeIn(all=True), terms_accepted=True

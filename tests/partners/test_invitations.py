@@ -102,7 +102,7 @@ def test_revoke_deny_and_states_that_cannot_be_accepted(world: World) -> None:
 def test_expiry_is_enforced_at_the_moment_of_acceptance(world: World) -> None:
     c, p = world.tenant(), world.tenant()
     inv = invite(world, c, p, days=1)
-    with world.db.transaction() as session:  # time passes: the invitation's moment is gone
+    with world.transaction() as session:  # time passes: the invitation's moment is gone
         session.execute(
             update(PartnerInvitation)
             .where(PartnerInvitation.id == uuid.UUID(inv["id"]))

@@ -31,7 +31,7 @@ def test_partner_journey(world: World) -> None:
     assert inv["status"] == "pending"
 
     # Fabrikam's admins are notified (queued for delivery after commit).
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         mail = session.query(OutgoingMail).filter(OutgoingMail.to_address == fabrikam.admin.upn).all()
     assert len(mail) == 1 and "Contoso" in mail[0].subject
 

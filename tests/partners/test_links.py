@@ -180,7 +180,7 @@ def test_establish_link_invites_and_accepts_through_the_services(world: World) -
     c, p = world.tenant("Demo Customer"), world.tenant("Demo Partner")
     room = world.room(c)
     helper = world.user(p)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         customer = resolve_access(
             session,
             Principal(uuid.UUID(c.admin.id), uuid.UUID(c.id), c.admin.upn, "Admin", True),

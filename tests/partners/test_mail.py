@@ -130,7 +130,7 @@ def test_failed_delivery_is_retried(world: World, smtp: tuple[Inbox, int]) -> No
             )
 
             def mail_row() -> OutgoingMail:
-                with db.transaction(write=False) as session:
+                with world.transaction(write=False) as session:
                     return session.scalars(
                         select(OutgoingMail).where(OutgoingMail.to_address == p.admin.upn)
                     ).one()

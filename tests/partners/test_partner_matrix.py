@@ -186,7 +186,7 @@ def _elevated(matrix: Matrix, p1: TenantH) -> dict[str, UserH]:
 
 
 def _expire_now(matrix: Matrix, link_id: str) -> None:
-    with matrix.world.db.transaction() as session:
+    with matrix.world.transaction() as session:
         session.execute(
             update(PartnerLink)
             .where(PartnerLink.id == uuid.UUID(link_id))

@@ -22,7 +22,7 @@ from tests.partners.helpers import accept, invite
 
 
 def _failed(world: World, tenant: TenantH) -> int:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         return session.scalar(
             select(func.count()).where(
                 AuditRecord.tenant_id == uuid.UUID(tenant.id), AuditRecord.result_status == "Failed"

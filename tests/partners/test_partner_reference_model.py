@@ -105,7 +105,7 @@ def test_partner_decisions_match_the_reference_model(world: World, data: st.Data
 
     state = data.draw(st.sampled_from(("active", "expired", "renewed")), label="link")
     if state != "active":
-        with world.db.transaction() as session:
+        with world.transaction() as session:
             session.execute(
                 update(PartnerLink)
                 .where(PartnerLink.id == uuid.UUID(link["id"]))

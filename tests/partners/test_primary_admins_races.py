@@ -63,7 +63,7 @@ class Link:
         self.assignment = found[0]["id"]
 
     def live(self) -> int:
-        with self.world.db.transaction(write=False) as session:
+        with self.world.transaction(write=False) as session:
             return session.scalar(LIVE, {"a": uuid.UUID(self.assignment)}) or 0
 
 

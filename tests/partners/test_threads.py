@@ -24,7 +24,6 @@ from roomwarden.identity import service as identity
 from roomwarden.identity.models import User
 from roomwarden.identity.principal import Principal
 from roomwarden.identity.schemas import UserUpdate
-from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError
 from roomwarden.partners import invitations, links
 from roomwarden.partners.models import PartnerInvitation, PartnerLink
@@ -39,7 +38,7 @@ def principal(user: UserH, ga: bool = False) -> Principal:
     return Principal(uuid.UUID(user.id), uuid.UUID(user.tenant_id), user.upn, user.upn, ga)
 
 
-def together(db: Database, calls: list[Callable[[Session], Any]]) -> list[int]:
+def together(world: World, calls: list[Callable[[Session], Any]]) -> list[int]:
     """Run each call in its own transaction, all released at once; return each outcome as
     an HTTP status (200 for success)."""
     barrier = threading.Barrier(len(calls))
@@ -48,7 +47,7 @@ def together(db: Database, calls: list[Callable[[Session], Any]]) -> list[int]:
     def run(i: int) -> None:
         barrier.wait()
         try:
-            with db.transaction() as session:
+            with world.transaction() as session:
                 calls[i](session)
             outcomes[i] = 200
         except AppError as exc:
@@ -65,8 +64,8 @@ def together(db: Database, calls: list[Callable[[Session], Any]]) -> list[int]:
     return sorted(outcomes)
 
 
-def _count(db: Database, stmt: Any) -> int:
-    with db.transaction(write=False) as session:
+def _count(world: World, stmt: Any) -> int:
+    with world.transaction(write=False) as session:
         return session.scalar(stmt) or 0
 
 
@@ -80,14 +79,14 @@ def test_concurrent_accepts_establish_exactly_one_link(world: World, round_: int
     reviewers = [p.admin, *(world.user(p, ga=True) for _ in range(4))]
     inv_id = uuid.UUID(invite(world, c, p)["id"])
     outcomes = together(
-        world.db,
+        world,
         [
             lambda s, u=u: invitations.accept(s, principal(u, ga=True), inv_id, AcceptInvitation())
             for u in reviewers
         ],
     )
     assert outcomes == [200] + [409] * (len(reviewers) - 1)
-    assert _count(world.db, select(func.count()).where(PartnerLink.tenant_id == uuid.UUID(c.id))) == 1
+    assert _count(world, select(func.count()).where(PartnerLink.tenant_id == uuid.UUID(c.id))) == 1
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -97,14 +96,14 @@ def test_concurrent_invitations_to_one_partner_leave_one_pending(world: World, r
         partner_domain=p.domain, expires_in_days=3, scope=ScopeIn(all=True), terms_accepted=True
     )
     outcomes = together(
-        world.db,
+        world,
         [lambda s: invitations.create_invitation(s, _as_customer(c)(s), body) for _ in range(4)],
     )
     assert outcomes == [200, 409, 409, 409]
     pending = select(func.count()).where(
         PartnerInvitation.tenant_id == uuid.UUID(c.id), PartnerInvitation.status == "pending"
     )
-    assert _count(world.db, pending) == 1
+    assert _count(world, pending) == 1
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -112,7 +111,7 @@ def test_accept_racing_revoke_and_deny_decides_once(world: World, round_: int) -
     c, p = world.tenant(), world.tenant()
     inv_id = uuid.UUID(invite(world, c, p)["id"])
     outcomes = together(
-        world.db,
+        world,
         [
             lambda s: invitations.accept(s, principal(p.admin, ga=True), inv_id, AcceptInvitation()),
             lambda s: invitations.revoke(s, _as_customer(c)(s), inv_id),
@@ -120,7 +119,7 @@ def test_accept_racing_revoke_and_deny_decides_once(world: World, round_: int) -
         ],
     )
     assert outcomes == [200, 409, 409]
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         inv = session.get_one(PartnerInvitation, inv_id)
         active = session.scalar(
             select(func.count()).where(PartnerLink.tenant_id == inv.tenant_id, PartnerLink.status == "active")
@@ -133,7 +132,7 @@ def _linked_with_admins(world: World, n: int) -> tuple[TenantH, TenantH, list[Us
     admins = [world.user(p) for _ in range(n)]
     lk = accept(world, p.admin, invite(world, c, p)["id"], [{"type": "user", "id": u.id} for u in admins])
     assert lk.status_code == 201, lk.text
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assignment = session.scalar(
             select(RoleAssignment.id).where(
                 RoleAssignment.role_id == uuid.UUID(lk.json()["primary_admins_role_id"])
@@ -144,7 +143,7 @@ def _linked_with_admins(world: World, n: int) -> tuple[TenantH, TenantH, list[Us
 
 
 def _members(world: World, assignment: uuid.UUID) -> int:
-    return _count(world.db, select(func.count()).where(AssignmentMember.assignment_id == assignment))
+    return _count(world, select(func.count()).where(AssignmentMember.assignment_id == assignment))
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -152,7 +151,7 @@ def test_racing_deletions_of_primary_admins_keep_the_last(world: World, round_: 
     _c, p, admins, assignment = _linked_with_admins(world, 4)
     partner_ga = _as_customer(p)  # the partner's Global admin in its own directory
     outcomes = together(
-        world.db,
+        world,
         [lambda s, u=u: identity.delete_user(s, partner_ga(s), uuid.UUID(u.id)) for u in admins],
     )
     assert outcomes == [200, 200, 200, 409]
@@ -164,14 +163,14 @@ def test_racing_deletion_and_deactivation_keep_a_live_member(world: World, round
     _c, p, (a, b), assignment = _linked_with_admins(world, 2)
     partner_ga = _as_customer(p)
     outcomes = together(
-        world.db,
+        world,
         [
             lambda s: identity.delete_user(s, partner_ga(s), uuid.UUID(a.id)),
             lambda s: identity.update_user(s, partner_ga(s), uuid.UUID(b.id), UserUpdate(is_active=False)),
         ],
     )
     assert outcomes == [200, 409]
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         live = session.scalar(
             select(func.count())
             .select_from(AssignmentMember)
@@ -194,7 +193,7 @@ def test_replacing_members_racing_a_deletion_never_empties(world: World, round_:
         access_service.update_assignment(s, in_customer, assignment, data)
 
     outcomes = together(
-        world.db,
+        world,
         [rename_to_a, lambda s: identity.delete_user(s, partner_ga(s), uuid.UUID(a.id))],
     )
     assert outcomes in ([200, 409], [200, 422])
@@ -207,7 +206,7 @@ def test_both_sides_offboarding_at_once_end_the_link_once(world: World, round_: 
     lk = accept(world, p.admin, invite(world, c, p)["id"]).json()
     link_id = uuid.UUID(lk["id"])
     outcomes = together(
-        world.db,
+        world,
         [
             lambda s: links.offboard_by_customer(s, _as_customer(c)(s), link_id, True),
             lambda s: links.offboard_by_partner(s, principal(p.admin, ga=True), link_id, True),
@@ -219,4 +218,4 @@ def test_both_sides_offboarding_at_once_end_the_link_once(world: World, round_: 
         AuditRecord.category == "Partner",
         AuditRecord.operation == "Delete",
     )
-    assert _count(world.db, ended) == 1
+    assert _count(world, ended) == 1

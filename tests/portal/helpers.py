@@ -63,7 +63,7 @@ def signed_in(world: World, app: Any, user: UserH, *, mfa: bool = False) -> Brow
     """A browser with a session for ``user``, opened as the sign-in form would (without the
     password hashing, for tests about pages rather than sign-in)."""
     browser = Browser(app)
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         row = s.get_one(User, uuid.UUID(user.id))
         method = "password+totp" if mfa else "password"
         token = sessions.start_session(s, world.settings, row, mfa=mfa, method=method)

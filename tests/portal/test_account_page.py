@@ -79,7 +79,7 @@ def test_sign_out_everywhere_ends_this_browser_too(world: World, app: Any) -> No
 
 def test_a_federated_person_has_no_password_here(world: World, app: Any) -> None:
     t = world.tenant()
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         row = User(
             tenant_id=uuid.UUID(t.id), upn=f"fed@{t.domain}", display_name="Fed Person", password_hash=None
         )

@@ -200,7 +200,7 @@ def test_verify_says_the_result_in_words(world, logged):
     c, _, _, _, b = logged
     ok = b.get(f"/t/{c.id}/audit-log?verify=1")
     assert "The audit log verifies." in ok.text
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         s.execute(
             update(AuditRecord)
             .where(AuditRecord.tenant_id == uuid.UUID(c.id), AuditRecord.category == "Room")

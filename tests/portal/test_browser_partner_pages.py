@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 def _health(world: World, room: dict, state: str) -> None:
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(update(Room).where(Room.id == uuid.UUID(room["id"])).values(reported_health=state))
 
 

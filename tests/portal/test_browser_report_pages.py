@@ -67,7 +67,7 @@ def fleet(world: World):  # type: ignore[no-untyped-def]
         )
     drive(world, [s for s in stretches if s.end < utcnow()])
     # Each device reported on every one of the days (its first report of a day marks it).
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         for room in rooms:
             days = [first + timedelta(days=d) for d in range(14)]
             ensure_days(session, uuid.UUID(t.id), uuid.UUID(room["id"]), days)

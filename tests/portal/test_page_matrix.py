@@ -367,7 +367,7 @@ class Browsers:
         if name not in self.open:
             browser = Browser(self.app)
             if user_id:
-                with self.matrix.world.db.transaction() as s:
+                with self.matrix.world.transaction() as s:
                     user = s.get_one(User, uuid.UUID(user_id))
                     token = sessions.start_session(
                         s, self.matrix.world.settings, user, mfa=False, method="password"
@@ -757,7 +757,7 @@ def test_partner_navigation_and_cross_customer_lists_are_the_api(
     partner_part = nav.split('id="nav-partner"', 1)[1] if 'id="nav-partner"' in nav else ""
     labels = {"Invitations", "Customers", "All tickets", "All rooms", "Customer health", "Customer reports"}
     assert [x for x in re.findall(r"<a [^>]*>([^<]+)</a>", partner_part) if x in labels] == expected
-    with matrix.world.db.transaction(write=False) as s:
+    with matrix.world.transaction(write=False) as s:
         user = s.get_one(User, uuid.UUID(side.users[who.name]))  # type: ignore[arg-type]
         headers = matrix.world.headers(str(user.id), str(user.tenant_id))
     client = matrix.world.client

@@ -47,7 +47,7 @@ def test_an_expired_link_shows_renew_and_renewing_restores_it(world, app):  # ty
     c, p = world.tenant(), world.tenant()
     room = world.room(c)
     lk = link(world, c, p)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(PartnerLink)
             .where(PartnerLink.id == uuid.UUID(lk["id"]))

@@ -38,7 +38,7 @@ def _api(world: World, user: UserH, path: str):  # type: ignore[no-untyped-def]
 
 
 def _expire(world: World, invitation_id: str) -> None:
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(PartnerInvitation)
             .where(PartnerInvitation.id == uuid.UUID(invitation_id))

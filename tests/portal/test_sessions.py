@@ -22,7 +22,7 @@ from tests.portal.helpers import Browser, signed_in
 
 
 def _rows(world, user_id: str) -> list[WebSession]:
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         return list(s.scalars(select(WebSession).where(WebSession.user_id == uuid.UUID(user_id))))
 
 
@@ -129,7 +129,7 @@ class TestSignIn:
         b.get("/login")  # the form, in a tab opened while signed out
         # meanwhile another tab signed in, and that session has ended since
         dead = signed_in(world, app, t.admin).session_token
-        with world.db.transaction() as s:
+        with world.transaction() as s:
             sessions.end_session(s, dead)
         b.client.cookies.set("roomwarden_session", dead, domain="testserver.local")
         data = {"step": "password", "email": t.admin.upn, "password": PASSWORD}
@@ -317,7 +317,7 @@ class TestSessionEnds:
         assert replay.get(f"/t/{t.id}/rooms").headers["location"].startswith("/login")
 
     def _age(self, world, user_id: str, **values):
-        with world.db.transaction() as s:
+        with world.transaction() as s:
             s.execute(update(WebSession).where(WebSession.user_id == uuid.UUID(user_id)).values(**values))
 
     def test_idle_lifetime(self, world, app):
@@ -386,7 +386,7 @@ class TestSessionEnds:
             signed_in(world, app, u),
             signed_in(world, app, t.admin),
         )
-        with world.db.transaction() as s:
+        with world.transaction() as s:
             assert sessions.end_user_sessions(s, uuid.UUID(u.id)) == 2
         assert first.get(f"/t/{t.id}/rooms").status_code == 303
         assert second.get(f"/t/{t.id}/rooms").status_code == 303
@@ -403,7 +403,7 @@ class TestSessionEnds:
         signed_in(world, app, t.admin)
         self._age(world, t.admin.id, expires_at=utcnow() - timedelta(seconds=1))
         Browser(app).sign_in(t.admin.upn)
-        with world.db.transaction(write=False) as s:
+        with world.transaction(write=False) as s:
             dead = s.scalar(
                 select(func.count()).select_from(WebSession).where(WebSession.expires_at <= utcnow())
             )

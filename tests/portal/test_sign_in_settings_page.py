@@ -64,7 +64,7 @@ def test_a_global_admin_switches_to_its_provider_and_back(world: World, app: Any
     )
     assert kept.status_code == 303, kept.text
     assert _read(world, t.id, t.admin.headers)["admin_claim"] is None
-    with world.db.transaction(write=False) as s:
+    with world.transaction(write=False) as s:
         assert SECRET not in s.get_one(IdentityProvider, uuid.UUID(t.id)).client_secret_sealed
         records = s.scalars(
             select(AuditRecord).where(

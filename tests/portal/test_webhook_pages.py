@@ -18,7 +18,7 @@ from tests.webhooks.helpers import deliver, deliverer, receiver
 
 
 def _count(world: World, tenant_id: str) -> int:
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         q = (
             select(func.count())
             .select_from(WebhookEndpoint)

@@ -42,7 +42,7 @@ def drive(world: World, stretches: list[Stretch]) -> None:
         if not continued:
             steps.append((s.end, 0, s))
     for at, kind, s in sorted(steps, key=lambda x: (x[0], x[1])):
-        with world.db.transaction() as session:
+        with world.transaction() as session:
             room = session.get_one(Room, uuid.UUID(s.room_id))
             if kind == 1:
                 monitoring.signal_failed(session, room, s.signal, s.state, "", at)

@@ -164,7 +164,7 @@ def test_a_ticket_still_open_counts_up_to_now(world: World) -> None:
         if 6 <= now.astimezone(ZoneInfo(z)).hour < 20
     )
     room = world.room(t, time_zone=zone)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         room_row = session.get_one(Room, uuid.UUID(room["id"]))
         monitoring.signal_failed(session, room_row, "display", "failed", "", now - timedelta(minutes=45))
     today = now.astimezone(ZoneInfo(zone)).date()
@@ -173,7 +173,7 @@ def test_a_ticket_still_open_counts_up_to_now(world: World) -> None:
     assert got["unhealthy_room_days"] == 1
     assert got["resolved_tickets"] == 0 and got["tickets_per_signal"] == {"display": 1}
     # Resolved now, the roll-up holds what the read counted.
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         room_row = session.get_one(Room, uuid.UUID(room["id"]))
         monitoring.signal_cleared(session, room_row, "display", "ok again", utcnow())
     again = _report(world, t, today - timedelta(days=1), today)

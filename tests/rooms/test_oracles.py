@@ -150,7 +150,7 @@ def test_user_search_treats_wildcards_as_characters(world: World) -> None:
 
 
 def _successes(world: World, t: TenantH) -> int:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         return len(
             session.scalars(
                 select(AuditRecord.id).where(

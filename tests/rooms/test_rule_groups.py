@@ -80,7 +80,7 @@ def test_a_scope_naming_a_rule_group_applies_on_the_next_request(world: World) -
     assert world.client.get(url, headers=user.headers).status_code == 200
     expect(world.client.patch(url, json={"country": "FR"}, headers=t.admin.headers), 200)
     assert world.client.get(url, headers=user.headers).status_code == 404
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, uuid.UUID(t.id)).ok
 
 
@@ -132,7 +132,7 @@ def test_changing_the_rule_is_audited_with_the_rooms_added_and_removed(world: Wo
     url = f"{base(t)}/room-groups/{group['id']}"
     changed = expect(world.client.patch(url, json={"rule": 'country == "DE"'}, headers=t.admin.headers), 200)
     assert changed["room_ids"] == [de["id"]]
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         record = (
             session.query(AuditRecord)
             .filter(AuditRecord.object_id == group["id"])
@@ -350,7 +350,7 @@ def test_membership_always_equals_the_rule_over_every_room(world: World, rule: s
             expect(world.client.delete(f"{base(t)}/rooms/{room['id']}", headers=h), 204)
         members = expect(world.client.get(url, headers=h), 200)["room_ids"]
         assert members == _truth(world, t, rule), (kind, field, i, value)
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert materialise.check(session, uuid.UUID(t.id)).ok
 
 

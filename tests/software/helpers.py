@@ -30,7 +30,7 @@ def publish(world: World, name: str, version: str, notes: str = "") -> dict[str,
 
 def backdate(world: World, release_id: str, days: float) -> None:
     """Move a release's publication into the past (deferral tests)."""
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         session.execute(
             update(Release)
             .where(Release.id == uuid.UUID(release_id))

@@ -221,7 +221,7 @@ def test_a_failed_install_is_announced_with_ids(world: World) -> None:
     name = component()
     failed = [{"component": name, "version": "2.0", "status": "failed", "detail": "private words"}]
     expect(send_software(world, device, {name: "1.0"}, failed), 200)
-    with world.db.transaction() as session:
+    with world.transaction() as session:
         [event] = session.scalars(
             select(EventRecord).where(
                 EventRecord.tenant_id == uuid.UUID(t.id), EventRecord.type == "software.install_failed"

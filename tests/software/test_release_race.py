@@ -23,7 +23,7 @@ def test_concurrent_duplicates_publish_once(world: World) -> None:
 
     def publish(version: str, hold: bool) -> None:
         try:
-            with world.db.transaction() as session:
+            with world.transaction() as session:
                 if not hold:
                     first_inserted.wait(10)
                 releases.publish(session, ReleaseCreate(component=name, version=version))
@@ -45,5 +45,5 @@ def test_concurrent_duplicates_publish_once(world: World) -> None:
     for t in threads:
         t.join(30)
     assert sorted(outcomes) == ["conflict", "published"]
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Release).where(Release.component == name)) == 1

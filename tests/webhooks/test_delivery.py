@@ -163,7 +163,7 @@ def test_a_process_that_died_after_commit_still_delivers(
         hook = endpoint(world, t, r.url, TICKETS)
         room = world.room(t)
         world.incident(t, room["id"])  # committed; nothing was sent
-        with db.transaction() as s:
+        with world.transaction() as s:
             pending = s.scalars(select(EventRecord).where(EventRecord.tenant_id == uuid.UUID(t.id))).all()
             assert [e.type for e in pending] == ["ticket.opened"] and pending[0].dispatched_at is None
         assert r.requests == []
@@ -173,11 +173,11 @@ def test_a_process_that_died_after_commit_still_delivers(
         # dying mid-send: the claim leased the delivery, the outcome was never written
         world.incident(t, room["id"])
         d = deliverer(db, settings)
-        with db.transaction() as s:
+        with world.transaction() as s:
             targets.dispatch(s, tenant_ids=[uuid.UUID(t.id)])
         [claimed] = d._claim(1, set(), [uuid.UUID(t.id)])  # and then the process died
         assert deliver(deliverer(db, settings), t) == 0  # leased: not sent twice meanwhile
-        with db.transaction() as s:  # the lease passes
+        with world.transaction() as s:  # the lease passes
             s.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id == claimed.delivery_id)
@@ -227,7 +227,7 @@ def _failures(reason: str) -> float:
 
 
 def _mailed(db: Database, tenant_id: str, upn: str) -> None:
-    with db.transaction() as s:
+    with db.transaction(tenants=[uuid.UUID(tenant_id)]) as s:
         subjects = s.scalars(
             select(OutgoingMail.subject).where(
                 OutgoingMail.tenant_id == uuid.UUID(tenant_id), OutgoingMail.to_address == upn.lower()
@@ -276,7 +276,7 @@ def test_the_old_secret_signs_for_a_day_after_a_rotation(
         deliver(deliverer(db, settings), t)
         r.bodies(new)
         r.bodies(hook["secret"])  # both verify
-        with db.transaction() as s:
+        with world.transaction() as s:
             s.execute(
                 update(WebhookEndpoint)
                 .where(WebhookEndpoint.id == uuid.UUID(hook["id"]))
@@ -357,7 +357,7 @@ def test_old_deliveries_and_events_are_forgotten(world: World, db: Database, set
         deliver(deliverer(db, settings), t)
     expect(world.post(t, f"/webhooks/{hook['id']}/test", None), 201)  # still pending
     tid = uuid.UUID(t.id)
-    with db.transaction() as s:
+    with world.transaction() as s:
         s.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.tenant_id == tid)
@@ -368,7 +368,7 @@ def test_old_deliveries_and_events_are_forgotten(world: World, db: Database, set
             .where(EventRecord.tenant_id == tid)
             .values(dispatched_at=utcnow() - timedelta(days=40))
         )
-    with db.transaction() as s:
+    with world.transaction() as s:
         prune(s, utcnow() - timedelta(days=30))
     statuses = [d["status"] for d in _deliveries(world, t, hook["id"])]
     assert statuses == ["pending"]
@@ -385,10 +385,10 @@ def test_waiting_deliveries_of_a_disabled_endpoint_do_not_keep_the_job_running(
         d = deliverer(db, settings)
         jobs.ensure_jobs(db, [WEBHOOK_JOB])
         time.sleep(0.5)  # the wakes of those commits (coalesced, a quarter second apart) are done
-        with db.transaction() as s:  # as a claim leaves it: due at the next poll
+        with world.transaction() as s:  # as a claim leaves it: due at the next poll
             s.execute(update(Job).where(Job.name == WEBHOOK_JOB).values(due_at=utcnow() + timedelta(hours=1)))
         d._run_job(JobContext(db, settings, time.monotonic() + 30))
         assert len(r.requests) == 1  # disabled by the 410; the other delivery waits, due
-    with db.transaction() as s:
+    with world.transaction() as s:
         due = s.scalar(select(Job.due_at).where(Job.name == WEBHOOK_JOB))
     assert due is not None and due > utcnow()  # not due again at once: no busy loop

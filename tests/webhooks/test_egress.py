@@ -183,7 +183,7 @@ def test_a_default_server_refuses_private_and_plain_http_targets(
     )
     moved = strict.patch(f"{path}/{ok['id']}", json={"url": url}, headers=t.admin.headers)
     assert moved.status_code == 422
-    with db.transaction() as s:
+    with world.transaction() as s:
         rows = s.scalar(
             select(func.count())
             .select_from(WebhookEndpoint)

@@ -31,7 +31,7 @@ SPEC = Path("/work/shared/SPEC.md")
 
 
 def types_of(db: Database, tenant: TenantH) -> list[str]:
-    with db.transaction() as s:
+    with db.transaction(tenants=[uuid.UUID(tenant.id)]) as s:
         rows = s.scalars(
             select(EventRecord.type)
             .where(EventRecord.tenant_id == uuid.UUID(tenant.id))
@@ -41,7 +41,7 @@ def types_of(db: Database, tenant: TenantH) -> list[str]:
 
 
 def count(db: Database, tenant: TenantH) -> int:
-    with db.transaction() as s:
+    with db.transaction(tenants=[uuid.UUID(tenant.id)]) as s:
         q = select(func.count()).select_from(EventRecord).where(EventRecord.tenant_id == uuid.UUID(tenant.id))
         return int(s.scalar(q) or 0)
 
@@ -68,7 +68,7 @@ def test_the_catalogue_is_the_specs() -> None:
 
 def test_emit_takes_only_the_catalogue_and_its_fields(db: Database, world: World) -> None:
     t = world.tenant()
-    with db.transaction() as s:
+    with world.transaction() as s:
         with pytest.raises(ValueError, match="not an event"):
             events.emit(s, "room.exploded", tenant_id=uuid.UUID(t.id))
         with pytest.raises(ValueError, match="carries no title"):
@@ -77,7 +77,7 @@ def test_emit_takes_only_the_catalogue_and_its_fields(db: Database, world: World
 
 def test_a_rolled_back_transaction_leaves_no_event(db: Database, world: World) -> None:
     t = world.tenant()
-    with pytest.raises(RuntimeError), db.transaction() as s:
+    with pytest.raises(RuntimeError), world.transaction() as s:
         events.emit(s, "room.unenrolled", tenant_id=uuid.UUID(t.id), room_id=uuid.uuid4())
         s.flush()
         raise RuntimeError("the change fails after its event")
@@ -138,7 +138,7 @@ def test_tickets_and_rooms_of_people_and_of_monitoring(world: World, db: Databas
         "ticket.resolved", "room.health_changed",
         "room.health_changed", "room.unenrolled",
     ]  # fmt: skip
-    with db.transaction() as s:
+    with world.transaction() as s:
         health = s.scalars(
             select(EventRecord.data)
             .where(EventRecord.tenant_id == uuid.UUID(t.id), EventRecord.type == "room.health_changed")
@@ -166,13 +166,13 @@ def test_the_invitation_and_the_link_for_both_sides(world: World, db: Database) 
         world.client.post(f"/api/v1/partner/invitations/{denied['id']}/deny", headers=p.admin.headers), 200
     )
     lapsed = invite(world, c, q)
-    with db.transaction() as s:
+    with world.transaction() as s:
         s.execute(
             update(PartnerInvitation)
             .where(PartnerInvitation.id == uuid.UUID(lapsed["id"]))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    with db.transaction() as s:
+    with world.transaction() as s:
         assert expire_overdue(s) >= 1
     accepted = invite(world, c, p)
     link = expect(accept(world, p.admin, accepted["id"]), 201)
@@ -189,7 +189,7 @@ def test_the_invitation_and_the_link_for_both_sides(world: World, db: Database) 
         "partner.invitation.created", "partner.invitation.accepted",
         "partner.link.removed",
     ]  # fmt: skip
-    with db.transaction() as s:
+    with world.transaction() as s:
         partners = set(
             s.scalars(select(EventRecord.partner_tenant_id).where(EventRecord.tenant_id == uuid.UUID(c.id)))
         )
@@ -256,7 +256,7 @@ def test_a_partner_hears_only_about_rooms_in_its_scope_at_sending(
         assert len(customer_rx.bodies(ours["secret"])) == 3
         # An event recorded while the room was in scope, sent after it left: not sent
         world.incident(c, moved["id"])
-        with db.transaction() as s:  # recorded and dispatched now, sent after the change
+        with world.transaction() as s:  # recorded and dispatched now, sent after the change
             targets.dispatch(s, tenant_ids=[uuid.UUID(c.id)])
         expect(
             world.client.patch(

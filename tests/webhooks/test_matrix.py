@@ -133,7 +133,7 @@ def test_webhook_access_matrix(matrix: Matrix, hooks: Hooks, case: Case, who: Wh
     if want >= 400:
         assert response.headers["content-type"] == "application/problem+json"
     elif method != "GET":
-        with matrix.world.db.transaction() as session:
+        with matrix.world.transaction() as session:
             row = session.execute(
                 select(AuditRecord.category, AuditRecord.allowed_by)
                 .where(

@@ -21,7 +21,7 @@ from tests.partners.test_expiry import _linked, _set_end, _sweep
 
 
 def _events(world: World, c: TenantH, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-    with world.db.transaction(write=False) as session:
+    with world.transaction(write=False) as session:
         rows = session.scalars(
             select(EventRecord)
             .where(EventRecord.tenant_id == uuid.UUID(c.id), EventRecord.type.startswith(prefix))

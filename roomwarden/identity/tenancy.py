@@ -1,0 +1,45 @@
+"""The tenants a signed-in caller's transaction states (row-level security, SPEC §10): its
+own tenant and, for a partner, the customers whose live links allow it (``partner_links`` rows
+addressed to the caller's tenant are visible once it is stated). Everything else the
+transaction reads or writes must belong to one of them, whatever its queries forget."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from sqlalchemy import select, union
+from sqlalchemy.orm import Session
+
+from roomwarden.kit.db import state_tenants, state_tenants_of, stated_tenants
+from roomwarden.kit.time import utcnow
+from roomwarden.partners.models import PartnerLink, live_link
+from roomwarden.tenants.models import Tenant
+
+_CALLER = "stated_caller"  # Session.info: the tenant whose caller has been stated
+
+
+def state_caller(session: Session, tenant_id: uuid.UUID) -> None:
+    """State the caller's tenant and its live customers, once per session (two statements)."""
+    if session.info.get(_CALLER) == tenant_id and str(tenant_id) in stated_tenants(session):
+        return
+    state_tenants(session, [tenant_id])
+    state_tenants_of(
+        session,
+        select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id == tenant_id, live_link(utcnow())),
+    )
+    session.info[_CALLER] = tenant_id
+
+
+def state_linked(session: Session, tenant_ids: Collection[uuid.UUID] | None) -> None:
+    """State ``tenant_ids`` and every tenant live-linked to one of them either way (what
+    delivering a tenant's events to its partners' webhooks reads); ``None``: every tenant
+    (a delivery round of the whole instance)."""
+    if tenant_ids is None:
+        state_tenants_of(session, select(Tenant.id))
+        return
+    state_tenants(session, tenant_ids)
+    ids, now = list(tenant_ids), utcnow()
+    customers = select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id.in_(ids), live_link(now))
+    partners = select(PartnerLink.partner_tenant_id).where(PartnerLink.tenant_id.in_(ids), live_link(now))
+    state_tenants_of(session, union(customers, partners))

@@ -1,0 +1,137 @@
+"""Row-level security on PostgreSQL (SPEC §10): every tenant-owned table has it enabled and
+forced, the service's statements run as a role it applies to, and a query that forgets its
+tenant filter sees only the tenants its transaction stated — none when it stated none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import ProgrammingError
+
+from roomwarden.access.deps import AccessDep
+from roomwarden.app import create_app
+from roomwarden.kit.api import SessionDep
+from roomwarden.kit.db import SERVICE_ROLE, TENANT_IDS, Database, PoolSize, state_tenants
+from roomwarden.kit.routing import router
+from roomwarden.rooms.models import Room
+from roomwarden.settings import Settings
+from tests.conftest import DB_KIND
+from tests.factories import World, expect
+from tests.partners.helpers import link
+
+pytestmark = pytest.mark.skipif(DB_KIND != "postgresql", reason="row-level security is PostgreSQL's")
+
+#: a route that deliberately forgets the tenant filter
+unfiltered = router()
+
+
+@unfiltered.get("/api/v1/tenants/{tenant_id}/unfiltered-rooms")
+def unfiltered_rooms(access: AccessDep, session: SessionDep) -> dict[str, list[str]]:
+    return {"tenants": sorted({str(t) for t in session.scalars(select(Room.tenant_id))})}
+
+
+@pytest.fixture(scope="module")
+def forgetful(settings: Settings, db: Database) -> Iterator[TestClient]:
+    app = create_app(settings, db)
+    app.include_router(unfiltered)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_every_table_with_tenant_id_has_forced_row_security_with_policies(db: Database) -> None:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+                " (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_attribute a ON a.attrelid = c.oid"
+                " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                " AND a.attname = 'tenant_id' AND NOT a.attisdropped"
+            )
+        ).all()
+    assert len(rows) > 30
+    assert [r[0] for r in rows if not (r[1] and r[2] and r[3] > 0)] == []
+
+
+def test_the_service_runs_as_a_role_row_security_applies_to(db: Database) -> None:
+    with db.transaction(write=False) as session:
+        user, super_, bypass = session.execute(
+            text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        ).one()
+        owner = session.scalar(text("SELECT tableowner FROM pg_tables WHERE tablename = 'rooms'"))
+    assert user == SERVICE_ROLE and not super_ and not bypass and owner != SERVICE_ROLE
+
+
+def test_with_no_tenant_stated_nothing_is_visible(world: World, db: Database) -> None:
+    t = world.tenant()
+    world.room(t)
+    with db.transaction(write=False) as session:
+        assert session.scalar(text("SELECT current_setting('roomwarden.tenant_ids', true)")) in (None, "")
+        assert session.scalar(select(func.count()).select_from(Room)) == 0
+        state_tenants(session, [])  # an empty statement is no tenant either
+        assert session.scalar(select(func.count()).select_from(Room)) == 0
+    with db.transaction(write=False, tenants=[uuid.UUID(t.id)]) as session:
+        assert session.scalar(select(func.count()).select_from(Room)) == 1
+
+
+def test_a_tenant_cannot_write_a_row_of_a_tenant_it_did_not_state(world: World, db: Database) -> None:
+    a, b = world.tenant(), world.tenant()
+    room = world.room(a)
+    moved = text("UPDATE rooms SET tenant_id = :b WHERE id = :id")
+    with (
+        pytest.raises(ProgrammingError, match="row-level security"),
+        db.transaction(tenants=[uuid.UUID(a.id)]) as session,
+    ):
+        session.execute(moved, {"b": b.id, "id": room["id"]})
+    with db.transaction(tenants=[uuid.UUID(b.id)]) as session:  # nor touch it from another one
+        changed = session.execute(text("UPDATE rooms SET name = 'taken' WHERE id = :id"), {"id": room["id"]})
+        assert changed.rowcount == 0  # type: ignore[attr-defined]
+
+
+def test_an_unfiltered_query_in_a_request_sees_only_the_allowed_tenants(
+    world: World, forgetful: TestClient
+) -> None:
+    customer, partner, unlinked, stranger = world.tenant(), world.tenant(), world.tenant(), world.tenant()
+    for t in (customer, partner, unlinked, stranger):
+        world.room(t)
+    link(world, customer, partner)
+    link(world, unlinked, stranger)  # a link that does not involve the partner
+
+    def seen(tenant_id: str, headers: dict[str, str]) -> set[str]:
+        answer = forgetful.get(f"/api/v1/tenants/{tenant_id}/unfiltered-rooms", headers=headers)
+        return set(expect(answer, 200)["tenants"])
+
+    assert seen(customer.id, customer.admin.headers) == {customer.id}
+    # a partner: its own tenant and the customers whose live links allow it, nothing else
+    assert seen(customer.id, partner.admin.headers) == {customer.id, partner.id}
+    assert seen(partner.id, partner.admin.headers) == {customer.id, partner.id}
+    assert seen(stranger.id, stranger.admin.headers) == {stranger.id, unlinked.id}
+    # a tenant the caller may not act in answers like a missing one
+    refused = forgetful.get(f"/api/v1/tenants/{unlinked.id}/unfiltered-rooms", headers=partner.admin.headers)
+    assert refused.status_code == 404
+
+
+def test_a_pooled_connection_reused_by_another_tenant_sees_nothing_of_the_first(
+    world: World, settings: Settings
+) -> None:
+    a, b = world.tenant(), world.tenant()
+    world.room(a)
+    single = Database(settings.database_url, pool=PoolSize(size=1, overflow=0))
+    try:
+        with single.transaction(write=False, tenants=[uuid.UUID(a.id)]) as session:
+            first = session.scalar(text("SELECT pg_backend_pid()"))
+            assert session.scalar(select(func.count()).select_from(Room)) == 1
+        with single.transaction(write=False) as session:
+            assert session.scalar(text("SELECT pg_backend_pid()")) == first  # the same connection
+            assert session.scalar(text(f"SELECT current_setting('{TENANT_IDS}', true)")) in (None, "")
+            assert session.scalar(select(func.count()).select_from(Room)) == 0
+            state_tenants(session, [uuid.UUID(b.id)])
+            assert session.scalar(select(func.count()).select_from(Room)) == 0
+            assert session.scalar(select(func.count()).select_from(Room).where(Room.tenant_id == a.id)) == 0
+    finally:
+        single.dispose()
