@@ -27,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -36,16 +35,21 @@ from typing import Any
 
 from bench._common import (
     DEFAULT_PG,
+    LOOPBACK,
+    NO_WRK,
+    WRK_SCRIPT,
     finish,
+    free_port,
     fresh_secrets,
     machine_facts,
     median,
-    postgres_database,
     production_env,
     ratio,
     roomwarden_exe,
+    scratch_database,
+    server,
+    wrk,
 )
-from bench.http_throughput import LOOPBACK, NO_WRK, WRK_SCRIPT, _free_port, server, wrk
 
 TOKEN = "bench-metrics-token-" + os.urandom(8).hex()
 WORKER_SERIES = re.compile(r'^roomwarden_worker_requests\{pid="(\d+)"\} ([0-9.e+]+)$', re.M)
@@ -144,14 +148,14 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     serve = [roomwarden_exe(), "serve", "--no-migrate", "--host", LOOPBACK]
     report: dict[str, Any] = {"cores": os.cpu_count(), "load_average_start": os.getloadavg()}
     print(f"part 1: balance over --workers {args.workers} ...", flush=True)
-    port = _free_port()
+    port = free_port()
     with server(
         [*serve, "--port", str(port), "--workers", str(args.workers)], env, port, args.workers, tmp
     ) as url:
         report["balance"] = balance(url, args, script)
     if args.throughput:
         print("part 2: --workers 1 vs --workers 2 ...", flush=True)
-        p1, p2 = _free_port(), _free_port()
+        p1, p2 = free_port(), free_port()
         with ExitStack() as stack:
             one = stack.enter_context(server([*serve, "--port", str(p1), "--workers", "1"], env, p1, 1, tmp))
             two = stack.enter_context(server([*serve, "--port", str(p2), "--workers", "2"], env, p2, 2, tmp))
@@ -213,13 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_WRK, file=sys.stderr)
         return 2
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp}/balance.db"
+    with scratch_database(args.database, args.pg) as (url, tmp):
         facts = machine_facts(url)
-        result = run(url, args, Path(tmp))
+        result = run(url, args, tmp)
     parameters = {k: v for k, v in vars(args).items() if k not in ("output", "pg")}
     return finish("balance", args, facts, parameters, started, result)
 
