@@ -198,9 +198,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, workers: int, log_dir: Path) -> Iterator[str]:
+def server(
+    cmd: list[str], env: dict[str, str], port: int, workers: int, log_dir: Path, ready: str = "/readyz"
+) -> Iterator[str]:
     """Run a server in its own process group until the block ends; yields its base URL once
-    every worker answers."""
+    every worker answers ``ready``."""
     env = {**env, "ROOMWARDEN_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
     log_path = log_dir / f"server-{port}.log"
     with open(log_path, "wb") as log:
@@ -209,13 +211,13 @@ def server(cmd: list[str], env: dict[str, str], port: int, workers: int, log_dir
         )
     url = f"http://{LOOPBACK}:{port}"
     try:
-        deadline, ready = time.monotonic() + 180, 0
-        while ready < workers * 4:  # several answers: every worker is up, not only the first
+        deadline, answers = time.monotonic() + 180, 0
+        while answers < workers * 4:  # several answers: every worker is up, not only the first
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{' '.join(cmd[:3])} did not start: {log_path.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=5) as r:
-                    ready += r.status == 200
+                with urllib.request.urlopen(url + ready, timeout=5) as r:
+                    answers += r.status == 200
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         yield url
