@@ -89,23 +89,55 @@ def measured_wrk(url: str, pids: list[int], args: argparse.Namespace, script: Pa
 
 
 def balance(url: str, args: argparse.Namespace, script: Path) -> dict[str, Any]:
+    """Requests each worker served per run, and the CPU each had: on a shared machine a worker
+    the scheduler runs less serves less on as many connections, so requests per CPU second
+    tell the spread of the load from the spread of the machine."""
     wrk(f"{url}/readyz", None, 1, args.connections, args.threads, script)  # warm-up
     runs = []
     for n in range(args.rounds):
         before = per_worker(url)
+        cpu_before = {pid: cpu_seconds([pid]) for pid in before}
         result = wrk(f"{url}/readyz", None, args.duration, args.connections, args.threads, script)
         after = per_worker(url)
-        served = sorted((after.get(pid, 0) - before.get(pid, 0) for pid in after), reverse=True)
+        workers = [
+            (after[pid] - before.get(pid, 0), cpu_seconds([pid]) - cpu_before.get(pid, 0.0)) for pid in after
+        ]
+        workers.sort(reverse=True)
+        served = [w[0] for w in workers]
+        cpu: list[float] = [round(w[1], 2) for w in workers]
+        least_cpu = min(cpu) if cpu else 0.0
+        per_cpu = [round(w[0] / w[1]) if w[1] else None for w in workers]
         spread = ratio(served[0], served[-1]) if served and served[-1] else None
-        runs.append({"served": served, "max_over_min": spread, "rps": result["rps"], "wrk": result})
-        print(f"  round {n + 1}/{args.rounds}: per worker {served}, max/min {spread}", flush=True)
+        known = [x for x in per_cpu if x]
+        per_cpu_spread = ratio(max(known), min(known)) if len(known) == len(per_cpu) and known else None
+        runs.append(
+            {
+                "served": served,
+                "cpu_seconds": cpu,
+                "served_per_cpu_second": per_cpu,
+                "max_over_min": spread,
+                "cpu_max_over_min": ratio(max(cpu), least_cpu) if least_cpu else None,
+                "served_per_cpu_second_max_over_min": per_cpu_spread,
+                "rps": result["rps"],
+                "wrk": result,
+            }
+        )
+        print(
+            f"  round {n + 1}/{args.rounds}: per worker {served}, max/min {spread};"
+            f" CPU s {cpu}; per CPU s {per_cpu}",
+            flush=True,
+        )
     spreads = [r["max_over_min"] for r in runs if r["max_over_min"] is not None]
+    per_cpu_spreads = [
+        r["served_per_cpu_second_max_over_min"] for r in runs if r["served_per_cpu_second_max_over_min"]
+    ]
     return {
         "workers": args.workers,
         "connections": args.connections,
         "rounds": runs,
         "max_over_min_worst": max(spreads) if spreads else None,
         "max_over_min_median": round(median(spreads), 3) if spreads else None,
+        "per_cpu_second_max_over_min_worst": max(per_cpu_spreads) if per_cpu_spreads else None,
         "all_workers_served": all(len(r["served"]) == args.workers and r["served"][-1] > 0 for r in runs),
     }
 
@@ -177,6 +209,7 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     s: dict[str, Any] = {
         "balance_max_over_min_worst": b["max_over_min_worst"],
         "balance_max_over_min_median": b["max_over_min_median"],
+        "balance_served_per_cpu_second_max_over_min_worst": b["per_cpu_second_max_over_min_worst"],
         "balance_all_workers_served": b["all_workers_served"],
     }
     if "throughput" in report:

@@ -5,8 +5,8 @@ request costs on top.
 Part 1, in process: the ASGI application called directly, no server and no socket, for
 ``GET /healthz``: ``bare``, ``service`` (``create_app``, dispatching through its route index,
 kit/routeindex.py) and ``service_walk`` (the same application with FastAPI's plain dispatch,
-every route tried in turn: what the index saves), interleaved over ``--rounds`` rounds of
-``--calls`` requests; microseconds per request.
+every route tried in turn: what the index saves), interleaved in ``--rounds`` x 10 slices of
+``--calls`` / 10 requests; microseconds per request (median of the slices).
 
 Part 2, one keep-alive connection: the applications served as in production (``bench.http_app``,
 ``bench.http_app --bare`` and ``bench.http_app --plain-routing``: uvicorn with the arguments of
@@ -133,17 +133,20 @@ def in_process(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     variants: dict[str, Any] = {"bare": bare, "service": service, "service_walk": walk}
     runs: dict[str, list[float]] = {k: [] for k in variants}
 
+    # short slices, many times over: the load of a shared machine changes within a second
+    slice_calls, slices = max(args.calls // 10, 10), args.rounds * 10
+
     async def measure() -> None:
         for app in variants.values():
-            await _calls(app, max(args.calls // 10, 10))  # warm-up
+            await _calls(app, slice_calls)  # warm-up
         names = list(variants)
-        for n in range(args.rounds):
+        for n in range(slices):
             for name in names[n % 3 :] + names[: n % 3]:
-                runs[name].append(await _calls(variants[name], args.calls))
+                runs[name].append(await _calls(variants[name], slice_calls))
 
     asyncio.run(measure())
     out: dict[str, Any] = {
-        name: {"us_median": round(median(v), 1), "rounds_us": [round(x, 1) for x in v]}
+        name: {"us_median": round(median(v), 1), "slices_us": [round(x, 1) for x in v]}
         for name, v in runs.items()
     }
     out["service_over_bare"] = ratio(out["service"]["us_median"], out["bare"]["us_median"])
