@@ -5,8 +5,8 @@
     .venv/bin/python -m bench --summary       # only the table, from the results already written
 
 Runs ``bench.decisions``, ``bench.access_scaling``, ``bench.http_throughput``,
-``bench.audit_export`` and ``bench.balance``, each in a process of its own, on each database
-of ``--databases``.
+``bench.audit_export``, ``bench.balance`` and ``bench.fixed_cost``, each in a process of its
+own, on each database of ``--databases``.
 PostgreSQL runs get a fresh database on ``--pg`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432``), created and dropped per benchmark. Results
 go to ``bench/results/*.json`` (``bench/results/quick/`` for ``--quick``, so a smoke run never
@@ -29,7 +29,7 @@ from typing import Any
 
 from bench._common import DEFAULT_PG, ROOT, machine_facts, now_iso, postgres_database, results_dir
 
-BENCHES = ("decisions", "access_scaling", "http_throughput", "audit_export", "balance")
+BENCHES = ("decisions", "access_scaling", "http_throughput", "audit_export", "balance", "fixed_cost")
 DATABASES = ("sqlite", "postgresql")
 
 
@@ -151,6 +151,12 @@ def _targets() -> list[tuple[str, str, float, str, Reader]]:
          lambda d: _get(d, "summary", "verify_over_export_time")),
         ("list page p99 vs p50 (HTTP, one connection)", AT_MOST, 3.0, "http_throughput",
          lambda d: _get(d, "summary", "list_page_p99_over_p50")),
+        ("/healthz vs a bare app's, latency (one keep-alive connection)", AT_MOST, 1.5, "fixed_cost",
+         lambda d: _get(d, "summary", "keep_alive_healthz_over_bare")),
+        ("/healthz vs a bare app's, throughput (wrk)", AT_LEAST, 0.67, "fixed_cost",
+         lambda d: _get(d, "summary", "throughput_healthz_over_bare")),
+        ("authorised GET room vs a bare app's /healthz, latency", AT_MOST, 3.0, "fixed_cost",
+         lambda d: _get(d, "summary", "keep_alive_partner_get_room_over_bare_healthz")),
     ]  # fmt: skip
     return t
 

@@ -29,11 +29,9 @@ import json
 import secrets
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -43,8 +41,8 @@ from bench._common import (
     finish,
     machine_facts,
     median,
-    postgres_database,
     ratio,
+    scratch_database,
 )
 from roomwarden.audit.chain import KEYED_FIELDS
 
@@ -315,11 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.records, args.rounds = min(args.records, 20_000), 2
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp}/audit.db"
+    with scratch_database(args.database, args.pg) as (url, _):
         facts = machine_facts(url)
         result = run(url, args.records, args.rounds)
     parameters = {"records": args.records, "rounds": args.rounds}

@@ -27,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -36,16 +35,21 @@ from typing import Any
 
 from bench._common import (
     DEFAULT_PG,
+    LOOPBACK,
+    NO_WRK,
+    WRK_SCRIPT,
     finish,
+    free_port,
     fresh_secrets,
     machine_facts,
     median,
-    postgres_database,
     production_env,
     ratio,
     roomwarden_exe,
+    scratch_database,
+    server,
+    wrk,
 )
-from bench.http_throughput import LOOPBACK, NO_WRK, WRK_SCRIPT, _free_port, server, wrk
 
 TOKEN = "bench-metrics-token-" + os.urandom(8).hex()
 WORKER_SERIES = re.compile(r'^roomwarden_worker_requests\{pid="(\d+)"\} ([0-9.e+]+)$', re.M)
@@ -85,23 +89,55 @@ def measured_wrk(url: str, pids: list[int], args: argparse.Namespace, script: Pa
 
 
 def balance(url: str, args: argparse.Namespace, script: Path) -> dict[str, Any]:
+    """Requests each worker served per run, and the CPU each had: on a shared machine a worker
+    the scheduler runs less serves less on as many connections, so requests per CPU second
+    tell the spread of the load from the spread of the machine."""
     wrk(f"{url}/readyz", None, 1, args.connections, args.threads, script)  # warm-up
     runs = []
     for n in range(args.rounds):
         before = per_worker(url)
+        cpu_before = {pid: cpu_seconds([pid]) for pid in before}
         result = wrk(f"{url}/readyz", None, args.duration, args.connections, args.threads, script)
         after = per_worker(url)
-        served = sorted((after.get(pid, 0) - before.get(pid, 0) for pid in after), reverse=True)
+        workers = [
+            (after[pid] - before.get(pid, 0), cpu_seconds([pid]) - cpu_before.get(pid, 0.0)) for pid in after
+        ]
+        workers.sort(reverse=True)
+        served = [w[0] for w in workers]
+        cpu: list[float] = [round(w[1], 2) for w in workers]
+        least_cpu = min(cpu) if cpu else 0.0
+        per_cpu = [round(w[0] / w[1]) if w[1] else None for w in workers]
         spread = ratio(served[0], served[-1]) if served and served[-1] else None
-        runs.append({"served": served, "max_over_min": spread, "rps": result["rps"], "wrk": result})
-        print(f"  round {n + 1}/{args.rounds}: per worker {served}, max/min {spread}", flush=True)
+        known = [x for x in per_cpu if x]
+        per_cpu_spread = ratio(max(known), min(known)) if len(known) == len(per_cpu) and known else None
+        runs.append(
+            {
+                "served": served,
+                "cpu_seconds": cpu,
+                "served_per_cpu_second": per_cpu,
+                "max_over_min": spread,
+                "cpu_max_over_min": ratio(max(cpu), least_cpu) if least_cpu else None,
+                "served_per_cpu_second_max_over_min": per_cpu_spread,
+                "rps": result["rps"],
+                "wrk": result,
+            }
+        )
+        print(
+            f"  round {n + 1}/{args.rounds}: per worker {served}, max/min {spread};"
+            f" CPU s {cpu}; per CPU s {per_cpu}",
+            flush=True,
+        )
     spreads = [r["max_over_min"] for r in runs if r["max_over_min"] is not None]
+    per_cpu_spreads = [
+        r["served_per_cpu_second_max_over_min"] for r in runs if r["served_per_cpu_second_max_over_min"]
+    ]
     return {
         "workers": args.workers,
         "connections": args.connections,
         "rounds": runs,
         "max_over_min_worst": max(spreads) if spreads else None,
         "max_over_min_median": round(median(spreads), 3) if spreads else None,
+        "per_cpu_second_max_over_min_worst": max(per_cpu_spreads) if per_cpu_spreads else None,
         "all_workers_served": all(len(r["served"]) == args.workers and r["served"][-1] > 0 for r in runs),
     }
 
@@ -144,14 +180,14 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     serve = [roomwarden_exe(), "serve", "--no-migrate", "--host", LOOPBACK]
     report: dict[str, Any] = {"cores": os.cpu_count(), "load_average_start": os.getloadavg()}
     print(f"part 1: balance over --workers {args.workers} ...", flush=True)
-    port = _free_port()
+    port = free_port()
     with server(
         [*serve, "--port", str(port), "--workers", str(args.workers)], env, port, args.workers, tmp
     ) as url:
         report["balance"] = balance(url, args, script)
     if args.throughput:
         print("part 2: --workers 1 vs --workers 2 ...", flush=True)
-        p1, p2 = _free_port(), _free_port()
+        p1, p2 = free_port(), free_port()
         with ExitStack() as stack:
             one = stack.enter_context(server([*serve, "--port", str(p1), "--workers", "1"], env, p1, 1, tmp))
             two = stack.enter_context(server([*serve, "--port", str(p2), "--workers", "2"], env, p2, 2, tmp))
@@ -173,6 +209,7 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     s: dict[str, Any] = {
         "balance_max_over_min_worst": b["max_over_min_worst"],
         "balance_max_over_min_median": b["max_over_min_median"],
+        "balance_served_per_cpu_second_max_over_min_worst": b["per_cpu_second_max_over_min_worst"],
         "balance_all_workers_served": b["all_workers_served"],
     }
     if "throughput" in report:
@@ -213,13 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_WRK, file=sys.stderr)
         return 2
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp}/balance.db"
+    with scratch_database(args.database, args.pg) as (url, tmp):
         facts = machine_facts(url)
-        result = run(url, args, Path(tmp))
+        result = run(url, args, tmp)
     parameters = {k: v for k, v in vars(args).items() if k not in ("output", "pg")}
     return finish("balance", args, facts, parameters, started, result)
 

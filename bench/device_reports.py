@@ -24,12 +24,10 @@ as the rooms at one report a minute that one worker carries.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -42,15 +40,16 @@ from sqlalchemy import insert
 from bench._common import (
     DEFAULT_PG,
     finish,
+    free_port,
     fresh_secrets,
     machine_facts,
     median,
-    postgres_database,
     production_env,
     ratio,
     roomwarden_exe,
+    scratch_database,
+    server,
 )
-from bench.http_throughput import _free_port, server
 from roomwarden.app import create_app
 from roomwarden.devices.catalogue import REPORTED
 from roomwarden.devices.models import Device, RoomSignal
@@ -278,7 +277,7 @@ def sustained(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[st
             "path": REPORTS,
         }
     )
-    port = _free_port()
+    port = free_port()
     cmd = [roomwarden_exe(), "serve", "--no-migrate", "--host", "127.0.0.1"]
     with server([*cmd, "--port", str(port), "--workers", "1"], env, port, 1, tmp) as url:
         wrk = ["wrk", f"-t{threads}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s"]
@@ -325,12 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rooms, args.rounds, args.per_round, args.duration, args.load_devices = 2000, 3, 10, 5, 200
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp / 'bench.db'}"
+    with scratch_database(args.database, args.pg) as (url, tmp):
         facts = machine_facts(url)
         result: dict[str, Any] = {"in_process": in_process(url, args)}
         if args.database == "postgresql" and not args.no_server:

@@ -15,19 +15,23 @@ Ratio of medians: 90 days / 7 days (target ≤ 3).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from bench._common import DEFAULT_PG, finish, machine_facts, median, postgres_database, ratio
+from bench._common import (
+    DEFAULT_PG,
+    finish,
+    machine_facts,
+    median,
+    ratio,
+    scratch_database,
+)
 from bench.device_reports import _fleet, _timed
 from roomwarden.app import create_app
 from roomwarden.identity.tokens import issue_token
@@ -184,12 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rooms, args.rounds, args.per_round = 200, 3, 3
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp / 'bench.db'}"
+    with scratch_database(args.database, args.pg) as (url, _):
         facts = machine_facts(url)
         result: dict[str, Any] = {"in_process": in_process(url, args)}
     result["summary"] = {**result["in_process"]["ratios"], "median_ms": result["in_process"]["median_ms"]}

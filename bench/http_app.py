@@ -16,7 +16,14 @@ It is started exactly as ``roomwarden serve`` starts uvicorn (same protocol clas
 ``TCP_NODELAY``, same worker health-check time, proxy headers off, same log level), and only
 on a loopback address.
 
-    python -m bench.http_app --port 8123 [--workers 1]
+With ``--bare`` it serves instead :data:`bare`: a FastAPI application with nothing but one
+synchronous ``GET /healthz`` route, the floor ``bench.fixed_cost`` compares the service's fixed
+cost per request with (same server, same arguments).
+
+With ``--plain-routing`` the service's application dispatches as FastAPI does, every route
+tried in turn (without kit/routeindex.py): the "before" of the route index, served alike.
+
+    python -m bench.http_app --port 8123 [--workers 1] [--bare | --plain-routing]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sqlalchemy import select
 from roomwarden.app import create_app
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import NotFound
+from roomwarden.kit.routeindex import RouteIndex
 from roomwarden.kit.routing import router
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.schemas import RoomRead
@@ -48,17 +56,36 @@ def unauthenticated_room(session: SessionDep, tenant_id: uuid.UUID, room_id: uui
     return RoomRead.model_validate(room)
 
 
+#: the bare application: FastAPI and one synchronous route, nothing of the service
+bare = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@bare.get("/healthz")
+def bare_healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 def build() -> FastAPI:
     app = create_app()
     app.include_router(baseline)
     return app
 
 
+def build_plain_routing() -> FastAPI:
+    app = build()
+    index = app.router.middleware_stack
+    if not isinstance(index, RouteIndex):
+        raise RuntimeError("create_app no longer dispatches through kit.routeindex")
+    app.router.middleware_stack = index.walk
+    return app
+
+
 def __getattr__(name: str) -> FastAPI:
     # ``bench.http_app:app`` is built when uvicorn (in the worker) asks for it, not when the
     # supervisor runs this module
-    if name == "app":
-        globals()["app"] = built = build()
+    builders = {"app": build, "plain_routing": build_plain_routing}
+    if name in builders:
+        globals()[name] = built = builders[name]()
         return built
     raise AttributeError(name)
 
@@ -74,12 +101,15 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    served = parser.add_mutually_exclusive_group()
+    served.add_argument("--bare", action="store_true", help="serve the bare one-route application")
+    served.add_argument("--plain-routing", action="store_true", help="without the route index")
     args = parser.parse_args()
     if not ipaddress.ip_address(args.host).is_loopback:
         parser.error("the benchmark app serves an unauthenticated route: loopback addresses only")
     # the same arguments as ``roomwarden serve`` (roomwarden/cli.py)
     uvicorn.run(
-        "bench.http_app:app",
+        "bench.http_app:" + ("bare" if args.bare else "plain_routing" if args.plain_routing else "app"),
         host=args.host,
         port=args.port,
         workers=args.workers,

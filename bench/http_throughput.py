@@ -33,64 +33,38 @@ goes to 127.0.0.1 only; servers are stopped on exit.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench._common import (
     DEFAULT_PG,
-    ROOT,
+    LOOPBACK,
+    NO_WRK,
+    WRK_SCRIPT,
+    fetch,
     finish,
+    free_port,
     fresh_secrets,
+    interleaved,
     machine_facts,
-    median,
-    postgres_database,
     production_env,
     ratio,
     roomwarden_exe,
+    scratch_database,
+    server,
+    sign_in,
 )
-
-LOOPBACK = "127.0.0.1"
-WRK_SCRIPT = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "BENCH_JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"bytes\\":%d,\\"status_errors\\":%d,"
-    .. "\\"socket_errors\\":%d,\\"p50_us\\":%d,\\"p90_us\\":%d,\\"p99_us\\":%d,\\"max_us\\":%d,"
-    .. "\\"mean_us\\":%.1f}\\n",
-    summary.requests, summary.duration, summary.bytes, e.status,
-    e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
-end
-"""
-NO_WRK = (
-    "wrk is not installed: the HTTP benchmarks need it (a maintained HTTP load generator).\n"
-    "Install it with `apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`, then run again."
-)
-
 
 # -- the world -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 def seed(database_url: str, rooms: int, small: int, large: int, password: str) -> dict[str, Any]:
@@ -190,117 +164,6 @@ def seed(database_url: str, rooms: int, small: int, large: int, password: str) -
         db.dispose()
 
 
-# -- servers and clients -------------------------------------------------------------------
-
-
-@contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, workers: int, log_dir: Path) -> Iterator[str]:
-    """Run a server in its own process group until the block ends; yields its base URL once
-    every worker answers."""
-    env = {**env, "ROOMWARDEN_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
-    log_path = log_dir / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
-        )
-    url = f"http://{LOOPBACK}:{port}"
-    try:
-        deadline, ready = time.monotonic() + 180, 0
-        while ready < workers * 4:  # several answers: every worker is up, not only the first
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(cmd[:3])} did not start: {log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=5) as r:
-                    ready += r.status == 200
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.3)
-        yield url
-    finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
-def sign_in(url: str, upn: str, password: str) -> str:
-    body = urllib.parse.urlencode({"username": upn, "password": password}).encode()
-    with urllib.request.urlopen(f"{url}/api/v1/auth/token", data=body, timeout=60) as r:
-        return json.loads(r.read())["access_token"]
-
-
-def fetch(url: str, token: str | None) -> tuple[int, Any]:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")
-
-
-def wrk(
-    url: str, token: str | None, duration: int, connections: int, threads: int, script: Path
-) -> dict[str, Any]:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script)]
-    if token:
-        cmd += ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 60, check=False)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk gave no result: {out.stdout[-500:]} {out.stderr[-500:]}")
-    r = json.loads(line.removeprefix("BENCH_JSON "))
-    seconds = r["duration_us"] / 1e6
-    return {
-        "requests": r["requests"],
-        "rps": round(r["requests"] / seconds, 1) if seconds else 0.0,
-        "p50_ms": r["p50_us"] / 1000,
-        "p90_ms": r["p90_us"] / 1000,
-        "p99_ms": r["p99_us"] / 1000,
-        "max_ms": r["max_us"] / 1000,
-        "status_errors": r["status_errors"],
-        "socket_errors": r["socket_errors"],
-    }
-
-
-def interleaved(
-    targets: dict[str, tuple[str, str | None, int]], rounds: int, duration: int, threads: int, script: Path
-) -> dict[str, Any]:
-    """``targets``: name -> (url, token, connections). Runs A B C, B C A, ... one round each;
-    a short warm-up of each first."""
-    for url, token, conns in targets.values():
-        wrk(url, token, 1, conns, threads, script)
-    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in targets}
-    names = list(targets)
-    for n in range(rounds):
-        # each round starts one variant later, so that no variant always runs first or last
-        for name in names[n % len(names) :] + names[: n % len(names)]:
-            url, token, conns = targets[name]
-            runs[name].append(wrk(url, token, duration, conns, threads, script))
-        done = ", ".join(f"{k} {v[-1]['rps']:.0f}/s" for k, v in runs.items())
-        print(f"  round {n + 1}/{rounds}: {done}", flush=True)
-    out = {}
-    for name, rs in runs.items():
-        out[name] = {
-            "connections": targets[name][2],
-            "rps_median": round(median([r["rps"] for r in rs]), 1),
-            "p50_ms_median": round(median([r["p50_ms"] for r in rs]), 3),
-            "p99_ms_median": round(median([r["p99_ms"] for r in rs]), 3),
-            "non_200": sum(r["status_errors"] for r in rs),
-            "socket_errors": sum(r["socket_errors"] for r in rs),
-            "rounds": rs,
-        }
-    return out
-
-
 # -- the benchmark -------------------------------------------------------------------------
 
 
@@ -326,7 +189,7 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     conns, threads = args.connections, args.threads
 
     bench_app = [sys.executable, "-m", "bench.http_app", "--host", LOOPBACK]
-    port = _free_port()
+    port = free_port()
     print("part 1: authorisation (one worker) ...", flush=True)
     with server([*bench_app, "--port", str(port), "--workers", "1"], env, port, 1, tmp) as url:
         tokens = {k: sign_in(url, upn, password) for k, upn in world["users"].items()}
@@ -362,7 +225,7 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     if args.workers_compare:
         print("part 2: roomwarden serve --workers 1 vs --workers 2 ...", flush=True)
         serve = [roomwarden_exe(), "serve", "--no-migrate", "--host", LOOPBACK]
-        p1, p2 = _free_port(), _free_port()
+        p1, p2 = free_port(), free_port()
         with ExitStack() as stack:
             one = stack.enter_context(server([*serve, "--port", str(p1), "--workers", "1"], env, p1, 1, tmp))
             two = stack.enter_context(server([*serve, "--port", str(p2), "--workers", "2"], env, p2, 2, tmp))
@@ -435,13 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_WRK, file=sys.stderr)
         return 2
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp}/http.db"
+    with scratch_database(args.database, args.pg) as (url, tmp):
         facts = machine_facts(url)
-        result = run(url, args, Path(tmp))
+        result = run(url, args, tmp)
     parameters = {k: v for k, v in vars(args).items() if k not in ("output", "pg")}
     return finish("http_throughput", args, facts, parameters, started, result)
 

@@ -19,21 +19,24 @@ Ratios of medians: due / day (target ≤ 1.5), due / current.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
-from bench._common import DEFAULT_PG, finish, machine_facts, median, postgres_database, ratio
+from bench._common import (
+    DEFAULT_PG,
+    finish,
+    machine_facts,
+    median,
+    ratio,
+    scratch_database,
+)
 from bench.device_reports import OK_SNAPSHOT, REPORTS, _fleet, _timed
 from roomwarden.app import create_app
 from roomwarden.devices.models import Device
@@ -182,12 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rooms, args.rounds, args.per_round = 500, 3, 10
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if args.database == "postgresql":
-            url = stack.enter_context(postgres_database(args.pg))
-        else:
-            url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+    with scratch_database(args.database, args.pg) as (url, _):
         facts = machine_facts(url)
         result: dict[str, Any] = {"in_process": in_process(url, args)}
     result["summary"] = {**result["in_process"]["ratios"], "median_ms": result["in_process"]["median_ms"]}

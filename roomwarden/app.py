@@ -49,6 +49,7 @@ from roomwarden.kit.limits import AdmissionMiddleware, RequestBodyMiddleware
 from roomwarden.kit.observe import ObserveMiddleware
 from roomwarden.kit.openapi import install_openapi
 from roomwarden.kit.proxy import TrustedProxyMiddleware
+from roomwarden.kit.routeindex import install as install_route_index
 from roomwarden.kit.routing import operation_id
 from roomwarden.portal import install as install_portal
 from roomwarden.settings import Settings, get_settings
@@ -182,4 +183,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return JSONResponse({"status": "ready"})
 
     check_refusal_auditing(app)
+    install_route_index(app)
     return app

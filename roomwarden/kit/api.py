@@ -85,13 +85,11 @@ class TransactionalRoute(APIRoute):
             request.state.session = session
             try:
                 response = await handler(request)
-                await run_in_threadpool(session.commit)
-                info = dict(session.info)
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(_rollback_and_close, session)
                 raise
-            finally:
-                await run_in_threadpool(session.close)
+            # commit and close in one trip through the thread pool
+            info = await run_in_threadpool(_commit_and_close, session)
             for hook in db.after_commit_hooks:
                 await run_in_threadpool(hook, info)
             if secret:
@@ -111,6 +109,26 @@ class TransactionalRoute(APIRoute):
         return frozenset(names)
 
 
+def _commit_and_close(session: Session) -> dict[Any, Any]:
+    """Commit, then close (whether or not the commit went through); the session's ``info``
+    as it was after the commit, for the after-commit hooks."""
+    try:
+        session.commit()
+        return dict(session.info)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
 def read_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Mark an endpoint whose request transaction only reads, whatever its method: on SQLite
     it then does not hold the write lock, so the endpoint may write in a transaction of its
@@ -119,7 +137,8 @@ def read_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def get_session(request: Request) -> Session:
+async def get_session(request: Request) -> Session:
+    # no I/O: on the event loop, not a trip through the thread pool on every request
     return request.state.session
 
 

@@ -1,0 +1,89 @@
+"""On PostgreSQL, verify reads each record's MAC input as the database builds it
+(audit/verify.py, ``_PG_BATCH``): that text must be, byte for byte, the payload Python builds
+from the same row (``chain.payload``), whatever the values hold — NULLs, quotes and commas,
+line breaks and tabs, backslashes, characters outside the BMP, a time on a whole second."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from roomwarden.audit import chain, verify
+from roomwarden.audit.keys import active
+from tests.factories import World
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("ROOMWARDEN_TEST_DB", "sqlite") != "postgresql",
+    reason="the database-built MAC input is PostgreSQL's",
+)
+
+ODD = 'a "quoted", comma\nline\ttab \\ back ⛔ 🏳️‍🌈 𝔘'
+#: what a room's name may hold (one line, no control characters)
+NAME = 'a "quoted", comma; back \\ slash ⛔ 🏳️‍🌈 𝔘'
+
+
+def _python_input(tenant_id: uuid.UUID, row: Any) -> bytes:
+    seq, prev, _, kid, category, name, oid, op, status, when, *rest = row
+    uid, utid, upn, dname, pname, allowed, details = rest
+    values = [str(tenant_id), category, name, oid, op, status, when.isoformat(), uid, utid, upn, dname]
+    values += [pname, allowed, details, kid]
+    return (prev + "\n" + chain.payload(seq, values)).encode()
+
+
+def test_the_database_builds_the_mac_input_python_builds(world: World) -> None:
+    t = world.tenant()
+    for name in ("Plain", NAME, "=cmd|' /C calc'!A0"):
+        world.room(t, name=name)
+    tid = uuid.UUID(t.id)
+    with world.db.engine.begin() as conn:  # values no service writes, straight into the rows
+        conn.execute(
+            text(
+                "UPDATE audit_records SET user_display_name = :odd, partner_tenant_name = :odd,"
+                " allowed_by = NULL, user_upn = NULL WHERE tenant_id = :t AND seq = 2"
+            ),
+            {"odd": ODD, "t": tid},
+        )
+        conn.execute(
+            text(
+                "UPDATE audit_records SET creation_time = date_trunc('second', creation_time)"
+                " WHERE tenant_id = :t AND seq IN (1, 3)"
+            ),
+            {"t": tid},
+        )
+    with world.db.session() as session:
+        raw: Any = session.connection().connection.driver_connection
+        params = {
+            "prefix": chain.PAYLOAD_VERSION + "|",
+            "tenant": chain._field(str(tid)),
+            "alarm_category": verify.ALARM_CATEGORY,
+            "alarm_object": verify.ALARM_OBJECT,
+            "t": tid,
+            "after": 0,
+            "batch": 100,
+        }
+        with raw.cursor() as cur:
+            cur.execute(verify._PG_BATCH, params, binary=True)
+            built = {row[0]: bytes(row[4]) for row in cur.fetchall()}
+        rows = [row for batch in verify._rows(session, tid, 0, 100) for row in batch]
+        assert len(rows) == len(built) >= 5
+        whole_second = [row for row in rows if row[9].microsecond == 0]
+        assert whole_second, "a time on a whole second is among them"
+        for row in rows:
+            assert built[row[0]] == _python_input(tid, row), f"record {row[0]}"
+        # and the chain as a whole: the records changed above fail at the first of them
+        result = verify.verify_chain(session, tid, keys=active())
+    assert (result.ok, result.first_bad_seq) == (False, 1)
+    assert result.problem == "record 1: the record content was altered"
+
+
+def test_an_intact_chain_verifies_by_the_database_built_input(world: World) -> None:
+    t = world.tenant()
+    for name in ("Plain", NAME):
+        world.room(t, name=name)
+    with world.db.session() as session:
+        result = verify.verify_chain(session, uuid.UUID(t.id), keys=active(), batch=2)
+    assert result.ok and result.records_checked >= 4
