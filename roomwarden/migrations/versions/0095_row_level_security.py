@@ -1,7 +1,7 @@
 """Row-level security on every tenant-owned table (PostgreSQL)
 
 Revision ID: 0095
-Revises: 0080
+Revises: 0090
 Create Date: 2026-12-07 13:00:00
 
 SPEC §10: every table with a ``tenant_id`` column (read from the live catalog, so tables and
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0095"
-down_revision = "0080"
+down_revision = "0090"
 branch_labels = None
 depends_on = None
 
