@@ -135,12 +135,14 @@ def room_groups(tenant_id: uuid.UUID, within: ColumnElement[bool]) -> Source:
     return Source(rows, RoomGroup.id, RoomGroup.name_key)
 
 
-def users(tenant_id: uuid.UUID) -> Source:
-    """The users of a tenant, named "Display name (upn)", searched by name and UPN."""
+def users(tenant_id: uuid.UUID, *, active: bool = False) -> Source:
+    """The users of a tenant (``active``: only those not deactivated), named "Display name
+    (upn)", searched by name and UPN."""
 
     def rows(q: str) -> Rows:
         label = User.display_name + " (" + User.upn + ")"
         stmt = select(User.id, label).where(User.tenant_id == tenant_id)
+        stmt = stmt.where(User.is_active) if active else stmt
         return stmt.where(or_(_contains(User.display_name, q), _contains(User.upn, q))) if q else stmt
 
     return Source(rows, User.id, User.name_key)
