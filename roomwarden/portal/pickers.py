@@ -22,6 +22,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.natural import natural_key
 from roomwarden.portal.forms import text
+from roomwarden.rooms.groups import list_groups_query
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.service import list_rooms_query
 
@@ -130,6 +131,16 @@ def room_groups(tenant_id: uuid.UUID, within: ColumnElement[bool]) -> Source:
 
     def rows(q: str) -> Rows:
         stmt = select(RoomGroup.id, RoomGroup.name).where(RoomGroup.tenant_id == tenant_id, within)
+        return stmt.where(_contains(RoomGroup.name, q)) if q else stmt
+
+    return Source(rows, RoomGroup.id, RoomGroup.name_key)
+
+
+def visible_room_groups(access: Access) -> Source:
+    """The room groups the user may see (``rooms.groups.list_groups_query``)."""
+
+    def rows(q: str) -> Rows:
+        stmt = list_groups_query(access).with_only_columns(RoomGroup.id, RoomGroup.name)
         return stmt.where(_contains(RoomGroup.name, q)) if q else stmt
 
     return Source(rows, RoomGroup.id, RoomGroup.name_key)
