@@ -20,9 +20,10 @@ from roomwarden.kit.pagination import PageParams, paginate
 from roomwarden.partners import invitations
 from roomwarden.partners.models import PartnerInvitation
 from roomwarden.partners.schemas import EVENTS, AcceptInvitation, ScopeSize
+from roomwarden.portal import pickers
 from roomwarden.portal.deps import FormDep
 from roomwarden.portal.forms import errors_of, ids, validate
-from roomwarden.portal.partner_side import PartnerCtx, PartnerCtxDep, directory_choices
+from roomwarden.portal.partner_side import PartnerCtx, PartnerCtxDep
 from roomwarden.portal.web import FormRefused, portal_router, redirect, sentence
 
 pages = portal_router()
@@ -162,12 +163,26 @@ def invitation_deny(pctx: PartnerCtxDep, invitation_id: uuid.UUID) -> Response:
 # -- accepting ---------------------------------------------------------------------------------
 
 
+#: the accept form's choosers of Primary admins: the user's own tenant's users and groups
+USERS, GROUPS = "primary_admins", "primary_groups"
+
+
 def _accept_page(
-    pctx: PartnerCtx, invitation_id: uuid.UUID, chosen: list[str] | None, errors: dict[str, str]
+    pctx: PartnerCtx,
+    invitation_id: uuid.UUID,
+    chosen: list[uuid.UUID] | None,
+    errors: dict[str, str],
+    form: Any = None,
 ) -> Response:
+    """The invitation and its Primary admins, chosen through two pickers (users, security
+    groups) that search and page on the server (``form``: the one a Search or page button
+    sent); the user itself is chosen at first."""
     inv = _visible(pctx, invitation_id)
     (read,) = invitations.partner_invitation_reads(pctx.session, [inv])
-    users, groups = directory_choices(pctx.session, pctx.principal.tenant_id)
+    tid = pctx.principal.tenant_id
+    chosen = chosen if chosen is not None else [pctx.principal.user_id]
+    users_q, users_page = pickers.state(form, USERS) if form is not None else ("", 0)
+    groups_q, groups_page = pickers.state(form, GROUPS) if form is not None else ("", 0)
     return pctx.page(
         "partner/accept.html",
         current="invitations",
@@ -175,9 +190,10 @@ def _accept_page(
         inv=read,
         scope=scope_summary(read.scope_size),
         policy=policy_summary(read.approval_policy),
-        users=users,
-        groups=groups,
-        chosen=set(chosen if chosen is not None else [str(pctx.principal.user_id)]),
+        users=pickers.pick(pctx.session, pickers.users(tid, active=True), USERS, chosen, users_q, users_page),
+        groups=pickers.pick(
+            pctx.session, pickers.security_groups(tid), GROUPS, chosen, groups_q, groups_page
+        ),
         errors=errors,
     )
 
@@ -207,15 +223,16 @@ def _members(pctx: PartnerCtx, chosen: list[uuid.UUID]) -> list[dict[str, Any]]:
 @pages.post("/partner/invitations/{invitation_id}/accept")
 @audited(Category.PARTNER_INVITATION, Operation.APPROVE)
 def accept_confirm(pctx: PartnerCtxDep, invitation_id: uuid.UUID, form: FormDep) -> Response:
+    chosen = ids(form, USERS) + ids(form, GROUPS)
+    if pickers.searching(form, USERS, GROUPS):  # a chooser's Search or page: nothing is done
+        return _accept_page(pctx, invitation_id, chosen, {}, form)
     _audit_in_customer(pctx, invitation_id)
-    chosen = ids(form, "primary_admins")
     try:
         data = validate(AcceptInvitation, {"primary_admins": _members(pctx, chosen)})
         link = invitations.accept(pctx.session, pctx.principal, invitation_id, data)
     except AppError as exc:
         errors = errors_of(exc, "primary_admins" if exc.status == 422 else None)
-        kept = [str(c) for c in chosen]
         raise FormRefused(
-            exc, lambda s: _accept_page(pctx.with_session(s), invitation_id, kept, errors)
+            exc, lambda s: _accept_page(pctx.with_session(s), invitation_id, chosen, errors)
         ) from exc
     return redirect(pctx.url("partner_customer", link_id=link.id) + "?done=accepted")

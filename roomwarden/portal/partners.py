@@ -93,7 +93,10 @@ def _policy_values(form: Any, current: dict[str, str] | None = None) -> dict[str
 
 def _scope_values(form: Any) -> dict[str, Any]:
     q, page = pickers.search_state(form)
+    groups_q, groups_page = pickers.state(form, "room_groups")
     return {
+        "room_groups_q": groups_q,
+        "room_groups_page": groups_page,
         "scope_all": text(form, "scope", 10) == "all",
         "rooms": list(dict.fromkeys(ids(form, "rooms"))),
         "room_groups": list(dict.fromkeys(ids(form, "room_groups"))),
@@ -238,8 +241,14 @@ def _picker(ctx: Ctx, values: dict[str, Any]) -> pickers.RoomPicker:
     )
 
 
+def _group_picker(ctx: Ctx, values: dict[str, Any]) -> pickers.Picker:
+    """The Delegated room groups: the groups the user can see, searched and paged."""
+    q, page = values.get("room_groups_q", ""), values.get("room_groups_page", 0)
+    source = pickers.visible_room_groups(ctx.access)
+    return pickers.pick(ctx.session, source, "room_groups", values["room_groups"], q, page)
+
+
 def _wizard(ctx: Ctx, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
-    groups = _group_choices(ctx)
     return ctx.page(
         "partners/wizard.html",
         current="partners",
@@ -249,7 +258,7 @@ def _wizard(ctx: Ctx, values: dict[str, Any], errors: dict[str, str], status: in
         policy=_policy_rows(values["policy"]),
         modes=MODES,
         picker=_picker(ctx, values),
-        room_group_choices=groups,
+        room_group_choices=_group_picker(ctx, values),
         terms=TERMS,
     )
 
@@ -276,7 +285,7 @@ def partner_review(ctx: TenantCtx, form: FormDep) -> Response:
     """The review step: the API's ``invitations.preview`` — everything that will be sent,
     nothing stored, and no word on whether or which tenant owns the domain."""
     values = _wizard_values(form)
-    if form.get("change") or pickers.searching(form):
+    if form.get("change") or pickers.searching(form, "rooms", "room_groups"):
         invitations.invitations_query(ctx.access)
         return _wizard(ctx, values, {})
     try:
@@ -434,7 +443,7 @@ def _partner_page(
         expiry_values=expiry_values
         or {"expires_at": f"{link.expires_at:%Y-%m-%dT%H:%M}" if link.expires_at else ""},
         picker=_picker(ctx, scope_values),
-        room_group_choices=groups,
+        room_group_choices=_group_picker(ctx, scope_values),
         scope_rooms=[names[r] for r in link.scope.rooms if r in names],
         scope_groups=[names[g] for g in link.scope.room_groups if g in names],
         hidden_in_scope=sum(1 for x in (*link.scope.rooms, *link.scope.room_groups) if x not in names),
@@ -498,7 +507,7 @@ def partner_scope(ctx: TenantCtx, link_id: uuid.UUID, form: FormDep) -> Response
     (as If-Match): a replacement drawn from an older scope would undo someone else's change,
     so it is refused (412) with a word to reload."""
     values = {**_scope_values(form), "version": _version(form)}
-    if pickers.searching(form):  # the rooms' Search or a page of results: nothing is saved
+    if pickers.searching(form, "rooms", "room_groups"):  # a Search or a page of results: nothing saved
         return _partner_page(ctx, link_id, scope_values=values)
     try:
         (link,) = links.link_reads(ctx.session, [links.customer_link(ctx.session, ctx.access, link_id)])

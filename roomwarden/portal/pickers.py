@@ -22,6 +22,7 @@ from roomwarden.access.resolver import Access
 from roomwarden.identity.models import SecurityGroup, User
 from roomwarden.kit.natural import natural_key
 from roomwarden.portal.forms import text
+from roomwarden.rooms.groups import list_groups_query
 from roomwarden.rooms.models import Room, RoomGroup, RoomGroupMember
 from roomwarden.rooms.service import list_rooms_query
 
@@ -135,12 +136,24 @@ def room_groups(tenant_id: uuid.UUID, within: ColumnElement[bool]) -> Source:
     return Source(rows, RoomGroup.id, RoomGroup.name_key)
 
 
-def users(tenant_id: uuid.UUID) -> Source:
-    """The users of a tenant, named "Display name (upn)", searched by name and UPN."""
+def visible_room_groups(access: Access) -> Source:
+    """The room groups the user may see (``rooms.groups.list_groups_query``)."""
+
+    def rows(q: str) -> Rows:
+        stmt = list_groups_query(access).with_only_columns(RoomGroup.id, RoomGroup.name)
+        return stmt.where(_contains(RoomGroup.name, q)) if q else stmt
+
+    return Source(rows, RoomGroup.id, RoomGroup.name_key)
+
+
+def users(tenant_id: uuid.UUID, *, active: bool = False) -> Source:
+    """The users of a tenant (``active``: only those not deactivated), named "Display name
+    (upn)", searched by name and UPN."""
 
     def rows(q: str) -> Rows:
         label = User.display_name + " (" + User.upn + ")"
         stmt = select(User.id, label).where(User.tenant_id == tenant_id)
+        stmt = stmt.where(User.is_active) if active else stmt
         return stmt.where(or_(_contains(User.display_name, q), _contains(User.upn, q))) if q else stmt
 
     return Source(rows, User.id, User.name_key)

@@ -117,16 +117,21 @@ def role_create(ctx: TenantCtx, form: FormDep) -> Response:
     return redirect(ctx.url("role", role_id=str(role.id)) + "?done=created")
 
 
-def _names(ctx: Ctx, member_tenant: uuid.UUID) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
-    users = {
-        u.id: f"{u.display_name} ({u.upn})"
-        for u in ctx.session.scalars(select(User).where(User.tenant_id == member_tenant))
-    }
-    groups = {
-        g.id: g.name
-        for g in ctx.session.scalars(select(SecurityGroup).where(SecurityGroup.tenant_id == member_tenant))
-    }
-    return users, groups
+def _names(
+    ctx: Ctx, member_tenant: uuid.UUID, assignments: list[Any]
+) -> tuple[dict[Any, str], dict[Any, str]]:
+    """The names of the users and security groups the assignments name (never the whole
+    directory)."""
+    user_ids = {m.id for a in assignments for m in a.members if m.type == "user"}
+    group_ids = {m.id for a in assignments for m in a.members if m.type == "group"}
+    label = User.display_name + " (" + User.upn + ")"
+    users = _named(ctx, select(User.id, label).where(User.tenant_id == member_tenant), User.id, user_ids)
+    group_stmt = select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.tenant_id == member_tenant)
+    return users, _named(ctx, group_stmt, SecurityGroup.id, group_ids)
+
+
+def _named(ctx: Ctx, stmt: Any, id_column: Any, ids_: set[Any]) -> dict[Any, str]:
+    return dict(ctx.session.execute(stmt.where(id_column.in_(ids_))).all()) if ids_ else {}
 
 
 def _member_tenant(ctx: Ctx) -> uuid.UUID:
@@ -134,14 +139,13 @@ def _member_tenant(ctx: Ctx) -> uuid.UUID:
     return link.partner_tenant_id if link is not None else ctx.tenant_id
 
 
-def _scope_names(ctx: Ctx) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
-    rooms = dict(ctx.session.execute(select(Room.id, Room.name).where(Room.tenant_id == ctx.tenant_id)).all())
-    groups = dict(
-        ctx.session.execute(
-            select(RoomGroup.id, RoomGroup.name).where(RoomGroup.tenant_id == ctx.tenant_id)
-        ).all()
-    )
-    return rooms, groups
+def _scope_names(ctx: Ctx, assignments: list[Any]) -> tuple[dict[Any, str], dict[Any, str]]:
+    """The names of the rooms and room groups the assignments' scopes name."""
+    room_ids = {r for a in assignments for r in a.scope.rooms}
+    group_ids = {g for a in assignments for g in a.scope.room_groups}
+    rooms = _named(ctx, select(Room.id, Room.name).where(Room.tenant_id == ctx.tenant_id), Room.id, room_ids)
+    group_stmt = select(RoomGroup.id, RoomGroup.name).where(RoomGroup.tenant_id == ctx.tenant_id)
+    return rooms, _named(ctx, group_stmt, RoomGroup.id, group_ids)
 
 
 @pages.get("/t/{tenant_id}/roles/{role_id}", name="portal.role")
@@ -154,8 +158,8 @@ def role_page(ctx: TenantCtx, role_id: uuid.UUID, done: str = "") -> Response:
     )
     manage = may_manage(ctx.access)
     member_tenant = (role.partner_link_id and _partner_tenant(ctx, role)) or ctx.tenant_id
-    users, groups = _names(ctx, member_tenant)
-    room_names, group_names = _scope_names(ctx)
+    users, groups = _names(ctx, member_tenant, assignments)
+    room_names, group_names = _scope_names(ctx, assignments)
     return ctx.page(
         "roles/detail.html",
         current="roles",

@@ -11,11 +11,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy import text as sa_text
 
 from roomwarden.kit.db import Database
 from roomwarden.kit.migrate import alembic_config, current_revision, upgrade
 from roomwarden.models import metadata
+from roomwarden.tenants.schemas import AdminCreate, TenantCreate
+from roomwarden.tenants.service import create_tenant
 from tests.conftest import DB_KIND
+from tests.factories import PASSWORD
 from tests.pg import postgres_database
 
 
@@ -95,3 +99,30 @@ def test_primary_keys_agree_with_the_models(db: Database) -> None:
         if insp.get_pk_constraint(name)["constrained_columns"] != [c.name for c in table.primary_key]
     }
     assert differ == {}, f"primary keys differ (database, models): {differ}"
+
+
+def test_0085_fills_the_natural_sort_keys_of_existing_rows(empty_db: Database) -> None:
+    """Rows written before the keys existed get theirs from the migration: a tenant made at
+    the head, taken back to 0080 (the keys dropped) and up again."""
+    from alembic import command
+
+    upgrade(empty_db)
+    with empty_db.transaction() as s:
+        create_tenant(
+            s,
+            TenantCreate(
+                name="T",
+                domains=["natural.example.com"],
+                admin=AdminCreate(
+                    upn="admin@natural.example.com", display_name="Admin 10", password=PASSWORD
+                ),
+            ),
+        )
+    cfg = alembic_config(empty_db.url)
+    with empty_db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0080")
+    upgrade(empty_db)
+    with empty_db.engine.begin() as conn:
+        keys = conn.execute(sa_text("SELECT name_key FROM users")).scalars().all()
+    assert keys == ["admin 0210"]

@@ -90,10 +90,20 @@ def test_accept_asks_for_primary_admins_and_confirm_establishes_the_link(world, 
     sg = world.security_group(p, [tech])
     form = b.get(f"/partner/invitations/{inv['id']}/accept")
     assert form.status_code == 200
-    assert '<label for="f-primary_admins">Primary admins</label>' in form.text
-    assert f'<option value="{p.admin.id}" selected>' in form.text  # the acceptor, by default
-    assert f'<option value="{sg}">' in form.text and ">Confirm</button>" in form.text
-    done = b.post(f"/partner/invitations/{inv['id']}/accept", {"primary_admins": [tech.id, sg]})
+    assert "<legend>Primary admins</legend>" in form.text
+    # the acceptor, checked by default; the others offered a page at a time, with a search
+    assert f'name="primary_admins" value="{p.admin.id}" checked>' in form.text
+    assert f'name="primary_groups" value="{sg}">' in form.text and ">Confirm</button>" in form.text
+    assert ">Search users</button>" in form.text and ">Search security groups</button>" in form.text
+    url = f"/partner/invitations/{inv['id']}/accept"
+    found = b.post(
+        url, {"primary_admins": [p.admin.id], "primary_admins_q": "tech", "search": "primary_admins"}
+    )
+    assert found.status_code == 200
+    assert f'name="primary_admins" value="{tech.id}">' in found.text  # found, not yet chosen
+    assert f'name="primary_admins" value="{p.admin.id}" checked>' in found.text  # kept
+    assert _api(world, c.admin, f"/api/v1/tenants/{c.id}/partners")["items"] == []  # nothing accepted
+    done = b.post(url, {"primary_admins": [tech.id], "primary_groups": [sg]})
     assert done.status_code == 303, done.text
     link_id = done.headers["location"].split("/partner/customers/", 1)[1].split("?")[0]
     link = _api(world, c.admin, f"/api/v1/tenants/{c.id}/partners/{link_id}")
@@ -128,7 +138,7 @@ def test_accept_refusals_are_readable_and_keep_the_choice(world, app, offer):
     _settings(world, c, require_mfa_for_partners=True)
     mfa = b.post(f"/partner/invitations/{inv['id']}/accept", {"primary_admins": [p.admin.id]})
     assert mfa.status_code == 403 and "second factor" in mfa.text and 'class="error-summary"' in mfa.text
-    assert f'<option value="{p.admin.id}" selected>' in mfa.text
+    assert f'name="primary_admins" value="{p.admin.id}" checked>' in mfa.text
     _settings(world, c, require_mfa_for_partners=False)
     _expire(world, inv["id"])
     late = b.post(f"/partner/invitations/{inv['id']}/accept", {"primary_admins": [p.admin.id]})
