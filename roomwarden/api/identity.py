@@ -142,7 +142,7 @@ def begin_totp(
     """Start enrolling a TOTP authenticator (needs the current password): returns the secret
     and an otpauth:// URI. The factor is required only after ``/me/totp/confirm``."""
     db = request.app.state.db
-    with counted_failures(request, principal.upn), db.transaction() as own:
+    with counted_failures(request, principal.upn), db.transaction(tenants=[principal.tenant_id]) as own:
         secret, uri = totp.begin(own, principal, request.app.state.secret_box, body.current_password)
     return TotpEnrolment(secret=secret, otpauth_uri=uri)
 
@@ -165,7 +165,7 @@ def disable_totp(request: Request, session: SessionDep, principal: OwnAccount, b
     """Switch the factor off with a current code or a recovery code. Wrong codes count as
     failed sign-ins of the account."""
     db = request.app.state.db
-    with counted_failures(request, principal.upn), db.transaction() as own:
+    with counted_failures(request, principal.upn), db.transaction(tenants=[principal.tenant_id]) as own:
         totp.disable(own, principal, request.app.state.secret_box, body.otp)
     return Response(status_code=204)
 
@@ -178,7 +178,7 @@ def new_recovery_codes(
 ) -> RecoveryCodes:
     """Replace the recovery codes (proven by a current code or an unused recovery code)."""
     db = request.app.state.db
-    with counted_failures(request, principal.upn), db.transaction() as own:
+    with counted_failures(request, principal.upn), db.transaction(tenants=[principal.tenant_id]) as own:
         codes = totp.new_recovery_codes(own, principal, request.app.state.secret_box, body.otp)
     return RecoveryCodes(recovery_codes=codes)
 

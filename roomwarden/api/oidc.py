@@ -73,9 +73,9 @@ def put_identity_provider(
     back to local accounts; users are kept either way."""
     settings, db = request.app.state.settings, request.app.state.db
     body = config.check_provider(settings, body)  # waits on the network: before any write
-    with db.transaction() as own:
+    with db.transaction(tenants=[access.tenant_id]) as own:
         config.update(own, access, request.app.state.secret_box, body)
-    with db.transaction(write=False) as fresh:
+    with db.transaction(write=False, tenants=[access.tenant_id]) as fresh:
         return config.read(fresh, settings, access.tenant_id)
 
 
@@ -92,7 +92,7 @@ def _refused(request: Request, failure: flow.SignInFailed, entered: str | None =
     typed = {"email_entered": entered} if entered else {}
     if failure.tenant_id is not None:
         try:
-            with request.app.state.db.transaction() as own:
+            with request.app.state.db.transaction(tenants=[failure.tenant_id]) as own:
                 if own.get(Tenant, failure.tenant_id) is not None:
                     record(
                         own,
@@ -300,7 +300,7 @@ def _portal_session(request: Request, started: flow.Flow, result: flow.Federated
     any the browser held, then on to the page the person asked for."""
     settings: Settings = request.app.state.settings
     old = request.cookies.get(session_cookie(request))
-    with request.app.state.db.transaction() as own:
+    with request.app.state.db.transaction(tenants=[result.user.tenant_id]) as own:
         if old:
             sessions.end_session(own, old)
         user = own.get_one(User, result.user.id)

@@ -239,5 +239,5 @@ def change_own_password(
             raise Conflict(account.NO_PASSWORD)
         if not account.check_current_password(user, current):
             raise Invalid("the current password is not correct", field="current_password")
-    with request.app.state.db.transaction() as own:
+    with request.app.state.db.transaction(tenants=[principal.tenant_id]) as own:
         return account.change_password(own, principal.user_id, new)

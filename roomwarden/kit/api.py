@@ -51,6 +51,9 @@ class TransactionalRoute(APIRoute):
     #: a mistyped API filter must not pass for "no filter"; browser pages (the portal) ignore
     #: what they do not read, like any web page
     refuse_unknown_query_parameters = True
+    #: called (in the thread pool) as the request's transaction is opened: the portal states
+    #: its signed-in caller's tenants there; the API's callers are stated by their dependencies
+    began: Callable[[Request, Session], None] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -84,6 +87,8 @@ class TransactionalRoute(APIRoute):
             session = db.session(write=writes)
             request.state.session = session
             try:
+                if self.began is not None:
+                    await run_in_threadpool(self.began, request, session)
                 response = await handler(request)
             except BaseException:
                 await run_in_threadpool(_rollback_and_close, session)

@@ -148,7 +148,8 @@ def account_totp_begin(request: Request, ctx: PartnerCtxDep, form: FormDep) -> R
     password = text(form, "totp_password", 256)
     db = request.app.state.db
     try:
-        with counted_failures(request, ctx.principal.upn), db.transaction() as own:
+        own_tenant = [ctx.principal.tenant_id]
+        with counted_failures(request, ctx.principal.upn), db.transaction(tenants=own_tenant) as own:
             secret, uri = totp.begin(own, ctx.principal, request.app.state.secret_box, password)
     except AppError as exc:
         errors = {"totp_password": errors_of(exc).popitem()[1]}
@@ -191,7 +192,8 @@ def account_totp_disable(request: Request, ctx: PartnerCtxDep, form: FormDep) ->
     _own(request, ctx)
     db = request.app.state.db
     try:
-        with counted_failures(request, ctx.principal.upn), db.transaction() as own:
+        own_tenant = [ctx.principal.tenant_id]
+        with counted_failures(request, ctx.principal.upn), db.transaction(tenants=own_tenant) as own:
             totp.disable(own, ctx.principal, request.app.state.secret_box, text(form, "off_otp", 64))
     except AppError as exc:
         errors = {"off_otp": errors_of(exc).popitem()[1]}
@@ -206,7 +208,8 @@ def account_totp_recovery_codes(request: Request, ctx: PartnerCtxDep, form: Form
     _own(request, ctx)
     db = request.app.state.db
     try:
-        with counted_failures(request, ctx.principal.upn), db.transaction() as own:
+        own_tenant = [ctx.principal.tenant_id]
+        with counted_failures(request, ctx.principal.upn), db.transaction(tenants=own_tenant) as own:
             codes = totp.new_recovery_codes(
                 own, ctx.principal, request.app.state.secret_box, text(form, "renew_otp", 64)
             )

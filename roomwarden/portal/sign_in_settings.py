@@ -108,7 +108,7 @@ def sign_in_settings_update(ctx: TenantCtx, form: FormDep) -> Response:
     try:
         _required(data)
         body = config.check_provider(state.settings, validate(IdentityProviderUpdate, data))
-        with state.db.transaction() as own:
+        with state.db.transaction(tenants=[ctx.access.tenant_id]) as own:
             config.update(own, ctx.access, state.secret_box, body)
     except AppError as exc:
         # The service's refusals concern the provider (issuer) or a missing secret.

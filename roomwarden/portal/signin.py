@@ -188,7 +188,7 @@ async def _sign_in(request: Request, email: str, form: FormData, next_path: str)
 
 def _open_session(request: Request, outcome: identity_signin.Outcome, old: str | None) -> str:
     """A new session (and the end of any the browser held: its token is worthless now)."""
-    with request.app.state.db.transaction() as session:
+    with request.app.state.db.transaction(tenants=[outcome.tenant_id]) as session:
         if old:
             sessions.end_session(session, old)
         user = session.get_one(User, outcome.user_id)

@@ -30,6 +30,7 @@ from starlette.datastructures import FormData
 from roomwarden.access.permissions import name_of as permission_name
 from roomwarden.identity import sessions
 from roomwarden.identity.http import authenticate, clear_cookie, cookie_name, cross_site, session_cookie
+from roomwarden.identity.tenancy import state_caller
 from roomwarden.kit import countries
 from roomwarden.kit.api import CROSS_SITE_SESSION, SAFE_METHODS, TransactionalRoute, record_refused_attempt
 from roomwarden.kit.db import Database
@@ -137,6 +138,9 @@ class PortalRoute(TransactionalRoute):
 
     refuse_unknown_query_parameters = False
 
+    def began(self, request: Request, session: Session) -> None:
+        _state_signed_in(request, session)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         is_public = getattr(self.endpoint, "__public__", False)
@@ -192,9 +196,17 @@ def _messages(errors: Any) -> list[str]:
     return [f"{err['loc'][-1]}: {err['msg']}" for err in errors]
 
 
+def _state_signed_in(request: Request, session: Session) -> None:
+    """The transaction states the signed-in person's tenants (row-level security)."""
+    active: sessions.ActiveSession | None = getattr(request.state, "web_session", None)
+    if active is not None:
+        state_caller(session, active.principal.tenant_id)
+
+
 def _render_fresh(request: Request, render: Callable[[Session], Response]) -> Response:
     db: Database = request.app.state.db
     with db.transaction(write=False) as s:
+        _state_signed_in(request, s)
         return render(s)
 
 
@@ -249,6 +261,7 @@ ERROR_TITLES = {
 def _error_html(request: Request, status: int, detail: str) -> HTMLResponse:
     db: Database = request.app.state.db
     with db.transaction(write=False) as s:
+        _state_signed_in(request, s)
         return render(
             request,
             s,

@@ -130,3 +130,13 @@ def test_the_rules_of_distribution(scratch_url: str) -> None:
     assert report.offending == ["by_id", "child", "lookup"] and not report.ok
     # without forced row-level security every tenant-owned table fails the strict check
     assert strict.offending == ["by_id", "child", "good", "lookup"]
+
+
+@pytest.mark.skipif(DB_KIND != "postgresql", reason="row-level security is PostgreSQL's")
+def test_every_tenant_owned_table_has_row_level_security_on_postgresql(on_test_database: None) -> None:
+    result = CliRunner().invoke(app, ["db", "check", "--json", "--require-rls"])
+    report = json.loads(result.stdout)
+    assert set(report["offending"]) == STILL_TO_REKEY  # row-level security adds no offence
+    distributed = [t for t in report["tables"] if t["kind"] == "distributed"]
+    assert distributed and all(t["rls"]["enabled"] and t["rls"]["forced"] for t in distributed)
+    assert all(t["rls"]["policies"] >= 1 for t in distributed)

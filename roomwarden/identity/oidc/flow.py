@@ -42,6 +42,7 @@ from roomwarden.identity.oidc import client, config
 from roomwarden.identity.oidc.models import OidcUsedFlow
 from roomwarden.identity.oidc.provisioning import FederatedSignIn, SignInRefused, sign_in
 from roomwarden.kit.crypto import SecretBox
+from roomwarden.kit.db import state_tenants
 from roomwarden.kit.limits import stepped_aside
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
@@ -146,6 +147,7 @@ class ProviderSnapshot:
 
 
 def provider_snapshot(session: Session, tenant_id: uuid.UUID) -> ProviderSnapshot:
+    state_tenants(session, [tenant_id])  # a federated sign-in acts in the provider's tenant
     tenant = session.get(Tenant, tenant_id)
     provider = config.provider_of(session, tenant_id)
     if tenant is None or tenant.identity_source != "oidc":
@@ -294,6 +296,7 @@ def consume(session: Session, settings: Settings, flow: Flow) -> ProviderSnapsho
     """Record the flow as used, before the provider is asked: a second callback of the same
     flow, on any worker, is refused here. Expired records are removed on the way."""
     tenant_id = uuid.UUID(flow.tenant_id)
+    state_tenants(session, [tenant_id])
     now = utcnow()
     session.execute(delete(OidcUsedFlow).where(OidcUsedFlow.expires_at < now))
     digest = hashlib.sha256(flow.state.encode()).hexdigest()

@@ -28,6 +28,7 @@ from roomwarden.audit.service import Actor, Category, Operation, record
 from roomwarden.identity.domains import domains_of
 from roomwarden.identity.models import User
 from roomwarden.identity.oidc.models import IdentityProvider
+from roomwarden.kit.db import state_lookup
 from roomwarden.kit.schemas import _upn
 
 #: ``amr`` values (RFC 8176) that mean more than one factor was used (SPEC §7)
@@ -130,6 +131,11 @@ def sign_in(session: Session, provider: IdentityProvider, claims: dict[str, Any]
 
 
 def _link_or_create(session: Session, tenant_id: uuid.UUID, claims: dict[str, Any], upn: str) -> User:
+    # a UPN is unique across tenants: another tenant's user of it is found by the UPN alone
+    state_lookup(session, "roomwarden.upn", upn)
+    elsewhere = session.scalar(select(User.tenant_id).where(User.upn == upn, User.tenant_id != tenant_id))
+    if elsewhere is not None:
+        raise SignInRefused(f"another account already uses {upn}; ask this organisation's Global admin")
     existing = session.scalar(select(User).where(User.upn == upn).with_for_update())
     actor_name = display_name_from(claims, upn)
     if existing is not None:
