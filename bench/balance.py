@@ -92,7 +92,13 @@ def balance(url: str, args: argparse.Namespace, script: Path) -> dict[str, Any]:
     """Requests each worker served per run, and the CPU each had: on a shared machine a worker
     the scheduler runs less serves less on as many connections, so requests per CPU second
     tell the spread of the load from the spread of the machine."""
-    wrk(f"{url}/readyz", None, 1, args.connections, args.threads, script)  # warm-up
+    # warm-up, until every worker has served: on a loaded machine the last workers can start
+    # listening seconds after the first ones answer
+    deadline = time.monotonic() + 120
+    while True:
+        wrk(f"{url}/readyz", None, 1, args.connections, args.threads, script)
+        if len(per_worker(url)) >= args.workers or time.monotonic() > deadline:
+            break
     runs = []
     for n in range(args.rounds):
         before = per_worker(url)
