@@ -10,11 +10,13 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from roomwarden.kit import metrics
 from roomwarden.kit.api import problem_response
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants_of
+from roomwarden.tenants.models import Tenant
 
 log = logging.getLogger("roomwarden")
 router = APIRouter()
@@ -44,6 +46,7 @@ def queue_depths(db: Database) -> dict[str, int]:
     answer (the scrape still reports everything else)."""
     session = db.session(write=False)
     try:
+        state_tenants_of(session, select(Tenant.id))  # the queues of the whole instance
         return {name: count(session) for name, count in metrics.queue_depths.items()}
     except SQLAlchemyError as exc:
         log.warning("metrics: queue depths not read: %s", exc)
