@@ -4,9 +4,9 @@ A partner's authorised ``GET /api/v1/tenants/{customer}/rooms/{id}`` through the
 application in one process, on one database, by two applications interleaved over ``--rounds``
 rounds so that machine load weighs on both alike:
 
-- ``rls``: the service as it runs (``ROOMWARDEN_DATABASE_ROW_SECURITY=true``): its connections
-  run as ``roomwarden_service``, and the request states the caller's tenant and its live
-  customers before its decision (two more statements);
+- ``rls``: the service with ``ROOMWARDEN_DATABASE_ROW_SECURITY=true``: its connections run as
+  ``roomwarden_service``, and the request states the caller's tenant and those live-linked to
+  it before its decision (two more statements);
 - ``plain``: the same application with row-level security off: the connections run as the
   login (a superuser, to which no policy applies) and state nothing.
 
@@ -103,7 +103,9 @@ def _timed(call: Callable[[], Any]) -> float:
 
 def measure(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     install()
-    settings = Settings(env="development", database_url=database_url, jobs_in_serve=False)
+    settings = Settings(
+        env="development", database_url=database_url, jobs_in_serve=False, database_row_security=True
+    )
     plain_settings = settings.model_copy(update={"database_row_security": False})
     secured = Database(database_url, row_security=True)
     plain = Database(database_url, row_security=False)

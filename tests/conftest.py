@@ -90,7 +90,8 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.database_url)
+    # ROOMWARDEN_DATABASE_ROW_SECURITY=true runs the suite under row-level security (PostgreSQL)
+    database = Database(settings.database_url, row_security=settings.database_row_security)
     upgrade(database)
     yield database
     database.dispose()

@@ -63,7 +63,8 @@ def _guard() -> Iterator[None]:
 def _database() -> Database:
     from roomwarden.kit.migrate import upgrade
 
-    db = Database(get_settings().database_url)
+    settings = get_settings()
+    db = Database(settings.database_url, row_security=settings.database_row_security)
     upgrade(db)
     return db
 

@@ -1,7 +1,10 @@
 """The tenants a signed-in caller's transaction states (row-level security, SPEC §10): its
-own tenant and, for a partner, the customers whose live links allow it (``partner_links`` rows
-addressed to the caller's tenant are visible once it is stated). Everything else the
-transaction reads or writes must belong to one of them, whatever its queries forget."""
+own tenant and the tenants it has a live link with, either way: for a partner, the customers
+whose live links allow it; for a customer, its live partners, whose people and records its
+decisions reach (an approval carried out for a partner user, a notice to a partner's admins).
+``partner_links`` rows of the caller's tenant, on either side, are visible once it is
+stated. Everything else the transaction reads or writes must belong to one of them,
+whatever its queries forget."""
 
 from __future__ import annotations
 
@@ -20,14 +23,10 @@ _CALLER = "stated_caller"  # Session.info: the tenant whose caller has been stat
 
 
 def state_caller(session: Session, tenant_id: uuid.UUID) -> None:
-    """State the caller's tenant and its live customers, once per session (two statements)."""
+    """State the caller's tenant and those live-linked to it, once per session (two statements)."""
     if session.info.get(_CALLER) == tenant_id and str(tenant_id) in stated_tenants(session):
         return
-    state_tenants(session, [tenant_id])
-    state_tenants_of(
-        session,
-        select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id == tenant_id, live_link(utcnow())),
-    )
+    state_linked(session, [tenant_id])
     session.info[_CALLER] = tenant_id
 
 

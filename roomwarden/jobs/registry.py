@@ -19,9 +19,10 @@ from roomwarden.settings import Settings
 @dataclass(frozen=True)
 class JobContext:
     """What a running job gets: the database, the settings, the monotonic time by which it
-    should return (its lease ends later) and the tenant it runs for: the runner runs a job
-    once for each tenant, and each of the job's transactions (``transaction()``, each short)
-    states that tenant alone (row-level security, SPEC §10)."""
+    should return (its lease ends later) and the tenant it runs for: under row-level security
+    (SPEC §10) the runner runs a job once for each tenant, and each of the job's transactions
+    (``transaction()``, each short) states that tenant alone; without it, ``None``: one run
+    across every tenant."""
 
     db: Database
     settings: Settings

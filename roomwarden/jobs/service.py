@@ -149,7 +149,7 @@ def job_rows(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).order_by(Job.name)))
 
 
-def tenant_ids(db: Database) -> list[uuid.UUID]:
+def tenant_ids(db: Database) -> list[uuid.UUID | None]:
     """Every tenant, in a stable order: the tenants a job runs for, one after the other."""
     with db.transaction(write=False) as session:
         return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))

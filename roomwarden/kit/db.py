@@ -279,13 +279,14 @@ class Database:
     ``reader`` sessions serve safe methods; ``writer`` sessions serve changes. On PostgreSQL
     both use one engine; on SQLite the writer begins with ``BEGIN IMMEDIATE``.
 
-    ``row_security`` (PostgreSQL): connections run as ``SERVICE_ROLE`` and sessions state
-    their tenants. Off (``ROOMWARDEN_DATABASE_ROW_SECURITY=false``), they run as the login and
-    state nothing: a login that owns the tables then reads them unfiltered.
+    ``row_security`` (PostgreSQL; ``ROOMWARDEN_DATABASE_ROW_SECURITY``): connections run as
+    ``SERVICE_ROLE`` and sessions state their tenants. Off, they run as the login and state
+    nothing: a superuser login reads every row, and a login that owns the tables none (the
+    tables' row-level security is forced).
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool: PoolSize | None = None, row_security: bool = True
+        self, url: str, *, echo: bool = False, pool: PoolSize | None = None, row_security: bool = False
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")

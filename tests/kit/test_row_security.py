@@ -35,15 +35,24 @@ def unfiltered_rooms(access: AccessDep, session: SessionDep) -> dict[str, list[s
 
 
 @pytest.fixture(scope="module")
-def forgetful(settings: Settings, db: Database) -> Iterator[TestClient]:
-    app = create_app(settings, db)
+def secured(settings: Settings, db: Database) -> Iterator[Database]:
+    """The test database as the service sees it with row-level security on, whatever the run's
+    ``ROOMWARDEN_DATABASE_ROW_SECURITY`` (``db``: once migrated)."""
+    database = Database(settings.database_url, row_security=True)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="module")
+def forgetful(settings: Settings, secured: Database) -> Iterator[TestClient]:
+    app = create_app(settings.model_copy(update={"database_row_security": True}), secured)
     app.include_router(unfiltered)
     with TestClient(app) as client:
         yield client
 
 
-def test_every_table_with_tenant_id_has_forced_row_security_with_policies(db: Database) -> None:
-    with db.engine.connect() as conn:
+def test_every_table_with_tenant_id_has_forced_row_security_with_policies(secured: Database) -> None:
+    with secured.engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
@@ -58,8 +67,8 @@ def test_every_table_with_tenant_id_has_forced_row_security_with_policies(db: Da
     assert [r[0] for r in rows if not (r[1] and r[2] and r[3] > 0)] == []
 
 
-def test_the_service_runs_as_a_role_row_security_applies_to(db: Database) -> None:
-    with db.transaction(write=False) as session:
+def test_the_service_runs_as_a_role_row_security_applies_to(secured: Database) -> None:
+    with secured.transaction(write=False) as session:
         user, super_, bypass = session.execute(
             text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         ).one()
@@ -67,7 +76,8 @@ def test_the_service_runs_as_a_role_row_security_applies_to(db: Database) -> Non
     assert user == SERVICE_ROLE and not super_ and not bypass and owner != SERVICE_ROLE
 
 
-def test_with_no_tenant_stated_nothing_is_visible(world: World, db: Database) -> None:
+def test_with_no_tenant_stated_nothing_is_visible(world: World, secured: Database) -> None:
+    db = secured
     t = world.tenant()
     world.room(t)
     with db.transaction(write=False) as session:
@@ -79,7 +89,8 @@ def test_with_no_tenant_stated_nothing_is_visible(world: World, db: Database) ->
         assert session.scalar(select(func.count()).select_from(Room)) == 1
 
 
-def test_a_tenant_cannot_write_a_row_of_a_tenant_it_did_not_state(world: World, db: Database) -> None:
+def test_a_tenant_cannot_write_a_row_of_a_tenant_it_did_not_state(world: World, secured: Database) -> None:
+    db = secured
     a, b = world.tenant(), world.tenant()
     room = world.room(a)
     moved = text("UPDATE rooms SET tenant_id = :b WHERE id = :id")
@@ -106,11 +117,15 @@ def test_an_unfiltered_query_in_a_request_sees_only_the_allowed_tenants(
         answer = forgetful.get(f"/api/v1/tenants/{tenant_id}/unfiltered-rooms", headers=headers)
         return set(expect(answer, 200)["tenants"])
 
-    assert seen(customer.id, customer.admin.headers) == {customer.id}
-    # a partner: its own tenant and the customers whose live links allow it, nothing else
+    # a tenant and those it has a live link with, either way; never another tenant's
+    assert seen(customer.id, customer.admin.headers) == {customer.id, partner.id}
     assert seen(customer.id, partner.admin.headers) == {customer.id, partner.id}
     assert seen(partner.id, partner.admin.headers) == {customer.id, partner.id}
     assert seen(stranger.id, stranger.admin.headers) == {stranger.id, unlinked.id}
+    assert seen(unlinked.id, unlinked.admin.headers) == {stranger.id, unlinked.id}
+    loner = world.tenant()
+    world.room(loner)
+    assert seen(loner.id, loner.admin.headers) == {loner.id}
     # a tenant the caller may not act in answers like a missing one
     refused = forgetful.get(f"/api/v1/tenants/{unlinked.id}/unfiltered-rooms", headers=partner.admin.headers)
     assert refused.status_code == 404
@@ -121,7 +136,7 @@ def test_a_pooled_connection_reused_by_another_tenant_sees_nothing_of_the_first(
 ) -> None:
     a, b = world.tenant(), world.tenant()
     world.room(a)
-    single = Database(settings.database_url, pool=PoolSize(size=1, overflow=0))
+    single = Database(settings.database_url, pool=PoolSize(size=1, overflow=0), row_security=True)
     try:
         with single.transaction(write=False, tenants=[uuid.UUID(a.id)]) as session:
             first = session.scalar(text("SELECT pg_backend_pid()"))
