@@ -315,7 +315,7 @@ def test_add_partner_and_accept_with_the_keyboard_alone(new_context: Callable[..
         *(f"f-policy-{i}" for i in range(1, 7)),
         "f-scope-listed",
         "f-room_groups-q",
-        "Search room groups",
+        "Find room groups",
         "f-room_groups-r1",
         "f-rooms-q",
         "Search",

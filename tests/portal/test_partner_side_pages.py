@@ -94,7 +94,7 @@ def test_accept_asks_for_primary_admins_and_confirm_establishes_the_link(world, 
     # the acceptor, checked by default; the others offered a page at a time, with a search
     assert f'name="primary_admins" value="{p.admin.id}" checked>' in form.text
     assert f'name="primary_groups" value="{sg}">' in form.text and ">Confirm</button>" in form.text
-    assert ">Search users</button>" in form.text and ">Search security groups</button>" in form.text
+    assert ">Find users</button>" in form.text and ">Find security groups</button>" in form.text
     url = f"/partner/invitations/{inv['id']}/accept"
     found = b.post(
         url, {"primary_admins": [p.admin.id], "primary_admins_q": "tech", "search": "primary_admins"}

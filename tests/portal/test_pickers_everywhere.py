@@ -74,8 +74,13 @@ def test_an_assignments_members_and_scope_are_searched_with_the_effective_rooms(
     role_id = world.role(t, ["rooms.view"])
     url = f"/t/{t.id}/roles/{role_id}/assignments/new"
     page = b.get(url).text
+    # the rooms' chooser has the field Search rooms and the button Search (SPEC §9); the other
+    # choosers' buttons are named so that no other button's name contains "Search"
     for label in ("Search users", "Search security groups", "Search room groups", "Search rooms"):
-        assert f">{label}</button>" in page or f">{label}</label>" in page
+        assert f">{label}</label>" in page
+    for button in ("Find users", "Find security groups", "Find room groups", "Search"):
+        assert f">{button}</button>" in page
+    assert page.count("Search</button>") == 1
     form = {
         "name": "Techs",
         "description": "",
