@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # collector's generations, so full collections stop walking it on every request burst.
         gc.collect()
         gc.freeze()
+        if problem := database.login_problem():
+            raise RuntimeError(problem)
         if settings.jobs_in_serve:
             services.runner.start()
         yield

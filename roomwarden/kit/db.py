@@ -308,6 +308,32 @@ class Database:
     def session(self, *, write: bool = True) -> Session:
         return (self._write if write else self._read)()
 
+    def login_problem(self) -> str | None:
+        """Why this database's login cannot serve, or None. With row-level security off
+        (PostgreSQL), the service states no tenants; the tables' row-level security is forced
+        (migration 0095), so a login that is neither a superuser nor ``BYPASSRLS`` would read
+        no rows at all and every tenant would look empty. Better to refuse to start."""
+        if self.is_sqlite or self.row_security:
+            return None
+        with self.engine.connect() as conn:
+            login, exempt = conn.execute(
+                text("SELECT rolname, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            ).one()
+            forced = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_class WHERE relforcerowsecurity"
+                    " AND relnamespace = current_schema()::regnamespace"
+                )
+            ).scalar_one()
+        if exempt or not forced:
+            return None
+        return (
+            f"the database login {login} is subject to row-level security and the service states no "
+            "tenants while ROOMWARDEN_DATABASE_ROW_SECURITY is off, so it would read no rows: set "
+            "ROOMWARDEN_DATABASE_ROW_SECURITY=true, or log in as a superuser or a role with BYPASSRLS "
+            "(docs/operations.md, \"Database roles and row-level security\")"
+        )
+
     @contextmanager
     def transaction(
         self, *, write: bool = True, tenants: Iterable[uuid.UUID] | None = None

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.exc import ProgrammingError
 
 from roomwarden.access.deps import AccessDep
@@ -150,3 +150,35 @@ def test_a_pooled_connection_reused_by_another_tenant_sees_nothing_of_the_first(
             assert session.scalar(select(func.count()).select_from(Room).where(Room.tenant_id == a.id)) == 0
     finally:
         single.dispose()
+
+
+def test_a_login_subject_to_row_security_refuses_to_serve_with_it_off(
+    settings: Settings, db: Database
+) -> None:
+    """With ROOMWARDEN_DATABASE_ROW_SECURITY off the service states no tenants: a login that is
+    neither a superuser nor BYPASSRLS would read no rows, every tenant empty. It refuses to
+    start instead, naming the setting; a superuser login, or the setting on, serves."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "DO $$ BEGIN CREATE ROLE roomwarden_test_plain LOGIN NOSUPERUSER NOBYPASSRLS;"
+                " EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        )
+    plain_url = make_url(settings.database_url).set(username="roomwarden_test_plain", password=None)
+    plain_url = plain_url.render_as_string(hide_password=False)
+    plain = Database(plain_url)
+    try:
+        problem = plain.login_problem()
+        assert problem is not None and "roomwarden_test_plain" in problem
+        assert "ROOMWARDEN_DATABASE_ROW_SECURITY=true" in problem
+        app = create_app(settings.model_copy(update={"database_url": plain_url}), plain)
+        with pytest.raises(RuntimeError, match="row-level security"), TestClient(app):
+            pass
+    finally:
+        plain.dispose()
+    for fine in (Database(settings.database_url), Database(plain_url, row_security=True)):
+        try:  # the superuser login; any login with the setting on
+            assert fine.login_problem() is None
+        finally:
+            fine.dispose()
