@@ -131,12 +131,18 @@ def _has_device(session: Session, room: Room) -> bool:
 
 
 def rederive(session: Session, room: Room, rows: dict[str, RoomSignal], now: datetime) -> None:
-    """The room's health from its signals as they now stand (unknown before a first report)."""
+    """The room's health from its signals as they now stand (unknown before a first report).
+    A suppression that expired after the last report still holds here: its signal counts again
+    from the next report, which opens its ticket too (never health without the ticket)."""
     if room.last_report_at is None:
         return
+    last_report = room.last_report_at
     states = {n: r.state for n, r in rows.items()}
+    held = {
+        n for n, r in rows.items() if r.suppressed_until is not None and r.suppressed_until > last_report
+    }
     health = derive_health(
-        reported=True, offline=False, states=states, suppressed=active_suppressions(rows, now)
+        reported=True, offline=False, states=states, suppressed=active_suppressions(rows, now) | held
     )
     if health != room.reported_health:
         previous = room.health_state
