@@ -25,8 +25,6 @@ from roomwarden.portal.effective_access import explanations
 from roomwarden.portal.forms import checked, errors_of, ids, text, validate
 from roomwarden.portal.listing import Key, Listing, fetch
 from roomwarden.portal.web import FormRefused, portal_router, redirect
-from roomwarden.rooms.models import Room
-from roomwarden.rooms.service import list_rooms_query
 from roomwarden.tenants.models import Tenant
 
 pages = portal_router()
@@ -171,7 +169,6 @@ def _user_page(
         groups=group_names,
         held=_held_assignments(ctx, user.id),
         myself=user.id == ctx.access.principal.user_id,
-        room_choices=list(ctx.session.scalars(list_rooms_query(ctx.access).order_by(Room.name, Room.id))),
         room_values={"room": room},
         room_errors=room_errors,
         explained=explained,

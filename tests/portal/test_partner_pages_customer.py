@@ -373,7 +373,11 @@ def test_a_users_page_explains_its_access_on_a_room(world, app, customer):
     assert "the room group US rooms" in mine and "through the security group" in mine
     elsewhere = b.get(f"/t/{c.id}/users/{dana.id}?room={rooms[1]['id']}")
     assert "No permission on" in elsewhere.text
-    assert "Choose a room" in b.get(f"/t/{c.id}/users/{dana.id}?room=nonsense").text
+    # the Room field takes a room's name, as the partner page's does: no list of every room
+    by_name = b.get(f"/t/{c.id}/users/{dana.id}", params={"room": rooms[0]["name"]})
+    assert "View rooms, Modify rooms" in by_name.text.split(f'id="x-{dana.id}"', 1)[1]
+    assert "<option" not in b.get(f"/t/{c.id}/users/{dana.id}").text.split('id="effective-access"', 1)[1]
+    assert "There is no room with that name" in b.get(f"/t/{c.id}/users/{dana.id}?room=nonsense").text
 
 
 def test_accepting_shows_the_link_on_the_list(world, customer):
