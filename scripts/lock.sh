@@ -15,7 +15,7 @@ fi
 # find-links, constraints).
 export PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT=
 compile() {
-  .venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+  .venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras --all-build-deps \
     --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple "$@" pyproject.toml
 }
 compile --output-file requirements/base.txt
