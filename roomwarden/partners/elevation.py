@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,16 +86,34 @@ def check_minutes(link: PartnerLink, minutes: int) -> None:
 def retire_ran_out(session: Session, assignment_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> None:
     """Activations of this member past their end become ``ended`` (they granted nothing
     already), so the one-active-activation index admits a new one."""
-    session.execute(
-        update(Elevation)
+    for elevation in session.scalars(
+        select(Elevation)
         .where(
             Elevation.assignment_id == assignment_id,
             Elevation.user_id == user_id,
             Elevation.status == "active",
             Elevation.ends_at <= now,
         )
-        .values(status="ended", ended_at=Elevation.ends_at, end_reason="its time ran out")
-    )
+        .with_for_update()
+    ).all():
+        end(session, elevation, elevation.ends_at, SYSTEM_ACTOR, RAN_OUT)
+
+
+def ran_out(session: Session, now: datetime, *, limit: int = 200) -> int:
+    """One pass of the ``partners.expiry`` job: activations whose time ran out are ended as of
+    their end, recorded and announced (``elevation.ended``) like one ended early. They granted
+    nothing from their end on already (``live_elevation``); this is the bookkeeping. Rows
+    another transaction holds are left for the next pass."""
+    rows = session.scalars(
+        select(Elevation)
+        .where(Elevation.status == "active", Elevation.ends_at <= now)
+        .order_by(Elevation.ends_at, Elevation.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for elevation in rows:
+        end(session, elevation, elevation.ends_at, SYSTEM_ACTOR, RAN_OUT)
+    return len(rows)
 
 
 def running(session: Session, assignment_id: uuid.UUID, user_id: uuid.UUID) -> Elevation | None:
@@ -179,8 +197,13 @@ def start(
     return elevation
 
 
+#: why an activation ended when nobody ended it
+RAN_OUT = "its time ran out"
+
+
 def end(session: Session, elevation: Elevation, now: datetime, actor: Actor, reason: str) -> None:
-    """End a running activation now (the caller holds its lock); the record says who and why."""
+    """End a running activation at ``now`` (the caller holds its lock); the record says who
+    and why."""
     elevation.status, elevation.ended_at, elevation.end_reason = "ended", now, reason[:200]
     elevation.ended_by_user_id = actor.user_id
     session.flush()

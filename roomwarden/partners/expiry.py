@@ -184,7 +184,8 @@ def _locked(session: Session, where: object, limit: int) -> Sequence[PartnerLink
 
 def sweep(session: Session, now: datetime | None = None, *, limit: int = 200) -> int:
     """One pass of the expiry job: links past their end are expired, links thirty days past
-    it are purged, due reminders are sent. Returns how many links it changed."""
+    it are purged, due reminders are sent, and activations whose time ran out are ended.
+    Returns how many links and activations it changed."""
     now = now or utcnow()
     done = 0
     overdue = and_(PartnerLink.status == "active", PartnerLink.expires_at <= now)
@@ -195,4 +196,4 @@ def sweep(session: Session, now: datetime | None = None, *, limit: int = 200) ->
         done += purge(session, link, now)
     for link in _locked(session, _reminder_due(now), limit):
         done += remind(session, link, now) is not None
-    return done
+    return done + elevation.ran_out(session, now, limit=limit)

@@ -88,3 +88,19 @@ def test_a_held_partner_group_change_is_announced_as_requested(world: World) -> 
     assert _approval_events(world, c, held["id"]) == ["approval.requested"]
     expect(reject(world, c, held["id"]), 200)
     assert _approval_events(world, c, held["id"]) == ["approval.requested", "approval.rejected"]
+
+
+def test_an_activation_whose_time_runs_out_is_ended_and_announced_once(world: World) -> None:
+    s = setup(world, policy={"elevation.activate": "auto"})
+    started = expect(activate(world, s, minutes=5), 201)
+    assert _sweep(world) == 0  # still running
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    assert _sweep(world, later) == 1
+    assert _sweep(world, later) == 0  # announced once
+    events = _events(world, s.c, "elevation.")
+    assert [t for t, _ in events] == ["elevation.activated", "elevation.ended"]
+    ended = {"assignment_id": s.assignment_id, "activation_id": started["id"], "user_id": s.tech.id}
+    assert events[1][1] == ended
+    listed = world.client.get(f"/api/v1/tenants/{s.c.id}/activations", headers=s.c.admin.headers)
+    [read] = expect(listed, 200)["items"]
+    assert read["status"] == "ended" and read["ended_at"] == started["ends_at"]
