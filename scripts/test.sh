@@ -42,7 +42,7 @@ echo "== types (mypy)"
 # network that reaches PyPI's package index but not that API). ROOMWARDEN_REQUIRE_AUDIT=true
 # makes any package left unaudited fail the run.
 echo "== dependency audit (pip-audit of requirements/test.txt)"
-locked="$(grep -c '^[A-Za-z0-9._-]*==' requirements/test.txt)"
+locked="$(grep -cE '^[A-Za-z0-9._-]+(\[[^]]*\])?==' requirements/test.txt)"
 if ! audit_out="$(.venv/bin/pip-audit --disable-pip --require-hashes --progress-spinner off \
                    -r requirements/test.txt 2>&1)"; then
   echo "$audit_out"
