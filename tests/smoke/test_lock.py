@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRY = re.compile(r"^([A-Za-z0-9_.\-]+)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", re.M)
+#: a pin, with the extras it is installed with (``name[extra]==version``), and its hashes
+ENTRY = re.compile(
+    r"^([A-Za-z0-9_.\-]+)(?:\[[A-Za-z0-9_.,\-]+\])?==(\S+) \\\n"
+    r"((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)",
+    re.M,
+)
 
 
 def normal(name: str) -> str:
