@@ -188,11 +188,12 @@ def state_lookup(session: Session, name: str, *values: str) -> None:
     what the setting named before."""
     if name not in LOOKUPS:
         raise ValueError(f"{name} is not a lookup setting")
-    if any("," in v for v in values):
-        raise ValueError("a lookup key holds no comma")
     if not session.info.get(_ROW_SECURITY):
         return
-    session.info.setdefault(_LOOKED_UP, {})[name] = ",".join(values)
+    # No key holds a comma, so a value with one (a sign-in name typed with a comma) names no
+    # row: it is left out, never split into other keys; none left reveals nothing.
+    keys = [v for v in values if "," not in v]
+    session.info.setdefault(_LOOKED_UP, {})[name] = ",".join(keys)
     _tell(session.connection(), session.info)
 
 

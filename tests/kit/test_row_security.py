@@ -182,3 +182,13 @@ def test_a_login_subject_to_row_security_refuses_to_serve_with_it_off(
             assert fine.login_problem() is None
         finally:
             fine.dispose()
+
+
+def test_a_sign_in_name_with_a_comma_names_no_account(forgetful: TestClient, world: World) -> None:
+    """A lookup's keys are comma-separated in their setting: a name with a comma is left out
+    (no UPN holds one), never split into other names, and the sign-in is refused as any unknown
+    name is, not answered 500."""
+    t = world.tenant()
+    for name in ("a,b@example.com", f"x,{t.admin.upn}", ","):
+        answer = forgetful.post("/api/v1/auth/token", data={"username": name, "password": "not-it-0123"})
+        assert answer.status_code in (400, 401), (name, answer.status_code, answer.text)
