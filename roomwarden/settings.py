@@ -70,9 +70,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] | None = None
     database_url: str = "sqlite:///roomwarden.db"
     # PostgreSQL: the service's connections run as the role row-level security applies to and
-    # state their tenants (SPEC §10; docs/operations.md). Off by default until every path has
-    # been proven under it (docs/operations.md, "Database roles and row-level security").
-    database_row_security: bool = False
+    # state their tenants (SPEC §10; docs/operations.md, "Database roles and row-level
+    # security"). Off, they run as the login and state nothing, which only a superuser or
+    # BYPASSRLS login can serve with.
+    database_row_security: bool = True
     secret_key: SecretStr = Field(SecretStr(DEMO_SECRET_KEY), min_length=32)
     encryption_key: SecretStr = SecretStr(DEMO_ENCRYPTION_KEY)
     operator_token: SecretStr = Field(SecretStr(DEMO_OPERATOR_TOKEN), min_length=16)

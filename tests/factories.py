@@ -5,6 +5,7 @@ they share one database."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,14 +13,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from roomwarden.identity.models import User
 from roomwarden.identity.tokens import issue_token
-from roomwarden.kit.db import Database, state_tenants
+from roomwarden.kit.db import Database, make_engine, state_tenants
 from roomwarden.settings import Settings
 
 PASSWORD = "correct horse battery"
+
+
+def owner_engine(db: Database) -> Engine:
+    """The database as its owner sees it, whatever the service may: what a test that tampers
+    with rows, or inspects them behind the service's back, connects with. With row-level
+    security on (PostgreSQL), the service's engine runs as the service role, which sees only
+    the tenants a transaction states; this one stays the login (the tests' is a superuser,
+    to which row-level security does not apply). Otherwise it is the service's own engine."""
+    return _owner_engine(db.url) if db.row_security else db.engine
+
+
+@functools.cache
+def _owner_engine(url: str) -> Engine:
+    return make_engine(url)
 
 
 @dataclass

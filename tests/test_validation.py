@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import text
 
 from roomwarden.kit.db import Database
-from tests.factories import TenantH, World
+from tests.factories import TenantH, World, owner_engine
 
 TABLES = (
     "users",
@@ -35,7 +35,7 @@ LONG = "x" * 5000
 
 def snapshot(db: Database, tenant_id: str) -> dict[str, Any]:
     tid = uuid.UUID(tenant_id)
-    with db.engine.connect() as conn:
+    with owner_engine(db).connect() as conn:
 
         def q(sql: str) -> Any:
             return conn.execute(text(sql), {"t": tid.hex if db.is_sqlite else tid}).all()
@@ -289,7 +289,7 @@ def test_a_missing_or_empty_body_is_422_and_changes_nothing(
 
 
 def _global_counts(db: Database) -> tuple[int, ...]:
-    with db.engine.connect() as conn:
+    with owner_engine(db).connect() as conn:
         return tuple(
             conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
             for table in ("tenants", "tenant_domains", "users", "audit_records")

@@ -328,8 +328,9 @@ def _export_copy(
 ) -> Iterator[bytes]:
     yield header().encode()
     where, values = _copy_filters(f)
-    with db.engine.connect() as conn:
-        raw: Any = conn.connection.driver_connection
+    # A session's transaction, so that it states its tenant as every other read does.
+    with db.transaction(write=False, tenants=[tenant_id]) as session:
+        raw: Any = session.connection().connection.driver_connection
         with raw.cursor() as cur:
             params = {"tid": str(tenant_id), "t": tenant_id, "lo": start, "hi": end, **values}
             with cur.copy(_PG_COPY.format(filters=where), params) as copy:
@@ -343,4 +344,3 @@ def _export_copy(
                         pending, size = [], 0
                 if pending:
                     yield b"".join(pending)
-        conn.rollback()

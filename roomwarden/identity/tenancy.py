@@ -2,6 +2,10 @@
 own tenant and the tenants it has a live link with, either way: for a partner, the customers
 whose live links allow it; for a customer, its live partners, whose people and records its
 decisions reach (an approval carried out for a partner user, a notice to a partner's admins).
+A pending invitation counts for the invited partner: it reads the offer and its customer's
+name. Not the other way: anyone may invite any tenant by its domain, so an invitation must
+not open the invited tenant's rows to the inviter (creating one states the partner for that
+transaction alone, to mail its reviewers).
 ``partner_links`` rows of the caller's tenant, on either side, are visible once it is
 stated. Everything else the transaction reads or writes must belong to one of them,
 whatever its queries forget."""
@@ -14,9 +18,9 @@ from collections.abc import Collection
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
-from roomwarden.kit.db import state_tenants, state_tenants_of, stated_tenants
+from roomwarden.kit.db import state_tenants, state_tenants_of, stated_tenants, states_tenants
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerLink, live_link
+from roomwarden.partners.models import PartnerInvitation, PartnerLink, live_link, pending_invitation
 from roomwarden.tenants.models import Tenant
 
 _CALLER = "stated_caller"  # Session.info: the tenant whose caller has been stated
@@ -24,6 +28,8 @@ _CALLER = "stated_caller"  # Session.info: the tenant whose caller has been stat
 
 def state_caller(session: Session, tenant_id: uuid.UUID) -> None:
     """State the caller's tenant and those live-linked to it, once per session (two statements)."""
+    if not states_tenants(session):
+        return
     if session.info.get(_CALLER) == tenant_id and str(tenant_id) in stated_tenants(session):
         return
     state_linked(session, [tenant_id])
@@ -34,6 +40,8 @@ def state_linked(session: Session, tenant_ids: Collection[uuid.UUID] | None) -> 
     """State ``tenant_ids`` and every tenant live-linked to one of them either way (what
     delivering a tenant's events to its partners' webhooks reads); ``None``: every tenant
     (a delivery round of the whole instance)."""
+    if not states_tenants(session):
+        return
     if tenant_ids is None:
         state_tenants_of(session, select(Tenant.id))
         return
@@ -41,4 +49,7 @@ def state_linked(session: Session, tenant_ids: Collection[uuid.UUID] | None) -> 
     ids, now = list(tenant_ids), utcnow()
     customers = select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id.in_(ids), live_link(now))
     partners = select(PartnerLink.partner_tenant_id).where(PartnerLink.tenant_id.in_(ids), live_link(now))
-    state_tenants_of(session, union(customers, partners))
+    inviters = select(PartnerInvitation.tenant_id).where(
+        PartnerInvitation.partner_tenant_id.in_(ids), pending_invitation(now)
+    )
+    state_tenants_of(session, union(customers, partners, inviters))

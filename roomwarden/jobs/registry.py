@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import CompoundSelect, Select
 from sqlalchemy.orm import Session
 
 from roomwarden.kit.db import Database, state_tenants
@@ -40,12 +42,21 @@ class JobContext:
             yield session
 
 
+#: A select of the ids of the tenants a job has work for (it may repeat one), read with every
+#: tenant stated.
+TenantsWithWork = Callable[[], "Select[Any] | CompoundSelect[Any]"]
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
     #: seconds between the end of a claim and the next run; a wake makes it due at once
     interval: Callable[[Settings], float]
     run: Callable[[JobContext], object]
+    #: Under row-level security the runner runs a job once for each tenant: with this, only
+    #: for the tenants it has work for. A job woken by a commit (mail, webhooks) then serves
+    #: that work at once, not after a round of every tenant.
+    tenants_with_work: TenantsWithWork | None = None
 
 
 @dataclass

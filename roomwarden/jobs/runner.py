@@ -34,6 +34,8 @@ class Runner:
         self._poke = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = False
+        #: job name -> the tenant this runner last ran it for (row-level security)
+        self._last: dict[str, uuid.UUID | None] = {}
 
     @property
     def lease_seconds(self) -> float:
@@ -56,13 +58,17 @@ class Runner:
         deadline = time.monotonic() + self.lease_seconds / 2
         error = None
         try:
-            # under row-level security each tenant in turn, stating its own alone; without it,
-            # one run across every tenant
-            tenants = service.tenant_ids(self.db) if self.db.row_security else [None]
-            for tenant_id in tenants:
+            # under row-level security each tenant in turn (those with work, when the job
+            # knows them), stating its own alone; without it, one run across every tenant
+            spec = self.registry[claim.name]
+            tenants: list[uuid.UUID | None] = [None]
+            if self.db.row_security:
+                tenants = list(service.tenant_ids(self.db, spec.tenants_with_work))
+            for tenant_id in self._turn(claim.name, tenants):
                 if time.monotonic() >= deadline:
                     break
-                self.registry[claim.name].run(JobContext(self.db, self.settings, deadline, tenant_id))
+                spec.run(JobContext(self.db, self.settings, deadline, tenant_id))
+                self._last[claim.name] = tenant_id
         except Exception as exc:  # one failing job must not stop the others
             log.exception("job %s failed", claim.name)
             error = f"{type(exc).__name__}: {exc}"
@@ -71,6 +77,16 @@ class Runner:
         if not service.finish(self.db, claim, error):
             log.warning("job %s outlived its lease", claim.name)
         return claim.name
+
+    def _turn(self, name: str, tenants: list[uuid.UUID | None]) -> list[uuid.UUID | None]:
+        """``tenants``, starting after the one this runner last ran ``name`` for: when a run
+        stops at its deadline, the next one goes on where it stopped instead of serving the
+        first tenants again and never the last."""
+        last = self._last.get(name)
+        if last is None:
+            return tenants
+        after = [t for t in tenants if t is not None and t > last]
+        return after + [t for t in tenants if t is None or t <= last]
 
     def run_until_idle(self, limit: int = 100) -> list[str]:
         """Run due jobs until none is due (for tests and ``worker --once``)."""

@@ -27,9 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from roomwarden.jobs.models import Job
-from roomwarden.jobs.registry import JobRegistry
+from roomwarden.jobs.registry import JobRegistry, TenantsWithWork
 from roomwarden.kit import metrics
-from roomwarden.kit.db import Database
+from roomwarden.kit.db import Database, state_tenants_of
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
@@ -149,7 +149,13 @@ def job_rows(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).order_by(Job.name)))
 
 
-def tenant_ids(db: Database) -> list[uuid.UUID | None]:
-    """Every tenant, in a stable order: the tenants a job runs for, one after the other."""
+def tenant_ids(db: Database, with_work: TenantsWithWork | None = None) -> list[uuid.UUID]:
+    """The tenants a job runs for, one after the other, in a stable order: every tenant, or
+    those ``with_work`` names (read with every tenant stated: which tenants have work is a
+    question about the whole instance; the job's own transactions state one tenant each)."""
     with db.transaction(write=False) as session:
-        return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+        if with_work is None:
+            return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+        state_tenants_of(session, select(Tenant.id))
+        found: set[uuid.UUID] = set(session.scalars(with_work()))
+        return sorted(found)

@@ -4,6 +4,7 @@ and the audit record of refused change attempts."""
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import re
 import uuid
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, _effective_route_context_var, iter_route_contexts
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -56,6 +57,7 @@ class TransactionalRoute(APIRoute):
     began: Callable[[Request, Session], None] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        _validate_in_loop(self)
         handler = super().get_route_handler()
         known = self.query_parameter_names()
         strict = self.refuse_unknown_query_parameters
@@ -93,10 +95,8 @@ class TransactionalRoute(APIRoute):
             except BaseException:
                 await run_in_threadpool(_rollback_and_close, session)
                 raise
-            # commit and close in one trip through the thread pool
-            info = await run_in_threadpool(_commit_and_close, session)
-            for hook in db.after_commit_hooks:
-                await run_in_threadpool(hook, info)
+            # commit, close and run the after-commit hooks in one trip through the thread pool
+            await run_in_threadpool(_commit_close_and_notify, session, db.after_commit_hooks)
             if secret:
                 response.headers.update(NO_STORE)
             return response
@@ -114,6 +114,31 @@ class TransactionalRoute(APIRoute):
         return frozenset(names)
 
 
+def _validate_in_loop(route: APIRoute) -> None:
+    """Have a synchronous endpoint's answer validated against its response model in the event
+    loop, not in a further trip through the thread pool: FastAPI sends a synchronous
+    endpoint's return value back to the pool for that, which costs a thread hand-over on every
+    request for what is a check of a model the endpoint has already built. The endpoint itself
+    still runs in the pool, as FastAPI would run it. An included route is built from its
+    inclusion's own copy (FastAPI's effective route context), so that copy is the one changed."""
+    effective = _effective_route_context_var.get()
+    target: Any = effective if effective is not None and effective.original_route is route else route
+    call = target.dependant.call
+    if (
+        target.response_field is None
+        or not inspect.isfunction(call)
+        or inspect.iscoroutinefunction(call)
+        or inspect.isgeneratorfunction(call)
+    ):
+        return
+
+    @functools.wraps(call)
+    async def in_pool(**values: Any) -> Any:
+        return await run_in_threadpool(call, **values)
+
+    target.dependant.call = in_pool
+
+
 def _commit_and_close(session: Session) -> dict[Any, Any]:
     """Commit, then close (whether or not the commit went through); the session's ``info``
     as it was after the commit, for the after-commit hooks."""
@@ -125,6 +150,14 @@ def _commit_and_close(session: Session) -> dict[Any, Any]:
         raise
     finally:
         session.close()
+
+
+def _commit_close_and_notify(session: Session, hooks: list[Callable[[dict[Any, Any]], None]]) -> None:
+    """``_commit_and_close``, then each after-commit hook with the session's ``info`` (one
+    trip through the thread pool, where a trip per hook cost every request two)."""
+    info = _commit_and_close(session)
+    for hook in hooks:
+        hook(info)
 
 
 def _rollback_and_close(session: Session) -> None:

@@ -211,6 +211,12 @@ def state_tenants_of(session: Session, ids: Select[Any] | CompoundSelect[Any]) -
     session.info[_APPLIED] = _wanted(session.info)
 
 
+def states_tenants(session: Session) -> bool:
+    """Whether this session states its tenants (row-level security on, PostgreSQL): when it
+    does not, a caller need not work out which tenants to state."""
+    return bool(session.info.get(_ROW_SECURITY))
+
+
 def stated_tenants(session: Session) -> frozenset[str]:
     """The tenant ids this session has stated so far."""
     return frozenset(session.info.get(_STATED, ()))

@@ -209,7 +209,15 @@ class Mailer:
                 log.exception("could not wake the mail job")
 
     def job(self) -> JobSpec:
-        return JobSpec(MAIL_JOB, lambda s: float(s.mail_retry_seconds), self._run_job)
+        return JobSpec(
+            MAIL_JOB,
+            lambda s: float(s.mail_retry_seconds),
+            self._run_job,
+            # the tenants with a message due (the others have nothing to send)
+            tenants_with_work=lambda: select(OutgoingMail.tenant_id).where(
+                OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow()
+            ),
+        )
 
     def _run_job(self, context: JobContext) -> int:
         sent = 0

@@ -140,6 +140,9 @@ def create_invitation(
 ) -> PartnerInvitation:
     access.require_tenant_wide(P.PARTNERS_MANAGE, "partner")
     partner = _resolve_partner(session, access, data.partner_domain)
+    # the invited partner's rows are reached from here on (row-level security): its
+    # reviewers, to whom the invitation is mailed, and its mail queue
+    state_tenants(session, [partner.id])
     lock_tenant(session, access.tenant_id)
     _within_rate(session, access.tenant_id, partner.id, settings or get_settings())
     pending = session.scalar(
@@ -365,6 +368,9 @@ def partner_invitations_query(session: Session, principal: Principal) -> Select[
 
 
 def partner_invitation_reads(session: Session, items: list[PartnerInvitation]) -> list[PartnerInvitationRead]:
+    # the customers' names and offered scopes: the invitations addressed to the caller's
+    # tenant reach those customers' rows (row-level security)
+    state_tenants(session, {i.tenant_id for i in items})
     names = tenant_names(session, {i.tenant_id for i in items})
     sizes = scope_sizes(session, [i.scope_id for i in items])
     return [
@@ -405,6 +411,10 @@ def partner_invitation(
     )
     if inv is None:
         raise NotFound("invitation not found")
+    # An invitation addressed to the caller's tenant reaches its customer's rows (row-level
+    # security): the customer's settings (a second factor), its lock and its audit log, which
+    # records the decision, or the refusal of one.
+    state_tenants(session, [inv.tenant_id])
     require_second_factor(session, principal, inv.tenant_id)
     lock_tenants(session, inv.tenant_id, *([also_lock] if also_lock else []))
     session.refresh(inv, with_for_update=True)
@@ -453,8 +463,6 @@ def accept(session: Session, principal: Principal, inv_id: uuid.UUID, data: Acce
     members = data.primary_admins or [MemberRef(type="user", id=principal.user_id)]
     members = check_members(session, principal.tenant_id, members)
     primary_admins.require_live_members(session, principal.tenant_id, members)
-    # the customer becomes a live customer of the caller's tenant: its rows are reached now
-    state_tenants(session, [inv.tenant_id])
     link = PartnerLink(
         tenant_id=inv.tenant_id,
         partner_tenant_id=inv.partner_tenant_id,

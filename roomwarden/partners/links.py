@@ -21,6 +21,7 @@ from roomwarden.audit.service import OPERATOR_ACTOR, Actor, Category, Operation,
 from roomwarden.events import service as outbox
 from roomwarden.identity.principal import Principal
 from roomwarden.kit import conditional
+from roomwarden.kit.db import state_tenants
 from roomwarden.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from roomwarden.kit.time import utcnow
 from roomwarden.partners import events, expiry, primary_admins
@@ -85,7 +86,10 @@ def partner_link_reads(
     session: Session, principal: Principal, links: Sequence[PartnerLink]
 ) -> list[PartnerLinkRead]:
     """Links as the partner sees them: the delegated rooms only where the caller holds a role,
-    and, where the customer requires a second factor of partner users, signed in with one."""
+    and, where the customer requires a second factor of partner users, signed in with one.
+    The links addressed to the caller's tenant, expired and ended ones too, reach their
+    customers' names, settings and scopes (row-level security)."""
+    state_tenants(session, {x.tenant_id for x in links})
     mine = {link_id for link_id, _, _ in linked_customers(session, principal)}
     sizes = scope_sizes(session, [x.scope_id for x in links])
     strict = customers_requiring(session, [x.tenant_id for x in links])

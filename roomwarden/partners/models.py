@@ -196,6 +196,12 @@ def live_elevation(now: Any) -> ColumnElement[bool]:
     return and_(Elevation.status == "active", Elevation.starts_at <= now, Elevation.ends_at > now)
 
 
+def pending_invitation(now: Any) -> ColumnElement[bool]:
+    """Invitations still open at ``now`` (a datetime or a bound parameter): pending and not
+    past their expiry, whether or not the sweep has marked them expired yet."""
+    return and_(PartnerInvitation.status == "pending", PartnerInvitation.expires_at > now)
+
+
 INVITATION_STATUSES = ("pending", "accepted", "denied", "revoked", "expired")
 
 

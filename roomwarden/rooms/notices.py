@@ -16,6 +16,7 @@ from roomwarden.access.permissions import Permission as P
 from roomwarden.access.resolver import Access, resolve_access
 from roomwarden.identity.models import SecurityGroupMember, User
 from roomwarden.identity.principal import Principal
+from roomwarden.identity.tenancy import state_linked
 from roomwarden.kit.errors import NotFound
 from roomwarden.notifications.service import LINK, queue_mail
 from roomwarden.rooms.models import Room, Ticket
@@ -61,6 +62,9 @@ def _can_see(
 
 
 def ticket_recipients(session: Session, tenant_id: uuid.UUID, room_id: uuid.UUID) -> list[str]:
+    # subscribers include the users of the tenant's live partners, whoever's change (a device
+    # report, another partner's user) this is: their rows are reached (row-level security)
+    state_linked(session, [tenant_id])
     settings = session.get(TenantSettings, tenant_id)
     mfa_required = bool(settings and settings.require_mfa_for_partners)
     found = {

@@ -29,9 +29,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import CompoundSelect, Select, delete, func, select, union_all
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
@@ -125,6 +126,18 @@ def prune(session: Session, before: datetime, limit: int = 1000) -> int:
     return len(ids) + len(event_ids)
 
 
+def _with_work() -> CompoundSelect[Any]:
+    """The tenants a delivery round has work for: events not yet dispatched, deliveries
+    pending (due now or later: the round schedules the next), and what ``prune`` forgets."""
+    before = utcnow() - KEEP
+    return union_all(
+        select(EventRecord.tenant_id).where(EventRecord.dispatched_at.is_(None)),
+        select(WebhookDelivery.tenant_id).where(WebhookDelivery.status == "pending"),
+        select(WebhookDelivery.tenant_id).where(WebhookDelivery.created_at < before),
+        select(EventRecord.tenant_id).where(EventRecord.dispatched_at < before),
+    )
+
+
 def next_wait(settings: Settings, attempts: int) -> float | None:
     """Seconds until the next attempt after ``attempts`` failed ones (±10 %), or None when the
     schedule is spent."""
@@ -170,7 +183,9 @@ class Deliverer:
         self._lock = threading.Lock()
 
     def job(self) -> JobSpec:
-        return JobSpec(WEBHOOK_JOB, lambda s: float(s.webhook_poll_seconds), self._run_job)
+        return JobSpec(
+            WEBHOOK_JOB, lambda s: float(s.webhook_poll_seconds), self._run_job, tenants_with_work=_with_work
+        )
 
     @contextmanager
     def _transaction(self, tenant_ids: Collection[uuid.UUID] | None) -> Iterator[Session]:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from roomwarden.kit.db import Database
-from tests.factories import World, expect
+from tests.factories import World, expect, owner_engine
 
 HEADER = (
     "activity.category,activity.objectName,activity.operation,activity.resultStatus,"
@@ -116,7 +116,7 @@ def test_csv_export_streams_every_record_of_the_range(world: World) -> None:
 
 def _tamper(db: Database, sql: str, tenant_id: str, **params: object) -> None:
     tid = uuid.UUID(tenant_id)
-    with db.engine.begin() as conn:
+    with owner_engine(db).begin() as conn:
         conn.execute(text(sql), {"t": tid.hex if db.is_sqlite else tid, **params})
 
 

@@ -17,14 +17,14 @@ from roomwarden.audit import chain
 from roomwarden.audit.keys import AuditKeys, active, install
 from roomwarden.audit.verify import Checkpoint, make_checkpoint, verify_chain
 from roomwarden.kit.db import Database
-from tests.factories import TenantH, World, expect
+from tests.factories import TenantH, World, expect, owner_engine
 
 WRONG = AuditKeys("an-attacker-guess-of-the-audit-key-0123456789")
 
 
 def _sql(db: Database, sql: str, tenant_id: str, **params: Any) -> list[Any]:
     tid = uuid.UUID(tenant_id)
-    with db.engine.begin() as conn:
+    with owner_engine(db).begin() as conn:
         result = conn.execute(text(sql), {"t": tid.hex if db.is_sqlite else tid, **params})
         return list(result) if result.returns_rows else []
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from roomwarden.audit import chain, verify
 from roomwarden.audit.keys import active
-from tests.factories import World
+from tests.factories import World, owner_engine
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("ROOMWARDEN_TEST_DB", "sqlite") != "postgresql",
@@ -39,7 +39,7 @@ def test_the_database_builds_the_mac_input_python_builds(world: World) -> None:
     for name in ("Plain", NAME, "=cmd|' /C calc'!A0"):
         world.room(t, name=name)
     tid = uuid.UUID(t.id)
-    with world.db.engine.begin() as conn:  # values no service writes, straight into the rows
+    with owner_engine(world.db).begin() as conn:  # values no service writes, straight into the rows
         conn.execute(
             text(
                 "UPDATE audit_records SET user_display_name = :odd, partner_tenant_name = :odd,"
@@ -54,7 +54,7 @@ def test_the_database_builds_the_mac_input_python_builds(world: World) -> None:
             ),
             {"t": tid},
         )
-    with world.db.session() as session:
+    with world.session() as session:
         raw: Any = session.connection().connection.driver_connection
         params = {
             "prefix": chain.PAYLOAD_VERSION + "|",
@@ -84,6 +84,6 @@ def test_an_intact_chain_verifies_by_the_database_built_input(world: World) -> N
     t = world.tenant()
     for name in ("Plain", NAME):
         world.room(t, name=name)
-    with world.db.session() as session:
+    with world.session() as session:
         result = verify.verify_chain(session, uuid.UUID(t.id), keys=active(), batch=2)
     assert result.ok and result.records_checked >= 4

@@ -25,13 +25,13 @@ def test_the_stored_key_follows_the_name_and_orders_in_the_database(world) -> No
     t = world.tenant()
     made = [world.room(t, "DE", name=name) for name in reversed(NAMES)]
     group = world.room_group(t, [made[0]["id"]], name="Group 10")
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         ordered = s.scalars(
             select(Room.name).where(Room.tenant_id == uuid.UUID(str(t.id))).order_by(Room.name_key, Room.id)
         )
         assert list(ordered) == NAMES
         renamed = s.get_one(RoomGroup, uuid.UUID(group["id"]))
         renamed.name = "Group 9"
-    with world.db.transaction() as s:
+    with world.transaction() as s:
         key = s.scalar(select(RoomGroup.name_key).where(RoomGroup.id == uuid.UUID(group["id"])))
         assert key == natural_key("Group 9") == "group 019"

@@ -20,8 +20,8 @@ from roomwarden.kit.routing import router
 from roomwarden.rooms.models import Room
 from roomwarden.settings import Settings
 from tests.conftest import DB_KIND
-from tests.factories import World, expect
-from tests.partners.helpers import link
+from tests.factories import World, expect, owner_engine
+from tests.partners.helpers import invite, link
 
 pytestmark = pytest.mark.skipif(DB_KIND != "postgresql", reason="row-level security is PostgreSQL's")
 
@@ -131,6 +131,31 @@ def test_an_unfiltered_query_in_a_request_sees_only_the_allowed_tenants(
     assert refused.status_code == 404
 
 
+def test_a_pending_invitation_opens_the_inviter_to_the_invited_partner_and_not_the_other_way(
+    world: World, forgetful: TestClient
+) -> None:
+    """Anyone may invite any tenant by its domain: the invitation lets the invited partner read
+    the offer's customer, and never lets the inviter read the invited tenant's rows; once it
+    is no longer pending, neither side is stated for the other."""
+    customer, partner = world.tenant(), world.tenant()
+    for t in (customer, partner):
+        world.room(t)
+    inv = invite(world, customer, partner)
+
+    def seen(tenant_id: str, headers: dict[str, str]) -> set[str]:
+        answer = forgetful.get(f"/api/v1/tenants/{tenant_id}/unfiltered-rooms", headers=headers)
+        return set(expect(answer, 200)["tenants"])
+
+    assert seen(customer.id, customer.admin.headers) == {customer.id}
+    assert seen(partner.id, partner.admin.headers) == {customer.id, partner.id}
+    revoked = forgetful.delete(
+        f"/api/v1/tenants/{customer.id}/partner-invitations/{inv['id']}", headers=customer.admin.headers
+    )
+    assert revoked.status_code == 204, revoked.text
+    assert seen(partner.id, partner.admin.headers) == {partner.id}
+    assert seen(customer.id, customer.admin.headers) == {customer.id}
+
+
 def test_a_pooled_connection_reused_by_another_tenant_sees_nothing_of_the_first(
     world: World, settings: Settings
 ) -> None:
@@ -158,7 +183,7 @@ def test_a_login_subject_to_row_security_refuses_to_serve_with_it_off(
     """With ROOMWARDEN_DATABASE_ROW_SECURITY off the service states no tenants: a login that is
     neither a superuser nor BYPASSRLS would read no rows, every tenant empty. It refuses to
     start instead, naming the setting; a superuser login, or the setting on, serves."""
-    with db.engine.begin() as conn:
+    with owner_engine(db).begin() as conn:
         conn.execute(
             text(
                 "DO $$ BEGIN CREATE ROLE roomwarden_test_plain LOGIN NOSUPERUSER NOBYPASSRLS;"

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from roomwarden.kit.crypto import SecretBox
 from tests.devices.helpers import set_health
-from tests.factories import World, expect
+from tests.factories import World, expect, owner_engine
 from tests.rooms.helpers import all_pages, base, get, rings_by_name
 
 
@@ -191,7 +191,7 @@ def test_unenroll_once_and_the_room_stays(world: World) -> None:
 
 def _sealed(world: World, room_id: str) -> str:
     rid = uuid.UUID(room_id)
-    with world.db.engine.connect() as conn:
+    with owner_engine(world.db).connect() as conn:
         return conn.execute(
             text("SELECT enrollment_key_sealed FROM rooms WHERE id = :i"),
             {"i": rid.hex if world.db.is_sqlite else rid},

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import text
 
 from tests.devices.helpers import set_health
-from tests.factories import World, expect
+from tests.factories import World, expect, owner_engine
 
 
 def base(t) -> str:  # type: ignore[no-untyped-def]
@@ -50,7 +50,7 @@ def test_enrollment_key_is_encrypted_at_rest_and_reset_changes_it(world: World) 
     url = f"{base(t)}/rooms/{room['id']}"
     key = expect(world.client.get(f"{url}/enrollment-key", headers=t.admin.headers), 200)["enrollment_key"]
     rid = uuid.UUID(room["id"])
-    with world.db.engine.connect() as conn:
+    with owner_engine(world.db).connect() as conn:
         sealed = conn.execute(
             text("SELECT enrollment_key_sealed FROM rooms WHERE id = :i"),
             {"i": rid.hex if world.db.is_sqlite else rid},
