@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -49,11 +49,17 @@ def _describe(device: Device) -> dict[str, Any]:
     }
 
 
+#: the tenant of an enrolment key's room, of a device token's device (built once, as every
+#: device report states it: ``state_tenants_of``)
+_KEY_TENANT = select(Room.tenant_id).where(Room.enrollment_key_hash == bindparam("hash"))
+_TOKEN_TENANT = select(Device.tenant_id).where(Device.token_hash == bindparam("hash"))
+
+
 def enroll(session: Session, data: EnrollIn) -> tuple[Device, str]:
     hashed = key_hash(data.enrollment_key)
     # the key's room is found before its tenant is known: the tenant is stated from it
     state_lookup(session, "roomwarden.enrollment_key_hash", hashed)
-    state_tenants_of(session, select(Room.tenant_id).where(Room.enrollment_key_hash == hashed))
+    state_tenants_of(session, _KEY_TENANT, {"hash": hashed})
     room = session.scalar(select(Room).where(Room.enrollment_key_hash == hashed).with_for_update())
     if room is None or room.enrollment_state != "enrolled":
         raise Unauthenticated(BAD_KEY)
@@ -140,7 +146,7 @@ def authenticate(session: Session, token: str, *, lock_room: bool = False) -> tu
     this token)."""
     hashed = token_hash(token)
     state_lookup(session, "roomwarden.device_token_hash", hashed)
-    state_tenants_of(session, select(Device.tenant_id).where(Device.token_hash == hashed))
+    state_tenants_of(session, _TOKEN_TENANT, {"hash": hashed})
     stmt = (
         select(Device, Room)
         .join(Room, and_(Room.tenant_id == Device.tenant_id, Room.id == Device.room_id))

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import select, union
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, select, union
 from sqlalchemy.orm import Session
 
 from roomwarden.kit.db import state_tenants, state_tenants_of, stated_tenants, states_tenants
@@ -46,10 +47,20 @@ def state_linked(session: Session, tenant_ids: Collection[uuid.UUID] | None) -> 
         state_tenants_of(session, select(Tenant.id))
         return
     state_tenants(session, tenant_ids)
-    ids, now = list(tenant_ids), utcnow()
+    state_tenants_of(session, _LINKED, {"ids": list(tenant_ids), "now": utcnow()})
+
+
+def _linked() -> CompoundSelect[Any]:
+    ids: BindParameter[Any] = bindparam("ids", expanding=True)
+    now: BindParameter[Any] = bindparam("now")
     customers = select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id.in_(ids), live_link(now))
     partners = select(PartnerLink.partner_tenant_id).where(PartnerLink.tenant_id.in_(ids), live_link(now))
     inviters = select(PartnerInvitation.tenant_id).where(
         PartnerInvitation.partner_tenant_id.in_(ids), pending_invitation(now)
     )
-    state_tenants_of(session, union(customers, partners, inviters))
+    return union(customers, partners, inviters)
+
+
+#: the tenants live-linked to ``ids`` either way, and those whose invitations to them are
+#: pending, at ``now`` (built once: ``state_tenants_of``)
+_LINKED = _linked()

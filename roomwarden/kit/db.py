@@ -13,6 +13,7 @@ rows. On SQLite both are no-ops.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -197,18 +198,30 @@ def state_lookup(session: Session, name: str, *values: str) -> None:
     _tell(session.connection(), session.info)
 
 
-def state_tenants_of(session: Session, ids: Select[Any] | CompoundSelect[Any]) -> None:
+def state_tenants_of(
+    session: Session, ids: Select[Any] | CompoundSelect[Any], params: dict[str, Any] | None = None
+) -> None:
     """Add the tenants that ``ids`` (a one-column select of tenant ids, read under what the
-    session has stated so far) returns, in the one statement that reads them."""
+    session has stated so far; ``params``: values of its bound parameters) returns, in the one
+    statement that reads them. A select built once, with bound parameters, is wrapped once
+    (``_stating``): on the path of every request, building the statement cost more than
+    running it."""
     if not session.info.get(_ROW_SECURITY):
         return
-    _tell(session.connection(), session.info)
+    conn = session.connection()
+    _tell(conn, session.info)
+    stated = conn.execute(_stating(ids), params).scalar_one()  # Core: no ORM work to do
+    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
+    session.info[_APPLIED] = _wanted(session.info)
+
+
+@functools.lru_cache(maxsize=128)
+def _stating(ids: Select[Any] | CompoundSelect[Any]) -> Select[Any]:
+    """``SELECT set_config(TENANT_IDS, <stated so far>,<what ids returns>, true)``."""
     found = ids.subquery()
     listed = select(func.string_agg(cast(found.c[0], String), ",")).scalar_subquery()
     value = func.concat_ws(",", func.nullif(func.current_setting(TENANT_IDS, True), ""), listed)
-    stated = session.execute(select(func.set_config(TENANT_IDS, value, True))).scalar_one()
-    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
-    session.info[_APPLIED] = _wanted(session.info)
+    return select(func.set_config(TENANT_IDS, value, True))
 
 
 def states_tenants(session: Session) -> bool:

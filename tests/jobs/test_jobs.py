@@ -104,9 +104,8 @@ def test_a_killed_process_s_job_is_run_again_after_its_lease(settings: Settings,
         import time
         from roomwarden.jobs.registry import JobRegistry, JobSpec
         from roomwarden.jobs.runner import Runner
-        from roomwarden.kit.db import Database, stated_tenants
+        from roomwarden.kit.db import Database
         from roomwarden.settings import Settings
-from roomwarden.tenants.models import Tenant
 
         settings = Settings(env="development", database_url={settings.database_url!r}, jobs_lease_seconds=2)
         registry = JobRegistry()
