@@ -10,13 +10,12 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from roomwarden.kit import metrics
 from roomwarden.kit.api import problem_response
 from roomwarden.kit.db import Database, state_tenants_of
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import EVERY_TENANT
 
 log = logging.getLogger("roomwarden")
 router = APIRouter()
@@ -48,7 +47,7 @@ def queue_depths(db: Database) -> dict[str, int]:
     nothing but the counts."""
     session = db.session(write=False)
     try:
-        state_tenants_of(session, select(Tenant.id))
+        state_tenants_of(session, EVERY_TENANT)
         return {name: count(session) for name, count in metrics.queue_depths.items()}
     except SQLAlchemyError as exc:
         log.warning("metrics: queue depths not read: %s", exc)

@@ -17,7 +17,6 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -87,9 +86,9 @@ def load_settings() -> Settings:
 def every_tenant(session: Session) -> Session:
     """State every tenant in the session (row-level security): for the operator's commands
     that work across the whole instance (the mail queue, the approval sweep)."""
-    from roomwarden.tenants.models import Tenant
+    from roomwarden.tenants.models import EVERY_TENANT
 
-    state_tenants_of(session, select(Tenant.id))
+    state_tenants_of(session, EVERY_TENANT)
     return session
 
 

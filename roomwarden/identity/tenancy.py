@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from roomwarden.kit.db import state_tenants, state_tenants_of, stated_tenants, states_tenants
 from roomwarden.kit.time import utcnow
 from roomwarden.partners.models import PartnerInvitation, PartnerLink, live_link, pending_invitation
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import EVERY_TENANT
 
 _CALLER = "stated_caller"  # Session.info: the tenant whose caller has been stated
 
@@ -44,7 +44,7 @@ def state_linked(session: Session, tenant_ids: Collection[uuid.UUID] | None) -> 
     if not states_tenants(session):
         return
     if tenant_ids is None:
-        state_tenants_of(session, select(Tenant.id))
+        state_tenants_of(session, EVERY_TENANT)
         return
     state_tenants(session, tenant_ids)
     state_tenants_of(session, _LINKED, {"ids": list(tenant_ids), "now": utcnow()})

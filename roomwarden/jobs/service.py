@@ -32,7 +32,7 @@ from roomwarden.kit import metrics
 from roomwarden.kit.db import Database, state_tenants_of
 from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import EVERY_TENANT, Tenant
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,6 @@ def tenant_ids(db: Database, with_work: TenantsWithWork | None = None) -> list[u
     with db.transaction(write=False) as session:
         if with_work is None:
             return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
-        state_tenants_of(session, select(Tenant.id))
+        state_tenants_of(session, EVERY_TENANT)
         found: set[uuid.UUID] = set(session.scalars(with_work()))
         return sorted(found)

@@ -38,7 +38,7 @@ from roomwarden.kit.db import Base, Database, state_tenants, state_tenants_of
 from roomwarden.kit.time import utcnow
 from roomwarden.notifications.models import OutgoingMail
 from roomwarden.settings import Settings
-from roomwarden.tenants.models import Tenant
+from roomwarden.tenants.models import EVERY_TENANT
 
 log = logging.getLogger("roomwarden.mail")
 MAIL_QUEUED = "mail_queued"
@@ -265,7 +265,7 @@ class Mailer:
             due = due.where(OutgoingMail.tenant_id.in_(list(tenant_ids)))
         with self.db.transaction() as session:
             if tenant_ids is None:  # the whole instance's queue (``roomwarden mail send``)
-                state_tenants_of(session, select(Tenant.id))
+                state_tenants_of(session, EVERY_TENANT)
             else:
                 state_tenants(session, tenant_ids)
             mail = session.scalars(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roomwarden.kit.db import Base, IdMixin
@@ -16,6 +16,11 @@ class Tenant(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     identity_source: Mapped[str] = mapped_column(String(20), default="local")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: every tenant's id: what a view of the whole instance states (``kit.db.state_tenants_of``;
+#: one statement object, so that its wrapping is built once)
+EVERY_TENANT = select(Tenant.id)
 
 
 class TenantDomain(Base):

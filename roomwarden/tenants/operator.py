@@ -23,7 +23,7 @@ from roomwarden.kit.errors import Conflict, Invalid, NotFound
 from roomwarden.partners.models import PartnerLink
 from roomwarden.rooms.models import Room
 from roomwarden.tenants import events
-from roomwarden.tenants.models import Tenant, TenantDomain
+from roomwarden.tenants.models import EVERY_TENANT, Tenant, TenantDomain
 from roomwarden.tenants.schemas import OperatorTenantRead, OperatorTenantUpdate
 
 log = logging.getLogger("roomwarden.operator")
@@ -35,7 +35,7 @@ def tenants_query(session: Session, q: str | None = None) -> Select[Tenant]:
     tenant's domains is the one thing that states every tenant (row-level security)."""
     stmt = select(Tenant)
     if q:
-        state_tenants_of(session, select(Tenant.id))
+        state_tenants_of(session, EVERY_TENANT)
         pattern = f"%{q.strip().lower()}%"
         in_domains = select(TenantDomain.tenant_id).where(TenantDomain.domain.like(pattern))
         stmt = stmt.where(or_(func.lower(Tenant.name).like(pattern), Tenant.id.in_(in_domains)))
