@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from roomwarden.audit.service import Category, Operation
 from roomwarden.identity.principal import Principal
+from roomwarden.kit.db import stated_tenants, states_tenants
 from roomwarden.kit.errors import Forbidden
 from roomwarden.tenants.models import TenantSettings
 
@@ -33,10 +34,17 @@ class SecondFactorRequired(Forbidden):
 
 
 def customers_requiring(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of ``customer_ids`` that require a second factor of partner users."""
+    """Those of ``customer_ids`` that require a second factor of partner users. Under row-level
+    security a customer the transaction has not stated has settings it cannot read: it counts
+    as requiring one, so that a path that forgot to state a customer refuses rather than lets
+    through (fail closed)."""
     if not customer_ids:
         return set()
-    return set(
+    unread: set[uuid.UUID] = set()
+    if states_tenants(session):
+        stated = stated_tenants(session)
+        unread = {c for c in customer_ids if str(c) not in stated}
+    return unread | set(
         session.scalars(
             select(TenantSettings.tenant_id).where(
                 TenantSettings.tenant_id.in_(customer_ids), TenantSettings.require_mfa_for_partners

@@ -13,6 +13,7 @@ from sqlalchemy import func, make_url, select, text
 from sqlalchemy.exc import ProgrammingError
 
 from roomwarden.access.deps import AccessDep
+from roomwarden.access.mfa import customers_requiring
 from roomwarden.app import create_app
 from roomwarden.kit.api import SessionDep
 from roomwarden.kit.db import SERVICE_ROLE, TENANT_IDS, Database, PoolSize, state_tenants
@@ -154,6 +155,27 @@ def test_a_pending_invitation_opens_the_inviter_to_the_invited_partner_and_not_t
     assert revoked.status_code == 204, revoked.text
     assert seen(partner.id, partner.admin.headers) == {partner.id}
     assert seen(customer.id, customer.admin.headers) == {customer.id}
+
+
+def test_a_customer_whose_settings_cannot_be_read_counts_as_requiring_a_second_factor(
+    world: World, secured: Database
+) -> None:
+    """Fail closed: a path that forgot to state a customer reads none of its settings; the
+    second-factor rule then refuses a partner user rather than lets one through."""
+    lenient, strict, partner = world.tenant(), world.tenant(), world.tenant()
+    expect(
+        world.client.patch(
+            f"/api/v1/tenants/{strict.id}/settings",
+            json={"require_mfa_for_partners": True},
+            headers=strict.admin.headers,
+        ),
+        200,
+    )
+    ids = [uuid.UUID(lenient.id), uuid.UUID(strict.id)]
+    with secured.transaction(write=False, tenants=[uuid.UUID(partner.id)]) as session:
+        assert customers_requiring(session, ids) == set(ids)  # neither is stated: both refuse
+    with secured.transaction(write=False, tenants=[uuid.UUID(partner.id), *ids]) as session:
+        assert customers_requiring(session, ids) == {uuid.UUID(strict.id)}
 
 
 def test_a_pooled_connection_reused_by_another_tenant_sees_nothing_of_the_first(
