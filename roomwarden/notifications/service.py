@@ -29,7 +29,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, and_, func, select
 from sqlalchemy.orm import Session
 
 from roomwarden.jobs.registry import JobContext, JobSpec
@@ -91,6 +91,11 @@ def queue_mail(
         session.flush()
         session.info[MAIL_QUEUED] = True
     return len(addresses)
+
+
+def _due() -> ColumnElement[bool]:
+    """Messages due now: pending and not waiting for a retry or a lease."""
+    return and_(OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow())
 
 
 def public_link(settings: Settings, path: str) -> str:
@@ -214,9 +219,7 @@ class Mailer:
             lambda s: float(s.mail_retry_seconds),
             self._run_job,
             # the tenants with a message due (the others have nothing to send)
-            tenants_with_work=lambda: select(OutgoingMail.tenant_id).where(
-                OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow()
-            ),
+            tenants_with_work=lambda: select(OutgoingMail.tenant_id).where(_due()),
         )
 
     def _run_job(self, context: JobContext) -> int:
@@ -258,9 +261,7 @@ class Mailer:
         lease), send it outside any transaction, then record the outcome. A process that
         dies mid-send leaves the message due again when the lease ends."""
         lease = timedelta(seconds=self.settings.smtp_timeout_seconds * 3 + 5)
-        due = select(OutgoingMail).where(
-            OutgoingMail.status == "pending", OutgoingMail.next_attempt_at <= utcnow()
-        )
+        due = select(OutgoingMail).where(_due())
         if tenant_ids is not None:
             due = due.where(OutgoingMail.tenant_id.in_(list(tenant_ids)))
         with self.db.transaction() as session:
