@@ -74,7 +74,7 @@ AccessDep = Annotated[Access, Depends(tenant_access)]
 
 
 def require(perm: Permission, what: str = "resource") -> Any:
-    async def check(access: AccessDep) -> Access:  # no I/O: on the event loop, no thread
+    def check(access: AccessDep) -> Access:  # put off to the endpoint's trip (kit.trip)
         access.require_tenant_wide(perm, what)
         return access
 

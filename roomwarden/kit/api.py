@@ -4,7 +4,6 @@ and the audit record of refused change attempts."""
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import re
 import uuid
@@ -13,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute, _effective_route_context_var, iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, compile_path
 
-from roomwarden.kit import metrics
+from roomwarden.kit import metrics, trip
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import AppError, Conflict, Forbidden, Invalid, TooManyRequests
 from roomwarden.kit.schemas import SecretBearing
@@ -57,7 +56,7 @@ class TransactionalRoute(APIRoute):
     began: Callable[[Request, Session], None] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        _validate_in_loop(self)
+        trip.one_trip(self)
         handler = super().get_route_handler()
         known = self.query_parameter_names()
         strict = self.refuse_unknown_query_parameters
@@ -88,15 +87,26 @@ class TransactionalRoute(APIRoute):
             )
             session = db.session(write=writes)
             request.state.session = session
+            serving = trip.Serving(session, db.after_commit_hooks)
+            token = trip.serving.set(serving)
             try:
                 if self.began is not None:
                     await run_in_threadpool(self.began, request, session)
+                # a synchronous endpoint commits in its own trip through the pool (kit.trip)
                 response = await handler(request)
-            except BaseException:
-                await run_in_threadpool(_rollback_and_close, session)
+            except Exception:
+                if not serving.finished:
+                    # what was put off runs first: its refusal is the answer, as it would have been
+                    await run_in_threadpool(serving.settle if serving.pending else serving.rollback)
                 raise
-            # commit, close and run the after-commit hooks in one trip through the thread pool
-            await run_in_threadpool(_commit_close_and_notify, session, db.after_commit_hooks)
+            except BaseException:
+                if not serving.finished:
+                    await run_in_threadpool(serving.rollback)
+                raise
+            finally:
+                trip.serving.reset(token)
+            if not serving.finished:  # an endpoint served on the event loop
+                await run_in_threadpool(serving.finish, commit=True)
             if secret:
                 response.headers.update(NO_STORE)
             return response
@@ -112,59 +122,6 @@ class TransactionalRoute(APIRoute):
             names.update(field.alias for field in dependant.query_params)
             pending.extend(dependant.dependencies)
         return frozenset(names)
-
-
-def _validate_in_loop(route: APIRoute) -> None:
-    """Have a synchronous endpoint's answer validated against its response model in the event
-    loop, not in a further trip through the thread pool: FastAPI sends a synchronous
-    endpoint's return value back to the pool for that, which costs a thread hand-over on every
-    request for what is a check of a model the endpoint has already built. The endpoint itself
-    still runs in the pool, as FastAPI would run it. An included route is built from its
-    inclusion's own copy (FastAPI's effective route context), so that copy is the one changed."""
-    effective = _effective_route_context_var.get()
-    target: Any = effective if effective is not None and effective.original_route is route else route
-    call = target.dependant.call
-    if (
-        target.response_field is None
-        or not inspect.isfunction(call)
-        or inspect.iscoroutinefunction(call)
-        or inspect.isgeneratorfunction(call)
-    ):
-        return
-
-    @functools.wraps(call)
-    async def in_pool(**values: Any) -> Any:
-        return await run_in_threadpool(call, **values)
-
-    target.dependant.call = in_pool
-
-
-def _commit_and_close(session: Session) -> dict[Any, Any]:
-    """Commit, then close (whether or not the commit went through); the session's ``info``
-    as it was after the commit, for the after-commit hooks."""
-    try:
-        session.commit()
-        return dict(session.info)
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def _commit_close_and_notify(session: Session, hooks: list[Callable[[dict[Any, Any]], None]]) -> None:
-    """``_commit_and_close``, then each after-commit hook with the session's ``info`` (one
-    trip through the thread pool, where a trip per hook cost every request two)."""
-    info = _commit_and_close(session)
-    for hook in hooks:
-        hook(info)
-
-
-def _rollback_and_close(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
 
 
 def read_only(fn: Callable[..., Any]) -> Callable[..., Any]:
