@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import Select, and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -165,25 +165,60 @@ def rotate_token(session: Session, device: Device) -> str:
     return token
 
 
+def _of_rooms(*columns: Any, order_by: tuple[Any, ...] = ()) -> tuple[Select[Any], Select[Any]]:
+    """A read of ``columns`` (of one table with ``tenant_id`` and ``room_id``) for one room
+    and for a page of rooms, built once: on the path of every room read, building a
+    statement cost more than running it."""
+    table: Any = columns[0].table
+    one = select(*columns).where(
+        table.c.tenant_id == bindparam("tenant_id"), table.c.room_id == bindparam("room_id")
+    )
+    many = select(*columns).where(
+        table.c.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
+        table.c.room_id.in_(bindparam("room_ids", expanding=True)),
+    )
+    return one.order_by(*order_by), many.order_by(*order_by)
+
+
+_d = Device.__table__.c
+_DEVICES = _of_rooms(
+    _d.room_id,
+    _d.id,
+    _d.model,
+    _d.serial_number,
+    _d.agent_version,
+    _d.enrolled_at,
+    _d.last_report_at,
+    _d.last_sequence,
+)
+_s = RoomSignal.__table__.c
+_SIGNALS = _of_rooms(
+    _s.room_id,
+    _s.signal,
+    _s.state,
+    _s.detail,
+    _s.since,
+    _s.suppressed_until,
+    order_by=(_s.room_id, _s.signal),
+)
+
+
+def _rows_of(session: Session, stmts: tuple[Select[Any], Select[Any]], rooms: Sequence[Room]) -> Any:
+    if len(rooms) == 1:
+        return session.execute(stmts[0], {"tenant_id": rooms[0].tenant_id, "room_id": rooms[0].id})
+    params = {"tenant_ids": sorted({r.tenant_id for r in rooms}), "room_ids": [r.id for r in rooms]}
+    return session.execute(stmts[1], params)
+
+
 def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, RoomDetails]:
     """``rooms.extensions.details``: each room's device, signals and software (two queries for
-    a page, two more when a device of the page has reported)."""
+    a page, two more when a device of the page has reported). Plain rows, no ORM objects."""
     if not rooms:
         return {}
-    tenant_ids = sorted({r.tenant_id for r in rooms})
-    ids = [r.id for r in rooms]
-    devices = {
-        d.room_id: d
-        for d in session.scalars(
-            select(Device).where(Device.tenant_id.in_(tenant_ids), Device.room_id.in_(ids))
-        )
-    }
+    session.flush()  # the reads below are Core statements, which the session does not flush for
+    devices = {d.room_id: d for d in _rows_of(session, _DEVICES, rooms)}
     signals: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for s in session.scalars(
-        select(RoomSignal)
-        .where(RoomSignal.tenant_id.in_(tenant_ids), RoomSignal.room_id.in_(ids))
-        .order_by(RoomSignal.room_id, RoomSignal.signal)
-    ):
+    for s in _rows_of(session, _SIGNALS, rooms):
         signals.setdefault(s.room_id, []).append(
             {
                 "signal": s.signal,

@@ -204,12 +204,26 @@ def check_refusal_auditing(app: FastAPI) -> None:
         )
 
 
-def _record_refusal(request: Request, exc: Exception) -> None:
+def _refusal_hook(request: Request, exc: Exception) -> AuditHook | None:
+    """What records this refusal, or None when it is not recorded (decided on the event loop,
+    so that a refusal nothing records costs no trip through the thread pool)."""
     hook: AuditHook | None = getattr(request.app.state, "refusal_hook", None)
     endpoint = request.scope.get("endpoint")
     # A route declares what it changes (``audited``); a few refusals are recorded wherever
     # they happen and say so themselves (``audit_as``: a customer's second-factor rule).
     if hook is None or not (hasattr(endpoint, "__audit__") or getattr(exc, "audit_as", None)):
+        return None
+    return hook
+
+
+async def _recorded(request: Request, exc: Exception) -> None:
+    if _refusal_hook(request, exc) is not None:
+        await run_in_threadpool(_record_refusal, request, exc)
+
+
+def _record_refusal(request: Request, exc: Exception) -> None:
+    hook = _refusal_hook(request, exc)
+    if hook is None:
         return
     try:
         hook(request, exc)  # type: ignore[arg-type]
@@ -224,7 +238,7 @@ record_refused_attempt = _record_refusal
 async def _app_error(request: Request, exc: AppError) -> Response:
     if exc.status == 403 and "access" in request.scope.get("state", {}):
         metrics.AUTHORIZATION.labels("forbidden").inc()  # admitted to the tenant, not to this
-    await run_in_threadpool(_record_refusal, request, exc)
+    await _recorded(request, exc)
     headers = {}
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
@@ -242,7 +256,7 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    await run_in_threadpool(_record_refusal, request, exc)
+    await _recorded(request, exc)
     errors = _clean_errors(exc.errors())
     detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in errors)
     body = {
@@ -258,7 +272,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
     log.info("integrity error: %s", exc.orig)
     conflict = Conflict("the change conflicts with existing data")
-    await run_in_threadpool(_record_refusal, request, conflict)
+    await _recorded(request, conflict)
     return problem_response(409, conflict.problem())
 
 
@@ -266,7 +280,7 @@ async def _data_error(request: Request, exc: DataError) -> Response:
     """Values the database refuses (a NUL byte in a query string, say) are invalid input."""
     log.info("data error: %s", exc.orig)
     invalid = Invalid("a value in the request cannot be stored or searched for")
-    await run_in_threadpool(_record_refusal, request, invalid)
+    await _recorded(request, invalid)
     return problem_response(422, invalid.problem())
 
 
@@ -321,7 +335,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         return page
     if exc.status_code == 400:  # an unreadable body is invalid input like any other
         invalid = Invalid(f"the request body cannot be read: {exc.detail}")
-        await run_in_threadpool(_record_refusal, request, invalid)
+        await _recorded(request, invalid)
         return problem_response(422, invalid.problem())
     titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
     body = {

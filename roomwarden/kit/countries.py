@@ -8,9 +8,7 @@ from collections.abc import Iterable
 import pycountry
 
 #: alpha-2 code → the common English name (``common_name`` where ISO's name is formal)
-NAMES: dict[str, str] = {
-    c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries
-}
+NAMES: dict[str, str] = {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
 ISO_3166_ALPHA2 = frozenset(NAMES)
 
 

@@ -351,7 +351,7 @@ class Database:
             f"the database login {login} is subject to row-level security and the service states no "
             "tenants while ROOMWARDEN_DATABASE_ROW_SECURITY is off, so it would read no rows: set "
             "ROOMWARDEN_DATABASE_ROW_SECURITY=true, or log in as a superuser or a role with BYPASSRLS "
-            "(docs/operations.md, \"Database roles and row-level security\")"
+            '(docs/operations.md, "Database roles and row-level security")'
         )
 
     @contextmanager

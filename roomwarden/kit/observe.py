@@ -75,6 +75,6 @@ class ObserveMiddleware:
                         "status": status,
                         "duration_ms": round(seconds * 1000, 3),
                         "client": (scope.get("client") or ("", 0))[0],
-                    }
+                    },
                 },
             )

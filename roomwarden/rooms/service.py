@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -80,12 +80,17 @@ def room_allows(session: Session, rooms: RoomSet, room_id: uuid.UUID) -> bool:
     return session.scalar(stmt) is not None
 
 
+#: a room by tenant and id, built once (building it cost more than running it)
+_ROOM = select(Room).where(Room.tenant_id == bindparam("tenant_id"), Room.id == bindparam("room_id"))
+_ROOM_LOCKED = _ROOM.with_for_update()
+
+
 def visible_room(session: Session, access: Access, room_id: uuid.UUID, *, lock: bool = False) -> Room:
     rooms = access.rooms(P.ROOMS_VIEW)
-    stmt = select(Room).where(Room.tenant_id == access.tenant_id, Room.id == room_id, rooms.clause(Room.id))
-    if lock:
-        stmt = stmt.with_for_update()
-    room = session.scalar(stmt)
+    stmt = _ROOM_LOCKED if lock else _ROOM
+    if not rooms.is_everything:
+        stmt = stmt.where(rooms.clause(Room.id))
+    room = session.scalar(stmt, {"tenant_id": access.tenant_id, "room_id": room_id})
     if room is None:
         raise NotFound("room not found")
     return room
