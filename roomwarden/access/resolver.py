@@ -9,6 +9,7 @@ need it, so no list is ever filtered in Python.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -94,6 +95,23 @@ def _in_scopes(scope_ids: frozenset[uuid.UUID], room_id: RoomIdColumn) -> Column
     return probe.where(eff.scope_id.in_(ids)).exists()
 
 
+_NOTHING = false()
+
+
+@functools.lru_cache(maxsize=64)
+def _bound_in_scopes(room_id: RoomIdColumn, singles: tuple[bool, ...]) -> ColumnElement[bool]:
+    """``RoomSet.bound``'s predicate: one probe per scope set, by ``==`` for one scope."""
+    parts = []
+    for i, single in enumerate(singles):
+        probe = select(_PROBE.room_id).where(_PROBE.room_id == room_id)
+        if single:
+            probe = probe.where(_PROBE.scope_id == bindparam(f"rs_scope_{i}"))
+        else:
+            probe = probe.where(_PROBE.scope_id.in_(bindparam(f"rs_scope_{i}", expanding=True)))
+        parts.append(probe.exists())
+    return and_(true(), *parts)
+
+
 @dataclass(frozen=True, slots=True)
 class RoomSet:
     """The rooms of ``tenant_id`` a principal may touch with one permission.
@@ -130,6 +148,18 @@ class RoomSet:
             return false()
         parts = [_in_scopes(ids, room_id) for ids in self._limits()]
         return and_(true(), *parts) if parts else true()
+
+    def bound(self, room_id: RoomIdColumn) -> tuple[ColumnElement[bool], dict[str, Any]]:
+        """``clause`` as a predicate built once per shape (how many scope sets limit the
+        room, and which of them hold one scope), with the scope ids as bound parameters: a
+        statement made with it is built once too. The parameters are named ``rs_...``."""
+        if self.grant is None:
+            return _NOTHING, {}
+        limits = self._limits()
+        params: dict[str, Any] = {}
+        for i, ids in enumerate(limits):
+            params[f"rs_scope_{i}"] = next(iter(ids)) if len(ids) == 1 else sorted(ids)
+        return _bound_in_scopes(room_id, tuple(len(ids) == 1 for ids in limits)), params
 
     def effective_ids(self) -> Select | None:
         """The ids of the rooms in this set as one sub-select, or ``None`` for every room of

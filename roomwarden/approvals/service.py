@@ -155,7 +155,6 @@ def _after(
     return actions.snapshot(session, tenant_id, action.target_type, target_id)
 
 
-
 # -- deciding -----------------------------------------------------------------------------------
 
 

@@ -49,7 +49,9 @@ def _print(report: distribution.Report) -> None:
         out.print(f"{mark} {table.name} ({table.kind}){rls}", highlight=False, soft_wrap=True)
         for problem in problems:
             out.print(f"       - {problem}", highlight=False, markup=False, soft_wrap=True)
-    verdict = "every tenant-owned table can be distributed by tenant_id" if report.ok else (
-        f"{len(report.offending)} table(s) cannot be distributed by tenant_id as they are"
+    verdict = (
+        "every tenant-owned table can be distributed by tenant_id"
+        if report.ok
+        else (f"{len(report.offending)} table(s) cannot be distributed by tenant_id as they are")
     )
     out.print(verdict)

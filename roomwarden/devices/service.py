@@ -165,69 +165,70 @@ def rotate_token(session: Session, device: Device) -> str:
     return token
 
 
-def _of_rooms(*columns: Any, order_by: tuple[Any, ...] = ()) -> tuple[Select[Any], Select[Any]]:
-    """A read of ``columns`` (of one table with ``tenant_id`` and ``room_id``) for one room
-    and for a page of rooms, built once: on the path of every room read, building a
-    statement cost more than running it."""
-    table: Any = columns[0].table
-    one = select(*columns).where(
-        table.c.tenant_id == bindparam("tenant_id"), table.c.room_id == bindparam("room_id")
+def _details() -> tuple[Select[Any], Select[Any]]:
+    """Rooms' devices and signals in one statement: each room outer-joined with its device
+    (one at most) and its signals, so one row per signal, or one row for a room with none.
+    Built once, for one room and for a page of rooms: on the path of every room read,
+    building a statement cost more than running it, and each statement is a round trip."""
+    r, d, s = Room.__table__.c, Device.__table__.c, RoomSignal.__table__.c
+    stmt = (
+        select(
+            r.id.label("room_id"),
+            d.id.label("device_id"),
+            d.model,
+            d.serial_number,
+            d.agent_version,
+            d.enrolled_at,
+            d.last_report_at.label("device_last_report_at"),
+            d.last_sequence,
+            s.signal,
+            s.state,
+            s.detail,
+            s.since,
+            s.suppressed_until,
+        )
+        .select_from(Room.__table__)
+        .outerjoin(Device.__table__, and_(d.tenant_id == r.tenant_id, d.room_id == r.id))
+        .outerjoin(RoomSignal.__table__, and_(s.tenant_id == r.tenant_id, s.room_id == r.id))
+        .order_by(r.id, s.signal)
     )
-    many = select(*columns).where(
-        table.c.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
-        table.c.room_id.in_(bindparam("room_ids", expanding=True)),
+    one = stmt.where(r.tenant_id == bindparam("tenant_id"), r.id == bindparam("room_id"))
+    many = stmt.where(
+        r.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
+        r.id.in_(bindparam("room_ids", expanding=True)),
     )
-    return one.order_by(*order_by), many.order_by(*order_by)
+    return one, many
 
 
-_d = Device.__table__.c
-_DEVICES = _of_rooms(
-    _d.room_id,
-    _d.id,
-    _d.model,
-    _d.serial_number,
-    _d.agent_version,
-    _d.enrolled_at,
-    _d.last_report_at,
-    _d.last_sequence,
-)
-_s = RoomSignal.__table__.c
-_SIGNALS = _of_rooms(
-    _s.room_id,
-    _s.signal,
-    _s.state,
-    _s.detail,
-    _s.since,
-    _s.suppressed_until,
-    order_by=(_s.room_id, _s.signal),
-)
-
-
-def _rows_of(session: Session, stmts: tuple[Select[Any], Select[Any]], rooms: Sequence[Room]) -> Any:
-    if len(rooms) == 1:
-        return session.execute(stmts[0], {"tenant_id": rooms[0].tenant_id, "room_id": rooms[0].id})
-    params = {"tenant_ids": sorted({r.tenant_id for r in rooms}), "room_ids": [r.id for r in rooms]}
-    return session.execute(stmts[1], params)
+_DETAILS = _details()
 
 
 def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, RoomDetails]:
-    """``rooms.extensions.details``: each room's device, signals and software (two queries for
+    """``rooms.extensions.details``: each room's device, signals and software (one query for
     a page, two more when a device of the page has reported). Plain rows, no ORM objects."""
     if not rooms:
         return {}
-    session.flush()  # the reads below are Core statements, which the session does not flush for
-    devices = {d.room_id: d for d in _rows_of(session, _DEVICES, rooms)}
+    session.flush()  # a Core statement, which the session does not flush for
+    if len(rooms) == 1:
+        rows = session.execute(_DETAILS[0], {"tenant_id": rooms[0].tenant_id, "room_id": rooms[0].id})
+    else:
+        params = {"tenant_ids": sorted({r.tenant_id for r in rooms}), "room_ids": [r.id for r in rooms]}
+        rows = session.execute(_DETAILS[1], params)
+    devices: dict[uuid.UUID, Any] = {}
     signals: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for s in _rows_of(session, _SIGNALS, rooms):
-        signals.setdefault(s.room_id, []).append(
-            {
-                "signal": s.signal,
-                "state": s.state,
-                "detail": s.detail,
-                "since": s.since,
-                "suppressed_until": s.suppressed_until,
-            }
-        )
+    for row in rows:
+        if row.device_id is not None:
+            devices.setdefault(row.room_id, row)
+        if row.signal is not None:
+            signals.setdefault(row.room_id, []).append(
+                {
+                    "signal": row.signal,
+                    "state": row.state,
+                    "detail": row.detail,
+                    "since": row.since,
+                    "suppressed_until": row.suppressed_until,
+                }
+            )
     software = compliance.room_software(
         session, [r for r in rooms if (d := devices.get(r.id)) is not None and d.last_sequence is not None]
     )
@@ -252,12 +253,12 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
             device=None
             if device is None
             else {
-                "id": device.id,
+                "id": device.device_id,
                 "model": device.model,
                 "serial_number": device.serial_number,
                 "agent_version": device.agent_version,
                 "enrolled_at": device.enrolled_at,
-                "last_report_at": device.last_report_at,
+                "last_report_at": device.device_last_report_at,
             },
             signals=room_signals,
             software=software.get(room.id, []),

@@ -138,9 +138,7 @@ def rederive(session: Session, room: Room, rows: dict[str, RoomSignal], now: dat
         return
     last_report = room.last_report_at
     states = {n: r.state for n, r in rows.items()}
-    held = {
-        n for n, r in rows.items() if r.suppressed_until is not None and r.suppressed_until > last_report
-    }
+    held = {n for n, r in rows.items() if r.suppressed_until is not None and r.suppressed_until > last_report}
     health = derive_health(
         reported=True, offline=False, states=states, suppressed=active_suppressions(rows, now) | held
     )

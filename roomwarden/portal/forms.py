@@ -41,13 +41,15 @@ def _plural(n: Any, one: str, many: str) -> str:
 # after validation"). The service's own refusals (value errors) keep their sentences.
 _WORDS: dict[str, Any] = {
     "missing": lambda c: "This field is required.",
-    "string_too_short": lambda c: "This field is required."
-    if c.get("min_length", 1) <= 1
-    else f"Enter at least {_plural(c['min_length'], 'character', 'characters')}.",
+    "string_too_short": lambda c: (
+        "This field is required."
+        if c.get("min_length", 1) <= 1
+        else f"Enter at least {_plural(c['min_length'], 'character', 'characters')}."
+    ),
     "string_too_long": lambda c: f"Use at most {_plural(c['max_length'], 'character', 'characters')}.",
-    "too_short": lambda c: "Choose at least one."
-    if c.get("min_length", 1) <= 1
-    else f"Choose at least {c['min_length']}.",
+    "too_short": lambda c: (
+        "Choose at least one." if c.get("min_length", 1) <= 1 else f"Choose at least {c['min_length']}."
+    ),
     "too_long": lambda c: f"Choose at most {c['max_length']}.",
     "string_pattern_mismatch": lambda c: "This is not in the expected form.",
     "int_parsing": lambda c: "Enter a whole number.",

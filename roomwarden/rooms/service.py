@@ -7,12 +7,13 @@ change then checks its own permission on the room (else 403), per SPEC §3.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.access.permissions import Permission as P
@@ -80,17 +81,24 @@ def room_allows(session: Session, rooms: RoomSet, room_id: uuid.UUID) -> bool:
     return session.scalar(stmt) is not None
 
 
-#: a room by tenant and id, built once (building it cost more than running it)
-_ROOM = select(Room).where(Room.tenant_id == bindparam("tenant_id"), Room.id == bindparam("room_id"))
-_ROOM_LOCKED = _ROOM.with_for_update()
+@functools.lru_cache(maxsize=64)
+def _visible(lock: bool, limits: ColumnElement[bool] | None) -> Select[Any]:
+    """A room by tenant and id (and ``limits``, a ``RoomSet.bound`` predicate), built once
+    per shape: on the path of every room read, building it cost more than running it."""
+    stmt = select(Room).where(Room.tenant_id == bindparam("tenant_id"), Room.id == bindparam("room_id"))
+    if limits is not None:
+        stmt = stmt.where(limits)
+    return stmt.with_for_update() if lock else stmt
 
 
 def visible_room(session: Session, access: Access, room_id: uuid.UUID, *, lock: bool = False) -> Room:
     rooms = access.rooms(P.ROOMS_VIEW)
-    stmt = _ROOM_LOCKED if lock else _ROOM
+    params: dict[str, Any] = {"tenant_id": access.tenant_id, "room_id": room_id}
+    limits = None
     if not rooms.is_everything:
-        stmt = stmt.where(rooms.clause(Room.id))
-    room = session.scalar(stmt, {"tenant_id": access.tenant_id, "room_id": room_id})
+        limits, scopes = rooms.bound(Room.id)
+        params.update(scopes)
+    room = session.scalar(_visible(lock, limits), params)
     if room is None:
         raise NotFound("room not found")
     return room

@@ -57,7 +57,9 @@ def upgrade() -> None:
             "status IN ('pending', 'approved', 'rejected', 'cancelled', 'expired', 'failed')",
             name=op.f("ck_approval_requests_status"),
         ),
-        sa.CheckConstraint("tenant_id <> partner_tenant_id", name=op.f("ck_approval_requests_distinct_tenants")),
+        sa.CheckConstraint(
+            "tenant_id <> partner_tenant_id", name=op.f("ck_approval_requests_distinct_tenants")
+        ),
         sa.ForeignKeyConstraint(
             ["link_id"],
             ["partner_links.id"],
@@ -71,7 +73,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_approval_requests_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_approval_requests_tenant_id_tenants"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_approval_requests")),
     )
@@ -79,7 +84,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_approval_requests_link_status", ["link_id", "status"], unique=False)
         batch_op.create_index("ix_approval_requests_partner", ["partner_tenant_id", "id"], unique=False)
         batch_op.create_index("ix_approval_requests_status_expiry", ["status", "expires_at"], unique=False)
-        batch_op.create_index("ix_approval_requests_tenant_status", ["tenant_id", "status", "id"], unique=False)
+        batch_op.create_index(
+            "ix_approval_requests_tenant_status", ["tenant_id", "status", "id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_approval_requests_tenant_id"), ["tenant_id"], unique=False)
 
 

@@ -122,8 +122,7 @@ def _create_triggers(dialect: str) -> None:
                 f"BEGIN{body}\n    RETURN NULL;\nEND $$"
             )
             op.execute(
-                f"CREATE TRIGGER rw_{name} AFTER {event} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION rw_{name}()"
+                f"CREATE TRIGGER rw_{name} AFTER {event} ON {table} FOR EACH ROW EXECUTE FUNCTION rw_{name}()"
             )
         else:
             body = _body(template, row, dict.fromkeys(_PG_LOCKS, ""))

@@ -55,7 +55,9 @@ def upgrade() -> None:
             "FOR EACH ROW EXECUTE FUNCTION rw_room_groups_del()"
         )
     else:
-        op.execute(f"CREATE TRIGGER rw_room_groups_del BEFORE DELETE ON room_groups FOR EACH ROW BEGIN{_WITHDRAW}\nEND")
+        op.execute(
+            f"CREATE TRIGGER rw_room_groups_del BEFORE DELETE ON room_groups FOR EACH ROW BEGIN{_WITHDRAW}\nEND"
+        )
     # Repair what the missing trigger left behind: pairs no longer justified by the definition.
     op.execute(
         """DELETE FROM scope_effective_rooms

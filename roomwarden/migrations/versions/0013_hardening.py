@@ -38,7 +38,10 @@ def upgrade() -> None:
         sa.Column("state_digest", sa.String(length=64), nullable=False),
         sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_oidc_used_flows_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_oidc_used_flows_tenant_id_tenants"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("tenant_id", "state_digest", name=op.f("pk_oidc_used_flows")),
     )

@@ -86,7 +86,9 @@ def _grant() -> None:
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_schema()} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {ROLE}"
     )
-    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_schema()} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {ROLE}")
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_schema()} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {ROLE}"
+    )
 
 
 def _schema() -> str:
