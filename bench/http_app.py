@@ -13,12 +13,13 @@ routes and in the same process:
   check.
 
 It is started exactly as ``roomwarden serve`` starts uvicorn (same protocol class keeping
-``TCP_NODELAY``, same worker health-check time, proxy headers off, same log level), and only
-on a loopback address.
+``TCP_NODELAY``, same worker health-check time, proxy headers off, same log level, the
+service's own access line instead of uvicorn's), and only on a loopback address.
 
 With ``--bare`` it serves instead :data:`bare`: a FastAPI application with nothing but one
 synchronous ``GET /healthz`` route, the floor ``bench.fixed_cost`` compares the service's fixed
-cost per request with (same server, same arguments).
+cost per request with (same server and arguments, with uvicorn's own logging: its access line on,
+as such an application is run).
 
 With ``--plain-routing`` the service's application dispatches as FastAPI does, every route
 tried in turn (without kit/routeindex.py): the "before" of the route index, served alike.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import uuid
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -40,6 +42,7 @@ from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.routeindex import RouteIndex
 from roomwarden.kit.routing import router
+from roomwarden.kit.server import freeze_heap
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.schemas import RoomRead
 
@@ -86,6 +89,7 @@ def __getattr__(name: str) -> FastAPI:
     builders = {"app": build, "plain_routing": build_plain_routing}
     if name in builders:
         globals()[name] = built = builders[name]()
+        freeze_heap()  # as roomwarden/asgi.py does
         return built
     raise AttributeError(name)
 
@@ -93,7 +97,9 @@ def __getattr__(name: str) -> FastAPI:
 def main() -> None:
     import uvicorn
 
+    from roomwarden.kit import logs
     from roomwarden.kit.server import HTTP_PROTOCOL, WORKER_HEALTHCHECK_SECONDS
+    from roomwarden.settings import get_settings
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -107,7 +113,12 @@ def main() -> None:
     args = parser.parse_args()
     if not ipaddress.ip_address(args.host).is_loopback:
         parser.error("the benchmark app serves an unauthenticated route: loopback addresses only")
-    # the same arguments as ``roomwarden serve`` (roomwarden/cli.py)
+    # the same arguments as ``roomwarden serve`` (roomwarden/cli/__init__.py): the service
+    # writes its own access line (kit/observe.py), in the configured log format, and uvicorn's
+    # is off; the bare application keeps uvicorn's defaults, as it would be run
+    logging: dict[str, Any] = {}
+    if not args.bare:
+        logging = {"log_config": logs.config(get_settings().log_format), "access_log": False}
     uvicorn.run(
         "bench.http_app:" + ("bare" if args.bare else "plain_routing" if args.plain_routing else "app"),
         host=args.host,
@@ -117,6 +128,7 @@ def main() -> None:
         proxy_headers=False,
         http=HTTP_PROTOCOL,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **logging,
     )
 
 

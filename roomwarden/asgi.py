@@ -1,5 +1,8 @@
-"""ASGI entry point for servers: ``uvicorn roomwarden.wsgi:app``."""
+"""ASGI entry point for servers: ``uvicorn roomwarden.asgi:app`` (what ``roomwarden serve``
+runs in each worker)."""
 
 from roomwarden.app import create_app
+from roomwarden.kit.server import freeze_heap
 
 app = create_app()
+freeze_heap()
