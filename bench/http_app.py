@@ -42,7 +42,6 @@ from roomwarden.kit.api import SessionDep
 from roomwarden.kit.errors import NotFound
 from roomwarden.kit.routeindex import RouteIndex
 from roomwarden.kit.routing import router
-from roomwarden.kit.server import freeze_heap
 from roomwarden.rooms.models import Room
 from roomwarden.rooms.schemas import RoomRead
 
@@ -89,7 +88,6 @@ def __getattr__(name: str) -> FastAPI:
     builders = {"app": build, "plain_routing": build_plain_routing}
     if name in builders:
         globals()[name] = built = builders[name]()
-        freeze_heap()  # as roomwarden/asgi.py does
         return built
     raise AttributeError(name)
 

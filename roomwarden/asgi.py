@@ -2,7 +2,5 @@
 runs in each worker)."""
 
 from roomwarden.app import create_app
-from roomwarden.kit.server import freeze_heap
 
 app = create_app()
-freeze_heap()

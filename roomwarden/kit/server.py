@@ -19,7 +19,6 @@ whatever bound the socket."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import shutil
 import socket
@@ -32,16 +31,6 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.supervisors import Multiprocess
-
-
-def freeze_heap() -> None:
-    """Put what a worker has built before serving (modules, routes, models, the app: about
-    250,000 objects) out of the garbage collector's reach. A full collection scanned them
-    every time, 50-130 ms in which the worker answered no one: the tail of a list page's
-    latency under steady load. What requests allocate is collected as before. Called where a
-    server imports the app (roomwarden/asgi.py), not by tests, which build many apps."""
-    gc.collect()
-    gc.freeze()
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> None:
