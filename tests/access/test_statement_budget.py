@@ -1,7 +1,8 @@
 """How many statements an authorised request costs. Not a timing: the count is what
 ``docs/performance.md`` argues from, so a change that adds a round trip to every request
 fails here rather than only showing up in a benchmark. The caller's row is read in the
-decision's own statement (``resolve_caller``), so a room fetch costs two SELECTs whoever asks."""
+decision's own statement (``resolve_caller``), and the room's device and signals in one
+(``devices.service.room_details``), so a room fetch costs three SELECTs whoever asks."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def selects(world: World) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", count)
 
 
-def test_an_authorised_room_fetch_costs_two_statements(world: World) -> None:
+def test_an_authorised_room_fetch_costs_three_statements(world: World) -> None:
     c, p = world.tenant(), world.tenant()
     room = world.room(c)
     group = world.room_group(c, [room["id"]])["id"]
@@ -49,9 +50,10 @@ def test_an_authorised_room_fetch_costs_two_statements(world: World) -> None:
         expect(world.client.get(url, headers=who.headers), 200)  # warm: statements compiled
         with selects(world) as seen:
             expect(world.client.get(url, headers=who.headers), 200)
-        # the decision with the room, then the room's device and its signals (the representation)
+        # the decision with the caller's row, the room, then the room's device and its signals
+        # in one statement (the representation)
         stating = [q for q in seen if q.startswith("SELECT set_config(")]
-        assert len(seen) - len(stating) == 4, (who.upn, seen)
+        assert len(seen) - len(stating) == 3, (who.upn, seen)
         # on PostgreSQL, before them, the caller's tenant, then its live customers (row-level
         # security, docs/operations.md); nothing on SQLite
         assert len(stating) == (2 if world.db.row_security else 0), (who.upn, seen)
