@@ -97,7 +97,7 @@ class TransactionalRoute(APIRoute):
             except Exception:
                 if not serving.finished:
                     # what was put off runs first: its refusal is the answer, as it would have been
-                    await run_in_threadpool(serving.settle if serving.pending else serving.rollback)
+                    await run_in_threadpool(serving.settle)
                 raise
             except BaseException:
                 if not serving.finished:

@@ -71,10 +71,6 @@ class Serving:
         self.deferred: list[_Deferred] = []
         self.finished = False  # committed or rolled back, and closed
 
-    @property
-    def pending(self) -> bool:
-        return any(not d.done for d in self.deferred)
-
     def serve(self, call: Callable[..., Any], values: dict[str, Any], field: Any) -> Any:
         """In the pool: the put-off dependencies, the endpoint, the check of its answer,
         the commit and the after-commit hooks."""
@@ -95,7 +91,8 @@ class Serving:
 
     def settle(self) -> None:
         """In the pool, when the request failed before its endpoint ran: the put-off
-        dependencies (their refusal comes first, as it would have), then the rollback."""
+        dependencies not yet called (their refusal comes first, as it would have), then the
+        rollback."""
         try:
             for deferred in self.deferred:
                 deferred.resolve()
