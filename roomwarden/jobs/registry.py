@@ -46,6 +46,10 @@ class JobContext:
 #: tenant stated.
 TenantsWithWork = Callable[[], "Select[Any] | CompoundSelect[Any]"]
 
+#: A select of one time, read with every tenant stated after each run: when the job's next
+#: piece of work falls due (NULL: none waits).
+NextDue = Callable[[], "Select[Any]"]
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -57,6 +61,10 @@ class JobSpec:
     #: for the tenants it has work for. A job woken by a commit (mail, webhooks) then serves
     #: that work at once, not after a round of every tenant.
     tenants_with_work: TenantsWithWork | None = None
+    #: When work a run leaves waiting (a retry in two seconds) falls due: the job is made due
+    #: then at the latest, whichever tenant the work belongs to. Read once per run across the
+    #: instance, so ``tenants_with_work`` need name only the tenants with work due now.
+    next_due: NextDue | None = None
 
 
 @dataclass

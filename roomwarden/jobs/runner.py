@@ -57,10 +57,10 @@ class Runner:
         # A job returns well before its lease ends, so no other runner takes it meanwhile.
         deadline = time.monotonic() + self.lease_seconds / 2
         error = None
+        spec = self.registry[claim.name]
         try:
             # under row-level security each tenant in turn (those with work, when the job
             # knows them), stating its own alone; without it, one run across every tenant
-            spec = self.registry[claim.name]
             tenants: list[uuid.UUID | None] = [None]
             if self.db.row_security:
                 tenants = list(service.tenant_ids(self.db, spec.tenants_with_work))
@@ -73,6 +73,11 @@ class Runner:
             log.exception("job %s failed", claim.name)
             error = f"{type(exc).__name__}: {exc}"
             metrics.JOB_FAILURES.labels(claim.name).inc()
+        if spec.next_due is not None:  # what the run left waiting, whether or not it failed
+            try:
+                service.due_by_next(self.db, claim.name, spec.next_due)
+            except Exception:
+                log.exception("job %s could not schedule its next run", claim.name)
         metrics.JOB_RUNS.labels(claim.name, "ok" if error is None else "failed").inc()
         if not service.finish(self.db, claim, error):
             log.warning("job %s outlived its lease", claim.name)

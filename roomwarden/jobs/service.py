@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from roomwarden.jobs.models import Job
-from roomwarden.jobs.registry import JobRegistry, TenantsWithWork
+from roomwarden.jobs.registry import JobRegistry, NextDue, TenantsWithWork
 from roomwarden.kit import metrics
 from roomwarden.kit.db import Database, state_tenants_of
 from roomwarden.kit.time import utcnow
@@ -133,6 +133,16 @@ def due_by(session: Session, name: str, at: datetime) -> None:
         .values(due_at=at)
         .execution_options(synchronize_session=False)
     )
+
+
+def due_by_next(db: Database, name: str, next_due: NextDue) -> None:
+    """Make a job due when its next waiting piece of work does (``JobSpec.next_due``, read
+    with every tenant stated), if that is before its next run."""
+    with db.transaction() as session:
+        state_tenants_of(session, EVERY_TENANT)
+        upcoming = session.scalar(next_due())
+        if upcoming is not None:
+            due_by(session, name, upcoming)
 
 
 def due_count(session: Session) -> int:

@@ -40,7 +40,6 @@ from roomwarden.audit.service import SYSTEM_ACTOR, Category, Operation, record
 from roomwarden.events.models import EventRecord
 from roomwarden.identity.models import User
 from roomwarden.identity.tenancy import state_linked
-from roomwarden.jobs import service as jobs
 from roomwarden.jobs.registry import JobContext, JobSpec
 from roomwarden.kit import metrics
 from roomwarden.kit.crypto import SecretBox
@@ -127,14 +126,37 @@ def prune(session: Session, before: datetime, limit: int = 1000) -> int:
 
 
 def _with_work() -> CompoundSelect[Any]:
-    """The tenants a delivery round has work for: events not yet dispatched, deliveries
-    pending (due now or later: the round schedules the next), and what ``prune`` forgets."""
-    before = utcnow() - KEEP
+    """The tenants a delivery round has work for now: events not yet dispatched, deliveries
+    due, and what ``prune`` forgets. Deliveries waiting for a later retry are not work yet:
+    ``_next_due`` wakes the job for them."""
+    now = utcnow()
+    before = now - KEEP
     return union_all(
         select(EventRecord.tenant_id).where(EventRecord.dispatched_at.is_(None)),
-        select(WebhookDelivery.tenant_id).where(WebhookDelivery.status == "pending"),
+        select(WebhookDelivery.tenant_id).where(
+            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now
+        ),
         select(WebhookDelivery.tenant_id).where(WebhookDelivery.created_at < before),
         select(EventRecord.tenant_id).where(EventRecord.dispatched_at < before),
+    )
+
+
+def _next_due() -> Select[Any]:
+    """When the next waiting delivery of an enabled endpoint falls due (a retry, or a lease
+    that may pass: its sender died); deliveries of a disabled endpoint wait for it, and those
+    due now are the current round's."""
+    return (
+        select(func.min(WebhookDelivery.next_attempt_at))
+        .join(
+            WebhookEndpoint,
+            (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
+            & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
+        )
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at > utcnow(),
+            WebhookEndpoint.enabled.is_(True),
+        )
     )
 
 
@@ -184,7 +206,11 @@ class Deliverer:
 
     def job(self) -> JobSpec:
         return JobSpec(
-            WEBHOOK_JOB, lambda s: float(s.webhook_poll_seconds), self._run_job, tenants_with_work=_with_work
+            WEBHOOK_JOB,
+            lambda s: float(s.webhook_poll_seconds),
+            self._run_job,
+            tenants_with_work=_with_work,
+            next_due=_next_due,
         )
 
     @contextmanager
@@ -199,23 +225,6 @@ class Deliverer:
         tenants = None if context.tenant_id is None else [context.tenant_id]
         sent = self.run(context.time_left, tenants)
         with self._transaction(tenants) as session:
-            # the next retry may fall due before the next poll: run again then (deliveries of
-            # a disabled endpoint wait for it, and those due now were left to the next round)
-            upcoming = session.scalar(
-                select(func.min(WebhookDelivery.next_attempt_at))
-                .join(
-                    WebhookEndpoint,
-                    (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
-                    & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
-                )
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at > utcnow(),
-                    WebhookEndpoint.enabled.is_(True),
-                )
-            )
-            if upcoming is not None:
-                jobs.due_by(session, WEBHOOK_JOB, upcoming)
             prune(session, utcnow() - KEEP)
         return sent
 

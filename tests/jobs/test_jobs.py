@@ -14,16 +14,19 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import Select, literal, select
 
 from roomwarden.jobs.models import Job
 from roomwarden.jobs.registry import JobContext, JobRegistry, JobSpec
 from roomwarden.jobs.runner import Runner
 from roomwarden.jobs.service import wake
-from roomwarden.kit.db import Database, stated_tenants
+from roomwarden.kit.db import Database, UTCDateTime, stated_tenants
+from roomwarden.kit.time import utcnow
 from roomwarden.settings import Settings
 from roomwarden.tenants.models import Tenant
 from tests.conftest import DB_KIND
@@ -151,6 +154,47 @@ def test_wake_makes_a_job_due_at_once(settings: Settings, db: Database) -> None:
         wake(session, name)
     assert runner.run_once() == name
     assert rounds(ran) == 2
+
+
+def test_work_a_run_leaves_waiting_makes_the_job_due_by_then_even_when_it_failed(
+    settings: Settings, db: Database
+) -> None:
+    """``JobSpec.next_due``, read across every tenant after each run (a retry the run left
+    behind), brings the next run forward from the hour-long interval; never back."""
+    soon, failing = job_name("soon"), job_name("failing")
+    at = utcnow() + timedelta(seconds=30)
+
+    def boom(_: JobContext) -> None:
+        raise RuntimeError("the receiver had a bad moment")
+
+    def next_due() -> Select[Any]:
+        return select(literal(at, UTCDateTime()))
+
+    runner = Runner(
+        db,
+        settings,
+        registry_of(
+            JobSpec(soon, lambda s: 3600.0, lambda c: None, next_due=next_due),
+            JobSpec(failing, lambda s: 3600.0, boom, next_due=next_due),
+        ),
+    )
+    assert sorted(runner.run_until_idle()) == sorted([soon, failing])
+    for name in (soon, failing):
+        assert abs((row(db, name).due_at - at).total_seconds()) < 1
+    later = Runner(
+        db,
+        settings,
+        registry_of(
+            JobSpec(
+                job_name("later"),
+                lambda s: 60.0,
+                lambda c: None,
+                next_due=lambda: select(literal(utcnow() + timedelta(hours=2), UTCDateTime())),
+            )
+        ),
+    )
+    [name] = later.run_until_idle()
+    assert (row(db, name).due_at - utcnow()).total_seconds() < 61  # the interval stands
 
 
 def test_a_failing_job_is_recorded_and_the_others_still_run(settings: Settings, db: Database) -> None:
