@@ -6,7 +6,7 @@ rounds so that machine load weighs on both alike:
 
 - ``rls``: the service with ``ROOMWARDEN_DATABASE_ROW_SECURITY=true``: its connections run as
   ``roomwarden_service``, and the request states the caller's tenant and those live-linked to
-  it before its decision (two more statements);
+  it before its decision (one more statement, ``roomwarden_state_linked``);
 - ``plain``: the same application with row-level security off: the connections run as the
   login (a superuser, to which no policy applies) and state nothing.
 

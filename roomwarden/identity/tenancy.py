@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any
 
-from sqlalchemy import BindParameter, CompoundSelect, bindparam, select, union
+from sqlalchemy import Uuid, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from roomwarden.kit.db import state_tenants, state_tenants_of, stated_tenants, states_tenants
+from roomwarden.kit.db import UTCDateTime, state_tenants_by, state_tenants_of, stated_tenants, states_tenants
 from roomwarden.kit.time import utcnow
-from roomwarden.partners.models import PartnerInvitation, PartnerLink, live_link, pending_invitation
 from roomwarden.tenants.models import EVERY_TENANT
 
 _CALLER = "stated_caller"  # Session.info: the tenant whose caller has been stated
 
 
 def state_caller(session: Session, tenant_id: uuid.UUID) -> None:
-    """State the caller's tenant and those live-linked to it, once per session (two statements)."""
+    """State the caller's tenant and those live-linked to it, once per session (one statement)."""
     if not states_tenants(session):
         return
     if session.info.get(_CALLER) == tenant_id and str(tenant_id) in stated_tenants(session):
@@ -40,27 +39,22 @@ def state_caller(session: Session, tenant_id: uuid.UUID) -> None:
 def state_linked(session: Session, tenant_ids: Collection[uuid.UUID] | None) -> None:
     """State ``tenant_ids`` and every tenant live-linked to one of them either way (what
     delivering a tenant's events to its partners' webhooks reads); ``None``: every tenant
-    (a delivery round of the whole instance)."""
+    (a delivery round of the whole instance). One statement: the database function
+    ``roomwarden_state_linked`` (migration 0100) states the ids, then reads their links under
+    them."""
     if not states_tenants(session):
         return
     if tenant_ids is None:
         state_tenants_of(session, EVERY_TENANT)
         return
-    state_tenants(session, tenant_ids)
-    state_tenants_of(session, _LINKED, {"ids": list(tenant_ids), "now": utcnow()})
+    state_tenants_by(session, _STATE_LINKED, {"ids": list(tenant_ids), "now": utcnow()})
 
 
-def _linked() -> CompoundSelect[Any]:
-    ids: BindParameter[Any] = bindparam("ids", expanding=True)
-    now: BindParameter[Any] = bindparam("now")
-    customers = select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id.in_(ids), live_link(now))
-    partners = select(PartnerLink.partner_tenant_id).where(PartnerLink.tenant_id.in_(ids), live_link(now))
-    inviters = select(PartnerInvitation.tenant_id).where(
-        PartnerInvitation.partner_tenant_id.in_(ids), pending_invitation(now)
+#: ``roomwarden_state_linked(ids, now)``: states ``ids``, then the tenants live-linked to them
+#: either way and those whose invitations to them are pending at ``now`` (the SQL twins of
+#: ``live_link`` and ``pending_invitation``), and returns the setting
+_STATE_LINKED = select(
+    func.roomwarden_state_linked(
+        bindparam("ids", type_=postgresql.ARRAY(Uuid)), bindparam("now", type_=UTCDateTime())
     )
-    return union(customers, partners, inviters)
-
-
-#: the tenants live-linked to ``ids`` either way, and those whose invitations to them are
-#: pending, at ``now`` (built once: ``state_tenants_of``)
-_LINKED = _linked()
+)

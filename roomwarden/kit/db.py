@@ -217,6 +217,20 @@ def state_tenants_of(
     session.info[_APPLIED] = _wanted(session.info)
 
 
+def state_tenants_by(session: Session, call: Select[Any], params: dict[str, Any]) -> None:
+    """State tenants through ``call``: a select of one database function that adds tenants to
+    ``TENANT_IDS`` itself, reading what it needs in order, and returns the setting's new value
+    (``roomwarden_state_linked``: one round trip where a statement per step took one each)."""
+    if not session.info.get(_ROW_SECURITY):
+        return
+    conn = session.connection()
+    if any(_wanted(session.info)):  # what was stated before goes first, as every statement's
+        _tell(conn, session.info)
+    stated = conn.execute(call, params).scalar_one() or ""
+    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
+    session.info[_APPLIED] = _wanted(session.info)
+
+
 @functools.lru_cache(maxsize=128)
 def _stating(ids: Select[Any] | CompoundSelect[Any]) -> Select[Any]:
     """``SELECT set_config(TENANT_IDS, <stated so far>,<what ids returns>, true)``."""

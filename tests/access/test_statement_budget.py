@@ -52,8 +52,8 @@ def test_an_authorised_room_fetch_costs_three_statements(world: World) -> None:
             expect(world.client.get(url, headers=who.headers), 200)
         # the decision with the caller's row, the room, then the room's device and its signals
         # in one statement (the representation)
-        stating = [q for q in seen if q.startswith("SELECT set_config(")]
+        stating = [q for q in seen if q.startswith(("SELECT set_config(", "SELECT roomwarden_state_linked("))]
         assert len(seen) - len(stating) == 3, (who.upn, seen)
-        # on PostgreSQL, before them, the caller's tenant, then its live customers (row-level
-        # security, docs/operations.md); nothing on SQLite
-        assert len(stating) == (2 if world.db.row_security else 0), (who.upn, seen)
+        # on PostgreSQL, before them, one statement that states the caller's tenant and then
+        # its live links (row-level security, docs/operations.md); nothing on SQLite
+        assert len(stating) == (1 if world.db.row_security else 0), (who.upn, seen)

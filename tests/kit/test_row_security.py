@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import event, func, make_url, select, text, union, update
 from sqlalchemy.exc import ProgrammingError
 
 from roomwarden.access.deps import AccessDep
 from roomwarden.access.mfa import customers_requiring
 from roomwarden.app import create_app
+from roomwarden.identity.tenancy import state_linked
 from roomwarden.kit.api import SessionDep
-from roomwarden.kit.db import SERVICE_ROLE, TENANT_IDS, Database, PoolSize, state_tenants
+from roomwarden.kit.db import SERVICE_ROLE, TENANT_IDS, Database, PoolSize, state_tenants, stated_tenants
 from roomwarden.kit.routing import router
+from roomwarden.kit.time import utcnow
+from roomwarden.partners.models import PartnerInvitation, PartnerLink, live_link, pending_invitation
 from roomwarden.rooms.models import Room
 from roomwarden.settings import Settings
 from tests.conftest import DB_KIND
@@ -155,6 +159,57 @@ def test_a_pending_invitation_opens_the_inviter_to_the_invited_partner_and_not_t
     assert revoked.status_code == 204, revoked.text
     assert seen(partner.id, partner.admin.headers) == {partner.id}
     assert seen(customer.id, customer.admin.headers) == {customer.id}
+
+
+def test_one_statement_states_exactly_what_the_link_rules_say(world: World, secured: Database) -> None:
+    """``roomwarden_state_linked`` (migration 0100) states a tenant and then, under it, the
+    tenants its links and pending invitations open: the same set the models' rules
+    (``live_link``, ``pending_invitation``) give, for links and invitations in every state."""
+    me = world.tenant()
+    o = [world.tenant() for _ in range(9)]
+    past = utcnow() - timedelta(minutes=1)
+    link(world, o[0], me)  # I am its partner
+    link(world, me, o[1])  # my partner
+    expired = link(world, o[2], me)
+    ended = link(world, o[3], me)
+    link(world, me, o[4])
+    invite(world, o[5], me)  # a pending invitation to me opens its customer
+    stale = invite(world, o[6], me)
+    invite(world, me, o[7])  # mine to another opens nothing
+    withdrawn = invite(world, o[8], me)
+    with owner_engine(secured).begin() as conn:
+        conn.execute(update(PartnerLink).where(PartnerLink.id == expired["id"]).values(expires_at=past))
+        conn.execute(update(PartnerLink).where(PartnerLink.id == ended["id"]).values(status="ended"))
+        later = utcnow() + timedelta(days=3)
+        conn.execute(update(PartnerLink).where(PartnerLink.tenant_id == me.id).values(expires_at=later))
+        conn.execute(
+            update(PartnerInvitation).where(PartnerInvitation.id == stale["id"]).values(expires_at=past)
+        )
+        conn.execute(
+            update(PartnerInvitation).where(PartnerInvitation.id == withdrawn["id"]).values(status="revoked")
+        )
+        now, ids = utcnow(), [uuid.UUID(me.id)]
+        rules = union(
+            select(PartnerLink.tenant_id).where(PartnerLink.partner_tenant_id.in_(ids), live_link(now)),
+            select(PartnerLink.partner_tenant_id).where(PartnerLink.tenant_id.in_(ids), live_link(now)),
+            select(PartnerInvitation.tenant_id).where(
+                PartnerInvitation.partner_tenant_id.in_(ids), pending_invitation(now)
+            ),
+        )
+        by_rules = {str(t) for t in conn.execute(rules).scalars()}
+    assert by_rules == {o[0].id, o[1].id, o[4].id, o[5].id}
+    with secured.transaction(write=False) as session:
+        statements: list[str] = []
+        listen = lambda *a: statements.append(a[2])  # noqa: E731
+        event.listen(secured.engine, "before_cursor_execute", listen)
+        try:
+            state_linked(session, ids)
+        finally:
+            event.remove(secured.engine, "before_cursor_execute", listen)
+        assert len(statements) == 1
+        assert stated_tenants(session) == {me.id} | by_rules
+        visible = {str(t) for t in session.scalars(select(PartnerLink.tenant_id).distinct())}
+        assert me.id in visible and o[7].id not in visible
 
 
 def test_a_customer_whose_settings_cannot_be_read_counts_as_requiring_a_second_factor(
