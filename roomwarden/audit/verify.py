@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, func, select, type_coerce
+from sqlalchemy import Select, Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from roomwarden.audit import chain
@@ -119,17 +119,7 @@ def verify_chain(
     keys = keys or active()
     if checkpoint is not None and (problem := _checkpoint_problem(checkpoint, tenant_id, keys)):
         return VerifyResult(False, 0, None, problem)
-    head = session.execute(
-        select(
-            AuditChainHead.last_seq,
-            AuditChainHead.last_hash,
-            AuditChainHead.legacy_seq,
-            AuditChainHead.base_seq,
-            AuditChainHead.base_hash,
-            AuditChainHead.key_id,
-            AuditChainHead.signature,
-        ).where(AuditChainHead.tenant_id == tenant_id)
-    ).first()
+    head = session.execute(_head(tenant_id)).first()
     if head is None:
         return VerifyResult(False, 0, None, "the chain head is missing: the log cannot be trusted")
     if problem := _head_problem(tenant_id, head, keys):
@@ -153,6 +143,40 @@ def verify_chain(
     failure = _walk_records(session, tenant_id, head, keys, walk, batch)
     if failure is not None:
         return failure
+    # The log may have grown while it was walked (on PostgreSQL every batch reads what is
+    # committed by then): the head and the last record are read again, in one statement, so
+    # one snapshot. A newer head that holds vouches for the records written meanwhile, which
+    # are walked too; a record beyond the head it was read with is none of the chain's.
+    latest = session.execute(_head(tenant_id, with_last_record=True)).first()
+    if latest is None:
+        return VerifyResult(False, walk.checked, None, "the chain head is missing: the log cannot be trusted")
+    if tuple(latest[:7]) != tuple(head):
+        if problem := _head_problem(tenant_id, latest, keys):
+            return VerifyResult(False, walk.checked, None, problem)
+        if (latest.legacy_seq, latest.base_seq, latest.base_hash) != (
+            head.legacy_seq,
+            head.base_seq,
+            head.base_hash,
+        ):
+            return VerifyResult(
+                False,
+                walk.checked,
+                None,
+                "the start of the chain moved while it was verified (a purge): verify again",
+            )
+        if latest.last_seq > head.last_seq:
+            failure = _walk_records(session, tenant_id, latest, keys, walk, batch)
+            if failure is not None:
+                return failure
+        head = latest
+    if latest.last_record is not None and latest.last_record > head.last_seq:
+        return VerifyResult(
+            False,
+            walk.checked,
+            head.last_seq + 1,
+            f"record {latest.last_record}: it lies beyond the chain head (record {head.last_seq}):"
+            " records were inserted after the end of the chain",
+        )
     last_seq, last_hash = walk.expected_seq - 1, walk.expected_prev
     if (last_seq, last_hash) != (head.last_seq, head.last_hash):
         return VerifyResult(
@@ -164,6 +188,24 @@ def verify_chain(
     if checkpoint is not None and (problem := _checkpoint_end(checkpoint, head, walk)):
         return VerifyResult(False, walk.checked, min(checkpoint.seq, last_seq + 1), problem)
     return VerifyResult(True, walk.checked, None, None, last_seq, last_hash)
+
+
+def _head(tenant_id: uuid.UUID, *, with_last_record: bool = False) -> Select[Any]:
+    """The chain head's columns (and, with ``with_last_record``, the highest ``seq`` of the
+    tenant's records, read in the same statement)."""
+    columns: list[Any] = [
+        AuditChainHead.last_seq,
+        AuditChainHead.last_hash,
+        AuditChainHead.legacy_seq,
+        AuditChainHead.base_seq,
+        AuditChainHead.base_hash,
+        AuditChainHead.key_id,
+        AuditChainHead.signature,
+    ]
+    if with_last_record:
+        last = select(func.max(AuditRecord.seq)).where(AuditRecord.tenant_id == tenant_id)
+        columns.append(last.scalar_subquery().label("last_record"))
+    return select(*columns).where(AuditChainHead.tenant_id == tenant_id)
 
 
 def _head_problem(tenant_id: uuid.UUID, head: Any, keys: AuditKeys) -> str | None:
@@ -180,7 +222,9 @@ def _head_problem(tenant_id: uuid.UUID, head: Any, keys: AuditKeys) -> str | Non
     return None
 
 
-def _rows(session: Session, tenant_id: uuid.UUID, after: int, batch: int) -> Iterator[Sequence[Any]]:
+def _rows(
+    session: Session, tenant_id: uuid.UUID, after: int, last: int, batch: int
+) -> Iterator[Sequence[Any]]:
     details_text = type_coerce(AuditRecord.details, Text)
     columns = (
         AuditRecord.seq,
@@ -204,7 +248,7 @@ def _rows(session: Session, tenant_id: uuid.UUID, after: int, batch: int) -> Ite
     while True:
         rows = session.execute(
             select(*columns)
-            .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq > after)
+            .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq > after, AuditRecord.seq <= last)
             .order_by(AuditRecord.seq)
             .limit(batch)
         ).all()
@@ -217,10 +261,11 @@ def _rows(session: Session, tenant_id: uuid.UUID, after: int, batch: int) -> Ite
 def _walk_records(
     session: Session, tenant_id: uuid.UUID, head: Any, keys: AuditKeys, walk: _Walk, batch: int
 ) -> VerifyResult | None:
+    """Walk the records from where ``walk`` stands up to the head's last record."""
     check = _RowCheck(str(tenant_id), head.legacy_seq, keys)
     if session.get_bind().dialect.name == "postgresql":
         return _walk_records_pg(session, tenant_id, head, walk, check, batch)
-    return _walk_rows(session, tenant_id, head.base_seq, walk, check, batch)
+    return _walk_rows(session, tenant_id, walk.expected_seq - 1, walk, check, batch, until=head.last_seq)
 
 
 def _walk_rows(
@@ -230,16 +275,15 @@ def _walk_rows(
     walk: _Walk,
     check: _RowCheck,
     batch: int,
-    until: int | None = None,
+    *,
+    until: int,
 ) -> VerifyResult | None:
-    """Walk the records after ``after`` (up to record ``until``, if given), reading their
-    columns as the ORM does."""
+    """Walk the records after ``after`` up to record ``until``, reading their columns as the
+    ORM does."""
     cp = walk.checkpoint
-    for rows in _rows(session, tenant_id, after, batch):
+    for rows in _rows(session, tenant_id, after, until, batch):
         for row in rows:
             seq, prev, digest = row[0], row[1], row[2]
-            if until is not None and seq > until:
-                return None
             if seq != walk.expected_seq:
                 return _fail(walk, walk.expected_seq, f"record {walk.expected_seq} is missing")
             if prev != walk.expected_prev:
@@ -276,7 +320,7 @@ _PG_BATCH = (
     + "), 'UTF8'),"
     " r.category = %(alarm_category)s AND r.object_name = %(alarm_object)s AND r.result_status = 'Failed'"
     f" FROM audit_records r CROSS JOIN LATERAL (SELECT {_ISO_TIME} AS iso) t"
-    " WHERE r.tenant_id = %(t)s AND r.seq > %(after)s ORDER BY r.seq LIMIT %(batch)s"
+    " WHERE r.tenant_id = %(t)s AND r.seq > %(after)s AND r.seq <= %(last)s ORDER BY r.seq LIMIT %(batch)s"
 )
 #: records per batch of the PostgreSQL walk (about 8 MB of MAC input)
 PG_BATCH_ROWS = 20_000
@@ -313,9 +357,10 @@ def _walk_records_pg(
     possible alarm, a broken link or sequence, a checkpoint's record that differs) is checked
     again from its columns as the ORM reads them, by ``_walk_rows``: the answer, and any
     problem reported, are the plain walk's."""
-    if head.legacy_seq > head.base_seq:
-        found = _walk_rows(session, tenant_id, head.base_seq, walk, check, batch, until=head.legacy_seq)
-        if found is not None or walk.expected_seq <= head.legacy_seq:
+    if walk.expected_seq <= head.legacy_seq:
+        legacy_end = min(head.legacy_seq, head.last_seq)
+        found = _walk_rows(session, tenant_id, walk.expected_seq - 1, walk, check, batch, until=legacy_end)
+        if found is not None or walk.expected_seq <= legacy_end:
             return found
     raw: Any = session.connection().connection.driver_connection
     params: dict[str, Any] = {
@@ -325,6 +370,7 @@ def _walk_records_pg(
         "alarm_object": ALARM_OBJECT,
         "t": tenant_id,
         "after": walk.expected_seq - 1,
+        "last": head.last_seq,
         "batch": PG_BATCH_ROWS,
     }
     secrets: dict[str | None, bytes | None] = {None: None}
@@ -358,7 +404,7 @@ def _walk_records_pg(
     if found is not None or walk.expected_seq <= suspect:
         return found
     log.warning("audit verify: record %s holds, but not by the MAC input the database built", suspect)
-    return _walk_rows(session, tenant_id, suspect, walk, check, batch)
+    return _walk_rows(session, tenant_id, suspect, walk, check, batch, until=head.last_seq)
 
 
 class _RowCheck:

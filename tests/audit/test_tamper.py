@@ -111,6 +111,29 @@ def test_an_inserted_record_is_found(world: World) -> None:
     assert _bad(world, t)["first_bad_seq"] == 4
 
 
+def test_a_record_appended_beyond_the_head_is_found(world: World) -> None:
+    """A forged record after the last one, linked to it, with the head left alone: readers
+    would show it, so verify must not pass over it as a record written after it began."""
+    t = _history(world)
+    last = _head(world, t)[0]
+    new_id = uuid.uuid4()
+    _sql(
+        world.db,
+        "INSERT INTO audit_records (id, tenant_id, seq, category, object_name, object_id, operation, "
+        "result_status, creation_time, user_id, user_tenant_id, user_upn, user_display_name, "
+        "partner_tenant_name, allowed_by, details, key_id, prev_hash, hash) "
+        "SELECT :id, tenant_id, seq + 1, category, 'forged', object_id, operation, result_status, "
+        "creation_time, user_id, user_tenant_id, user_upn, user_display_name, partner_tenant_name, "
+        "allowed_by, details, key_id, hash, hash FROM audit_records WHERE tenant_id = :t AND seq = :last",
+        t.id,
+        id=new_id.hex if world.db.is_sqlite else new_id,
+        last=last,
+    )
+    result = _bad(world, t)
+    assert result["first_bad_seq"] == last + 1
+    assert "beyond the chain head" in result["problem"]
+
+
 def test_a_deleted_record_is_found_also_when_renumbered(world: World) -> None:
     t = _history(world)
     _sql(world.db, "DELETE FROM audit_records WHERE tenant_id = :t AND seq = 3", t.id)

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from roomwarden.audit import chain, verify
+from roomwarden.audit import chain, retention, verify
 from roomwarden.audit.keys import active
+from roomwarden.kit.time import utcnow
 from tests.factories import World, owner_engine
 
 pytestmark = pytest.mark.skipif(
@@ -63,12 +64,13 @@ def test_the_database_builds_the_mac_input_python_builds(world: World) -> None:
             "alarm_object": verify.ALARM_OBJECT,
             "t": tid,
             "after": 0,
+            "last": 1000,
             "batch": 100,
         }
         with raw.cursor() as cur:
             cur.execute(verify._PG_BATCH, params, binary=True)
             built = {row[0]: bytes(row[4]) for row in cur.fetchall()}
-        rows = [row for batch in verify._rows(session, tid, 0, 100) for row in batch]
+        rows = [row for batch in verify._rows(session, tid, 0, 1000, 100) for row in batch]
         assert len(rows) == len(built) >= 5
         whole_second = [row for row in rows if row[9].microsecond == 0]
         assert whole_second, "a time on a whole second is among them"
@@ -87,3 +89,62 @@ def test_an_intact_chain_verifies_by_the_database_built_input(world: World) -> N
     with world.session() as session:
         result = verify.verify_chain(session, uuid.UUID(t.id), keys=active(), batch=2)
     assert result.ok and result.records_checked >= 4
+
+
+def test_records_written_while_verify_walks_are_no_alarm(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy tenant's log grows while it is verified: a record committed after verify read
+    the chain head (between two of its batches) must not read as records cut from the end."""
+    t = world.tenant()
+    for n in range(5):
+        world.room(t, name=f"Room {n}")
+    monkeypatch.setattr(verify, "PG_BATCH_ROWS", 2)
+    batches = verify._pg_batches
+    grew: list[int] = []
+
+    def growing(raw: Any, params: dict[str, Any]) -> Any:
+        for n, rows in enumerate(batches(raw, params)):
+            if n == 1:
+                world.room(t, name="Written meanwhile")  # its own request, committed
+                grew.append(1)
+            yield rows
+
+    monkeypatch.setattr(verify, "_pg_batches", growing)
+    with world.session() as session:
+        result = verify.verify_chain(session, uuid.UUID(t.id), keys=active())
+    assert grew and result.ok, result
+    with world.session() as session:  # and the next verify covers the new record
+        again = verify.verify_chain(session, uuid.UUID(t.id), keys=active())
+    assert again.ok and again.records_checked > result.records_checked
+
+
+def test_a_purge_while_verify_walks_asks_for_another_verify(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retention purge that commits while verify walks moves the start of the chain: verify
+    says so, rather than report the purged records as cut out."""
+    t = world.tenant()
+    for n in range(5):
+        world.room(t, name=f"Room {n}")
+    tid = uuid.UUID(t.id)
+    monkeypatch.setattr(verify, "PG_BATCH_ROWS", 2)
+    batches = verify._pg_batches
+
+    purges: list[int] = []
+
+    def purged_meanwhile(raw: Any, params: dict[str, Any]) -> Any:
+        for n, rows in enumerate(batches(raw, params)):
+            if n == 1 and not purges:  # once: the purge verifies the chain itself first
+                purges.append(1)
+                with world.db.transaction(tenants=[tid]) as other:
+                    assert retention.purge(other, tid, utcnow(), keys=active()).purged > 0
+            yield rows
+
+    monkeypatch.setattr(verify, "_pg_batches", purged_meanwhile)
+    with world.session() as session:
+        result = verify.verify_chain(session, tid, keys=active())
+    assert not result.ok and result.problem and "verify again" in result.problem, result
+    monkeypatch.setattr(verify, "_pg_batches", batches)
+    with world.session() as session:
+        assert verify.verify_chain(session, tid, keys=active()).ok
