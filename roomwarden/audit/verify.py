@@ -141,34 +141,31 @@ def verify_chain(
         )
     walk = _Walk(head, checkpoint)
     failure = _walk_records(session, tenant_id, head, keys, walk, batch)
-    if failure is not None:
-        return failure
-    # The log may have grown while it was walked (on PostgreSQL every batch reads what is
+    # The log may have changed while it was walked (on PostgreSQL every batch reads what is
     # committed by then): the head and the last record are read again, in one statement, so
-    # one snapshot. A newer head that holds vouches for the records written meanwhile, which
-    # are walked too; a record beyond the head it was read with is none of the chain's.
+    # in one snapshot. A newer head that holds vouches for the records written meanwhile,
+    # which are walked too; one whose start moved says a purge ran meanwhile, which may be
+    # what the walk ran into; a record beyond the head is none of the chain's.
     latest = session.execute(_head(tenant_id, with_last_record=True)).first()
     if latest is None:
-        return VerifyResult(False, walk.checked, None, "the chain head is missing: the log cannot be trusted")
+        return failure or VerifyResult(
+            False, walk.checked, None, "the chain head is missing: the log cannot be trusted"
+        )
     if tuple(latest[:7]) != tuple(head):
         if problem := _head_problem(tenant_id, latest, keys):
-            return VerifyResult(False, walk.checked, None, problem)
-        if (latest.legacy_seq, latest.base_seq, latest.base_hash) != (
-            head.legacy_seq,
-            head.base_seq,
-            head.base_hash,
-        ):
+            return failure or VerifyResult(False, walk.checked, None, problem)
+        if _start(latest) != _start(head):
             return VerifyResult(
                 False,
                 walk.checked,
                 None,
                 "the start of the chain moved while it was verified (a purge): verify again",
             )
-        if latest.last_seq > head.last_seq:
+        if failure is None and latest.last_seq > head.last_seq:
             failure = _walk_records(session, tenant_id, latest, keys, walk, batch)
-            if failure is not None:
-                return failure
         head = latest
+    if failure is not None:
+        return failure
     if latest.last_record is not None and latest.last_record > head.last_seq:
         return VerifyResult(
             False,
@@ -206,6 +203,11 @@ def _head(tenant_id: uuid.UUID, *, with_last_record: bool = False) -> Select[Any
         last = select(func.max(AuditRecord.seq)).where(AuditRecord.tenant_id == tenant_id)
         columns.append(last.scalar_subquery().label("last_record"))
     return select(*columns).where(AuditChainHead.tenant_id == tenant_id)
+
+
+def _start(head: Any) -> tuple[Any, ...]:
+    """Where a head says its chain starts: moved only by a purge (or the legacy epoch's end)."""
+    return head.legacy_seq, head.base_seq, head.base_hash
 
 
 def _head_problem(tenant_id: uuid.UUID, head: Any, keys: AuditKeys) -> str | None:

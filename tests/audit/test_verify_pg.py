@@ -14,7 +14,6 @@ from sqlalchemy import text
 
 from roomwarden.audit import chain, retention, verify
 from roomwarden.audit.keys import active
-from roomwarden.kit.time import utcnow
 from tests.factories import World, owner_engine
 
 pytestmark = pytest.mark.skipif(
@@ -123,14 +122,17 @@ def test_a_purge_while_verify_walks_asks_for_another_verify(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A retention purge that commits while verify walks moves the start of the chain: verify
-    says so, rather than report the purged records as cut out."""
+    says so, rather than report the records purged ahead of the walk as missing."""
     t = world.tenant()
-    for n in range(5):
+    for n in range(10):
         world.room(t, name=f"Room {n}")
     tid = uuid.UUID(t.id)
+    with owner_engine(world.db).begin() as conn:  # the records before the 8th are purged
+        eighth = conn.execute(
+            text("SELECT creation_time FROM audit_records WHERE tenant_id = :t AND seq = 8"), {"t": tid}
+        ).scalar_one()
     monkeypatch.setattr(verify, "PG_BATCH_ROWS", 2)
     batches = verify._pg_batches
-
     purges: list[int] = []
 
     def purged_meanwhile(raw: Any, params: dict[str, Any]) -> Any:
@@ -138,7 +140,7 @@ def test_a_purge_while_verify_walks_asks_for_another_verify(
             if n == 1 and not purges:  # once: the purge verifies the chain itself first
                 purges.append(1)
                 with world.db.transaction(tenants=[tid]) as other:
-                    assert retention.purge(other, tid, utcnow(), keys=active()).purged > 0
+                    assert retention.purge(other, tid, eighth, keys=active()).through_seq == 7
             yield rows
 
     monkeypatch.setattr(verify, "_pg_batches", purged_meanwhile)
