@@ -13,6 +13,7 @@ genuine.
 
 from __future__ import annotations
 
+import binascii
 import hmac
 import json
 import logging
@@ -310,11 +311,13 @@ _ISO_TIME = (
     "replace(to_char(r.creation_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
     " || '+00:00'"
 )
-#: The next ``batch`` records after ``after``, in ``seq`` order, each with its MAC input built
-#: by PostgreSQL (``prev_hash``, a newline and ``chain.payload``, the tenant's field given as a
-#: parameter) as UTF-8 bytes, and whether it may be an alarm.
+#: The next ``batch`` records after ``after``, in ``seq`` order: each one's sequence number,
+#: hash and key id, its MAC input built by PostgreSQL (``prev_hash``, a newline and
+#: ``chain.payload``, the tenant's field given as a parameter) and whether it may be an alarm.
+#: The hash and the MAC input come as bytes (the hash's hex digits in ASCII): the link to the
+#: previous record is the MAC input's first line, so ``prev_hash`` is not read twice.
 _PG_BATCH = (
-    "SELECT r.seq::int8, r.prev_hash, r.hash, r.key_id,"
+    "SELECT r.seq::int8, convert_to(r.hash, 'UTF8'), r.key_id,"
     " convert_to(concat(r.prev_hash, E'\\n', %(prefix)s::text, r.seq, '|', %(tenant)s::text, "
     + ", ".join(
         _field_sql("t.iso" if name == "creation_time" else f"r.{name}") for name in chain.KEYED_FIELDS[1:]
@@ -376,28 +379,36 @@ def _walk_records_pg(
         "batch": PG_BATCH_ROWS,
     }
     secrets: dict[str | None, bytes | None] = {None: None}
-    cp = walk.checkpoint
-    digest_of = hmac.digest
-    suspect: int | None = None
-    for rows in _pg_batches(raw, params):
-        for seq, prev, digest, kid, mac_input, alarm in rows:
-            if kid not in secrets:
-                secrets[kid] = check.keys.secret(kid)
-            secret = secrets[kid]
-            if (
-                seq != walk.expected_seq
-                or prev != walk.expected_prev
-                or alarm
-                or secret is None
-                or digest_of(secret, mac_input, "sha256").hex() != digest
-                or (cp is not None and seq == cp.seq and digest != cp.head_hash)
-            ):
-                suspect = seq
+    cp_seq, cp_hash = (
+        (walk.checkpoint.seq, walk.checkpoint.head_hash.encode()) if walk.checkpoint else (0, b"")
+    )
+    digest_of, hexlify = hmac.digest, binascii.b2a_hex
+    # the walk's state in locals (this loop runs once per record), written back as it ends
+    expected_seq, expected_prev = walk.expected_seq, walk.expected_prev.encode()
+    link = expected_prev + b"\n"
+    checked, suspect = walk.checked, None
+    try:
+        for rows in _pg_batches(raw, params):
+            for seq, digest, kid, mac_input, alarm in rows:
+                if kid not in secrets:
+                    secrets[kid] = check.keys.secret(kid)
+                secret = secrets[kid]
+                if (
+                    seq != expected_seq
+                    or alarm
+                    or secret is None
+                    or not mac_input.startswith(link)
+                    or hexlify(digest_of(secret, mac_input, "sha256")) != digest
+                    or (seq == cp_seq and digest != cp_hash)
+                ):
+                    suspect = seq
+                    break
+                expected_seq, expected_prev, link = seq + 1, digest, digest + b"\n"
+                checked += 1
+            if suspect is not None:
                 break
-            walk.expected_seq, walk.expected_prev = seq + 1, digest
-            walk.checked += 1
-        if suspect is not None:
-            break
+    finally:
+        walk.expected_seq, walk.expected_prev, walk.checked = expected_seq, expected_prev.decode(), checked
     if suspect is None:
         return None
     # the plain walk up to the suspect record finds the problem; should it not (the database

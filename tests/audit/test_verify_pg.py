@@ -68,7 +68,7 @@ def test_the_database_builds_the_mac_input_python_builds(world: World) -> None:
         }
         with raw.cursor() as cur:
             cur.execute(verify._PG_BATCH, params, binary=True)
-            built = {row[0]: bytes(row[4]) for row in cur.fetchall()}
+            built = {row[0]: bytes(row[3]) for row in cur.fetchall()}
         rows = [row for batch in verify._rows(session, tid, 0, 1000, 100) for row in batch]
         assert len(rows) == len(built) >= 5
         whole_second = [row for row in rows if row[9].microsecond == 0]
