@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from roomwarden.audit import chain
 from roomwarden.audit.keys import AuditKeys, active
 from roomwarden.audit.models import AuditChainHead, AuditRecord
+from roomwarden.kit.db import beside
 from roomwarden.kit.errors import Invalid
 from roomwarden.kit.time import utcnow
 
@@ -325,31 +326,49 @@ _PG_BATCH = (
     + "), 'UTF8'),"
     " r.category = %(alarm_category)s AND r.object_name = %(alarm_object)s AND r.result_status = 'Failed'"
     f" FROM audit_records r CROSS JOIN LATERAL (SELECT {_ISO_TIME} AS iso) t"
-    " WHERE r.tenant_id = %(t)s AND r.seq > %(after)s AND r.seq <= %(last)s ORDER BY r.seq LIMIT %(batch)s"
+    " WHERE r.tenant_id = %(t)s AND r.seq > %(after)s AND r.seq <= %(last)s ORDER BY r.seq"
 )
 #: records per batch of the PostgreSQL walk (about 8 MB of MAC input)
 PG_BATCH_ROWS = 20_000
 
 
-def _pg_batches(raw: Any, params: dict[str, Any]) -> Iterator[list[Any]]:
-    """The batches of ``_PG_BATCH`` from ``params["after"]`` on; the next one is read by a
-    thread of its own while the caller works through the current one (the database builds
-    MAC inputs while Python computes MACs)."""
+def _pg_batches(session: Session, raw: Any, params: dict[str, Any]) -> Iterator[list[Any]]:
+    """The batches of ``_PG_BATCH``, ranges of ``PG_BATCH_ROWS`` sequence numbers from
+    ``params["after"]`` to ``params["last"]``, in order. Two readers, each on a connection of
+    its own (the session's, and one ``beside`` it), read alternate ranges ahead of the caller:
+    the database builds one batch's MAC inputs while the other is read and the caller computes
+    MACs. The walk does not depend on the two seeing one snapshot: it is bounded by the head,
+    which is read again as it ends."""
+    after, last, size = params["after"], params["last"], params["batch"]
+    ranges = [(lo, min(lo + size, last)) for lo in range(after, last, size)]
+    if not ranges:
+        return
 
-    def read(after: int) -> list[Any]:
-        with raw.cursor() as cur:
-            cur.execute(_PG_BATCH, {**params, "after": after}, binary=True)
-            return cur.fetchall()
+    def reader(conn: Any) -> Callable[[int, int], list[Any]]:
+        def read(lo: int, hi: int) -> list[Any]:
+            with conn.cursor() as cur:
+                cur.execute(_PG_BATCH, {**params, "after": lo, "last": hi}, binary=True)
+                return cur.fetchall()
 
-    with ThreadPoolExecutor(1, thread_name_prefix="audit-verify") as reader:
-        pending = reader.submit(read, params["after"])
+        return read
+
+    if len(ranges) == 1:  # a short chain: no second connection
+        yield reader(raw)(*ranges[0])
+        return
+    with beside(session) as other, ThreadPoolExecutor(2, thread_name_prefix="audit-verify") as pool:
+        reads = (reader(raw), reader(other))
+        pending = [pool.submit(reads[i % 2], *ranges[i]) for i in range(min(2, len(ranges)))]
         try:
-            while rows := pending.result():
-                pending = reader.submit(read, rows[-1][0])
+            for i in range(len(ranges)):
+                rows = pending[0].result()
+                pending.pop(0)
+                if i + 2 < len(ranges):
+                    pending.append(pool.submit(reads[i % 2], *ranges[i + 2]))
                 yield rows
         finally:
-            pending.cancel()
-            wait([pending])  # the connection is the caller's again
+            for future in pending:
+                future.cancel()
+            wait(pending)  # both connections are idle again
 
 
 def _walk_records_pg(
@@ -388,7 +407,7 @@ def _walk_records_pg(
     link = expected_prev + b"\n"
     checked, suspect = walk.checked, None
     try:
-        for rows in _pg_batches(raw, params):
+        for rows in _pg_batches(session, raw, params):
             for seq, digest, kid, mac_input, alarm in rows:
                 if kid not in secrets:
                     secrets[kid] = check.keys.secret(kid)

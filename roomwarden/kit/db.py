@@ -240,6 +240,21 @@ def _stating(ids: Select[Any] | CompoundSelect[Any]) -> Select[Any]:
     return select(func.set_config(TENANT_IDS, value, True))
 
 
+@contextmanager
+def beside(session: Session) -> Iterator[Any]:
+    """A second driver connection of ``session``'s engine, in a read transaction of its own
+    that states what ``session`` has stated (its tenants and lookups; row-level security):
+    for reads run beside the session's own, such as the audit verify's second reader. Its
+    snapshot is its own. Rolled back and handed back to the pool when the block ends."""
+    with session.get_bind().connect() as conn:  # type: ignore[union-attr]
+        if session.info.get(_ROW_SECURITY) and any(_wanted(session.info)):
+            _tell(conn, {k: v for k, v in session.info.items() if k != _APPLIED})
+        try:
+            yield conn.connection.driver_connection
+        finally:
+            conn.rollback()  # and the pool rolls back what the driver began on its own
+
+
 def states_tenants(session: Session) -> bool:
     """Whether this session states its tenants (row-level security on, PostgreSQL): when it
     does not, a caller need not work out which tenants to state."""

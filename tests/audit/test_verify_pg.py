@@ -102,8 +102,8 @@ def test_records_written_while_verify_walks_are_no_alarm(
     batches = verify._pg_batches
     grew: list[int] = []
 
-    def growing(raw: Any, params: dict[str, Any]) -> Any:
-        for n, rows in enumerate(batches(raw, params)):
+    def growing(session: Any, raw: Any, params: dict[str, Any]) -> Any:
+        for n, rows in enumerate(batches(session, raw, params)):
             if n == 1:
                 world.room(t, name="Written meanwhile")  # its own request, committed
                 grew.append(1)
@@ -135,8 +135,8 @@ def test_a_purge_while_verify_walks_asks_for_another_verify(
     batches = verify._pg_batches
     purges: list[int] = []
 
-    def purged_meanwhile(raw: Any, params: dict[str, Any]) -> Any:
-        for n, rows in enumerate(batches(raw, params)):
+    def purged_meanwhile(session: Any, raw: Any, params: dict[str, Any]) -> Any:
+        for n, rows in enumerate(batches(session, raw, params)):
             if n == 1 and not purges:  # once: the purge verifies the chain itself first
                 purges.append(1)
                 with world.db.transaction(tenants=[tid]) as other:
@@ -150,3 +150,28 @@ def test_a_purge_while_verify_walks_asks_for_another_verify(
     monkeypatch.setattr(verify, "_pg_batches", batches)
     with world.session() as session:
         assert verify.verify_chain(session, tid, keys=active()).ok
+
+
+@pytest.mark.parametrize("seq", [3, 5, 8])
+def test_two_readers_find_an_altered_record_in_either_range(
+    world: World, monkeypatch: pytest.MonkeyPatch, seq: int
+) -> None:
+    """The walk reads alternate ranges on two connections (the second one beside the
+    session's, stating its tenants): an altered record is found, at its own number, whichever
+    reader read it."""
+    t = world.tenant()
+    for n in range(8):
+        world.room(t, name=f"Room {n}")
+    tid = uuid.UUID(t.id)
+    monkeypatch.setattr(verify, "PG_BATCH_ROWS", 2)
+    with world.session() as session:
+        assert verify.verify_chain(session, tid, keys=active()).ok
+    with owner_engine(world.db).begin() as conn:
+        conn.execute(
+            text("UPDATE audit_records SET object_name = 'altered' WHERE tenant_id = :t AND seq = :s"),
+            {"t": tid, "s": seq},
+        )
+    with world.session() as session:
+        result = verify.verify_chain(session, tid, keys=active())
+    assert (result.ok, result.first_bad_seq, result.records_checked) == (False, seq, seq - 1)
+    assert result.problem == f"record {seq}: the record content was altered"
