@@ -292,10 +292,6 @@ class Access:
             raise Forbidden(f"{perm.value} over all rooms is required")
 
 
-def _group_ids(session: Session, user_id: uuid.UUID) -> Select:
-    return select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == user_id)
-
-
 # The statements of a decision are built once, with bound parameters, and reused: building a
 # SQLAlchemy statement costs more Python than running a cached one.
 _UID = bindparam("uid", type_=Uuid())
@@ -497,37 +493,33 @@ def resolve_caller(
 def linked_customers(session: Session, principal: Principal) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
     """``(link_id, customer_tenant_id, customer_name)`` of every live link in which the
     principal holds at least one partner role (permanent, or eligible and activated now), by
-    customer name."""
-    now = utcnow()
-    member = or_(
-        AssignmentMember.user_id == principal.user_id,
-        AssignmentMember.group_id.in_(_group_ids(session, principal.user_id)),
-    )
-    held = or_(
-        RoleAssignment.activation == "permanent",
-        select(Elevation.id)
-        .where(
-            Elevation.assignment_id == RoleAssignment.id,
-            Elevation.user_id == principal.user_id,
-            live_elevation(now),
-        )
-        .exists(),
-    )
-    holds_role = (
+    customer name (one statement, built once: ``_LINKED_CUSTOMERS``)."""
+    params = {"uid": principal.user_id, "pid": principal.tenant_id, "now": utcnow()}
+    return [(r[0], r[1], r[2]) for r in session.execute(_LINKED_CUSTOMERS, params)]
+
+
+#: The live links of the caller's tenant (``pid``) in which the user (``uid``) holds a partner
+#: role at ``now``, with their customers' names, by name.
+_LINKED_CUSTOMERS = (
+    select(PartnerLink.id, Tenant.id, Tenant.name)
+    .join(Tenant, Tenant.id == PartnerLink.tenant_id)
+    .where(
+        PartnerLink.partner_tenant_id == _PID,
+        live_link(_NOW),
         select(RoleAssignment.id)
         .join(Role, Role.id == RoleAssignment.role_id)
         .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
-        .where(Role.partner_link_id == PartnerLink.id, member, held)
-        .exists()
-    )
-    rows = session.execute(
-        select(PartnerLink.id, Tenant.id, Tenant.name)
-        .join(Tenant, Tenant.id == PartnerLink.tenant_id)
         .where(
-            PartnerLink.partner_tenant_id == principal.tenant_id,
-            live_link(now),
-            holds_role,
+            Role.partner_link_id == PartnerLink.id,
+            or_(
+                AssignmentMember.user_id == _UID,
+                AssignmentMember.group_id.in_(
+                    select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == _UID)
+                ),
+            ),
+            _HELD,
         )
-        .order_by(Tenant.name, Tenant.id)
-    ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
+        .exists(),
+    )
+    .order_by(Tenant.name, Tenant.id)
+)
