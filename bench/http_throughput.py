@@ -17,8 +17,16 @@ rounds of ``--duration`` seconds each, every one fetching the same room:
 - ``global_admin``: the customer's Global admin, ``GET /api/v1/tenants/{t}/rooms/{id}``;
 - ``partner_small`` / ``partner_large``: the technicians of the 125- and 12,500-room links;
 - ``list_small`` / ``list_large``: their first room list page (50);
-- ``list_large_c1``: the large partner's first page over one connection (latency with no
-  queueing: the p99 <= 3x p50 target).
+- ``list_large_c1_after_load``: the large partner's first page over one connection, run in
+  turn with the others, so right after a 16-connection run (what the server's recovery from
+  that load costs the next requests; not the target's figure).
+
+Then, after ``SETTLE`` seconds of quiet, ``list_large_c1``: the same page over one connection
+for ``--rounds`` runs on their own (latency with no queueing and no load before it: the
+p99 <= 3x p50 target). Measured in turn with the 16-connection runs, the page's p99 was
+2.5-5.8x its p50 where the same server gave 1.4-1.8x on its own: the first seconds after a
+saturating run are slower (work left over, the collector, caches), and that is not the
+page's tail.
 
 Part 2, workers: ``roomwarden serve --workers 1`` and ``--workers 2`` side by side (the real
 command), the small partner's ``GET room`` on each, alternating.
@@ -167,6 +175,10 @@ def seed(database_url: str, rooms: int, small: int, large: int, password: str) -
 # -- the benchmark -------------------------------------------------------------------------
 
 
+#: seconds of quiet before the one-connection latency runs
+SETTLE = 5
+
+
 def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     password = "Bench-" + secrets.token_urlsafe(18)
     env = production_env(database_url, fresh_secrets())
@@ -218,9 +230,13 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
             "partner_large": (url + room_path, tokens["partner_large"], conns),
             "list_small": (url + list_path, tokens["partner_small"], conns),
             "list_large": (url + list_path, tokens["partner_large"], conns),
-            "list_large_c1": (url + list_path, tokens["partner_large"], 1),
+            "list_large_c1_after_load": (url + list_path, tokens["partner_large"], 1),
         }
         report["authorisation"] = interleaved(targets, args.rounds, args.duration, threads, script)
+        print(f"part 1b: the list page over one connection, after {SETTLE} s of quiet ...", flush=True)
+        time.sleep(SETTLE)
+        one = {"list_large_c1": (url + list_path, tokens["partner_large"], 1)}
+        report["tail"] = interleaved(one, args.rounds, args.duration, threads, script)
 
     if args.workers_compare:
         print("part 2: roomwarden serve --workers 1 vs --workers 2 ...", flush=True)
@@ -240,7 +256,7 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
 
 
 def summarise(report: dict[str, Any]) -> dict[str, Any]:
-    a = report["authorisation"]
+    a, tail = report["authorisation"], report["tail"]["list_large_c1"]
 
     def rps(k: str) -> float:
         return a[k]["rps_median"]
@@ -252,12 +268,13 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
         # a cost ratio (time per request): large scope over small scope
         "get_room_large_over_small_scope": ratio(rps("partner_small"), rps("partner_large")),
         "list_page_large_over_small_scope": ratio(rps("list_small"), rps("list_large")),
-        "list_page_c1_p50_ms": a["list_large_c1"]["p50_ms_median"],
-        "list_page_c1_p99_ms": a["list_large_c1"]["p99_ms_median"],
-        "list_page_p99_over_p50": ratio(
-            a["list_large_c1"]["p99_ms_median"], a["list_large_c1"]["p50_ms_median"]
+        "list_page_c1_p50_ms": tail["p50_ms_median"],
+        "list_page_c1_p99_ms": tail["p99_ms_median"],
+        "list_page_p99_over_p50": ratio(tail["p99_ms_median"], tail["p50_ms_median"]),
+        "list_page_after_load_p99_over_p50": ratio(
+            a["list_large_c1_after_load"]["p99_ms_median"], a["list_large_c1_after_load"]["p50_ms_median"]
         ),
-        "all_answers_200": all(v["non_200"] == 0 and v["socket_errors"] == 0 for v in a.values()),
+        "all_answers_200": all(v["non_200"] == 0 and v["socket_errors"] == 0 for v in [*a.values(), tail]),
     }
     if "workers" in report:
         w = report["workers"]
