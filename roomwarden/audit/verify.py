@@ -316,7 +316,10 @@ _ISO_TIME = (
 #: hash and key id, its MAC input built by PostgreSQL (``prev_hash``, a newline and
 #: ``chain.payload``, the tenant's field given as a parameter) and whether it may be an alarm.
 #: The hash and the MAC input come as bytes (the hash's hex digits in ASCII): the link to the
-#: previous record is the MAC input's first line, so ``prev_hash`` is not read twice.
+#: previous record is the MAC input's first line, so ``prev_hash`` is not read twice. That the
+#: MAC input starts with the previous record's hash (64 hex digits) and a newline says that
+#: ``prev_hash`` is that hash because the column holds at most 64 characters
+#: (``tests/audit/test_tamper.py`` holds the schema to it).
 _PG_BATCH = (
     "SELECT r.seq::int8, convert_to(r.hash, 'UTF8'), r.key_id,"
     " convert_to(concat(r.prev_hash, E'\\n', %(prefix)s::text, r.seq, '|', %(tenant)s::text, "

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 
 from roomwarden.audit import chain
 from roomwarden.audit.keys import AuditKeys, active, install
@@ -132,6 +133,22 @@ def test_a_record_appended_beyond_the_head_is_found(world: World) -> None:
     result = _bad(world, t)
     assert result["first_bad_seq"] == last + 1
     assert "beyond the chain head" in result["problem"]
+
+
+def test_a_link_with_more_after_the_previous_hash_is_refused_or_found(world: World) -> None:
+    """A ``prev_hash`` that starts with the previous record's hash and goes on (a line break
+    and more): PostgreSQL's column refuses it (its verify reads the link as the MAC input's
+    first line, which is exact only for a hash of at most 64 characters); elsewhere verify
+    finds the broken link."""
+    t = _history(world)
+    longer = "UPDATE audit_records SET prev_hash = prev_hash || :more WHERE tenant_id = :t AND seq = 4"
+    if not world.db.is_sqlite:
+        with pytest.raises(DataError):
+            _sql(world.db, longer, t.id, more="\nv1|4|")
+        return
+    _sql(world.db, longer, t.id, more="\nv1|4|")
+    result = _bad(world, t)
+    assert result["first_bad_seq"] == 4 and "link to the previous record is broken" in result["problem"]
 
 
 def test_a_deleted_record_is_found_also_when_renumbered(world: World) -> None:
