@@ -141,22 +141,21 @@ def _with_work() -> CompoundSelect[Any]:
     )
 
 
+#: a delivery's endpoint, and a delivery that waits for an attempt on an enabled one
+_ITS_ENDPOINT = (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id) & (
+    WebhookEndpoint.id == WebhookDelivery.endpoint_id
+)
+_WAITING = (WebhookDelivery.status == "pending") & WebhookEndpoint.enabled.is_(True)
+
+
 def _next_due() -> Select[Any]:
     """When the next waiting delivery of an enabled endpoint falls due (a retry, or a lease
     that may pass: its sender died); deliveries of a disabled endpoint wait for it, and those
     due now are the current round's."""
     return (
         select(func.min(WebhookDelivery.next_attempt_at))
-        .join(
-            WebhookEndpoint,
-            (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
-            & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
-        )
-        .where(
-            WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at > utcnow(),
-            WebhookEndpoint.enabled.is_(True),
-        )
+        .join(WebhookEndpoint, _ITS_ENDPOINT)
+        .where(_WAITING, WebhookDelivery.next_attempt_at > utcnow())
     )
 
 
@@ -176,16 +175,8 @@ def _due(
     runners hold are skipped)."""
     stmt = (
         select(WebhookDelivery, WebhookEndpoint)
-        .join(
-            WebhookEndpoint,
-            (WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id)
-            & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
-        )
-        .where(
-            WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at <= now,
-            WebhookEndpoint.enabled.is_(True),
-        )
+        .join(WebhookEndpoint, _ITS_ENDPOINT)
+        .where(_WAITING, WebhookDelivery.next_attempt_at <= now)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(count * 4)
         .with_for_update(of=WebhookDelivery, skip_locked=True)

@@ -43,6 +43,28 @@ def _history(world: World, rooms: int = 4) -> TenantH:
     return t
 
 
+def _forge(world: World, t: TenantH, seq: int, copy_of: int, prev: str = "hash") -> uuid.UUID:
+    """Insert a record numbered ``seq``, a copy of record ``copy_of`` named "forged", whose
+    ``prev_hash`` is the copied record's ``hash`` or its own ``prev_hash`` (``prev``)."""
+    assert prev in ("hash", "prev_hash")
+    forged = uuid.uuid4()
+    _sql(
+        world.db,
+        "INSERT INTO audit_records (id, tenant_id, seq, category, object_name, object_id, operation, "
+        "result_status, creation_time, user_id, user_tenant_id, user_upn, user_display_name, "
+        "partner_tenant_name, allowed_by, details, key_id, prev_hash, hash) "
+        "SELECT :id, tenant_id, :seq, category, 'forged', object_id, operation, result_status, "
+        "creation_time, user_id, user_tenant_id, user_upn, user_display_name, partner_tenant_name, "
+        f"allowed_by, details, key_id, {prev}, hash FROM audit_records"
+        " WHERE tenant_id = :t AND seq = :copy_of",
+        t.id,
+        id=forged.hex if world.db.is_sqlite else forged,
+        seq=seq,
+        copy_of=copy_of,
+    )
+    return forged
+
+
 def _bad(world: World, t: TenantH) -> dict[str, Any]:
     result = _verify(world, t)
     assert result["ok"] is False and result["problem"], result
@@ -97,18 +119,7 @@ def test_an_edited_field_is_found_whichever_field_it_is(world: World) -> None:
 def test_an_inserted_record_is_found(world: World) -> None:
     t = _history(world)
     _renumber(world, t, "seq >= 4", 1)  # 4.. become 5..
-    new_id = uuid.uuid4()
-    _sql(
-        world.db,
-        "INSERT INTO audit_records (id, tenant_id, seq, category, object_name, object_id, operation, "
-        "result_status, creation_time, user_id, user_tenant_id, user_upn, user_display_name, "
-        "partner_tenant_name, allowed_by, details, key_id, prev_hash, hash) "
-        "SELECT :id, tenant_id, 4, category, 'forged', object_id, operation, result_status, creation_time, "
-        "user_id, user_tenant_id, user_upn, user_display_name, partner_tenant_name, allowed_by, details, "
-        "key_id, hash, hash FROM audit_records WHERE tenant_id = :t AND seq = 3",
-        t.id,
-        id=new_id.hex if world.db.is_sqlite else new_id,
-    )
+    _forge(world, t, 4, copy_of=3)
     assert _bad(world, t)["first_bad_seq"] == 4
 
 
@@ -117,19 +128,7 @@ def test_a_record_appended_beyond_the_head_is_found(world: World) -> None:
     would show it, so verify must not pass over it as a record written after it began."""
     t = _history(world)
     last = _head(world, t)[0]
-    new_id = uuid.uuid4()
-    _sql(
-        world.db,
-        "INSERT INTO audit_records (id, tenant_id, seq, category, object_name, object_id, operation, "
-        "result_status, creation_time, user_id, user_tenant_id, user_upn, user_display_name, "
-        "partner_tenant_name, allowed_by, details, key_id, prev_hash, hash) "
-        "SELECT :id, tenant_id, seq + 1, category, 'forged', object_id, operation, result_status, "
-        "creation_time, user_id, user_tenant_id, user_upn, user_display_name, partner_tenant_name, "
-        "allowed_by, details, key_id, hash, hash FROM audit_records WHERE tenant_id = :t AND seq = :last",
-        t.id,
-        id=new_id.hex if world.db.is_sqlite else new_id,
-        last=last,
-    )
+    _forge(world, t, last + 1, copy_of=last)
     result = _bad(world, t)
     assert result["first_bad_seq"] == last + 1
     assert "beyond the chain head" in result["problem"]
@@ -391,19 +390,7 @@ def test_a_record_numbered_before_the_chain_is_found_and_every_reader_shows_the_
     """A row forged with raw SQL outside the chain's numbers is one that the API, the portal
     and the export show: verification covers it, and both databases export it alike."""
     t = _history(world)
-    forged = uuid.uuid4()
-    _sql(
-        world.db,
-        "INSERT INTO audit_records (id, tenant_id, seq, category, object_name, object_id, operation, "
-        "result_status, creation_time, user_id, user_tenant_id, user_upn, user_display_name, "
-        "partner_tenant_name, allowed_by, details, key_id, prev_hash, hash) "
-        "SELECT :id, tenant_id, :seq, category, 'forged', object_id, operation, result_status, "
-        "creation_time, user_id, user_tenant_id, user_upn, user_display_name, partner_tenant_name, "
-        "allowed_by, details, key_id, prev_hash, hash FROM audit_records WHERE tenant_id = :t AND seq = 3",
-        t.id,
-        id=forged.hex if world.db.is_sqlite else forged,
-        seq=seq,
-    )
+    _forge(world, t, seq, copy_of=3, prev="prev_hash")
     result = _bad(world, t)
     assert result["first_bad_seq"] == seq and "before the start of the chain" in result["problem"], result
     base = f"/api/v1/tenants/{t.id}/audit-logs"
