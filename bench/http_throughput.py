@@ -235,8 +235,10 @@ def run(database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
         report["authorisation"] = interleaved(targets, args.rounds, args.duration, threads, script)
         print(f"part 1b: the list page over one connection, after {SETTLE} s of quiet ...", flush=True)
         time.sleep(SETTLE)
-        one = {"list_large_c1": (url + list_path, tokens["partner_large"], 1)}
-        report["tail"] = interleaved(one, args.rounds, args.duration, threads, script)
+        alone: dict[str, tuple[str, str | None, int]] = {
+            "list_large_c1": (url + list_path, tokens["partner_large"], 1)
+        }
+        report["tail"] = interleaved(alone, args.rounds, args.duration, threads, script)
 
     if args.workers_compare:
         print("part 2: roomwarden serve --workers 1 vs --workers 2 ...", flush=True)
