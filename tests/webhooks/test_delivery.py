@@ -322,17 +322,24 @@ def test_the_schedule_and_the_window_come_from_the_environment(monkeypatch: pyte
         Settings()
 
 
-def test_the_job_runner_delivers_on_its_own(world: World, db: Database, settings: Settings) -> None:
-    """As `roomwarden serve` or `roomwarden worker` run it: a committed change reaches the
-    receiver without anyone asking, woken by the commit (not the poll)."""
-    t = world.tenant()
+def _webhook_runner(db: Database, settings: Settings, retry: list[float]) -> Runner:
+    """A job runner of the delivery job alone, as `roomwarden serve` runs it, polling jobs
+    every 0.2 s, the deliveries' own poll an hour away, retries after ``retry``."""
     fast = settings.model_copy(
-        update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2, "webhook_retry_schedule": [0.5]}
+        update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2, "webhook_retry_schedule": retry}
     )
     registry = JobRegistry()
     registry.add(deliverer(db, fast).job())
     runner = Runner(db, fast, registry)
     runner.prepare()
+    return runner
+
+
+def test_the_job_runner_delivers_on_its_own(world: World, db: Database, settings: Settings) -> None:
+    """As `roomwarden serve` or `roomwarden worker` run it: a committed change reaches the
+    receiver without anyone asking, woken by the commit (not the poll)."""
+    t = world.tenant()
+    runner = _webhook_runner(db, settings, retry=[0.5])
     with receiver() as r:
         r.answers = [503]  # the first attempt fails: the retry comes on the schedule, not the poll
         hook = endpoint(world, t, r.url, TICKETS)
@@ -432,13 +439,7 @@ def test_a_retry_wakes_the_job_whichever_tenant_ran_last(
     hour-long poll: after every run the job is made due by the next waiting delivery of any
     tenant."""
     waiting, busy = world.tenant(), world.tenant()
-    fast = settings.model_copy(
-        update={"webhook_poll_seconds": 3600, "jobs_poll_seconds": 0.2, "webhook_retry_schedule": [4]}
-    )
-    registry = JobRegistry()
-    registry.add(deliverer(db, fast).job())
-    runner = Runner(db, fast, registry)
-    runner.prepare()
+    runner = _webhook_runner(db, settings, retry=[4])
     with receiver() as first, receiver() as second:
         first.answers = [503]  # retried about 4 s later
         hook = endpoint(world, waiting, first.url, TICKETS)
