@@ -299,15 +299,14 @@ _TID = bindparam("tid", type_=Uuid())
 _PID = bindparam("pid", type_=Uuid())
 #: The request's instant: a link past its end (``expires_at``) decides nothing from then on.
 _NOW = bindparam("now", type_=UTCDateTime())
-_MY_ASSIGNMENTS = select(AssignmentMember.assignment_id).where(
-    AssignmentMember.tenant_id == _TID,
-    or_(
-        AssignmentMember.user_id == _UID,
-        AssignmentMember.group_id.in_(
-            select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == _UID)
-        ),
+#: A membership row naming the user, itself or through one of its security groups.
+_NAMES_ME = or_(
+    AssignmentMember.user_id == _UID,
+    AssignmentMember.group_id.in_(
+        select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == _UID)
     ),
 )
+_MY_ASSIGNMENTS = select(AssignmentMember.assignment_id).where(AssignmentMember.tenant_id == _TID, _NAMES_ME)
 
 
 def _grant_rows(link_filter: ColumnElement[bool], *held: ColumnElement[bool]) -> Select:
@@ -509,16 +508,7 @@ _LINKED_CUSTOMERS = (
         select(RoleAssignment.id)
         .join(Role, Role.id == RoleAssignment.role_id)
         .join(AssignmentMember, AssignmentMember.assignment_id == RoleAssignment.id)
-        .where(
-            Role.partner_link_id == PartnerLink.id,
-            or_(
-                AssignmentMember.user_id == _UID,
-                AssignmentMember.group_id.in_(
-                    select(SecurityGroupMember.group_id).where(SecurityGroupMember.user_id == _UID)
-                ),
-            ),
-            _HELD,
-        )
+        .where(Role.partner_link_id == PartnerLink.id, _NAMES_ME, _HELD)
         .exists(),
     )
     .order_by(Tenant.name, Tenant.id)

@@ -312,7 +312,7 @@ _ISO_TIME = (
     "replace(to_char(r.creation_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
     " || '+00:00'"
 )
-#: The next ``batch`` records after ``after``, in ``seq`` order: each one's sequence number,
+#: The records numbered after ``after`` up to ``last``, in ``seq`` order: each one's sequence number,
 #: hash and key id, its MAC input built by PostgreSQL (``prev_hash``, a newline and
 #: ``chain.payload``, the tenant's field given as a parameter) and whether it may be an alarm.
 #: The hash and the MAC input come as bytes (the hash's hex digits in ASCII): the link to the
@@ -335,14 +335,14 @@ _PG_BATCH = (
 PG_BATCH_ROWS = 20_000
 
 
-def _pg_batches(session: Session, raw: Any, params: dict[str, Any]) -> Iterator[list[Any]]:
-    """The batches of ``_PG_BATCH``, ranges of ``PG_BATCH_ROWS`` sequence numbers from
+def _pg_batches(session: Session, raw: Any, params: dict[str, Any], size: int) -> Iterator[list[Any]]:
+    """The batches of ``_PG_BATCH``, ranges of ``size`` sequence numbers from
     ``params["after"]`` to ``params["last"]``, in order. Two readers, each on a connection of
     its own (the session's, and one ``beside`` it), read alternate ranges ahead of the caller:
     the database builds one batch's MAC inputs while the other is read and the caller computes
     MACs. The walk does not depend on the two seeing one snapshot: it is bounded by the head,
     which is read again as it ends."""
-    after, last, size = params["after"], params["last"], params["batch"]
+    after, last = params["after"], params["last"]
     ranges = [(lo, min(lo + size, last)) for lo in range(after, last, size)]
     if not ranges:
         return
@@ -363,8 +363,7 @@ def _pg_batches(session: Session, raw: Any, params: dict[str, Any]) -> Iterator[
         pending = [pool.submit(reads[i % 2], *ranges[i]) for i in range(min(2, len(ranges)))]
         try:
             for i in range(len(ranges)):
-                rows = pending[0].result()
-                pending.pop(0)
+                rows = pending.pop(0).result()
                 if i + 2 < len(ranges):
                     pending.append(pool.submit(reads[i % 2], *ranges[i + 2]))
                 yield rows
@@ -398,7 +397,6 @@ def _walk_records_pg(
         "t": tenant_id,
         "after": walk.expected_seq - 1,
         "last": head.last_seq,
-        "batch": PG_BATCH_ROWS,
     }
     secrets: dict[str | None, bytes | None] = {None: None}
     cp_seq, cp_hash = (
@@ -410,7 +408,7 @@ def _walk_records_pg(
     link = expected_prev + b"\n"
     checked, suspect = walk.checked, None
     try:
-        for rows in _pg_batches(session, raw, params):
+        for rows in _pg_batches(session, raw, params, PG_BATCH_ROWS):
             for seq, digest, kid, mac_input, alarm in rows:
                 if kid not in secrets:
                     secrets[kid] = check.keys.secret(kid)

@@ -208,16 +208,11 @@ def state_tenants_of(
     statement that reads them. A select built once, with bound parameters, is wrapped once
     (``_stating``): on the path of every request, building the statement cost more than
     running it."""
-    if not session.info.get(_ROW_SECURITY):
-        return
-    conn = session.connection()
-    _tell(conn, session.info)
-    stated = conn.execute(_stating(ids), params).scalar_one()  # Core: no ORM work to do
-    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
-    session.info[_APPLIED] = _wanted(session.info)
+    if session.info.get(_ROW_SECURITY):
+        state_tenants_by(session, _stating(ids), params)
 
 
-def state_tenants_by(session: Session, call: Select[Any], params: dict[str, Any]) -> None:
+def state_tenants_by(session: Session, call: Select[Any], params: dict[str, Any] | None = None) -> None:
     """State tenants through ``call``: a select of one database function that adds tenants to
     ``TENANT_IDS`` itself, reading what it needs in order, and returns the setting's new value
     (``roomwarden_state_linked``: one round trip where a statement per step took one each)."""
@@ -226,7 +221,7 @@ def state_tenants_by(session: Session, call: Select[Any], params: dict[str, Any]
     conn = session.connection()
     if any(_wanted(session.info)):  # what was stated before goes first, as every statement's
         _tell(conn, session.info)
-    stated = conn.execute(call, params).scalar_one() or ""
+    stated = conn.execute(call, params).scalar_one() or ""  # Core: no ORM work to do
     session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
     session.info[_APPLIED] = _wanted(session.info)
 

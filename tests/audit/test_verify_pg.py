@@ -102,8 +102,8 @@ def test_records_written_while_verify_walks_are_no_alarm(
     batches = verify._pg_batches
     grew: list[int] = []
 
-    def growing(session: Any, raw: Any, params: dict[str, Any]) -> Any:
-        for n, rows in enumerate(batches(session, raw, params)):
+    def growing(session: Any, raw: Any, params: dict[str, Any], size: int) -> Any:
+        for n, rows in enumerate(batches(session, raw, params, size)):
             if n == 1:
                 world.room(t, name="Written meanwhile")  # its own request, committed
                 grew.append(1)
@@ -135,8 +135,8 @@ def test_a_purge_while_verify_walks_asks_for_another_verify(
     batches = verify._pg_batches
     purges: list[int] = []
 
-    def purged_meanwhile(session: Any, raw: Any, params: dict[str, Any]) -> Any:
-        for n, rows in enumerate(batches(session, raw, params)):
+    def purged_meanwhile(session: Any, raw: Any, params: dict[str, Any], size: int) -> Any:
+        for n, rows in enumerate(batches(session, raw, params, size)):
             if n == 1 and not purges:  # once: the purge verifies the chain itself first
                 purges.append(1)
                 with world.db.transaction(tenants=[tid]) as other:
