@@ -7,6 +7,7 @@ or a sign-out everywhere ends every earlier token."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -74,29 +75,58 @@ def _version(value: object) -> int:
     return value
 
 
+#: Clock skew allowed on the token's times (``exp``, ``nbf``, ``iat``), in seconds.
+LEEWAY = 5
+
+
 def read_token(settings: Settings, token: str) -> TokenClaims:
-    """Verify signature, issuer, audience and lifetime; any failure is a 401."""
+    """Verify signature, issuer, audience and lifetime; any failure is a 401. The signature and
+    the claims that time does not change are verified once per token and key (``_verified``);
+    its times are checked again at every use."""
+    try:
+        claims, times = _verified(
+            settings.secret_key.get_secret_value(), settings.token_issuer, settings.token_audience, token
+        )
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise Unauthenticated("the access token is invalid or expired") from exc
+    exp, nbf, iat = times
+    now = int(time.time())
+    if (
+        exp <= now - LEEWAY
+        or (nbf is not None and nbf > now + LEEWAY)
+        or (iat is not None and iat > now + LEEWAY)
+    ):
+        raise Unauthenticated("the access token is invalid or expired")
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(
+    secret: str, issuer: str, audience: str, token: str
+) -> tuple[TokenClaims, tuple[int | float, int | float | None, int | float | None]]:
+    """A token's claims and its times (``exp``, ``nbf``, ``iat``), once verified: its signature
+    under ``secret`` and every claim, times included, as of now. A token that fails raises, and
+    nothing is kept of it; one that passes is a pure function of its arguments. A signature
+    check was the largest part of reading a token, on every request of its bearer."""
     registry = jwt.JWTClaimsRegistry(
-        leeway=5,
-        iss={"essential": True, "value": settings.token_issuer},
-        aud={"essential": True, "value": settings.token_audience},
+        leeway=LEEWAY,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
         exp={"essential": True},
         sub={"essential": True},
         tid={"essential": True},
         ver={"essential": True},
     )
-    try:
-        decoded = jwt.decode(token, _key(settings), algorithms=[ALGORITHM])
-        registry.validate(decoded.claims)
-        claims = decoded.claims
-        return TokenClaims(
-            user_id=uuid.UUID(claims["sub"]),
-            tenant_id=uuid.UUID(claims["tid"]),
-            mfa="mfa" in (claims.get("amr") or []),
-            version=_version(claims["ver"]),
-        )
-    except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise Unauthenticated("the access token is invalid or expired") from exc
+    decoded = jwt.decode(token, OctKey.import_key(secret), algorithms=[ALGORITHM])
+    registry.validate(decoded.claims)
+    claims = decoded.claims
+    read = TokenClaims(
+        user_id=uuid.UUID(claims["sub"]),
+        tenant_id=uuid.UUID(claims["tid"]),
+        mfa="mfa" in (claims.get("amr") or []),
+        version=_version(claims["ver"]),
+    )
+    return read, (claims["exp"], claims.get("nbf"), claims.get("iat"))
 
 
 def issue_for(settings: Settings, user: User, *, mfa: bool, federated: bool = False) -> str:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import OctKey
+from pydantic import SecretStr
 from sqlalchemy import update
 
 from roomwarden.app import create_app
+from roomwarden.identity import tokens
 from roomwarden.identity.models import SignInThrottle
 from roomwarden.identity.tokens import issue_token
 from roomwarden.kit.db import Database
+from roomwarden.kit.errors import Unauthenticated
 from tests.factories import PASSWORD, World, expect
 
 
@@ -141,6 +145,36 @@ def test_token_of_the_issuer_helper_round_trips(world: World) -> None:
         world.settings, user_id=uuid.UUID(t.admin.id), tenant_id=uuid.UUID(t.id), ttl_seconds=60
     )
     expect(world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 200)
+
+
+def test_a_token_read_before_is_checked_again_for_its_time_and_its_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token's signature is verified once and kept (``tokens._verified``); what the keeping
+    must not change: it still expires, it is no token under another key, and a forged one is
+    never kept."""
+    t = world.tenant()
+    uid, tid = uuid.UUID(t.admin.id), uuid.UUID(t.id)
+    token = issue_token(world.settings, user_id=uid, tenant_id=tid, ttl_seconds=60)
+    assert tokens.read_token(world.settings, token).user_id == uid
+    assert tokens.read_token(world.settings, token).user_id == uid  # kept
+    rotated = world.settings.model_copy(update={"secret_key": SecretStr("r" * 48)})
+    with pytest.raises(Unauthenticated):
+        tokens.read_token(rotated, token)
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            tokens.read_token(world.settings, forged)
+    now = time.time()
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: now + 60 + tokens.LEEWAY))
+    with pytest.raises(Unauthenticated):
+        tokens.read_token(world.settings, token)
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: now))
+    later = issue_token(world.settings, user_id=uid, tenant_id=tid, ttl_seconds=60, now=int(now) + 3600)
+    for _ in range(2):  # not yet valid: refused, and not kept
+        with pytest.raises(Unauthenticated):
+            tokens.read_token(world.settings, later)
 
 
 def test_sign_in_is_throttled_per_account_across_workers(world: World) -> None:
