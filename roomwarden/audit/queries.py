@@ -24,6 +24,7 @@ from roomwarden.audit.models import AuditRecord
 from roomwarden.audit.service import Category
 from roomwarden.kit.db import Database
 from roomwarden.kit.errors import Invalid
+from roomwarden.kit.pipelined import driver
 from roomwarden.kit.time import utcnow
 
 RETENTION = timedelta(days=180)
@@ -330,7 +331,7 @@ def _export_copy(
     where, values = _copy_filters(f)
     # A session's transaction, so that it states its tenant as every other read does.
     with db.transaction(write=False, tenants=[tenant_id]) as session:
-        raw: Any = session.connection().connection.driver_connection
+        raw: Any = driver(session.connection())
         with raw.cursor() as cur:
             params = {"tid": str(tenant_id), "t": tenant_id, "lo": start, "hi": end, **values}
             with cur.copy(_PG_COPY.format(filters=where), params) as copy:

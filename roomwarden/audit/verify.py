@@ -32,6 +32,7 @@ from roomwarden.audit.keys import AuditKeys, active
 from roomwarden.audit.models import AuditChainHead, AuditRecord
 from roomwarden.kit.db import beside
 from roomwarden.kit.errors import Invalid
+from roomwarden.kit.pipelined import driver
 from roomwarden.kit.time import utcnow
 
 log = logging.getLogger("roomwarden.audit")
@@ -388,7 +389,7 @@ def _walk_records_pg(
         found = _walk_rows(session, tenant_id, walk.expected_seq - 1, walk, check, batch, until=legacy_end)
         if found is not None or walk.expected_seq <= legacy_end:
             return found
-    raw: Any = session.connection().connection.driver_connection
+    raw: Any = driver(session.connection())
     params: dict[str, Any] = {
         "prefix": chain.PAYLOAD_VERSION + "|",
         "tenant": chain._field(str(tenant_id)),

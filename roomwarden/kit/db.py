@@ -9,6 +9,11 @@ the tenants it may touch (``state_tenants``) and, to find a row before its tenan
 one key it looks up (``state_lookup``). Both are transaction-local settings: a pooled
 connection's next transaction starts with none, and without them a tenant-owned table shows no
 rows. On SQLite both are no-ops.
+
+On PostgreSQL a transaction's first round trip carries its ``BEGIN``, and what it was told
+(its tenants, its lookups, a stating function) rides with the statement that follows
+(``kit.pipelined``): a signed-in request's ``BEGIN``, the stating of its tenants and its
+decision are one round trip, where they were three.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapp
 from sqlalchemy.types import TypeDecorator
 
 from roomwarden.kit.ids import new_id
+from roomwarden.kit.pipelined import ahead, driver, for_driver, pipelined, send_ahead_now
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -156,16 +162,17 @@ def _wanted(info: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def _tell(conn: Connection, info: dict[str, Any]) -> None:
+    """Tell the transaction what ``info`` states, ahead of its next statement."""
     wanted = _wanted(info)
     if info.get(_APPLIED) == wanted:
         return
     tenants, lookups = wanted
     settings = [(TENANT_IDS, tenants), *lookups]
-    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+    calls = ", ".join(f"set_config(%(n{i})s, %(v{i})s, true)" for i in range(len(settings)))
     params: dict[str, str] = {}
     for i, (name, value) in enumerate(settings):
         params[f"n{i}"], params[f"v{i}"] = name, value
-    conn.execute(text(f"SELECT {calls}"), params)
+    ahead(conn, f"SELECT {calls}", params)
     info[_APPLIED] = wanted
 
 
@@ -219,11 +226,16 @@ def state_tenants_by(session: Session, call: Select[Any], params: dict[str, Any]
     if not session.info.get(_ROW_SECURITY):
         return
     conn = session.connection()
-    if any(_wanted(session.info)):  # what was stated before goes first, as every statement's
-        _tell(conn, session.info)
-    stated = conn.execute(call, params).scalar_one() or ""  # Core: no ORM work to do
-    session.info.setdefault(_STATED, set()).update(t for t in stated.split(",") if t)
-    session.info[_APPLIED] = _wanted(session.info)
+    info = session.info
+    if any(_wanted(info)):  # what was stated before goes first, as every statement's
+        _tell(conn, info)
+
+    def stated(value: str | None) -> None:
+        info.setdefault(_STATED, set()).update(t for t in (value or "").split(",") if t)
+        info[_APPLIED] = _wanted(info)
+
+    sql, values = for_driver(conn.dialect, call, params or {})
+    ahead(conn, sql, values, stated)
 
 
 @functools.lru_cache(maxsize=128)
@@ -241,11 +253,13 @@ def beside(session: Session) -> Iterator[Any]:
     that states what ``session`` has stated (its tenants and lookups; row-level security):
     for reads run beside the session's own, such as the audit verify's second reader. Its
     snapshot is its own. Rolled back and handed back to the pool when the block ends."""
+    stated_tenants(session)  # what a stating function found, before it is copied
     with session.get_bind().connect() as conn:  # type: ignore[union-attr]
+        conn.begin()
         if session.info.get(_ROW_SECURITY) and any(_wanted(session.info)):
             _tell(conn, {k: v for k, v in session.info.items() if k != _APPLIED})
         try:
-            yield conn.connection.driver_connection
+            yield driver(conn)
         finally:
             conn.rollback()  # and the pool rolls back what the driver began on its own
 
@@ -257,7 +271,10 @@ def states_tenants(session: Session) -> bool:
 
 
 def stated_tenants(session: Session) -> frozenset[str]:
-    """The tenant ids this session has stated so far."""
+    """The tenant ids this session has stated so far (what a stating function found is sent
+    now if it still waits for the next statement)."""
+    if session.info.get(_ROW_SECURITY) and session.in_transaction():
+        send_ahead_now(session.connection())
     return frozenset(session.info.get(_STATED, ()))
 
 
@@ -343,6 +360,7 @@ def make_engine(
         pool_timeout=pool.timeout,
     )
     _ping_when_idle(engine, ping_idle)
+    pipelined(engine)
     if service_role:
         event.listen(engine, "connect", _switch_role)
     return engine

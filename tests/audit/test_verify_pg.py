@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from roomwarden.audit import chain, retention, verify
 from roomwarden.audit.keys import active
+from roomwarden.kit.pipelined import driver
 from tests.factories import World, owner_engine
 
 pytestmark = pytest.mark.skipif(
@@ -55,7 +56,7 @@ def test_the_database_builds_the_mac_input_python_builds(world: World) -> None:
             {"t": tid},
         )
     with world.session() as session:
-        raw: Any = session.connection().connection.driver_connection
+        raw: Any = driver(session.connection())
         params = {
             "prefix": chain.PAYLOAD_VERSION + "|",
             "tenant": chain._field(str(tid)),

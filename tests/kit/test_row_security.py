@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, make_url, select, text, union, update
+from sqlalchemy import func, make_url, select, text, union, update
 from sqlalchemy.exc import ProgrammingError
 
 from roomwarden.access.deps import AccessDep
@@ -26,6 +26,7 @@ from roomwarden.rooms.models import Room
 from roomwarden.settings import Settings
 from tests.conftest import DB_KIND
 from tests.factories import World, expect, owner_engine
+from tests.kit.round_trips import round_trips
 from tests.partners.helpers import invite, link
 
 pytestmark = pytest.mark.skipif(DB_KIND != "postgresql", reason="row-level security is PostgreSQL's")
@@ -198,18 +199,15 @@ def test_one_statement_states_exactly_what_the_link_rules_say(world: World, secu
         )
         by_rules = {str(t) for t in conn.execute(rules).scalars()}
     assert by_rules == {o[0].id, o[1].id, o[4].id, o[5].id}
-    with secured.transaction(write=False) as session:
-        statements: list[str] = []
-        listen = lambda *a: statements.append(a[2])  # noqa: E731
-        event.listen(secured.engine, "before_cursor_execute", listen)
-        try:
-            state_linked(session, ids)
-        finally:
-            event.remove(secured.engine, "before_cursor_execute", listen)
-        assert len(statements) == 1
+    with secured.transaction(write=False) as session, round_trips(secured) as trips:
+        state_linked(session, ids)
+        # one statement, sent with BEGIN in one round trip as the value is read back
         assert stated_tenants(session) == {me.id} | by_rules
         visible = {str(t) for t in session.scalars(select(PartnerLink.tenant_id).distinct())}
         assert me.id in visible and o[7].id not in visible
+    # the stating, with BEGIN, as its value was read back; the read (COMMIT is after the count)
+    assert trips.count == 2
+    assert len([m for m in trips.messages if "roomwarden_state_linked(" in m]) == 1
 
 
 def test_a_customer_whose_settings_cannot_be_read_counts_as_requiring_a_second_factor(
