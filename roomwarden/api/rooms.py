@@ -88,7 +88,7 @@ def create_room(request: Request, session: SessionDep, access: AccessDep, body: 
 
 @api.get("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"])
 def get_room(session: SessionDep, access: AccessDep, room_id: uuid.UUID) -> RoomRead:
-    return service.room_read(session, service.visible_room(session, access, room_id))
+    return service.visible_room_read(session, access, room_id)
 
 
 @api.patch("/rooms/{room_id}", response_model=RoomRead, tags=["rooms"], responses=HELD)

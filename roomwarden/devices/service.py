@@ -10,7 +10,7 @@ enrolments, reports and the monitor of one room queue in one order instead of de
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, select, update
@@ -165,32 +165,47 @@ def rotate_token(session: Session, device: Device) -> str:
     return token
 
 
+def _detail_columns() -> tuple[Any, ...]:
+    d, s = Device.__table__.c, RoomSignal.__table__.c
+    return (
+        d.id.label("device_id"),
+        d.model,
+        d.serial_number,
+        d.agent_version,
+        d.enrolled_at,
+        d.last_report_at.label("device_last_report_at"),
+        d.last_sequence,
+        s.signal,
+        s.state,
+        s.detail,
+        s.since,
+        s.suppressed_until,
+    )
+
+
+def _joined(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` (of rooms) outer-joined with each room's device (one at most) and signals."""
+    r, d, s = Room.__table__.c, Device.__table__.c, RoomSignal.__table__.c
+    return stmt.outerjoin(Device.__table__, and_(d.tenant_id == r.tenant_id, d.room_id == r.id)).outerjoin(
+        RoomSignal.__table__, and_(s.tenant_id == r.tenant_id, s.room_id == r.id)
+    )
+
+
+def with_room_details(stmt: Select[Any]) -> Select[Any]:
+    """``rooms.extensions.room_details_joined``: a select of one room (``Room`` its first
+    entity) that also reads the room's device and signals, one row per signal (or one for a
+    room with none), in the room's own statement; ``room_details_of`` reads them back."""
+    return _joined(stmt.add_columns(*_detail_columns())).order_by(RoomSignal.__table__.c.signal)
+
+
 def _details() -> tuple[Select[Any], Select[Any]]:
     """Rooms' devices and signals in one statement: each room outer-joined with its device
     (one at most) and its signals, so one row per signal, or one row for a room with none.
     Built once, for one room and for a page of rooms: on the path of every room read,
     building a statement cost more than running it, and each statement is a round trip."""
-    r, d, s = Room.__table__.c, Device.__table__.c, RoomSignal.__table__.c
-    stmt = (
-        select(
-            r.id.label("room_id"),
-            d.id.label("device_id"),
-            d.model,
-            d.serial_number,
-            d.agent_version,
-            d.enrolled_at,
-            d.last_report_at.label("device_last_report_at"),
-            d.last_sequence,
-            s.signal,
-            s.state,
-            s.detail,
-            s.since,
-            s.suppressed_until,
-        )
-        .select_from(Room.__table__)
-        .outerjoin(Device.__table__, and_(d.tenant_id == r.tenant_id, d.room_id == r.id))
-        .outerjoin(RoomSignal.__table__, and_(s.tenant_id == r.tenant_id, s.room_id == r.id))
-        .order_by(r.id, s.signal)
+    r = Room.__table__.c
+    stmt = _joined(select(r.id.label("room_id"), *_detail_columns()).select_from(Room.__table__)).order_by(
+        r.id, RoomSignal.__table__.c.signal
     )
     one = stmt.where(r.tenant_id == bindparam("tenant_id"), r.id == bindparam("room_id"))
     many = stmt.where(
@@ -214,13 +229,26 @@ def room_details(session: Session, rooms: Sequence[Room]) -> dict[uuid.UUID, Roo
     else:
         params = {"tenant_ids": sorted({r.tenant_id for r in rooms}), "room_ids": [r.id for r in rooms]}
         rows = session.execute(_DETAILS[1], params)
+    return _assembled(session, rooms, ((row.room_id, row) for row in rows))
+
+
+def room_details_of(session: Session, room: Room, rows: Sequence[Any]) -> RoomDetails:
+    """``rooms.extensions.room_details_joined``: the details of ``room`` from the rows of its
+    statement made by ``with_room_details`` (the device's software: one more query when it
+    has reported)."""
+    return _assembled(session, [room], ((room.id, row) for row in rows))[room.id]
+
+
+def _assembled(
+    session: Session, rooms: Sequence[Room], rows: Iterable[tuple[uuid.UUID, Any]]
+) -> dict[uuid.UUID, RoomDetails]:
     devices: dict[uuid.UUID, Any] = {}
     signals: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for row in rows:
+    for room_id, row in rows:
         if row.device_id is not None:
-            devices.setdefault(row.room_id, row)
+            devices.setdefault(room_id, row)
         if row.signal is not None:
-            signals.setdefault(row.room_id, []).append(
+            signals.setdefault(room_id, []).append(
                 {
                     "signal": row.signal,
                     "state": row.state,

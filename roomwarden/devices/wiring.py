@@ -15,8 +15,12 @@ from roomwarden.rooms.models import Room
 
 def install() -> None:
     room_extensions.room_details.register(service.room_details)
+    room_extensions.room_details_joined.register(_JOINED)
     room_events.room_unenrolling.connect(_unenrolling)
     room_events.room_deleting.connect(_deleting)
+
+
+_JOINED = room_extensions.DetailsJoin(extend=service.with_room_details, read=service.room_details_of)
 
 
 def _unenrolling(event: RoomUnenrolling) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from roomwarden.kit.extensions import Slot
@@ -24,6 +25,20 @@ class RoomDetails:
 DetailsProvider = Callable[[Session, Sequence[Room]], Mapping[uuid.UUID, RoomDetails]]
 
 room_details: Slot[DetailsProvider] = Slot("rooms.room_details")
+
+
+@dataclass(frozen=True)
+class DetailsJoin:
+    """A room's details read in the room's own statement, one statement where two were:
+    ``extend`` adds what the details need to a select whose first entity is ``Room`` (outer
+    joins: one row or more per room, the room's in each); ``read`` turns one room's rows of
+    that statement into its details."""
+
+    extend: Callable[[Select[Any]], Select[Any]]
+    read: Callable[[Session, Room, Sequence[Any]], RoomDetails]
+
+
+room_details_joined: Slot[DetailsJoin] = Slot("rooms.room_details_joined")
 
 
 def details(session: Session, rooms: Sequence[Room]) -> Mapping[uuid.UUID, RoomDetails]:

@@ -57,15 +57,16 @@ def key_hash(key: str) -> str:
 def room_reads(session: Session, rooms: Sequence[Room]) -> list[RoomRead]:
     """The representation of rooms, with their device, signals and software (rooms.extensions)."""
     details = extensions.details(session, rooms)
-    reads = []
-    for room in rooms:
-        read = RoomRead.model_validate(room)
-        if (extra := details.get(room.id)) is not None:
-            read.device = RoomDevice.model_validate(extra.device) if extra.device else None
-            read.signals = [RoomSignalRead.model_validate(s) for s in extra.signals]
-            read.software = [RoomSoftwareRead.model_validate(s) for s in extra.software]
-        reads.append(read)
-    return reads
+    return [_read(room, details.get(room.id)) for room in rooms]
+
+
+def _read(room: Room, extra: extensions.RoomDetails | None) -> RoomRead:
+    read = RoomRead.model_validate(room)
+    if extra is not None:
+        read.device = RoomDevice.model_validate(extra.device) if extra.device else None
+        read.signals = [RoomSignalRead.model_validate(s) for s in extra.signals]
+        read.software = [RoomSoftwareRead.model_validate(s) for s in extra.software]
+    return read
 
 
 def room_read(session: Session, room: Room) -> RoomRead:
@@ -91,17 +92,40 @@ def _visible(lock: bool, limits: ColumnElement[bool] | None) -> Select[Any]:
     return stmt.with_for_update() if lock else stmt
 
 
-def visible_room(session: Session, access: Access, room_id: uuid.UUID, *, lock: bool = False) -> Room:
+@functools.lru_cache(maxsize=64)
+def _visible_with_details(limits: ColumnElement[bool] | None) -> Select[Any]:
+    """``_visible`` reading the room's details too (``extensions.room_details_joined``)."""
+    return extensions.room_details_joined().extend(_visible(False, limits))
+
+
+def _visibility(access: Access, room_id: uuid.UUID) -> tuple[ColumnElement[bool] | None, dict[str, Any]]:
     rooms = access.rooms(P.ROOMS_VIEW)
     params: dict[str, Any] = {"tenant_id": access.tenant_id, "room_id": room_id}
     limits = None
     if not rooms.is_everything:
         limits, scopes = rooms.bound(Room.id)
         params.update(scopes)
+    return limits, params
+
+
+def visible_room(session: Session, access: Access, room_id: uuid.UUID, *, lock: bool = False) -> Room:
+    limits, params = _visibility(access, room_id)
     room = session.scalar(_visible(lock, limits), params)
     if room is None:
         raise NotFound("room not found")
     return room
+
+
+def visible_room_read(session: Session, access: Access, room_id: uuid.UUID) -> RoomRead:
+    """``room_read(session, visible_room(session, access, room_id))`` in one statement: the
+    room with its device and signals (``extensions.room_details_joined``), where reading the
+    room and then its details took two."""
+    limits, params = _visibility(access, room_id)
+    rows = session.execute(_visible_with_details(limits), params).all()
+    if not rows:
+        raise NotFound("room not found")
+    room = rows[0][0]
+    return _read(room, extensions.room_details_joined().read(session, room, rows))
 
 
 def require_on_room(session: Session, access: Access, perm: P, room: Room) -> None:

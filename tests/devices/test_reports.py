@@ -54,6 +54,22 @@ def test_health_is_derived_from_the_snapshot(world: World, snapshot: dict, healt
     assert derive_health(reported=True, offline=False, states=snapshot) == health
 
 
+def test_a_room_reads_the_same_alone_and_in_a_list(world: World) -> None:
+    """``GET`` room reads the room with its device and signals in one statement
+    (``rooms.service.visible_room_read``); a list page reads them apart (``room_reads``): the two
+    representations agree, for a room with a device and several signals and for one without."""
+    t = world.tenant()
+    plain, equipped = world.room(t), world.room(t)
+    device = enroll(world, t, equipped["id"])
+    report(world, device, {"display": "ok", "microphone": "failed", "calendar": "warning"})
+    listed = {r["id"]: r for r in get(world, t, "/rooms", limit=100)["items"]}
+    for room in (plain, equipped):
+        assert room_of(world, t, room["id"]) == listed[room["id"]]
+    read = room_of(world, t, equipped["id"])
+    assert [s["signal"] for s in read["signals"]] == ["calendar", "display", "microphone"]
+    assert read["device"]["id"] == device.device_id and room_of(world, t, plain["id"])["device"] is None
+
+
 def test_an_older_report_changes_nothing(world: World) -> None:
     t = world.tenant()
     room = world.room(t)
