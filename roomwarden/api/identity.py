@@ -41,7 +41,6 @@ from roomwarden.identity.tokens import issue_for, issue_token
 from roomwarden.kit.api import SessionDep, audited, not_audited, read_only
 from roomwarden.kit.pagination import Page, PageDep, Search, paginate
 from roomwarden.kit.routing import router
-from roomwarden.tenants.models import Tenant
 
 #: user names are printable: a control character (a NUL byte, say) is refused before counting
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
@@ -185,8 +184,7 @@ def new_recovery_codes(
 
 @auth.get("/me", response_model=MeRead)
 def me(session: SessionDep, principal: PrincipalDep) -> MeRead:
-    user = service.principal_user(session, principal)
-    home = session.get_one(Tenant, principal.tenant_id)
+    user, home = service.principal_home(session, principal)
     home_ref = TenantRef(id=home.id, name=home.name, relationship="home")
     customers = [
         TenantRef(id=tenant_id, name=name, relationship="customer", partner_link_id=link_id)

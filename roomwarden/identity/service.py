@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from roomwarden.audit.service import Auditor, Category, Operation
@@ -309,3 +309,14 @@ def delete_group(session: Session, access: Auditor, group_id: uuid.UUID) -> None
 
 def principal_user(session: Session, principal: Principal) -> User:
     return session.get_one(User, principal.user_id)
+
+
+def principal_home(session: Session, principal: Principal) -> tuple[User, Tenant]:
+    """The caller's user and its home tenant, in one statement (built once)."""
+    user, home = session.execute(_USER_AND_HOME, {"uid": principal.user_id}).one()
+    return user, home
+
+
+_USER_AND_HOME = (
+    select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(User.id == bindparam("uid"))
+)

@@ -64,3 +64,16 @@ def test_an_authorised_room_fetch_costs_two_statements(world: World) -> None:
             # its details; COMMIT
             assert trips is not None
             assert trips.count == 3, (who.upn, trips.messages)
+
+
+def test_me_costs_three_statements(world: World) -> None:
+    """``GET /me``: the caller's row (re-read on every request), the user with its home tenant,
+    and the live customers whose links give it a role."""
+    c, p = world.tenant(), world.tenant()
+    link(world, c, p, {"rooms": [], "room_groups": []})
+    for who in (c.admin, p.admin):
+        expect(world.client.get("/api/v1/me", headers=who.headers), 200)  # warm
+        with selects(world) as seen:
+            me = expect(world.client.get("/api/v1/me", headers=who.headers), 200)
+        assert len(seen) == 3, (who.upn, seen)
+        assert me["tenant"]["relationship"] == "home" and me["user"]["upn"] == who.upn
