@@ -31,8 +31,8 @@ class TokenClaims:
     version: int
 
 
-def _key(settings: Settings) -> OctKey:
-    return OctKey.import_key(settings.secret_key.get_secret_value())
+def _key(secret: str) -> OctKey:
+    return OctKey.import_key(secret)
 
 
 def issue_token(
@@ -59,7 +59,7 @@ def issue_token(
         "exp": issued + (ttl_seconds or settings.token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, _key(settings))
+    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, _key(settings.secret_key.get_secret_value()))
 
 
 def _amr(*, mfa: bool, federated: bool) -> list[str]:
@@ -117,7 +117,7 @@ def _verified(
         tid={"essential": True},
         ver={"essential": True},
     )
-    decoded = jwt.decode(token, OctKey.import_key(secret), algorithms=[ALGORITHM])
+    decoded = jwt.decode(token, _key(secret), algorithms=[ALGORITHM])
     registry.validate(decoded.claims)
     claims = decoded.claims
     read = TokenClaims(

@@ -261,7 +261,7 @@ def beside(session: Session) -> Iterator[Any]:
         try:
             yield driver(conn)
         finally:
-            conn.rollback()  # and the pool rolls back what the driver began on its own
+            conn.rollback()  # ends the read transaction begun above
 
 
 def states_tenants(session: Session) -> bool:
